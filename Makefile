@@ -1,0 +1,154 @@
+# zerg: the build.
+#   make            bin/zerg, bin/guests/*.elf, bin/test-guests/*.elf
+#   make deps       install missing Debian packages
+#   make test       everything, plus the ASan+UBSan unit tests and bounded fuzzing
+#   make demo       build, then the cold-boot demo
+#   make fuzz       the fuzzers, for longer
+#   make bench      the benchmarks
+#   make format     clang-format every C file; make format-check checks only
+# Backends are picked here, not with #ifdef: HV_BACKENDS lists hypervisor/hv_<name>.c.
+
+CC        ?= gcc
+CLANG     ?= clang
+OPT       ?= -O2
+HV_BACKENDS ?= kvm
+
+BUILD := build
+BIN   := bin
+
+CSTD   := -std=c11 -D_GNU_SOURCE
+WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+INC    := -I. -Iguest/include
+CFLAGS := $(CSTD) $(WARN) $(OPT) -g $(INC) -MMD -MP
+LDLIBS := -llz4 -lxxhash -lpthread -lrt -lm
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+LIB_SRCS  := $(sort $(wildcard monitor/*.c pagecache/*.c snapshotter/*.c restorer/*.c)) \
+             hypervisor/hv.c $(HV_BACKENDS:%=hypervisor/hv_%.c)
+TOOL_SRCS := $(sort $(wildcard tools/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TOOL_OBJS     := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_ASAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
+TOOL_ASAN_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/asan/%.o)
+UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/test/%)
+UNIT_ASAN_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/test-asan/%)
+FUZZ_BINS     := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+# ---- guests: freestanding static ELFs run at CPL3 ------------------------
+GUEST_CFLAGS := -std=c11 -ffreestanding -fno-pie -fno-pic -fno-stack-protector \
+                -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
+                -mno-red-zone -O2 -g $(WARN) -Iguest/include -MMD -MP
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/rt/guest.ld -Wl,--build-id=none \
+                 -Wl,-z,noexecstack -Wl,-z,max-page-size=4096
+RT_SRCS := guest/rt/start.S guest/rt/hypercall.c guest/rt/string.c guest/rt/printf.c guest/rt/malloc.c
+RT_OBJS := $(patsubst %,$(BUILD)/guest/%.o,$(basename $(RT_SRCS)))
+NOTE_OBJ := $(BUILD)/guest/guest/rt/note.o
+
+APPS        := $(notdir $(wildcard guest/apps/*))
+TEST_GUESTS := $(notdir $(wildcard tests/guests/*))
+APP_ELFS    := $(APPS:%=$(BIN)/guests/%.elf)
+TGUEST_ELFS := $(TEST_GUESTS:%=$(BIN)/test-guests/%.elf)
+# Test guests that bring their own ABI note instead of the runtime's.
+GUESTS_OWN_NOTE := badabi
+
+.PHONY: all deps test test-unit test-sys demo fuzz bench format format-check clean
+all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -c $< -o $@
+
+$(BUILD)/libzerg.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libzerg-asan.a: $(LIB_ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The whole archive is linked: backends are found through weak symbols
+# (hypervisor/hv.c), which would not pull their objects out of an archive.
+WHOLE = -Wl,--whole-archive $(1) -Wl,--no-whole-archive
+
+$(BIN)/zerg: $(TOOL_OBJS) $(BUILD)/libzerg.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJS) $(call WHOLE,$(BUILD)/libzerg.a) $(LDLIBS)
+
+$(BIN)/zerg-asan: $(TOOL_ASAN_OBJS) $(BUILD)/libzerg-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(TOOL_ASAN_OBJS) $(call WHOLE,$(BUILD)/libzerg-asan.a) $(LDLIBS)
+
+$(BUILD)/test/%: tests/unit/%.c $(BUILD)/libzerg.a tests/zt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(call WHOLE,$(BUILD)/libzerg.a) $(LDLIBS)
+
+$(BUILD)/test-asan/%: tests/unit/%.c $(BUILD)/libzerg-asan.a tests/zt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(call WHOLE,$(BUILD)/libzerg-asan.a) $(LDLIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CSTD) $(INC) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+$(BUILD)/guest/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+# One ELF per directory: guest/apps/NAME/*.c or tests/guests/NAME/*.c.
+# (No literal % in these prerequisites: make would put the stem there.)
+.SECONDARY:
+.SECONDEXPANSION:
+$(BIN)/guests/%.elf: $$(addprefix $(BUILD)/guest/,$$(subst .c,.o,$$(wildcard guest/apps/$$*/*.c))) \
+                     $(RT_OBJS) $(NOTE_OBJ) guest/rt/guest.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) -lgcc
+
+$(BIN)/test-guests/%.elf: $$(addprefix $(BUILD)/guest/,$$(subst .c,.o,$$(wildcard tests/guests/$$*/*.c))) \
+                          $(RT_OBJS) $(NOTE_OBJ) guest/rt/guest.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_LDFLAGS) -o $@ $(filter-out $(if $(filter $*,$(GUESTS_OWN_NOTE)),$(NOTE_OBJ)),$(filter %.o,$^)) -lgcc
+
+# ---- tests ----------------------------------------------------------------
+FUZZ_SECONDS ?= 10
+
+test: deps
+	@$(MAKE) --no-print-directory all $(BIN)/zerg-asan $(UNIT_BINS) $(UNIT_ASAN_BINS) $(FUZZ_BINS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/run.sh --only fuzz
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench.sh
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf $(BUILD) $(BIN)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

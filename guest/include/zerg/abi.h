@@ -1,0 +1,163 @@
+/* zerg guest ABI: the one contract between a guest and the zerg monitor.
+ *
+ * This header is shared, unchanged, by the guest runtime (guest/rt) and the
+ * monitor (monitor/). It depends on <stdint.h> only, so a guest built with
+ * any freestanding C99 compiler can use it. docs/abi.md is the prose version.
+ *
+ * What it defines
+ *   - the ABI version and the ELF note that carries it,
+ *   - the state a guest is entered in (boot info),
+ *   - the hypercalls: port numbers and one struct per call.
+ *
+ * What it does not define
+ *   - how the monitor implements anything (page-table placement, pools,
+ *     templates): a guest must not depend on that.
+ *
+ * Entry state (set by the monitor; no boot code runs in the guest)
+ *   - 64-bit long mode, CPL3 (CS/SS selectors with RPL 3), RFLAGS.IOPL = 3,
+ *     interrupts off, SSE enabled (CR0.MP, CR4.OSFXSR, CR4.OSXMMEXCPT).
+ *   - All guest memory, [0, mem_size), identity mapped (virtual == physical),
+ *     user-accessible, writable and executable; page 0 is not mapped, so a
+ *     NULL dereference faults. Pages below ZG_GUEST_LOAD_MIN other than the
+ *     boot info page are the monitor's and are not accessible at CPL3.
+ *   - RIP = the ELF entry point; RSP = boot_info.stack_top (16-byte aligned);
+ *     RDI = guest-physical address of struct zg_boot_info; other GPRs zero.
+ *   - There is no IDT: any exception ends the guest (the monitor reports it
+ *     as a fault with RIP and registers).
+ *
+ * Hypercalls
+ *   A guest calls the monitor with `outl %eax, %dx`:
+ *     DX  = ZG_HC_PORT_BASE + ZG_HC_<call>
+ *     EAX = guest-physical address of the call's argument struct.
+ *   The struct must be 8-byte aligned and lie wholly inside guest memory,
+ *   below 4 GiB. Fields are marked IN (the guest fills them) or OUT (the
+ *   monitor fills them before the `out` instruction completes). Pointers
+ *   inside a struct are guest-physical addresses; the monitor checks every
+ *   one against guest memory and answers a bad one with ret = -ZG_EFAULT.
+ *   A struct address that is itself out of bounds, misaligned, or an unknown
+ *   port ends the instance: there is nowhere to write an error.
+ *
+ * Versioning
+ *   ZG_ABI_VERSION is bumped whenever a struct or a call's meaning changes;
+ *   calls are added with new numbers. The monitor refuses a guest whose
+ *   note names another version before running a single instruction.
+ */
+#ifndef ZERG_ABI_H
+#define ZERG_ABI_H
+
+#include <stdint.h>
+
+#define ZG_ABI_VERSION 1
+
+/* ---- The ABI note ------------------------------------------------------
+ * Every guest ELF carries one PT_NOTE entry with
+ *   name  "ZERG\0" (namesz 5), type ZG_NOTE_ABI, desc a uint32_t version.
+ */
+#define ZG_NOTE_NAME "ZERG"
+#define ZG_NOTE_ABI  0x5a470001u
+
+/* ---- Memory layout the guest may rely on ------------------------------ */
+#define ZG_PAGE_SIZE      4096u
+#define ZG_BOOT_INFO_GPA  0x9000u   /* the boot info page (read-only to the guest) */
+#define ZG_CMDLINE_MAX    2048u     /* command line bytes including the NUL */
+#define ZG_GUEST_LOAD_MIN 0x100000u /* lowest address a PT_LOAD segment may use */
+
+/* Boot info: at ZG_BOOT_INFO_GPA, its address also passed in RDI. */
+struct zg_boot_info {
+    uint32_t abi_version; /* ZG_ABI_VERSION of the monitor */
+    uint32_t flags;       /* reserved, zero */
+    uint64_t mem_size;    /* bytes of guest memory, identity mapped from 0 */
+    uint64_t heap_start;  /* first free byte after the loaded image, page aligned */
+    uint64_t heap_end;    /* end of the heap == lowest byte of the stack region */
+    uint64_t stack_top;   /* initial RSP */
+    uint64_t cmdline;     /* GPA of the NUL-terminated command line */
+    uint32_t cmdline_len; /* its length, without the NUL */
+    uint32_t reserved0;
+    uint64_t reserved[4]; /* zero */
+};
+_Static_assert(sizeof(struct zg_boot_info) == 88, "zg_boot_info layout");
+
+/* ---- Hypercalls -------------------------------------------------------- */
+#define ZG_HC_PORT_BASE 0x500u
+#define ZG_HC_PORT_MAX  0x50fu /* ports the monitor claims: BASE .. MAX */
+
+#define ZG_HC_CONSOLE 0 /* struct zg_hc_console: write to the monitor's log */
+#define ZG_HC_TIME    1 /* struct zg_hc_time: monotonic and wall-clock time */
+#define ZG_HC_RANDOM  2 /* struct zg_hc_random: random bytes from the host */
+#define ZG_HC_READY   3 /* struct zg_hc_ready: the template point */
+#define ZG_HC_RECV    4 /* struct zg_hc_recv: bytes of the request stream */
+#define ZG_HC_SEND    5 /* struct zg_hc_send: bytes of the response */
+#define ZG_HC_EXIT    6 /* struct zg_hc_exit: end the instance */
+#define ZG_HC_COUNT   7
+
+/* Error values returned in `ret` fields, negated (Linux errno numbers). */
+#define ZG_EIO    5  /* the host side failed */
+#define ZG_EFAULT 14 /* a buffer lies outside guest memory */
+#define ZG_EINVAL 22 /* a length or flag is out of range */
+#define ZG_EPIPE  32 /* the peer closed the stream */
+
+#define ZG_CONSOLE_MAX 4096u  /* bytes per console call */
+#define ZG_RANDOM_MAX  65536u /* bytes per random call */
+#define ZG_IO_MAX      (1u << 20) /* bytes per recv or send call */
+#define ZG_ENTROPY_LEN 32u
+
+struct zg_hc_console {
+    uint64_t buf; /* IN: GPA of the bytes */
+    uint64_t len; /* IN: at most ZG_CONSOLE_MAX */
+    int64_t ret;  /* OUT: bytes written or -ZG_E* */
+};
+_Static_assert(sizeof(struct zg_hc_console) == 24, "zg_hc_console layout");
+
+struct zg_hc_time {
+    uint64_t monotonic_ns; /* OUT: host CLOCK_MONOTONIC */
+    uint64_t wall_ns;      /* OUT: host CLOCK_REALTIME, ns since the Unix epoch */
+};
+_Static_assert(sizeof(struct zg_hc_time) == 16, "zg_hc_time layout");
+
+struct zg_hc_random {
+    uint64_t buf; /* IN: GPA to fill */
+    uint64_t len; /* IN: at most ZG_RANDOM_MAX */
+    int64_t ret;  /* OUT: bytes written or -ZG_E* */
+};
+_Static_assert(sizeof(struct zg_hc_random) == 24, "zg_hc_random layout");
+
+/* READY: the guest's initialisation is done. In a cold boot it returns at
+ * once (restored = 0). When a template is captured, the monitor stops the
+ * guest inside this call; every instance restored from the template resumes
+ * here with restored = 1. Either way the OUT fields are fresh for this
+ * instance: a guest must re-seed its randomness from `entropy` and read the
+ * time from here, never keep what it had before the call. */
+struct zg_hc_ready {
+    uint32_t restored;                /* OUT: 0 cold boot, 1 restored instance */
+    uint32_t reserved;                /* OUT: zero */
+    uint64_t instance_id;             /* OUT: unique among this host's live instances */
+    uint64_t monotonic_ns;            /* OUT: as ZG_HC_TIME */
+    uint64_t wall_ns;                 /* OUT: as ZG_HC_TIME */
+    uint8_t entropy[ZG_ENTROPY_LEN];  /* OUT: fresh random bytes */
+};
+_Static_assert(sizeof(struct zg_hc_ready) == 64, "zg_hc_ready layout");
+
+/* RECV: blocks until at least one byte of the request stream is available,
+ * or the stream has ended (ret = 0), or the instance's deadline passes. */
+struct zg_hc_recv {
+    uint64_t buf; /* IN: GPA to fill */
+    uint64_t len; /* IN: at most ZG_IO_MAX */
+    int64_t ret;  /* OUT: bytes read, 0 at the end of the stream, or -ZG_E* */
+};
+_Static_assert(sizeof(struct zg_hc_recv) == 24, "zg_hc_recv layout");
+
+/* SEND: writes all `len` bytes to the response stream or fails. */
+struct zg_hc_send {
+    uint64_t buf; /* IN: GPA of the bytes */
+    uint64_t len; /* IN: at most ZG_IO_MAX */
+    int64_t ret;  /* OUT: len, or -ZG_EPIPE if the peer went away, or -ZG_E* */
+};
+_Static_assert(sizeof(struct zg_hc_send) == 24, "zg_hc_send layout");
+
+/* EXIT: ends the instance; never returns. */
+struct zg_hc_exit {
+    int64_t status; /* IN: 0..255, the instance's exit status */
+};
+_Static_assert(sizeof(struct zg_hc_exit) == 8, "zg_hc_exit layout");
+
+#endif /* ZERG_ABI_H */

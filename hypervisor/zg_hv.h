@@ -1,0 +1,181 @@
+/* zg_hv: the hypervisor ops table every backend (KVM, Xen) implements.
+ *
+ * What it does
+ *   A backend creates a one-vCPU virtual machine over guest memory the
+ *   caller owns, gets and sets the vCPU's complete architectural state in a
+ *   backend-independent form, runs the vCPU until something needs the
+ *   monitor, and destroys the VM.
+ *
+ * What it does not do
+ *   Load ELF files, build page tables, dispatch hypercalls or keep time:
+ *   that is monitor/ and is the same for every backend. snapshotter/ and
+ *   restorer/ use this header only, never a backend's.
+ *
+ * Usage
+ *     const struct zg_hv_ops *hv = zg_hv_lookup("kvm");
+ *     struct zg_hv_vm *vm;
+ *     if ((rc = hv->vm_create(&vm)) < 0) ...
+ *     hv->mem_map(vm, mem, size, 0);
+ *     hv->vcpu_set_state(vm, &state, ZG_VCPU_ALL);
+ *     for (;;) { hv->run(vm, &exit); ... }
+ *     hv->vm_destroy(vm);
+ *
+ * Errors: every hook returns 0 or a negative errno and, on failure, leaves
+ * the VM as it was (or, for vm_create, creates nothing). Messages are the
+ * caller's job; hooks may fill a detail string through zg_hv_error().
+ *
+ * Threads: a VM is driven by one thread at a time. kick() is the one hook
+ * that may be called from another context (a signal handler on the running
+ * thread): it must be async-signal-safe.
+ */
+#ifndef ZG_HV_H
+#define ZG_HV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Backend-independent vCPU state --------------------------------------
+ * Fixed-width fields only: this struct is what templates store (see
+ * docs/format.md), so its layout is asserted. */
+
+struct zg_regs {
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rip, rflags;
+};
+_Static_assert(sizeof(struct zg_regs) == 144, "zg_regs layout");
+
+struct zg_segment {
+    uint64_t base;
+    uint32_t limit;
+    uint16_t selector;
+    uint8_t type, present, dpl, db, s, l, g, avl, unusable;
+    uint8_t pad[9];
+};
+_Static_assert(sizeof(struct zg_segment) == 32, "zg_segment layout");
+
+struct zg_dtable {
+    uint64_t base;
+    uint16_t limit;
+    uint16_t pad[3];
+};
+_Static_assert(sizeof(struct zg_dtable) == 16, "zg_dtable layout");
+
+struct zg_sregs {
+    struct zg_segment cs, ds, es, fs, gs, ss, tr, ldt;
+    struct zg_dtable gdt, idt;
+    uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
+};
+_Static_assert(sizeof(struct zg_sregs) == 344, "zg_sregs layout");
+
+/* The model-specific registers a 64-bit CPL3 guest can observe or that the
+ * entry state depends on, in a fixed order. */
+enum zg_msr_index {
+    ZG_MSR_STAR,
+    ZG_MSR_LSTAR,
+    ZG_MSR_CSTAR,
+    ZG_MSR_SFMASK,
+    ZG_MSR_KERNEL_GS_BASE,
+    ZG_MSR_TSC_AUX,
+    ZG_MSR_PAT,
+    ZG_MSR_COUNT
+};
+
+#define ZG_XSAVE_SIZE 4096u
+
+struct zg_fpu {
+    uint8_t xsave[ZG_XSAVE_SIZE]; /* the XSAVE area (legacy FXSAVE image first) */
+    uint64_t xcr0;
+    uint32_t xsave_valid; /* 1: xsave holds an XSAVE image; 0: only the FXSAVE part */
+    uint32_t pad;
+};
+_Static_assert(sizeof(struct zg_fpu) == 4112, "zg_fpu layout");
+
+struct zg_vcpu_state {
+    struct zg_regs regs;
+    struct zg_sregs sregs;
+    uint64_t msrs[ZG_MSR_COUNT];
+    struct zg_fpu fpu;
+};
+_Static_assert(sizeof(struct zg_vcpu_state) == 4656, "zg_vcpu_state layout");
+
+/* Which parts vcpu_get_state/vcpu_set_state move. */
+#define ZG_VCPU_REGS  0x1u
+#define ZG_VCPU_SREGS 0x2u
+#define ZG_VCPU_MSRS  0x4u
+#define ZG_VCPU_FPU   0x8u
+#define ZG_VCPU_ALL   0xfu
+
+/* ---- Exits -------------------------------------------------------------- */
+enum zg_exit_reason {
+    ZG_EXIT_IO,       /* an `out` to port `port` with 32-bit value `value` */
+    ZG_EXIT_HALT,     /* `hlt` */
+    ZG_EXIT_SHUTDOWN, /* triple fault: an exception the guest cannot handle */
+    ZG_EXIT_KICKED,   /* kick() was called; the vCPU is stopped at an instruction boundary */
+    ZG_EXIT_MMIO,     /* an access to guest-physical `addr` outside guest memory */
+    ZG_EXIT_ERROR,    /* anything else the backend cannot continue from; see `detail` */
+};
+
+struct zg_hv_exit {
+    enum zg_exit_reason reason;
+    uint16_t port;
+    uint32_t value;
+    uint64_t addr;
+    char detail[96]; /* for ZG_EXIT_ERROR/MMIO: what the backend saw */
+};
+
+/* ---- The ops table ------------------------------------------------------- */
+struct zg_hv_vm; /* opaque, owned by the backend */
+
+struct zg_hv_ops {
+    /* Short name: "kvm", "xen". */
+    const char *name;
+
+    /* Checks the backend can run here (device present, API version, needed
+     * capabilities). 0, or -ENODEV/-EACCES/-ENOTSUP with why in detail. */
+    int (*probe)(char *detail, size_t detail_len);
+
+    /* Creates a VM with one vCPU and no memory. */
+    int (*vm_create)(struct zg_hv_vm **out);
+
+    /* Makes [host, host+size) the guest's physical memory from GPA 0.
+     * size and host are page aligned; the caller keeps the mapping alive
+     * until vm_destroy. flags: ZG_MEM_DIRTY_LOG to track written pages.
+     * May be called again to replace the memory. */
+    int (*mem_map)(struct zg_hv_vm *vm, void *host, uint64_t size, unsigned flags);
+
+    /* Copies the parts named by `what` (ZG_VCPU_*) out of / into the vCPU.
+     * get_state after an IO exit first completes the `out` instruction, so
+     * the state saved resumes after it. */
+    int (*vcpu_get_state)(struct zg_hv_vm *vm, struct zg_vcpu_state *st, unsigned what);
+    int (*vcpu_set_state)(struct zg_hv_vm *vm, const struct zg_vcpu_state *st, unsigned what);
+
+    /* Runs the vCPU until an exit the monitor must handle. 0 with *exit
+     * filled, or a negative errno when the backend itself failed. */
+    int (*run)(struct zg_hv_vm *vm, struct zg_hv_exit *exit);
+
+    /* Makes the current or next run() return ZG_EXIT_KICKED promptly.
+     * Async-signal-safe. */
+    void (*kick)(struct zg_hv_vm *vm);
+
+    /* Fills bitmap (one bit per 4 KiB page, size/4096 bits rounded up to
+     * 64) with the pages written since the last call, and clears the log.
+     * Needs ZG_MEM_DIRTY_LOG. */
+    int (*dirty_log)(struct zg_hv_vm *vm, uint64_t *bitmap);
+
+    /* Frees everything vm_create and later hooks made. Never fails. */
+    void (*vm_destroy)(struct zg_hv_vm *vm);
+};
+
+#define ZG_MEM_DIRTY_LOG 0x1u
+
+/* The backends built into this binary (the Makefile picks them). */
+extern const struct zg_hv_ops zg_hv_kvm_ops;
+
+/* The backend called `name`, or NULL when it is not built in. */
+const struct zg_hv_ops *zg_hv_lookup(const char *name);
+
+/* Names of the built-in backends, NULL-terminated. */
+const char *const *zg_hv_names(void);
+
+#endif /* ZG_HV_H */

@@ -1,0 +1,271 @@
+/* zg_monitor: the hypercall handlers. Every guest address is checked. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "monitor/zg_monitor_int.h"
+
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int fill_random(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Milliseconds until the deadline for poll(): -1 with none, 0 once passed. */
+static int poll_timeout(const struct zg_instance *in)
+{
+    if (!in->deadline_at)
+        return -1;
+    uint64_t now = zg_now_ns();
+    if (now >= in->deadline_at)
+        return 0;
+    uint64_t ms = (in->deadline_at - now + 999999) / 1000000;
+    return ms > 60000 ? 60000 : (int)ms;
+}
+
+/* Waits for fd to become readable (POLLIN) or writable (POLLOUT).
+ * 1 ready, 0 deadline passed, -errno on error. */
+static int wait_fd(struct zg_instance *in, int fd, short events)
+{
+    for (;;) {
+        if (in->expired)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = events};
+        int n = poll(&p, 1, poll_timeout(in));
+        if (n > 0)
+            return 1;
+        if (n == 0) {
+            if (poll_timeout(in) == 0) {
+                in->expired = 1;
+                return 0;
+            }
+            continue;
+        }
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+static int64_t do_recv(struct zg_instance *in, uint8_t *buf, uint64_t len)
+{
+    if (in->cfg.in_fd < 0 || len == 0)
+        return 0;
+    for (;;) {
+        ssize_t n = read(in->cfg.in_fd, buf, len);
+        if (n >= 0) {
+            in->bytes_in += (uint64_t)n;
+            return n;
+        }
+        if (errno == EINTR && !in->expired)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int w = wait_fd(in, in->cfg.in_fd, POLLIN);
+            if (w > 0)
+                continue;
+            return -ZG_EIO; /* the deadline passed or poll failed */
+        }
+        if (errno == ECONNRESET)
+            return 0; /* the peer went away: the request stream has ended */
+        return -ZG_EIO;
+    }
+}
+
+static int64_t do_send(struct zg_instance *in, const uint8_t *buf, uint64_t len)
+{
+    if (in->cfg.out_fd < 0) {
+        in->bytes_out += len;
+        return (int64_t)len;
+    }
+    uint64_t done = 0;
+    while (done < len) {
+        ssize_t n = write(in->cfg.out_fd, buf + done, len - done);
+        if (n > 0) {
+            done += (uint64_t)n;
+            in->bytes_out += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR && !in->expired)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int w = wait_fd(in, in->cfg.out_fd, POLLOUT);
+            if (w > 0)
+                continue;
+            return -ZG_EIO;
+        }
+        if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+            return -ZG_EPIPE;
+        return -ZG_EIO;
+    }
+    return (int64_t)len;
+}
+
+/* Copies the argument struct in; NULL (and the run ended) if it is not
+ * wholly inside guest memory or misaligned. */
+#define ARG(type, var)                                                                             \
+    type *var = (gpa & 7) ? NULL : zg_guest_ptr(in, gpa, sizeof(type));                            \
+    if (!var)                                                                                      \
+        return bad_arg(in, res, nr, gpa);
+
+static enum zg_hc_action bad_arg(struct zg_instance *in, struct zg_run_result *res, unsigned nr,
+                                 uint64_t gpa)
+{
+    (void)in;
+    res->end = ZG_END_FAULT;
+    snprintf(res->why, sizeof(res->why),
+             "hypercall %u: argument struct at 0x%llx is outside guest memory or misaligned", nr,
+             (unsigned long long)gpa);
+    return ZG_HC_STOP;
+}
+
+static void complete_ready(struct zg_instance *in, struct zg_hc_ready *r, int restored)
+{
+    memset(r, 0, sizeof(*r));
+    r->restored = restored ? 1 : 0;
+    r->instance_id = in->id;
+    r->monotonic_ns = zg_now_ns();
+    r->wall_ns = wall_ns();
+    if (fill_random(r->entropy, sizeof(r->entropy)) < 0) {
+        /* getrandom cannot fail once the pool is initialised; never hand out
+         * a zero seed silently though. */
+        uint64_t mix = r->monotonic_ns ^ (r->instance_id * 0x9e3779b97f4a7c15ull);
+        for (unsigned i = 0; i < sizeof(r->entropy); i++, mix = mix * 6364136223846793005ull + 1)
+            r->entropy[i] = (uint8_t)(mix >> 56);
+    }
+}
+
+int zg_inst_complete_ready(struct zg_instance *in, int restored)
+{
+    if (!in->stopped_at_ready)
+        return -EINVAL;
+    struct zg_hc_ready *r = zg_guest_ptr(in, in->ready_gpa, sizeof(*r));
+    if (!r)
+        return -EFAULT;
+    complete_ready(in, r, restored);
+    in->stopped_at_ready = 0;
+    if (!in->t.ready)
+        in->t.ready = zg_now_ns();
+    return 0;
+}
+
+enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t gpa,
+                                 struct zg_run_result *res)
+{
+    switch (nr) {
+    case ZG_HC_CONSOLE: {
+        ARG(struct zg_hc_console, a);
+        uint64_t len = a->len;
+        const uint8_t *buf = zg_guest_ptr(in, a->buf, len);
+        if (len > ZG_CONSOLE_MAX)
+            a->ret = -ZG_EINVAL;
+        else if (!buf)
+            a->ret = -ZG_EFAULT;
+        else {
+            if (in->cfg.console_fd >= 0 && in->console_bytes < ZG_CONSOLE_CAP) {
+                uint64_t n = len;
+                if (n > ZG_CONSOLE_CAP - in->console_bytes)
+                    n = ZG_CONSOLE_CAP - in->console_bytes;
+                ssize_t w = write(in->cfg.console_fd, buf, n);
+                (void)w; /* the console is best effort */
+            }
+            in->console_bytes += len;
+            a->ret = (int64_t)len;
+        }
+        return ZG_HC_CONTINUE;
+    }
+    case ZG_HC_TIME: {
+        ARG(struct zg_hc_time, a);
+        a->monotonic_ns = zg_now_ns();
+        a->wall_ns = wall_ns();
+        return ZG_HC_CONTINUE;
+    }
+    case ZG_HC_RANDOM: {
+        ARG(struct zg_hc_random, a);
+        uint64_t len = a->len;
+        uint8_t *buf = zg_guest_ptr(in, a->buf, len);
+        if (len > ZG_RANDOM_MAX)
+            a->ret = -ZG_EINVAL;
+        else if (!buf)
+            a->ret = -ZG_EFAULT;
+        else
+            a->ret = fill_random(buf, len) < 0 ? -ZG_EIO : (int64_t)len;
+        return ZG_HC_CONTINUE;
+    }
+    case ZG_HC_READY: {
+        ARG(struct zg_hc_ready, a);
+        if (in->cfg.flags & ZG_INST_STOP_AT_READY) {
+            in->cfg.flags &= ~ZG_INST_STOP_AT_READY; /* only the first READY is the template point */
+            in->ready_gpa = gpa;
+            res->end = ZG_END_READY;
+            return ZG_HC_STOP;
+        }
+        complete_ready(in, a, 0);
+        if (!in->t.ready)
+            in->t.ready = zg_now_ns();
+        return ZG_HC_CONTINUE;
+    }
+    case ZG_HC_RECV: {
+        ARG(struct zg_hc_recv, a);
+        uint64_t len = a->len;
+        uint8_t *buf = zg_guest_ptr(in, a->buf, len);
+        if (!in->t.first_recv)
+            in->t.first_recv = zg_now_ns();
+        if (len > ZG_IO_MAX)
+            a->ret = -ZG_EINVAL;
+        else if (!buf)
+            a->ret = -ZG_EFAULT;
+        else
+            a->ret = do_recv(in, buf, len);
+        return ZG_HC_CONTINUE;
+    }
+    case ZG_HC_SEND: {
+        ARG(struct zg_hc_send, a);
+        uint64_t len = a->len;
+        const uint8_t *buf = zg_guest_ptr(in, a->buf, len);
+        if (!in->t.first_send)
+            in->t.first_send = zg_now_ns();
+        if (len > ZG_IO_MAX)
+            a->ret = -ZG_EINVAL;
+        else if (!buf)
+            a->ret = -ZG_EFAULT;
+        else
+            a->ret = do_send(in, buf, len);
+        return ZG_HC_CONTINUE;
+    }
+    case ZG_HC_EXIT: {
+        ARG(struct zg_hc_exit, a);
+        int64_t st = a->status;
+        res->end = ZG_END_EXIT;
+        res->status = (int)(st & 0xff);
+        if (st < 0 || st > 255)
+            snprintf(res->why, sizeof(res->why), "exit status %lld truncated to %d",
+                     (long long)st, res->status);
+        return ZG_HC_STOP;
+    }
+    default:
+        res->end = ZG_END_FAULT;
+        snprintf(res->why, sizeof(res->why), "unknown hypercall %u (port 0x%x)", nr,
+                 ZG_HC_PORT_BASE + nr);
+        return ZG_HC_STOP;
+    }
+}

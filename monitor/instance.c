@@ -1,0 +1,363 @@
+/* zg_monitor: instance lifecycle, the run loop and the deadline. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "monitor/zg_elf.h"
+#include "monitor/zg_monitor_int.h"
+
+#define ZG_DEADLINE_SIGNAL (SIGRTMIN + 1)
+
+uint64_t zg_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((format(printf, 2, 3))) static int fail(struct zg_instance *in, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(in->err, sizeof(in->err), fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+struct zg_inst_config zg_inst_config_default(void)
+{
+    return (struct zg_inst_config){
+        .hv = NULL,
+        .mem_size = ZG_DEFAULT_MEM,
+        .deadline_ms = ZG_DEFAULT_DEADLINE_MS,
+        .cmdline = "",
+        .in_fd = -1,
+        .out_fd = -1,
+        .console_fd = 2,
+        .flags = 0,
+    };
+}
+
+/* ---- The deadline: one POSIX timer per thread, aimed at that thread ----- */
+
+static _Thread_local struct zg_instance *volatile tl_running;
+static _Thread_local timer_t tl_timer;
+static _Thread_local int tl_timer_ok;
+static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
+
+static void deadline_handler(int sig)
+{
+    (void)sig;
+    struct zg_instance *in = tl_running;
+    if (in) {
+        in->expired = 1;
+        in->hv->kick(in->vm);
+    }
+}
+
+static void install_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = deadline_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: blocking calls return EINTR */
+    sigaction(ZG_DEADLINE_SIGNAL, &sa, NULL);
+    /* A guest's peer closing its pipe or socket is an error for SEND, not a
+     * reason to kill the monitor. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int arm_deadline(struct zg_instance *in)
+{
+    if (!tl_timer_ok) {
+        struct sigevent sev;
+        memset(&sev, 0, sizeof(sev));
+        sev.sigev_notify = SIGEV_THREAD_ID;
+        sev.sigev_signo = ZG_DEADLINE_SIGNAL;
+        sev._sigev_un._tid = gettid(); /* glibc 2.36 names no macro for it */
+        if (timer_create(CLOCK_MONOTONIC, &sev, &tl_timer) < 0)
+            return -errno;
+        tl_timer_ok = 1;
+    }
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    if (in->deadline_at) {
+        its.it_value.tv_sec = (time_t)(in->deadline_at / 1000000000ull);
+        its.it_value.tv_nsec = (long)(in->deadline_at % 1000000000ull);
+        /* Re-fire every 10 ms in case a kick landed between two KVM_RUNs. */
+        its.it_interval.tv_nsec = 10 * 1000000L;
+    }
+    if (timer_settime(tl_timer, TIMER_ABSTIME, &its, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+static void disarm_deadline(void)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    if (tl_timer_ok)
+        timer_settime(tl_timer, 0, &its, NULL);
+}
+
+/* ---- Lifecycle ------------------------------------------------------------ */
+
+static uint64_t next_instance_id(void)
+{
+    static uint64_t counter;
+    uint64_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    return ((uint64_t)getpid() << 32) | (n & 0xffffffffu);
+}
+
+int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
+{
+    pthread_once(&sig_once, install_handler);
+    struct zg_instance *in = calloc(1, sizeof(*in));
+    if (!in)
+        return -ENOMEM;
+    *out = in;
+    in->cfg = *cfg;
+    in->hv = cfg->hv ? cfg->hv : zg_hv_lookup("kvm");
+    in->id = next_instance_id();
+    if (!in->hv) {
+        fail(in, "no hypervisor backend built in");
+        return -ENODEV;
+    }
+    if (cfg->mem_size < ZG_MEM_MIN || cfg->mem_size > ZG_MEM_MAX ||
+        cfg->mem_size % ZG_MEM_ALIGN) {
+        fail(in, "guest memory of %llu bytes: must be a multiple of 2 MiB from 4 MiB to 4 GiB",
+             (unsigned long long)cfg->mem_size);
+        return -EINVAL;
+    }
+    char detail[128] = "";
+    int rc = in->hv->probe(detail, sizeof(detail));
+    if (rc < 0) {
+        fail(in, "%s backend unavailable: %s", in->hv->name, detail);
+        return rc;
+    }
+    in->mem_size = cfg->mem_size;
+    in->mem = mmap(NULL, in->mem_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (in->mem == MAP_FAILED) {
+        in->mem = NULL;
+        rc = -errno;
+        fail(in, "cannot map %llu bytes of guest memory: %s", (unsigned long long)in->mem_size,
+             strerror(-rc));
+        return rc;
+    }
+    rc = in->hv->vm_create(&in->vm);
+    if (rc < 0) {
+        in->vm = NULL;
+        fail(in, "%s: cannot create a VM: %s", in->hv->name, strerror(-rc));
+        return rc;
+    }
+    rc = in->hv->mem_map(in->vm, in->mem, in->mem_size, 0);
+    if (rc < 0) {
+        fail(in, "%s: cannot map guest memory: %s", in->hv->name, strerror(-rc));
+        return rc;
+    }
+    in->t.created = zg_now_ns();
+    return 0;
+}
+
+int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
+{
+    struct zg_elf_info info;
+    char why[200];
+    int rc = zg_elf_load(image, size, in->mem, in->mem_size, in->mem_size - ZG_STACK_SIZE, &info,
+                         why, sizeof(why));
+    if (rc < 0) {
+        fail(in, "guest image refused: %s", why);
+        return rc;
+    }
+    struct zg_vcpu_state st;
+    memset(&st, 0, sizeof(st));
+    /* Start from the vCPU's own reset values for what the ABI leaves alone
+     * (APIC base, FPU defaults, MSRs). */
+    rc = in->hv->vcpu_get_state(in->vm, &st, ZG_VCPU_SREGS);
+    if (rc < 0) {
+        fail(in, "%s: cannot read the vCPU state: %s", in->hv->name, strerror(-rc));
+        return rc;
+    }
+    uint64_t apic_base = st.sregs.apic_base;
+    rc = zg_layout_build(in->mem, in->mem_size, info.hi, info.entry, in->cfg.cmdline, &st);
+    if (rc < 0) {
+        fail(in, "cannot lay out the guest: %s", rc == -E2BIG   ? "command line too long"
+                                                 : rc == -ENOSPC ? "image leaves no room for heap"
+                                                                 : strerror(-rc));
+        return rc;
+    }
+    st.sregs.apic_base = apic_base;
+    rc = in->hv->vcpu_set_state(in->vm, &st, ZG_VCPU_REGS | ZG_VCPU_SREGS);
+    if (rc < 0) {
+        fail(in, "%s: cannot set the entry state: %s", in->hv->name, strerror(-rc));
+        return rc;
+    }
+    in->t.loaded = zg_now_ns();
+    return 0;
+}
+
+void zg_inst_destroy(struct zg_instance *in)
+{
+    if (!in)
+        return;
+    if (in->vm)
+        in->hv->vm_destroy(in->vm);
+    if (in->mem)
+        munmap(in->mem, in->mem_size);
+    free(in);
+}
+
+/* ---- The run loop ----------------------------------------------------------- */
+
+void zg_format_regs(const struct zg_regs *r, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "rip=0x%llx rsp=0x%llx rbp=0x%llx rflags=0x%llx rax=0x%llx rbx=0x%llx rcx=0x%llx "
+             "rdx=0x%llx rsi=0x%llx rdi=0x%llx r8=0x%llx r9=0x%llx r10=0x%llx r11=0x%llx "
+             "r12=0x%llx r13=0x%llx r14=0x%llx r15=0x%llx",
+             (unsigned long long)r->rip, (unsigned long long)r->rsp, (unsigned long long)r->rbp,
+             (unsigned long long)r->rflags, (unsigned long long)r->rax,
+             (unsigned long long)r->rbx, (unsigned long long)r->rcx, (unsigned long long)r->rdx,
+             (unsigned long long)r->rsi, (unsigned long long)r->rdi, (unsigned long long)r->r8,
+             (unsigned long long)r->r9, (unsigned long long)r->r10, (unsigned long long)r->r11,
+             (unsigned long long)r->r12, (unsigned long long)r->r13, (unsigned long long)r->r14,
+             (unsigned long long)r->r15);
+}
+
+/* Ends the run with `end`, capturing the registers for the report. */
+__attribute__((format(printf, 4, 5))) static void end_run(struct zg_instance *in,
+                                                          struct zg_run_result *res,
+                                                          enum zg_end end, const char *fmt, ...)
+{
+    res->end = end;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->why, sizeof(res->why), fmt, ap);
+    va_end(ap);
+    struct zg_vcpu_state st;
+    if (end != ZG_END_HOST && in->hv->vcpu_get_state(in->vm, &st, ZG_VCPU_REGS) == 0) {
+        res->regs = st.regs;
+        res->regs_valid = 1;
+    }
+}
+
+int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (in->dead || !in->t.loaded)
+        return -EINVAL;
+    if (in->stopped_at_ready)
+        return -EBUSY; /* zg_inst_complete_ready first */
+    if (!in->t.first_run)
+        in->t.first_run = zg_now_ns();
+    if (!in->deadline_at && in->cfg.deadline_ms)
+        in->deadline_at = in->t.first_run + in->cfg.deadline_ms * 1000000ull;
+
+    tl_running = in;
+    int rc = arm_deadline(in);
+    if (rc < 0) {
+        tl_running = NULL;
+        end_run(in, res, ZG_END_HOST, "cannot arm the deadline timer: %s", strerror(-rc));
+        in->dead = 1;
+        return 0;
+    }
+    for (;;) {
+        if (in->expired) {
+            end_run(in, res, ZG_END_DEADLINE, "killed at its deadline of %llu ms",
+                    (unsigned long long)in->cfg.deadline_ms);
+            break;
+        }
+        struct zg_hv_exit ex;
+        rc = in->hv->run(in->vm, &ex);
+        if (rc < 0) {
+            end_run(in, res, ZG_END_HOST, "%s: run failed: %s", in->hv->name, strerror(-rc));
+            break;
+        }
+        if (ex.reason == ZG_EXIT_KICKED)
+            continue; /* the loop head sees `expired` */
+        if (ex.reason == ZG_EXIT_IO) {
+            if (ex.port < ZG_HC_PORT_BASE || ex.port > ZG_HC_PORT_MAX) {
+                end_run(in, res, ZG_END_FAULT, "out to port 0x%x, which is not a hypercall",
+                        ex.port);
+                break;
+            }
+            if (zg_hc_dispatch(in, ex.port - ZG_HC_PORT_BASE, ex.value, res) == ZG_HC_STOP) {
+                if (res->end == ZG_END_FAULT)
+                    end_run(in, res, ZG_END_FAULT, "%s", res->why);
+                break;
+            }
+            continue;
+        }
+        switch (ex.reason) {
+        case ZG_EXIT_SHUTDOWN:
+            end_run(in, res, ZG_END_FAULT, "guest fault: unhandled exception (triple fault)");
+            break;
+        case ZG_EXIT_HALT:
+            end_run(in, res, ZG_END_FAULT, "guest halted");
+            break;
+        case ZG_EXIT_MMIO:
+            end_run(in, res, ZG_END_FAULT, "guest touched memory outside its RAM: %s", ex.detail);
+            break;
+        default:
+            end_run(in, res, ZG_END_FAULT, "%s: %s", in->hv->name, ex.detail);
+            break;
+        }
+        break;
+    }
+    disarm_deadline();
+    tl_running = NULL;
+    if (res->end == ZG_END_READY) {
+        in->stopped_at_ready = 1;
+    } else {
+        in->dead = 1;
+        in->t.exited = zg_now_ns();
+    }
+    return 0;
+}
+
+const char *zg_inst_error(const struct zg_instance *in)
+{
+    return in->err[0] ? in->err : "no error";
+}
+
+const struct zg_inst_times *zg_inst_times(const struct zg_instance *in)
+{
+    return &in->t;
+}
+
+uint64_t zg_inst_id(const struct zg_instance *in)
+{
+    return in->id;
+}
+
+uint8_t *zg_inst_mem(const struct zg_instance *in, uint64_t *size)
+{
+    if (size)
+        *size = in->mem_size;
+    return in->mem;
+}
+
+struct zg_hv_vm *zg_inst_vm(const struct zg_instance *in)
+{
+    return in->vm;
+}
+
+uint64_t zg_inst_bytes_in(const struct zg_instance *in)
+{
+    return in->bytes_in;
+}
+
+uint64_t zg_inst_bytes_out(const struct zg_instance *in)
+{
+    return in->bytes_out;
+}

@@ -1,0 +1,38 @@
+/* zg_elf: checks and loads a guest ELF image (untrusted input).
+ *
+ * A guest is a static x86-64 ELF executable (ET_EXEC) whose PT_LOAD segments
+ * lie in [ZG_GUEST_LOAD_MIN, limit) and carry one "ZERG" ABI note (abi.h).
+ * Every field that comes from the file is checked before it is used: header
+ * sizes, counts, offsets and lengths (with overflow-safe arithmetic), segment
+ * overlap, the entry point, the note. Nothing is written to guest memory
+ * unless the whole image passed.
+ */
+#ifndef ZG_ELF_H
+#define ZG_ELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZG_ELF_MAX_PHDRS 64
+#define ZG_ELF_MAX_SIZE  (256u << 20) /* bytes of ELF file the loader accepts */
+
+struct zg_elf_info {
+    uint64_t entry;
+    uint64_t lo, hi;      /* [lo, hi): the union of all PT_LOAD segments */
+    uint32_t abi_version; /* from the ZERG note */
+    uint32_t nsegments;   /* PT_LOAD segments */
+};
+
+/* Checks image[0..size) as a guest for memory whose usable top is `limit`
+ * (segments must end at or below it). On success fills *info and returns 0.
+ * On failure returns -ENOEXEC (not a loadable guest) or -EPROTO (it speaks
+ * another ABI version) with a one-line reason in err. */
+int zg_elf_check(const void *image, size_t size, uint64_t limit, struct zg_elf_info *info,
+                 char *err, size_t errlen);
+
+/* zg_elf_check, then copies every PT_LOAD segment into mem (the guest's
+ * physical memory, mem_size bytes) and zeroes each segment's bss part. */
+int zg_elf_load(const void *image, size_t size, uint8_t *mem, uint64_t mem_size, uint64_t limit,
+                struct zg_elf_info *info, char *err, size_t errlen);
+
+#endif /* ZG_ELF_H */

@@ -1,0 +1,146 @@
+/* zg_monitor: a running guest instance, independent of the hypervisor backend.
+ *
+ * What it does
+ *   Owns an instance's guest memory, lays out the entry state the ABI
+ *   promises (page tables, GDT, boot info, registers), loads a guest ELF,
+ *   runs the vCPU through a backend's zg_hv_ops, answers the guest's
+ *   hypercalls, enforces the instance's deadline, and tears everything down.
+ *
+ * What it does not do
+ *   Templates (snapshotter/), restoring from them (restorer/), or networking
+ *   (tools/): those drive instances through this header.
+ *
+ * Usage (a cold boot)
+ *     struct zg_inst_config cfg = zg_inst_config_default();
+ *     cfg.in_fd = 0; cfg.out_fd = 1;
+ *     struct zg_instance *in;
+ *     if (zg_inst_create(&cfg, &in) < 0) ... zg_inst_error(in) says why ...
+ *     if (zg_inst_boot_elf(in, image, size) < 0) ...
+ *     struct zg_run_result r;
+ *     zg_inst_run(in, &r);            // r.end == ZG_END_EXIT, r.status ...
+ *     zg_inst_destroy(in);
+ *
+ * Errors: functions return 0 or a negative errno; the instance keeps a
+ * one-line message naming what failed (zg_inst_error). zg_inst_create sets
+ * *out even on failure (so the message can be read) unless it returns
+ * -ENOMEM; zg_inst_destroy accepts any instance in any state.
+ *
+ * Threads: an instance is driven by one thread at a time. Many instances may
+ * run at once on different threads. The deadline uses a POSIX timer per
+ * thread and the signal ZG_DEADLINE_SIGNAL (SIGRTMIN+1); a process using
+ * this module must not use that signal for anything else.
+ */
+#ifndef ZG_MONITOR_H
+#define ZG_MONITOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zerg/abi.h>
+#include "hypervisor/zg_hv.h"
+
+/* ---- Memory layout (monitor-private; the guest sees only abi.h) --------- */
+#define ZG_LAYOUT_PML4     0x1000u
+#define ZG_LAYOUT_PDPT     0x2000u
+#define ZG_LAYOUT_PD       0x3000u /* 4 pages: one per GiB */
+#define ZG_LAYOUT_PT0      0x7000u /* 4 KiB mappings of the first 2 MiB */
+#define ZG_LAYOUT_GDT      0x8000u
+#define ZG_LAYOUT_TSS      0x8100u /* 104 bytes + I/O bitmap up to the hypercall ports */
+#define ZG_MEM_MIN         (4ull << 20)
+#define ZG_MEM_MAX         (4ull << 30)
+#define ZG_MEM_ALIGN       (2ull << 20)
+#define ZG_STACK_SIZE      (1ull << 20)
+
+#define ZG_SEL_CODE 0x23 /* GDT entry 4, RPL 3 */
+#define ZG_SEL_DATA 0x1b /* GDT entry 3, RPL 3 */
+#define ZG_SEL_TSS  0x28 /* GDT entries 5-6 */
+
+#define ZG_DEFAULT_MEM         (64ull << 20)
+#define ZG_DEFAULT_DEADLINE_MS 5000u
+#define ZG_CONSOLE_CAP         (1u << 20) /* console bytes kept per instance */
+
+/* ---- Configuration ------------------------------------------------------- */
+#define ZG_INST_STOP_AT_READY 0x1u /* run() returns ZG_END_READY inside READY */
+
+struct zg_inst_config {
+    const struct zg_hv_ops *hv; /* NULL: the "kvm" backend */
+    uint64_t mem_size;          /* bytes, ZG_MEM_ALIGN multiple in [ZG_MEM_MIN, ZG_MEM_MAX] */
+    uint64_t deadline_ms;       /* wall time from the first run() to the kill; 0: none */
+    const char *cmdline;        /* the guest's command line ("" if NULL) */
+    int in_fd;                  /* the request stream RECV reads; -1: empty */
+    int out_fd;                 /* where SEND writes; -1: discarded */
+    int console_fd;             /* where CONSOLE writes; -1: discarded */
+    unsigned flags;             /* ZG_INST_* */
+};
+
+struct zg_inst_config zg_inst_config_default(void);
+
+/* ---- How a run ended ----------------------------------------------------- */
+enum zg_end {
+    ZG_END_EXIT,     /* the guest called EXIT; status holds its status */
+    ZG_END_READY,    /* stopped inside READY (ZG_INST_STOP_AT_READY) */
+    ZG_END_DEADLINE, /* killed at its deadline */
+    ZG_END_FAULT,    /* killed: an exception, a halt, a bad hypercall */
+    ZG_END_HOST,     /* the host side failed; the guest did nothing wrong */
+};
+
+struct zg_run_result {
+    enum zg_end end;
+    int status;          /* ZG_END_EXIT: the guest's status */
+    struct zg_regs regs; /* ZG_END_FAULT/DEADLINE: registers when it was stopped */
+    int regs_valid;
+    char why[256];       /* one line for anything but a clean exit */
+};
+
+/* Nanosecond timestamps (CLOCK_MONOTONIC) of an instance's milestones; 0 if
+ * not reached. */
+struct zg_inst_times {
+    uint64_t created;     /* zg_inst_create returned */
+    uint64_t loaded;      /* memory and vCPU state in place */
+    uint64_t first_run;   /* first run() entered the guest */
+    uint64_t ready;       /* the guest called READY */
+    uint64_t first_recv;  /* the guest's first RECV */
+    uint64_t first_send;  /* the guest's first SEND */
+    uint64_t exited;      /* run() ended for good */
+};
+
+struct zg_instance;
+
+/* Creates an instance: a VM from cfg->hv with fresh, zeroed guest memory.
+ * -EINVAL for a bad config, -ENODEV/-EACCES when the backend cannot run,
+ * other negative errnos from the backend. */
+int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out);
+
+/* Loads a guest ELF (untrusted bytes) and sets the ABI entry state.
+ * -ENOEXEC: not a loadable guest; -EPROTO: another ABI version. */
+int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size);
+
+/* Runs until the instance ends or stops at READY. Returns 0 with *res
+ * filled (the guest's behaviour, good or bad, is in res->end), or a negative
+ * errno only for misuse. After ZG_END_READY, zg_inst_complete_ready() fills
+ * the READY call's answer and run() continues the guest. */
+int zg_inst_run(struct zg_instance *in, struct zg_run_result *res);
+
+/* Answers the READY call the instance is stopped in: restored flag, fresh
+ * instance id, entropy and time. */
+int zg_inst_complete_ready(struct zg_instance *in, int restored);
+
+/* Frees the VM and memory. NULL is fine. */
+void zg_inst_destroy(struct zg_instance *in);
+
+/* Accessors. */
+const char *zg_inst_error(const struct zg_instance *in);
+const struct zg_inst_times *zg_inst_times(const struct zg_instance *in);
+uint64_t zg_inst_id(const struct zg_instance *in);
+uint8_t *zg_inst_mem(const struct zg_instance *in, uint64_t *size);
+struct zg_hv_vm *zg_inst_vm(const struct zg_instance *in);
+uint64_t zg_inst_bytes_in(const struct zg_instance *in);
+uint64_t zg_inst_bytes_out(const struct zg_instance *in);
+
+/* Monotonic nanoseconds. */
+uint64_t zg_now_ns(void);
+
+/* Writes "rip=... rsp=... rax=..." for regs into buf. */
+void zg_format_regs(const struct zg_regs *r, char *buf, size_t len);
+
+#endif /* ZG_MONITOR_H */

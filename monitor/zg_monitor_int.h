@@ -1,0 +1,50 @@
+/* zg_monitor internals shared by instance.c, layout.c and hypercall.c. */
+#ifndef ZG_MONITOR_INT_H
+#define ZG_MONITOR_INT_H
+
+#include <signal.h>
+
+#include "monitor/zg_monitor.h"
+
+struct zg_instance {
+    struct zg_inst_config cfg;
+    const struct zg_hv_ops *hv;
+    struct zg_hv_vm *vm;
+    uint8_t *mem;
+    uint64_t mem_size;
+    uint64_t id;
+    uint64_t deadline_at; /* absolute ns; 0 until the first run */
+    volatile sig_atomic_t expired;
+    uint64_t ready_gpa; /* the READY struct the guest is stopped in; 0 if none */
+    int stopped_at_ready;
+    int dead; /* the run ended for good */
+    uint64_t bytes_in, bytes_out, console_bytes;
+    struct zg_inst_times t;
+    char err[256];
+};
+
+/* What a hypercall asks of the run loop. */
+enum zg_hc_action {
+    ZG_HC_CONTINUE, /* resume the guest */
+    ZG_HC_STOP,     /* res is filled: the run is over (or stopped at READY) */
+};
+
+/* Dispatches hypercall `nr` with argument struct at guest address `gpa`. */
+enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t gpa,
+                                 struct zg_run_result *res);
+
+/* Host pointer to guest range [gpa, gpa+len) if it lies wholly inside the
+ * guest-accessible memory [ZG_GUEST_LOAD_MIN, mem_size); NULL otherwise. */
+static inline void *zg_guest_ptr(const struct zg_instance *in, uint64_t gpa, uint64_t len)
+{
+    if (gpa < ZG_GUEST_LOAD_MIN || gpa > in->mem_size || len > in->mem_size - gpa)
+        return NULL;
+    return in->mem + gpa;
+}
+
+/* Writes page tables, GDT, TSS and boot info into memory, and fills *st with
+ * the ABI entry state (RIP = entry, RDI = boot info, RSP = stack top). */
+int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_t entry,
+                    const char *cmdline, struct zg_vcpu_state *st);
+
+#endif /* ZG_MONITOR_INT_H */

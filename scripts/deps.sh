@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages zerg needs that are missing. Idempotent and
+# quick when everything is there (one dpkg query). Used by `make deps`.
+set -euo pipefail
+
+PKGS=(
+    gcc make clang libclang-rt-14-dev   # compilers; libFuzzer comes with clang's runtime
+    liblz4-dev libxxhash-dev libxen-dev # the libraries zerg links
+    valgrind                            # the leak check in make test
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+# apt may be locked by another apt run for a while (e.g. on a fresh machine).
+for i in $(seq 1 30); do
+    if $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+        exit 0
+    fi
+    echo "deps: apt-get failed (attempt $i), retrying in 10 s" >&2
+    sleep 10
+done
+echo "deps: could not install ${missing[*]}" >&2
+exit 1

@@ -1,0 +1,237 @@
+/* zerg boot: cold-boot a guest ELF and run one request through it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "monitor/zg_elf.h"
+#include "monitor/zg_monitor.h"
+#include "tools/zg_tool.h"
+
+static void boot_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: zerg boot GUEST.elf [options] [-- ARGS...]\n\n"
+            "Cold-boots GUEST.elf in a fresh VM, feeds standard input to its request stream\n"
+            "(RECV), writes its response (SEND) to standard output, and exits with the\n"
+            "guest's exit status. Console output goes to standard error.\n\n"
+            "options:\n"
+            "  --mem SIZE        guest memory, e.g. 64M (default 64M; 4M..4G, 2M steps)\n"
+            "  --timeout MS      kill the guest after MS milliseconds of wall time\n"
+            "                    (default %u; 0 = no deadline)\n"
+            "  --backend NAME    hypervisor backend (default kvm)\n"
+            "  -q, --quiet       discard the guest's console output\n"
+            "  -v, --verbose     print a timing breakdown to standard error\n"
+            "  -h, --help        this text\n\n"
+            "ARGS after -- become the guest's command line.\n\n"
+            "exit status: the guest's own (0..255), or %d usage, %d killed at the deadline,\n"
+            "%d guest fault, %d guest image refused, %d host failure.\n",
+            ZG_DEFAULT_DEADLINE_MS, ZG_EXIT_USAGE, ZG_EXIT_DEADLINE, ZG_EXIT_FAULT,
+            ZG_EXIT_REFUSED, ZG_EXIT_HOST);
+}
+
+/* Reads a whole file of at most max bytes. 0, or -errno / -EFBIG. */
+static int read_file(const char *path, size_t max, void **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat sb;
+    int rc = 0;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &sb) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    if ((uint64_t)sb.st_size > max) {
+        rc = -EFBIG;
+        goto out;
+    }
+    buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+    if (!buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    size_t got = 0;
+    while (got < (size_t)sb.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO;
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    *out = buf;
+    *len = got;
+    buf = NULL;
+out:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static double ms(uint64_t a, uint64_t b)
+{
+    return (a && b && b >= a) ? (double)(b - a) / 1e6 : 0.0;
+}
+
+int zg_cmd_boot(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"mem", required_argument, NULL, 'm'},   {"timeout", required_argument, NULL, 't'},
+        {"backend", required_argument, NULL, 'b'}, {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct zg_inst_config cfg = zg_inst_config_default();
+    int verbose = 0;
+    const char *backend = "kvm";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+m:t:b:qvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (zg_parse_size(optarg, &cfg.mem_size) < 0) {
+                zg_err("--mem: '%s' is not a size (e.g. 64M)", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (zg_parse_u64(optarg, 86400000, &cfg.deadline_ms) < 0) {
+                zg_err("--timeout: '%s' is not a number of milliseconds", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            break;
+        case 'b':
+            backend = optarg;
+            break;
+        case 'q':
+            cfg.console_fd = -1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            boot_usage(stdout);
+            return 0;
+        default:
+            boot_usage(stderr);
+            return ZG_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        zg_err("boot: no guest ELF given");
+        boot_usage(stderr);
+        return ZG_EXIT_USAGE;
+    }
+    const char *path = argv[optind++];
+    if (optind < argc && strcmp(argv[optind], "--") == 0)
+        optind++;
+    if (optind < argc && argv[optind][0] == '-' && strcmp(argv[optind - 1], "--") != 0) {
+        zg_err("boot: options go before the guest; guest arguments after --");
+        return ZG_EXIT_USAGE;
+    }
+
+    /* The guest's command line: ARGS joined by spaces. */
+    char cmdline[ZG_CMDLINE_MAX];
+    size_t cl = 0;
+    cmdline[0] = '\0';
+    for (int i = optind; i < argc; i++) {
+        int n = snprintf(cmdline + cl, sizeof(cmdline) - cl, "%s%s", cl ? " " : "", argv[i]);
+        if (n < 0 || (size_t)n >= sizeof(cmdline) - cl) {
+            zg_err("boot: guest command line longer than %u bytes", ZG_CMDLINE_MAX - 1);
+            return ZG_EXIT_USAGE;
+        }
+        cl += (size_t)n;
+    }
+    cfg.cmdline = cmdline;
+    cfg.hv = zg_hv_lookup(backend);
+    if (!cfg.hv) {
+        zg_err("boot: backend '%s' is not built into this zerg", backend);
+        return ZG_EXIT_USAGE;
+    }
+    cfg.in_fd = 0;
+    cfg.out_fd = 1;
+
+    uint64_t t0 = zg_now_ns();
+    void *image = NULL;
+    size_t image_len = 0;
+    int rc = read_file(path, ZG_ELF_MAX_SIZE, &image, &image_len);
+    if (rc < 0) {
+        zg_err("boot: cannot read guest '%s': %s", path,
+               rc == -EFBIG ? "larger than 256 MiB" : strerror(-rc));
+        return rc == -ENOENT || rc == -EACCES || rc == -EINVAL || rc == -EFBIG ? ZG_EXIT_REFUSED
+                                                                              : ZG_EXIT_HOST;
+    }
+    uint64_t t_read = zg_now_ns();
+
+    struct zg_instance *in = NULL;
+    int status;
+    rc = zg_inst_create(&cfg, &in);
+    if (rc < 0) {
+        zg_err("boot: %s", in ? zg_inst_error(in) : strerror(-rc));
+        status = rc == -EINVAL ? ZG_EXIT_USAGE : ZG_EXIT_HOST;
+        goto out;
+    }
+    rc = zg_inst_boot_elf(in, image, image_len);
+    if (rc < 0) {
+        zg_err("boot: %s: %s", path, zg_inst_error(in));
+        status = (rc == -ENOEXEC || rc == -EPROTO) ? ZG_EXIT_REFUSED : ZG_EXIT_HOST;
+        goto out;
+    }
+    struct zg_run_result res;
+    zg_inst_run(in, &res);
+    char regs[512] = "";
+    if (res.regs_valid)
+        zg_format_regs(&res.regs, regs, sizeof(regs));
+    switch (res.end) {
+    case ZG_END_EXIT:
+        status = res.status;
+        if (res.why[0])
+            fprintf(stderr, "zerg: note: %s\n", res.why);
+        break;
+    case ZG_END_DEADLINE:
+        zg_err("boot: %s: %s", path, res.why);
+        if (regs[0])
+            fprintf(stderr, "zerg: registers: %s\n", regs);
+        status = ZG_EXIT_DEADLINE;
+        break;
+    case ZG_END_FAULT:
+        zg_err("boot: %s: %s", path, res.why);
+        if (regs[0])
+            fprintf(stderr, "zerg: registers: %s\n", regs);
+        status = ZG_EXIT_FAULT;
+        break;
+    default:
+        zg_err("boot: %s: %s", path, res.why);
+        status = ZG_EXIT_HOST;
+        break;
+    }
+    if (verbose) {
+        const struct zg_inst_times *t = zg_inst_times(in);
+        uint64_t ready_or_exit = t->ready ? t->ready : t->exited;
+        fprintf(stderr,
+                "zerg: timing (ms): read ELF %.3f | VM creation %.3f | load %.3f | "
+                "run to ready %.3f | ready to exit %.3f | total %.3f\n",
+                ms(t0, t_read), ms(t_read, t->created), ms(t->created, t->loaded),
+                ms(t->first_run, ready_or_exit), t->ready ? ms(t->ready, t->exited) : 0.0,
+                ms(t0, t->exited));
+        fprintf(stderr, "zerg: instance %016llx: %llu bytes in, %llu bytes out, exit status %d\n",
+                (unsigned long long)zg_inst_id(in), (unsigned long long)zg_inst_bytes_in(in),
+                (unsigned long long)zg_inst_bytes_out(in), status);
+    }
+out:
+    zg_inst_destroy(in);
+    free(image);
+    return status;
+}

@@ -1,0 +1,34 @@
+/* zerg command: what the subcommands share (the table, errors, parsing helpers).
+ * Only code under tools/ exits the process; library code returns errors. */
+#ifndef ZG_TOOL_H
+#define ZG_TOOL_H
+
+#include <stdint.h>
+
+/* Exit statuses of the zerg command itself (a guest's own status passes
+ * through unchanged where a command runs a guest; see docs/abi.md). */
+#define ZG_EXIT_USAGE    2   /* bad command line */
+#define ZG_EXIT_DEADLINE 124 /* the guest ran past its deadline and was killed */
+#define ZG_EXIT_FAULT    125 /* the guest faulted or broke the ABI and was killed */
+#define ZG_EXIT_REFUSED  126 /* the guest image was refused before running */
+#define ZG_EXIT_HOST     127 /* the host side failed (KVM, memory, I/O) */
+
+/* One `zerg <verb>`: argv[0] is the verb. Returns the process exit status. */
+struct zg_cmd {
+    const char *name;
+    const char *summary;
+    int (*fn)(int argc, char **argv);
+};
+
+int zg_cmd_boot(int argc, char **argv);
+int zg_cmd_cache(int argc, char **argv);
+
+/* "error: <msg>" on stderr, prefixed with the program name. */
+void zg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses "64M", "1G", "4096", "2m" into bytes. 0 or -EINVAL. */
+int zg_parse_size(const char *s, uint64_t *out);
+/* Parses a non-negative decimal integer <= max. 0 or -EINVAL. */
+int zg_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+#endif /* ZG_TOOL_H */

@@ -1,0 +1,18 @@
+/* Test guest: faults at a known address (an invalid opcode, or with the
+ * argument "null" a write through NULL); the monitor must report RIP. */
+#include <zerg/zerg.h>
+
+extern const char zg_fault_site[];
+
+int main(int argc, char **argv)
+{
+    if (argc > 0 && !strcmp(argv[0], "null")) {
+        zg_printf("writing through NULL\n");
+        *(volatile int *)(uintptr_t)0 = 1;
+        return 0;
+    }
+    zg_printf("faulting at %p\n", (const void *)zg_fault_site);
+    __asm__ volatile(".globl zg_fault_site\nzg_fault_site:\n\tud2");
+    zg_printf("STILL RUNNING\n");
+    return 0;
+}

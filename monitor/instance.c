@@ -292,8 +292,11 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
                 break;
             }
             if (zg_hc_dispatch(in, ex.port - ZG_HC_PORT_BASE, ex.value, res) == ZG_HC_STOP) {
-                if (res->end == ZG_END_FAULT)
-                    end_run(in, res, ZG_END_FAULT, "%s", res->why);
+                if (res->end == ZG_END_FAULT) {
+                    char why[sizeof(res->why)];
+                    memcpy(why, res->why, sizeof(why));
+                    end_run(in, res, ZG_END_FAULT, "%s", why);
+                }
                 break;
             }
             continue;

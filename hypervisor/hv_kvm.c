@@ -12,7 +12,7 @@
 
 #include "hypervisor/zg_hv.h"
 
-#define KVM_API_EXPECTED 12
+#define KVM_API_EXPECTED  12
 #define CPUID_MAX_ENTRIES 256
 
 /* Process-wide: the /dev/kvm handle and what it told us once. */
@@ -36,9 +36,12 @@ struct zg_hv_vm {
 };
 
 static const uint32_t msr_numbers[ZG_MSR_COUNT] = {
-    [ZG_MSR_STAR] = 0xc0000081,           [ZG_MSR_LSTAR] = 0xc0000082,
-    [ZG_MSR_CSTAR] = 0xc0000083,          [ZG_MSR_SFMASK] = 0xc0000084,
-    [ZG_MSR_KERNEL_GS_BASE] = 0xc0000102, [ZG_MSR_TSC_AUX] = 0xc0000103,
+    [ZG_MSR_STAR] = 0xc0000081,
+    [ZG_MSR_LSTAR] = 0xc0000082,
+    [ZG_MSR_CSTAR] = 0xc0000083,
+    [ZG_MSR_SFMASK] = 0xc0000084,
+    [ZG_MSR_KERNEL_GS_BASE] = 0xc0000102,
+    [ZG_MSR_TSC_AUX] = 0xc0000103,
     [ZG_MSR_PAT] = 0x277,
 };
 
@@ -232,18 +235,31 @@ static void seg_to_kvm(struct kvm_segment *k, const struct zg_segment *z)
 
 static void regs_from_kvm(struct zg_regs *z, const struct kvm_regs *k)
 {
-    *z = (struct zg_regs){k->rax, k->rbx, k->rcx, k->rdx, k->rsi, k->rdi, k->rsp, k->rbp,
-                          k->r8,  k->r9,  k->r10, k->r11, k->r12, k->r13, k->r14, k->r15,
-                          k->rip, k->rflags};
+    *z =
+        (struct zg_regs){k->rax, k->rbx, k->rcx, k->rdx, k->rsi, k->rdi, k->rsp, k->rbp, k->r8,
+                         k->r9,  k->r10, k->r11, k->r12, k->r13, k->r14, k->r15, k->rip, k->rflags};
 }
 
 static void regs_to_kvm(struct kvm_regs *k, const struct zg_regs *z)
 {
-    *k = (struct kvm_regs){.rax = z->rax, .rbx = z->rbx, .rcx = z->rcx, .rdx = z->rdx,
-                           .rsi = z->rsi, .rdi = z->rdi, .rsp = z->rsp, .rbp = z->rbp,
-                           .r8 = z->r8,   .r9 = z->r9,   .r10 = z->r10, .r11 = z->r11,
-                           .r12 = z->r12, .r13 = z->r13, .r14 = z->r14, .r15 = z->r15,
-                           .rip = z->rip, .rflags = z->rflags};
+    *k = (struct kvm_regs){.rax = z->rax,
+                           .rbx = z->rbx,
+                           .rcx = z->rcx,
+                           .rdx = z->rdx,
+                           .rsi = z->rsi,
+                           .rdi = z->rdi,
+                           .rsp = z->rsp,
+                           .rbp = z->rbp,
+                           .r8 = z->r8,
+                           .r9 = z->r9,
+                           .r10 = z->r10,
+                           .r11 = z->r11,
+                           .r12 = z->r12,
+                           .r13 = z->r13,
+                           .r14 = z->r14,
+                           .r15 = z->r15,
+                           .rip = z->rip,
+                           .rflags = z->rflags};
 }
 
 static void sregs_from_kvm(struct zg_sregs *z, const struct kvm_sregs *k)
@@ -515,8 +531,7 @@ static int kvm_run(struct zg_hv_vm *vm, struct zg_hv_exit *ex)
         break;
     default:
         ex->reason = ZG_EXIT_ERROR;
-        snprintf(ex->detail, sizeof(ex->detail), "unhandled KVM exit reason %u",
-                 run->exit_reason);
+        snprintf(ex->detail, sizeof(ex->detail), "unhandled KVM exit reason %u", run->exit_reason);
         break;
     }
     return 0;

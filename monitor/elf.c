@@ -8,8 +8,8 @@
 #include <zerg/abi.h>
 #include "monitor/zg_elf.h"
 
-__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t errlen,
-                                                        const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t errlen, const char *fmt,
+                                                        ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -41,15 +41,16 @@ static int scan_notes(const uint8_t *p, uint64_t len, uint32_t *version, int *fo
             return refuse(err, errlen, "ELF note runs past its PT_NOTE segment");
         const uint8_t *name = p + off;
         const uint8_t *desc = p + off + name_sz;
-        if (nh.n_namesz == sizeof(ZG_NOTE_NAME) && memcmp(name, ZG_NOTE_NAME, sizeof(ZG_NOTE_NAME)) == 0 &&
-            nh.n_type == ZG_NOTE_ABI) {
+        if (nh.n_namesz == sizeof(ZG_NOTE_NAME) &&
+            memcmp(name, ZG_NOTE_NAME, sizeof(ZG_NOTE_NAME)) == 0 && nh.n_type == ZG_NOTE_ABI) {
             if (nh.n_descsz != 4)
                 return refuse(err, errlen, "ZERG ABI note has %u bytes of data, not 4",
                               nh.n_descsz);
             uint32_t v;
             memcpy(&v, desc, 4);
             if (*found && v != *version)
-                return refuse(err, errlen, "two ZERG ABI notes disagree (v%u and v%u)", *version, v);
+                return refuse(err, errlen, "two ZERG ABI notes disagree (v%u and v%u)", *version,
+                              v);
             *version = v;
             *found = 1;
         }
@@ -77,14 +78,12 @@ int zg_elf_check(const void *image, size_t size, uint64_t limit, struct zg_elf_i
     if (eh.e_machine != EM_X86_64)
         return refuse(err, errlen, "ELF machine %u is not x86-64", eh.e_machine);
     if (eh.e_type != ET_EXEC)
-        return refuse(err, errlen, "ELF type %u is not a static executable (ET_EXEC)",
-                      eh.e_type);
+        return refuse(err, errlen, "ELF type %u is not a static executable (ET_EXEC)", eh.e_type);
     if (eh.e_phentsize != sizeof(Elf64_Phdr))
         return refuse(err, errlen, "program header entry size %u, expected %zu", eh.e_phentsize,
                       sizeof(Elf64_Phdr));
     if (eh.e_phnum == 0 || eh.e_phnum > ZG_ELF_MAX_PHDRS)
-        return refuse(err, errlen, "%u program headers (need 1..%d)", eh.e_phnum,
-                      ZG_ELF_MAX_PHDRS);
+        return refuse(err, errlen, "%u program headers (need 1..%d)", eh.e_phnum, ZG_ELF_MAX_PHDRS);
     if (!in_bounds(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size))
         return refuse(err, errlen, "program headers lie outside the file");
 
@@ -129,8 +128,8 @@ int zg_elf_check(const void *image, size_t size, uint64_t limit, struct zg_elf_i
         case PT_NOTE: {
             if (!in_bounds(ph.p_offset, ph.p_filesz, size))
                 return refuse(err, errlen, "note segment %u lies outside the file", i);
-            int rc = scan_notes(img + ph.p_offset, ph.p_filesz, &in.abi_version, &found, err,
-                                errlen);
+            int rc =
+                scan_notes(img + ph.p_offset, ph.p_filesz, &in.abi_version, &found, err, errlen);
             if (rc < 0)
                 return rc;
             break;

@@ -214,7 +214,8 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
     case ZG_HC_READY: {
         ARG(struct zg_hc_ready, a);
         if (in->cfg.flags & ZG_INST_STOP_AT_READY) {
-            in->cfg.flags &= ~ZG_INST_STOP_AT_READY; /* only the first READY is the template point */
+            in->cfg.flags &=
+                ~ZG_INST_STOP_AT_READY; /* only the first READY is the template point */
             in->ready_gpa = gpa;
             res->end = ZG_END_READY;
             return ZG_HC_STOP;
@@ -258,8 +259,8 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
         res->end = ZG_END_EXIT;
         res->status = (int)(st & 0xff);
         if (st < 0 || st > 255)
-            snprintf(res->why, sizeof(res->why), "exit status %lld truncated to %d",
-                     (long long)st, res->status);
+            snprintf(res->why, sizeof(res->why), "exit status %lld truncated to %d", (long long)st,
+                     res->status);
         return ZG_HC_STOP;
     }
     default:

@@ -22,8 +22,7 @@ uint64_t zg_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(struct zg_instance *in, const char *fmt,
-                                                      ...)
+__attribute__((format(printf, 2, 3))) static int fail(struct zg_instance *in, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -132,8 +131,7 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
         fail(in, "no hypervisor backend built in");
         return -ENODEV;
     }
-    if (cfg->mem_size < ZG_MEM_MIN || cfg->mem_size > ZG_MEM_MAX ||
-        cfg->mem_size % ZG_MEM_ALIGN) {
+    if (cfg->mem_size < ZG_MEM_MIN || cfg->mem_size > ZG_MEM_MAX || cfg->mem_size % ZG_MEM_ALIGN) {
         fail(in, "guest memory of %llu bytes: must be a multiple of 2 MiB from 4 MiB to 4 GiB",
              (unsigned long long)cfg->mem_size);
         return -EINVAL;
@@ -191,9 +189,10 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
     uint64_t apic_base = st.sregs.apic_base;
     rc = zg_layout_build(in->mem, in->mem_size, info.hi, info.entry, in->cfg.cmdline, &st);
     if (rc < 0) {
-        fail(in, "cannot lay out the guest: %s", rc == -E2BIG   ? "command line too long"
-                                                 : rc == -ENOSPC ? "image leaves no room for heap"
-                                                                 : strerror(-rc));
+        fail(in, "cannot lay out the guest: %s",
+             rc == -E2BIG    ? "command line too long"
+             : rc == -ENOSPC ? "image leaves no room for heap"
+                             : strerror(-rc));
         return rc;
     }
     st.sregs.apic_base = apic_base;
@@ -226,18 +225,16 @@ void zg_format_regs(const struct zg_regs *r, char *buf, size_t len)
              "rdx=0x%llx rsi=0x%llx rdi=0x%llx r8=0x%llx r9=0x%llx r10=0x%llx r11=0x%llx "
              "r12=0x%llx r13=0x%llx r14=0x%llx r15=0x%llx",
              (unsigned long long)r->rip, (unsigned long long)r->rsp, (unsigned long long)r->rbp,
-             (unsigned long long)r->rflags, (unsigned long long)r->rax,
-             (unsigned long long)r->rbx, (unsigned long long)r->rcx, (unsigned long long)r->rdx,
-             (unsigned long long)r->rsi, (unsigned long long)r->rdi, (unsigned long long)r->r8,
-             (unsigned long long)r->r9, (unsigned long long)r->r10, (unsigned long long)r->r11,
-             (unsigned long long)r->r12, (unsigned long long)r->r13, (unsigned long long)r->r14,
-             (unsigned long long)r->r15);
+             (unsigned long long)r->rflags, (unsigned long long)r->rax, (unsigned long long)r->rbx,
+             (unsigned long long)r->rcx, (unsigned long long)r->rdx, (unsigned long long)r->rsi,
+             (unsigned long long)r->rdi, (unsigned long long)r->r8, (unsigned long long)r->r9,
+             (unsigned long long)r->r10, (unsigned long long)r->r11, (unsigned long long)r->r12,
+             (unsigned long long)r->r13, (unsigned long long)r->r14, (unsigned long long)r->r15);
 }
 
 /* Ends the run with `end`, capturing the registers for the report. */
-__attribute__((format(printf, 4, 5))) static void end_run(struct zg_instance *in,
-                                                          struct zg_run_result *res,
-                                                          enum zg_end end, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void
+end_run(struct zg_instance *in, struct zg_run_result *res, enum zg_end end, const char *fmt, ...)
 {
     res->end = end;
     va_list ap;

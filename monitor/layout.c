@@ -4,22 +4,22 @@
 
 #include "monitor/zg_monitor_int.h"
 
-#define PTE_P   0x1ull
-#define PTE_W   0x2ull
-#define PTE_U   0x4ull
-#define PTE_PS  0x80ull
+#define PTE_P  0x1ull
+#define PTE_W  0x2ull
+#define PTE_U  0x4ull
+#define PTE_PS 0x80ull
 
-#define CR0_PE 0x1ull
-#define CR0_MP 0x2ull
-#define CR0_ET 0x10ull
-#define CR0_NE 0x20ull
-#define CR0_WP 0x10000ull
-#define CR0_PG 0x80000000ull
-#define CR4_PAE        0x20ull
-#define CR4_OSFXSR     0x200ull
-#define CR4_OSXMMEXCPT 0x400ull
-#define EFER_LME 0x100ull
-#define EFER_LMA 0x400ull
+#define CR0_PE          0x1ull
+#define CR0_MP          0x2ull
+#define CR0_ET          0x10ull
+#define CR0_NE          0x20ull
+#define CR0_WP          0x10000ull
+#define CR0_PG          0x80000000ull
+#define CR4_PAE         0x20ull
+#define CR4_OSFXSR      0x200ull
+#define CR4_OSXMMEXCPT  0x400ull
+#define EFER_LME        0x100ull
+#define EFER_LMA        0x400ull
 #define RFLAGS_RESERVED 0x2ull
 #define RFLAGS_IOPL3    0x3000ull
 
@@ -32,15 +32,15 @@ static void put64(uint8_t *mem, uint64_t gpa, uint64_t v)
 static uint64_t seg_desc(int code, int dpl)
 {
     uint64_t d = 0;
-    d |= 0xffffull;                        /* limit 15:0 */
+    d |= 0xffffull;                          /* limit 15:0 */
     d |= (uint64_t)(code ? 0xb : 0x3) << 40; /* type: exec/read accessed, or read/write accessed */
-    d |= 1ull << 44;                       /* S: code/data */
+    d |= 1ull << 44;                         /* S: code/data */
     d |= (uint64_t)dpl << 45;
-    d |= 1ull << 47;                       /* present */
-    d |= 0xfull << 48;                     /* limit 19:16 */
-    d |= (uint64_t)(code ? 1 : 0) << 53;   /* L: 64-bit code */
-    d |= (uint64_t)(code ? 0 : 1) << 54;   /* D/B for data */
-    d |= 1ull << 55;                       /* G */
+    d |= 1ull << 47;                     /* present */
+    d |= 0xfull << 48;                   /* limit 19:16 */
+    d |= (uint64_t)(code ? 1 : 0) << 53; /* L: 64-bit code */
+    d |= (uint64_t)(code ? 0 : 1) << 54; /* D/B for data */
+    d |= 1ull << 55;                     /* G */
     return d;
 }
 
@@ -114,7 +114,7 @@ int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_
     memcpy(mem + tss + 102, &iomap, 2);
     memset(mem + tss + iomap, 0xff, map_bytes + 1);
     for (uint32_t port = ZG_HC_PORT_BASE; port <= ZG_HC_PORT_MAX; port++)
-        mem[tss + iomap + port / 8] &= (uint8_t)~(1u << (port % 8));
+        mem[tss + iomap + port / 8] &= (uint8_t) ~(1u << (port % 8));
     uint64_t tss_lo = (tss_limit & 0xffff) | ((tss & 0xffffff) << 16) | (0x9ull << 40) |
                       (1ull << 47) | (((tss >> 24) & 0xff) << 56);
     put64(mem, ZG_LAYOUT_GDT + 0x28, tss_lo);
@@ -149,8 +149,11 @@ int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_
     /* Null selectors for the data segments (64-bit mode ignores them); a
      * software hypervisor loads these selectors into the host's GDT. */
     s->ds = s->es = s->fs = s->gs = seg(0, 0);
-    s->tr = (struct zg_segment){.base = tss, .limit = (uint32_t)tss_limit, .selector = ZG_SEL_TSS,
-                                .type = 0xb, .present = 1};
+    s->tr = (struct zg_segment){.base = tss,
+                                .limit = (uint32_t)tss_limit,
+                                .selector = ZG_SEL_TSS,
+                                .type = 0xb,
+                                .present = 1};
     s->ldt = (struct zg_segment){.type = 0x2, .unusable = 1};
     s->gdt.base = ZG_LAYOUT_GDT;
     s->gdt.limit = 0x37;

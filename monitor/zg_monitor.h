@@ -40,16 +40,16 @@
 #include "hypervisor/zg_hv.h"
 
 /* ---- Memory layout (monitor-private; the guest sees only abi.h) --------- */
-#define ZG_LAYOUT_PML4     0x1000u
-#define ZG_LAYOUT_PDPT     0x2000u
-#define ZG_LAYOUT_PD       0x3000u /* 4 pages: one per GiB */
-#define ZG_LAYOUT_PT0      0x7000u /* 4 KiB mappings of the first 2 MiB */
-#define ZG_LAYOUT_GDT      0x8000u
-#define ZG_LAYOUT_TSS      0x8100u /* 104 bytes + I/O bitmap up to the hypercall ports */
-#define ZG_MEM_MIN         (4ull << 20)
-#define ZG_MEM_MAX         (4ull << 30)
-#define ZG_MEM_ALIGN       (2ull << 20)
-#define ZG_STACK_SIZE      (1ull << 20)
+#define ZG_LAYOUT_PML4 0x1000u
+#define ZG_LAYOUT_PDPT 0x2000u
+#define ZG_LAYOUT_PD   0x3000u /* 4 pages: one per GiB */
+#define ZG_LAYOUT_PT0  0x7000u /* 4 KiB mappings of the first 2 MiB */
+#define ZG_LAYOUT_GDT  0x8000u
+#define ZG_LAYOUT_TSS  0x8100u /* 104 bytes + I/O bitmap up to the hypercall ports */
+#define ZG_MEM_MIN     (4ull << 20)
+#define ZG_MEM_MAX     (4ull << 30)
+#define ZG_MEM_ALIGN   (2ull << 20)
+#define ZG_STACK_SIZE  (1ull << 20)
 
 #define ZG_SEL_CODE 0x23 /* GDT entry 4, RPL 3 */
 #define ZG_SEL_DATA 0x1b /* GDT entry 3, RPL 3 */
@@ -89,19 +89,19 @@ struct zg_run_result {
     int status;          /* ZG_END_EXIT: the guest's status */
     struct zg_regs regs; /* ZG_END_FAULT/DEADLINE: registers when it was stopped */
     int regs_valid;
-    char why[256];       /* one line for anything but a clean exit */
+    char why[256]; /* one line for anything but a clean exit */
 };
 
 /* Nanosecond timestamps (CLOCK_MONOTONIC) of an instance's milestones; 0 if
  * not reached. */
 struct zg_inst_times {
-    uint64_t created;     /* zg_inst_create returned */
-    uint64_t loaded;      /* memory and vCPU state in place */
-    uint64_t first_run;   /* first run() entered the guest */
-    uint64_t ready;       /* the guest called READY */
-    uint64_t first_recv;  /* the guest's first RECV */
-    uint64_t first_send;  /* the guest's first SEND */
-    uint64_t exited;      /* run() ended for good */
+    uint64_t created;    /* zg_inst_create returned */
+    uint64_t loaded;     /* memory and vCPU state in place */
+    uint64_t first_run;  /* first run() entered the guest */
+    uint64_t ready;      /* the guest called READY */
+    uint64_t first_recv; /* the guest's first RECV */
+    uint64_t first_send; /* the guest's first SEND */
+    uint64_t exited;     /* run() ended for good */
 };
 
 struct zg_instance;

@@ -26,8 +26,8 @@ static char zt_case_msg[512];
 
 #define ZT_FAILF(...)                                                                              \
     do {                                                                                           \
-        int zt_n_ = snprintf(zt_case_msg, sizeof(zt_case_msg), "%s:%d: ", __FILE__, __LINE__);    \
-        snprintf(zt_case_msg + zt_n_, sizeof(zt_case_msg) - (size_t)zt_n_, __VA_ARGS__);          \
+        int zt_n_ = snprintf(zt_case_msg, sizeof(zt_case_msg), "%s:%d: ", __FILE__, __LINE__);     \
+        snprintf(zt_case_msg + zt_n_, sizeof(zt_case_msg) - (size_t)zt_n_, __VA_ARGS__);           \
         zt_case_failed = 1;                                                                        \
         return;                                                                                    \
     } while (0)
@@ -42,7 +42,7 @@ static char zt_case_msg[512];
 #define ZT_TRUE(c)                                                                                 \
     do {                                                                                           \
         if (!(c))                                                                                  \
-            ZT_FAILF("expected %s", #c);                                                          \
+            ZT_FAILF("expected %s", #c);                                                           \
     } while (0)
 
 #define ZT_EQ(a, b)                                                                                \

@@ -30,8 +30,8 @@ static void boot_usage(FILE *f)
             "ARGS after -- become the guest's command line.\n\n"
             "exit status: the guest's own (0..255), or %d usage, %d killed at the deadline,\n"
             "%d guest fault, %d guest image refused, %d host failure.\n",
-            ZG_DEFAULT_DEADLINE_MS, ZG_EXIT_USAGE, ZG_EXIT_DEADLINE, ZG_EXIT_FAULT,
-            ZG_EXIT_REFUSED, ZG_EXIT_HOST);
+            ZG_DEFAULT_DEADLINE_MS, ZG_EXIT_USAGE, ZG_EXIT_DEADLINE, ZG_EXIT_FAULT, ZG_EXIT_REFUSED,
+            ZG_EXIT_HOST);
 }
 
 /* Reads a whole file of at most max bytes. 0, or -errno / -EFBIG. */
@@ -88,9 +88,12 @@ static double ms(uint64_t a, uint64_t b)
 int zg_cmd_boot(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mem", required_argument, NULL, 'm'},   {"timeout", required_argument, NULL, 't'},
-        {"backend", required_argument, NULL, 'b'}, {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
+        {"mem", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'},
+        {"backend", required_argument, NULL, 'b'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct zg_inst_config cfg = zg_inst_config_default();
@@ -171,7 +174,7 @@ int zg_cmd_boot(int argc, char **argv)
         zg_err("boot: cannot read guest '%s': %s", path,
                rc == -EFBIG ? "larger than 256 MiB" : strerror(-rc));
         return rc == -ENOENT || rc == -EACCES || rc == -EINVAL || rc == -EFBIG ? ZG_EXIT_REFUSED
-                                                                              : ZG_EXIT_HOST;
+                                                                               : ZG_EXIT_HOST;
     }
     uint64_t t_read = zg_now_ns();
 

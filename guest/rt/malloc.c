@@ -6,12 +6,12 @@
  * holding its usable size, so free() and realloc() need no lookup. */
 #include <zerg/zerg.h>
 
-#define HDR        16u
-#define MIN_SHIFT  4u  /* 16 bytes */
-#define MAX_SHIFT  11u /* 2048 bytes */
-#define NCLASSES   (MAX_SHIFT - MIN_SHIFT + 1)
-#define BIG_ROUND  4096u
-#define HDR_MAGIC  0x7a67686561707a67ull
+#define HDR       16u
+#define MIN_SHIFT 4u  /* 16 bytes */
+#define MAX_SHIFT 11u /* 2048 bytes */
+#define NCLASSES  (MAX_SHIFT - MIN_SHIFT + 1)
+#define BIG_ROUND 4096u
+#define HDR_MAGIC 0x7a67686561707a67ull
 
 struct hdr {
     uint64_t size;  /* usable bytes after the header */

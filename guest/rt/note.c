@@ -7,5 +7,6 @@ struct zg_abi_note {
     uint32_t version;
 };
 
-__attribute__((section(".note.zerg"), used, aligned(4))) static const struct zg_abi_note
-    zg_abi_note = {5, 4, ZG_NOTE_ABI, ZG_NOTE_NAME, ZG_ABI_VERSION};
+__attribute__((section(".note.zerg"), used,
+               aligned(4))) static const struct zg_abi_note zg_abi_note = {
+    5, 4, ZG_NOTE_ABI, ZG_NOTE_NAME, ZG_ABI_VERSION};

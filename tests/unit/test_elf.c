@@ -39,14 +39,22 @@ static void build(void)
     img.eh.e_ehsize = sizeof(Elf64_Ehdr);
     img.eh.e_phentsize = sizeof(Elf64_Phdr);
     img.eh.e_phnum = 3;
-    img.ph[0] = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R | PF_X,
-                             .p_offset = offsetof(struct image, code), .p_vaddr = 0x100000,
-                             .p_paddr = 0x100000, .p_filesz = 64, .p_memsz = 64};
-    img.ph[1] = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R | PF_W,
-                             .p_offset = offsetof(struct image, data), .p_vaddr = 0x101000,
-                             .p_paddr = 0x101000, .p_filesz = 16, .p_memsz = 0x2000};
-    img.ph[2] = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = offsetof(struct image, note),
-                             .p_filesz = sizeof(img.note)};
+    img.ph[0] = (Elf64_Phdr){.p_type = PT_LOAD,
+                             .p_flags = PF_R | PF_X,
+                             .p_offset = offsetof(struct image, code),
+                             .p_vaddr = 0x100000,
+                             .p_paddr = 0x100000,
+                             .p_filesz = 64,
+                             .p_memsz = 64};
+    img.ph[1] = (Elf64_Phdr){.p_type = PT_LOAD,
+                             .p_flags = PF_R | PF_W,
+                             .p_offset = offsetof(struct image, data),
+                             .p_vaddr = 0x101000,
+                             .p_paddr = 0x101000,
+                             .p_filesz = 16,
+                             .p_memsz = 0x2000};
+    img.ph[2] = (Elf64_Phdr){
+        .p_type = PT_NOTE, .p_offset = offsetof(struct image, note), .p_filesz = sizeof(img.note)};
     img.note[0] = 5;
     img.note[1] = 4;
     img.note[2] = ZG_NOTE_ABI;
@@ -166,8 +174,7 @@ ZT_TEST(truncation_at_every_length_is_refused)
 ZT_TEST(refuses_oversized_file)
 {
     build();
-    ZT_EQ(zg_elf_check(&img, (size_t)ZG_ELF_MAX_SIZE + 1, MEM, &info, err, sizeof(err)),
-          -ENOEXEC);
+    ZT_EQ(zg_elf_check(&img, (size_t)ZG_ELF_MAX_SIZE + 1, MEM, &info, err, sizeof(err)), -ENOEXEC);
 }
 
 int main(void)

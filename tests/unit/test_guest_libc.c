@@ -77,8 +77,8 @@ _Noreturn void zg_exit(int status)
         int na_ = zgt_snprintf(a_, sizeof(a_), __VA_ARGS__);                                       \
         int nb_ = snprintf(b_, sizeof(b_), __VA_ARGS__);                                           \
         if (na_ != nb_ || strcmp(a_, b_) != 0)                                                     \
-            ZT_FAILF("format %.60s: guest \"%.60s\" (%d), host \"%.60s\" (%d)", #__VA_ARGS__, a_, \
-                     na_, b_, nb_);                                                                         \
+            ZT_FAILF("format %.60s: guest \"%.60s\" (%d), host \"%.60s\" (%d)", #__VA_ARGS__, a_,  \
+                     na_, b_, nb_);                                                                \
     } while (0)
 
 ZT_TEST(printf_matches_host)

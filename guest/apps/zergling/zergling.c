@@ -36,8 +36,8 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static const char *const syllables[] = {"zer", "gl", "ing", "hy", "dra", "lisk", "over", "mind",
-                                        "bro", "od", "spa", "wn", "muta", "lisk", "ult", "ra"};
+static const char *const syllables[] = {"zer", "gl", "ing", "hy", "dra",  "lisk", "over", "mind",
+                                        "bro", "od", "spa", "wn", "muta", "lisk", "ult",  "ra"};
 
 /* Radix sort of 64-bit keys, 16 bits per pass, using tmp as scratch. */
 static void radix_sort(uint64_t *a, uint64_t *tmp, uint32_t n)
@@ -228,22 +228,21 @@ int main(int argc, char **argv)
     const struct record *rec = nrecords ? lookup(records[ph % nrecords].key) : NULL;
     uint64_t lucky = zg_rand64();
     static char body[2048];
-    int n = snprintf(body, sizeof(body),
-                     "Hello from zergling!\n"
-                     "instance: %016llx\n"
-                     "restored: %s\n"
-                     "path: %.512s\n"
-                     "dataset: %u records (%u MiB), digest %016llx, built in %llu ms\n"
-                     "lookup: key %016llx -> value %016llx, name %s, rank %u\n"
-                     "random: %016llx\n"
-                     "served: %llu us after ready\n",
-                     (unsigned long long)ready.instance_id, ready.restored ? "yes" : "no", path,
-                     nrecords, mib, (unsigned long long)digest,
-                     (unsigned long long)(init_ns / 1000000),
-                     (unsigned long long)(rec ? rec->key : 0),
-                     (unsigned long long)(rec ? rec->value : 0), rec ? rec->name : "-",
-                     rec ? rank_of(rec->key) : 0, (unsigned long long)lucky,
-                     (unsigned long long)((zg_time_monotonic() - t_ready) / 1000));
+    int n = snprintf(
+        body, sizeof(body),
+        "Hello from zergling!\n"
+        "instance: %016llx\n"
+        "restored: %s\n"
+        "path: %.512s\n"
+        "dataset: %u records (%u MiB), digest %016llx, built in %llu ms\n"
+        "lookup: key %016llx -> value %016llx, name %s, rank %u\n"
+        "random: %016llx\n"
+        "served: %llu us after ready\n",
+        (unsigned long long)ready.instance_id, ready.restored ? "yes" : "no", path, nrecords, mib,
+        (unsigned long long)digest, (unsigned long long)(init_ns / 1000000),
+        (unsigned long long)(rec ? rec->key : 0), (unsigned long long)(rec ? rec->value : 0),
+        rec ? rec->name : "-", rec ? rank_of(rec->key) : 0, (unsigned long long)lucky,
+        (unsigned long long)((zg_time_monotonic() - t_ready) / 1000));
     if (n < 0)
         n = 0;
     if ((size_t)n >= sizeof(body))

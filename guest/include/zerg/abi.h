@@ -96,8 +96,8 @@ _Static_assert(sizeof(struct zg_boot_info) == 88, "zg_boot_info layout");
 #define ZG_EINVAL 22 /* a length or flag is out of range */
 #define ZG_EPIPE  32 /* the peer closed the stream */
 
-#define ZG_CONSOLE_MAX 4096u  /* bytes per console call */
-#define ZG_RANDOM_MAX  65536u /* bytes per random call */
+#define ZG_CONSOLE_MAX 4096u      /* bytes per console call */
+#define ZG_RANDOM_MAX  65536u     /* bytes per random call */
 #define ZG_IO_MAX      (1u << 20) /* bytes per recv or send call */
 #define ZG_ENTROPY_LEN 32u
 
@@ -128,12 +128,12 @@ _Static_assert(sizeof(struct zg_hc_random) == 24, "zg_hc_random layout");
  * instance: a guest must re-seed its randomness from `entropy` and read the
  * time from here, never keep what it had before the call. */
 struct zg_hc_ready {
-    uint32_t restored;                /* OUT: 0 cold boot, 1 restored instance */
-    uint32_t reserved;                /* OUT: zero */
-    uint64_t instance_id;             /* OUT: unique among this host's live instances */
-    uint64_t monotonic_ns;            /* OUT: as ZG_HC_TIME */
-    uint64_t wall_ns;                 /* OUT: as ZG_HC_TIME */
-    uint8_t entropy[ZG_ENTROPY_LEN];  /* OUT: fresh random bytes */
+    uint32_t restored;               /* OUT: 0 cold boot, 1 restored instance */
+    uint32_t reserved;               /* OUT: zero */
+    uint64_t instance_id;            /* OUT: unique among this host's live instances */
+    uint64_t monotonic_ns;           /* OUT: as ZG_HC_TIME */
+    uint64_t wall_ns;                /* OUT: as ZG_HC_TIME */
+    uint8_t entropy[ZG_ENTROPY_LEN]; /* OUT: fresh random bytes */
 };
 _Static_assert(sizeof(struct zg_hc_ready) == 64, "zg_hc_ready layout");
 

@@ -64,8 +64,7 @@ int atoi(const char *s);
  * most size bytes including the NUL. Supports %d %i %u %x %X %p %s %c %%,
  * flags '-' and '0', width, precision (also '*'), and l/ll/z/h modifiers. */
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
-int snprintf(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Formats to the console. */
 int zg_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -7,8 +7,7 @@ static int failures;
 static void expect(const char *what, int64_t got, int64_t want)
 {
     if (got != want) {
-        zg_printf("CHECK FAILED: %s: ret %lld, want %lld\n", what, (long long)got,
-                  (long long)want);
+        zg_printf("CHECK FAILED: %s: ret %lld, want %lld\n", what, (long long)got, (long long)want);
         failures++;
     }
 }

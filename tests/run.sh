@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every zerg test and ends with one line: "N passed, N failed, N skipped".
 #   tests/run.sh                 all tiers
-#   tests/run.sh --only TIER     one tier: unit, asan, sys, fuzz
+#   tests/run.sh --only TIER     one tier: lint, unit, asan, sys, fuzz
 # Each test prints PASS:/FAIL:/SKIP: lines; a program that exits non-zero
 # without printing a FAIL line (a crash, a sanitizer report) counts as a failure.
 set -u
@@ -43,6 +43,15 @@ run_one() {
 
 tier() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 
+if tier lint; then
+    if command -v clang-format >/dev/null; then
+        run_one "lint/clang-format" 120 bash -c \
+            'make --no-print-directory format-check && echo "PASS: lint/clang-format"'
+    else
+        echo "SKIP: lint/clang-format: clang-format not installed"
+        skip=$((skip + 1))
+    fi
+fi
 if tier unit; then
     for t in build/test/test_*; do
         [ -x "$t" ] && run_one "unit/$(basename "$t")" 300 "$t"

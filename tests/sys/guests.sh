@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System test: every test guest in tests/guests and zergling, cold-booted by
 # `zerg boot` on real KVM, each checked for the one behaviour it proves.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 if ! kvm_usable; then
     for t in hello hypercalls wildptr loop fault badabi zergling; do
@@ -112,7 +112,7 @@ for Z in $(zerg_bins); do
     head -c 300 bin/test-guests/hello.elf >"$TMP/trunc.elf"
     out=$("$Z" boot "$TMP/trunc.elf" 2>&1 </dev/null)
     rc1=$?
-    out2=$("$Z" boot tests/sys/lib.sh 2>&1 </dev/null)
+    out2=$("$Z" boot tests/sys/lib.bash 2>&1 </dev/null)
     rc2=$?
     if [ $rc1 -eq 126 ] && [ $rc2 -eq 126 ] && grep -q 'refused' <<<"$out" && grep -q 'not an ELF' <<<"$out2"; then
         pass "$v/guests/bad-images"

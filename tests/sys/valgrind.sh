@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System test: zerg boot is valgrind-clean (no invalid access, no leak) on the
 # good path and on the guest-misbehaviour paths.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 if ! command -v valgrind >/dev/null; then
     skip valgrind/boot "valgrind is not installed"

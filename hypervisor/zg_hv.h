@@ -20,9 +20,11 @@
  *     for (;;) { hv->run(vm, &exit); ... }
  *     hv->vm_destroy(vm);
  *
- * Errors: every hook returns 0 or a negative errno and, on failure, leaves
- * the VM as it was (or, for vm_create, creates nothing). Messages are the
- * caller's job; hooks may fill a detail string through zg_hv_error().
+ * Errors: every hook returns 0 or a negative errno. vm_create that fails
+ * creates nothing; any other hook that fails may have changed part of the
+ * VM (vcpu_set_state sets registers group by group; mem_map removes the old
+ * memory before adding the new), so the caller destroys a VM whose hook
+ * failed instead of running it. Messages are the caller's job.
  *
  * Threads: a VM is driven by one thread at a time. kick() is the one hook
  * that may be called from another context (a signal handler on the running
@@ -132,7 +134,8 @@ struct zg_hv_ops {
     const char *name;
 
     /* Checks the backend can run here (device present, API version, needed
-     * capabilities). 0, or -ENODEV/-EACCES/-ENOTSUP with why in detail. */
+     * capabilities). 0, or a negative errno (-ENOENT: no device, -EACCES:
+     * no permission, -ENOTSUP: missing capability) with why in detail. */
     int (*probe)(char *detail, size_t detail_len);
 
     /* Creates a VM with one vCPU and no memory. */

@@ -104,16 +104,18 @@ int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_
     put64(mem, ZG_LAYOUT_GDT + 0x18, seg_desc(0, 3));
     put64(mem, ZG_LAYOUT_GDT + 0x20, seg_desc(1, 3));
     /* TSS with an I/O permission bitmap that allows exactly the hypercall
-     * ports. With IOPL=3 hardware never consults it, but a software
+     * ports (for 4-byte accesses). With IOPL=3 hardware never consults it, but a software
      * hypervisor (kvm_pvm) that cannot run the guest with IOPL=3 emulates
      * `out` and checks this bitmap, as the architecture says for IOPL < CPL. */
     uint64_t tss = ZG_LAYOUT_TSS;
     uint16_t iomap = 104;
-    uint32_t map_bytes = ZG_HC_PORT_MAX / 8 + 1;
+    /* A 4-byte `out` to port p is checked against the bits of p..p+3. */
+    uint32_t last_port = ZG_HC_PORT_MAX + 3;
+    uint32_t map_bytes = last_port / 8 + 1;
     uint64_t tss_limit = iomap + map_bytes; /* includes the trailing 0xff byte */
     memcpy(mem + tss + 102, &iomap, 2);
     memset(mem + tss + iomap, 0xff, map_bytes + 1);
-    for (uint32_t port = ZG_HC_PORT_BASE; port <= ZG_HC_PORT_MAX; port++)
+    for (uint32_t port = ZG_HC_PORT_BASE; port <= last_port; port++)
         mem[tss + iomap + port / 8] &= (uint8_t) ~(1u << (port % 8));
     uint64_t tss_lo = (tss_limit & 0xffff) | ((tss & 0xffffff) << 16) | (0x9ull << 40) |
                       (1ull << 47) | (((tss >> 24) & 0xff) << 56);

@@ -22,8 +22,9 @@
  *
  * Errors: functions return 0 or a negative errno; the instance keeps a
  * one-line message naming what failed (zg_inst_error). zg_inst_create sets
- * *out even on failure (so the message can be read) unless it returns
- * -ENOMEM; zg_inst_destroy accepts any instance in any state.
+ * *out even on failure (so the message can be read), except when the
+ * instance itself cannot be allocated (then *out is untouched and the
+ * return is -ENOMEM); zg_inst_destroy accepts any instance in any state.
  *
  * Threads: an instance is driven by one thread at a time. Many instances may
  * run at once on different threads. The deadline uses a POSIX timer per
@@ -108,7 +109,7 @@ struct zg_instance;
 
 /* Creates an instance: a VM from cfg->hv with fresh, zeroed guest memory.
  * -EINVAL for a bad config, -ENODEV/-EACCES when the backend cannot run,
- * other negative errnos from the backend. */
+ * other negative errnos from the backend (e.g. -ENOENT: no /dev/kvm). */
 int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out);
 
 /* Loads a guest ELF (untrusted bytes) and sets the ABI entry state.
@@ -117,7 +118,8 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size);
 
 /* Runs until the instance ends or stops at READY. Returns 0 with *res
  * filled (the guest's behaviour, good or bad, is in res->end), or a negative
- * errno only for misuse. After ZG_END_READY, zg_inst_complete_ready() fills
+ * errno only for misuse. An instance whose VM hook failed ends ZG_END_HOST
+ * and must be destroyed. After ZG_END_READY, zg_inst_complete_ready() fills
  * the READY call's answer and run() continues the guest. */
 int zg_inst_run(struct zg_instance *in, struct zg_run_result *res);
 

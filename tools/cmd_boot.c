@@ -222,13 +222,18 @@ int zg_cmd_boot(int argc, char **argv)
     }
     if (verbose) {
         const struct zg_inst_times *t = zg_inst_times(in);
-        uint64_t ready_or_exit = t->ready ? t->ready : t->exited;
-        fprintf(stderr,
-                "zerg: timing (ms): read ELF %.3f | VM creation %.3f | load %.3f | "
-                "run to ready %.3f | ready to exit %.3f | total %.3f\n",
-                ms(t0, t_read), ms(t_read, t->created), ms(t->created, t->loaded),
-                ms(t->first_run, ready_or_exit), t->ready ? ms(t->ready, t->exited) : 0.0,
-                ms(t0, t->exited));
+        if (t->ready)
+            fprintf(stderr,
+                    "zerg: timing (ms): read ELF %.3f | VM creation %.3f | load %.3f | "
+                    "run to ready %.3f | ready to exit %.3f | total %.3f\n",
+                    ms(t0, t_read), ms(t_read, t->created), ms(t->created, t->loaded),
+                    ms(t->first_run, t->ready), ms(t->ready, t->exited), ms(t0, t->exited));
+        else
+            fprintf(stderr,
+                    "zerg: timing (ms): read ELF %.3f | VM creation %.3f | load %.3f | "
+                    "run to exit (no READY) %.3f | total %.3f\n",
+                    ms(t0, t_read), ms(t_read, t->created), ms(t->created, t->loaded),
+                    ms(t->first_run, t->exited), ms(t0, t->exited));
         fprintf(stderr, "zerg: instance %016llx: %llu bytes in, %llu bytes out, exit status %d\n",
                 (unsigned long long)zg_inst_id(in), (unsigned long long)zg_inst_bytes_in(in),
                 (unsigned long long)zg_inst_bytes_out(in), status);

@@ -29,8 +29,10 @@
  *   A guest calls the monitor with `outl %eax, %dx`:
  *     DX  = ZG_HC_PORT_BASE + ZG_HC_<call>
  *     EAX = guest-physical address of the call's argument struct.
- *   The struct must be 8-byte aligned and lie wholly inside guest memory,
- *   below 4 GiB. Fields are marked IN (the guest fills them) or OUT (the
+ *   The struct must be 8-byte aligned and lie wholly inside the guest's own
+ *   memory, [ZG_GUEST_LOAD_MIN, mem_size), below 4 GiB; so must every buffer
+ *   a struct points to (the boot info page and the monitor's pages below
+ *   1 MiB are refused). Fields are marked IN (the guest fills them) or OUT (the
  *   monitor fills them before the `out` instruction completes). Pointers
  *   inside a struct are guest-physical addresses; the monitor checks every
  *   one against guest memory and answers a bad one with ret = -ZG_EFAULT.
@@ -138,7 +140,8 @@ struct zg_hc_ready {
 _Static_assert(sizeof(struct zg_hc_ready) == 64, "zg_hc_ready layout");
 
 /* RECV: blocks until at least one byte of the request stream is available,
- * or the stream has ended (ret = 0), or the instance's deadline passes. */
+ * or the stream has ended (ret = 0), or the instance's deadline passes.
+ * A call with len = 0 returns 0 at once. */
 struct zg_hc_recv {
     uint64_t buf; /* IN: GPA to fill */
     uint64_t len; /* IN: at most ZG_IO_MAX */

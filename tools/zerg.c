@@ -9,6 +9,7 @@
 
 static const struct zg_cmd commands[] = {
     {"boot", "cold-boot a guest ELF and run one request through it", zg_cmd_boot},
+    {"cache", "inspect, verify and collect the shared page cache", zg_cmd_cache},
 };
 
 void zg_err(const char *fmt, ...)

@@ -21,6 +21,7 @@ struct zg_cmd {
 };
 
 int zg_cmd_boot(int argc, char **argv);
+int zg_cmd_cache(int argc, char **argv);
 
 /* "error: <msg>" on stderr, prefixed with the program name. */
 void zg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -345,10 +345,19 @@ static void fpu_to_kvm(struct kvm_fpu *k, const struct zg_fpu *z)
         memcpy(k->xmm[i], x + 160 + i * 16, 16);
 }
 
+/* struct kvm_msrs followed by its entries (a flexible array member cannot
+ * be embedded in a struct in ISO C, so the buffer is laid out by hand). */
 struct msr_buf {
-    struct kvm_msrs hdr;
-    struct kvm_msr_entry e[ZG_MSR_COUNT];
+    union {
+        struct kvm_msrs hdr;
+        uint8_t raw[sizeof(struct kvm_msrs) + ZG_MSR_COUNT * sizeof(struct kvm_msr_entry)];
+    };
 };
+
+static struct kvm_msr_entry *msr_entries(struct msr_buf *m)
+{
+    return m->hdr.entries;
+}
 
 static int kvm_get_fpu(struct zg_hv_vm *vm, struct zg_fpu *f)
 {
@@ -418,16 +427,19 @@ static int kvm_vcpu_get_state(struct zg_hv_vm *vm, struct zg_vcpu_state *st, uns
         sregs_from_kvm(&st->sregs, &s);
     }
     if (what & ZG_VCPU_MSRS) {
-        struct msr_buf m = {.hdr.nmsrs = ZG_MSR_COUNT};
+        struct msr_buf m;
+        memset(&m, 0, sizeof(m));
+        m.hdr.nmsrs = ZG_MSR_COUNT;
+        struct kvm_msr_entry *e = msr_entries(&m);
         for (int i = 0; i < ZG_MSR_COUNT; i++)
-            m.e[i].index = msr_numbers[i];
+            e[i].index = msr_numbers[i];
         int n = ioctl(vm->vcpu_fd, KVM_GET_MSRS, &m);
         if (n < 0)
             return -errno;
         if (n != ZG_MSR_COUNT)
             return -EIO; /* MSR msr_numbers[n] not readable on this host */
         for (int i = 0; i < ZG_MSR_COUNT; i++)
-            st->msrs[i] = m.e[i].data;
+            st->msrs[i] = e[i].data;
     }
     if (what & ZG_VCPU_FPU) {
         rc = kvm_get_fpu(vm, &st->fpu);
@@ -449,10 +461,13 @@ static int kvm_vcpu_set_state(struct zg_hv_vm *vm, const struct zg_vcpu_state *s
             return -errno;
     }
     if (what & ZG_VCPU_MSRS) {
-        struct msr_buf m = {.hdr.nmsrs = ZG_MSR_COUNT};
+        struct msr_buf m;
+        memset(&m, 0, sizeof(m));
+        m.hdr.nmsrs = ZG_MSR_COUNT;
+        struct kvm_msr_entry *e = msr_entries(&m);
         for (int i = 0; i < ZG_MSR_COUNT; i++) {
-            m.e[i].index = msr_numbers[i];
-            m.e[i].data = st->msrs[i];
+            e[i].index = msr_numbers[i];
+            e[i].data = st->msrs[i];
         }
         int n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m);
         if (n < 0)

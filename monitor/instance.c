@@ -41,6 +41,7 @@ struct zg_inst_config zg_inst_config_default(void)
         .in_fd = -1,
         .out_fd = -1,
         .console_fd = 2,
+        .image_fd = -1,
         .flags = 0,
     };
 }
@@ -143,8 +144,12 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
         return rc;
     }
     in->mem_size = cfg->mem_size;
-    in->mem = mmap(NULL, in->mem_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (cfg->image_fd >= 0)
+        in->mem = mmap(NULL, in->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
+                       cfg->image_fd, 0);
+    else
+        in->mem = mmap(NULL, in->mem_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (in->mem == MAP_FAILED) {
         in->mem = NULL;
         rc = -errno;
@@ -203,6 +208,38 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
     }
     in->t.loaded = zg_now_ns();
     return 0;
+}
+
+int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint64_t ready_gpa)
+{
+    if ((ready_gpa & 7) || !zg_guest_ptr(in, ready_gpa, sizeof(struct zg_hc_ready))) {
+        fail(in, "READY struct at 0x%llx is outside guest memory or misaligned",
+             (unsigned long long)ready_gpa);
+        return -EFAULT;
+    }
+    int rc = in->hv->vcpu_set_state(in->vm, st, ZG_VCPU_ALL);
+    if (rc < 0) {
+        fail(in, "%s: cannot set the captured vCPU state: %s", in->hv->name, strerror(-rc));
+        return rc;
+    }
+    in->ready_gpa = ready_gpa;
+    in->stopped_at_ready = 1;
+    in->t.loaded = zg_now_ns();
+    return 0;
+}
+
+int zg_inst_get_state(struct zg_instance *in, struct zg_vcpu_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    int rc = in->hv->vcpu_get_state(in->vm, st, ZG_VCPU_ALL);
+    if (rc < 0)
+        fail(in, "%s: cannot read the vCPU state: %s", in->hv->name, strerror(-rc));
+    return rc;
+}
+
+uint64_t zg_inst_ready_gpa(const struct zg_instance *in)
+{
+    return in->stopped_at_ready ? in->ready_gpa : 0;
 }
 
 void zg_inst_destroy(struct zg_instance *in)

@@ -71,6 +71,8 @@ struct zg_inst_config {
     int in_fd;                  /* the request stream RECV reads; -1: empty */
     int out_fd;                 /* where SEND writes; -1: discarded */
     int console_fd;             /* where CONSOLE writes; -1: discarded */
+    int image_fd;               /* >= 0: guest memory is a private (copy-on-write) mapping
+                                 * of this file's first mem_size bytes; -1: zeroed memory */
     unsigned flags;             /* ZG_INST_* */
 };
 
@@ -116,6 +118,20 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out);
  * -ENOEXEC: not a loadable guest; -EPROTO: another ABI version. */
 int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size);
 
+/* Makes the instance resume a captured guest: sets the whole vCPU state and
+ * marks it stopped inside the READY call whose struct is at ready_gpa (the
+ * memory, from cfg->image_fd, already holds the guest as it was there).
+ * Then zg_inst_complete_ready(in, 1) and zg_inst_run(). -EFAULT if
+ * ready_gpa is not a READY struct inside guest memory. */
+int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint64_t ready_gpa);
+
+/* Copies the whole vCPU state out (after ZG_END_READY: the state that
+ * resumes inside READY). */
+int zg_inst_get_state(struct zg_instance *in, struct zg_vcpu_state *st);
+
+/* The guest address of the READY struct the instance is stopped in, or 0. */
+uint64_t zg_inst_ready_gpa(const struct zg_instance *in);
+
 /* Runs until the instance ends or stops at READY. Returns 0 with *res
  * filled (the guest's behaviour, good or bad, is in res->end), or a negative
  * errno only for misuse. An instance whose VM hook failed ends ZG_END_HOST
@@ -138,6 +154,10 @@ uint8_t *zg_inst_mem(const struct zg_instance *in, uint64_t *size);
 struct zg_hv_vm *zg_inst_vm(const struct zg_instance *in);
 uint64_t zg_inst_bytes_in(const struct zg_instance *in);
 uint64_t zg_inst_bytes_out(const struct zg_instance *in);
+
+/* Reads a whole regular file of at most max bytes into a new buffer (*out,
+ * free() it). 0, -EINVAL (not a regular file), -EFBIG, or -errno. */
+int zg_file_read(const char *path, size_t max, void **out, size_t *len);
 
 /* Monotonic nanoseconds. */
 uint64_t zg_now_ns(void);

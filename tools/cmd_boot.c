@@ -34,52 +34,6 @@ static void boot_usage(FILE *f)
             ZG_EXIT_HOST);
 }
 
-/* Reads a whole file of at most max bytes. 0, or -errno / -EFBIG. */
-static int read_file(const char *path, size_t max, void **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat sb;
-    int rc = 0;
-    uint8_t *buf = NULL;
-    if (fstat(fd, &sb) < 0) {
-        rc = -errno;
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        rc = -EINVAL;
-        goto out;
-    }
-    if ((uint64_t)sb.st_size > max) {
-        rc = -EFBIG;
-        goto out;
-    }
-    buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
-    if (!buf) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    size_t got = 0;
-    while (got < (size_t)sb.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
-            goto out;
-        }
-        got += (size_t)n;
-    }
-    *out = buf;
-    *len = got;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
-    return rc;
-}
-
 static double ms(uint64_t a, uint64_t b)
 {
     return (a && b && b >= a) ? (double)(b - a) / 1e6 : 0.0;
@@ -169,7 +123,7 @@ int zg_cmd_boot(int argc, char **argv)
     uint64_t t0 = zg_now_ns();
     void *image = NULL;
     size_t image_len = 0;
-    int rc = read_file(path, ZG_ELF_MAX_SIZE, &image, &image_len);
+    int rc = zg_file_read(path, ZG_ELF_MAX_SIZE, &image, &image_len);
     if (rc < 0) {
         zg_err("boot: cannot read guest '%s': %s", path,
                rc == -EFBIG ? "larger than 256 MiB" : strerror(-rc));

@@ -10,6 +10,8 @@
 static const struct zg_cmd commands[] = {
     {"boot", "cold-boot a guest ELF and run one request through it", zg_cmd_boot},
     {"cache", "inspect, verify and collect the shared page cache", zg_cmd_cache},
+    {"template", "create, list, inspect and remove warm templates", zg_cmd_template},
+    {"run", "restore one instance from a template and run one request", zg_cmd_run},
 };
 
 void zg_err(const char *fmt, ...)

@@ -1,0 +1,188 @@
+/* zg_restore: the shared memory image of a template, and instances from it. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "restorer/zg_restore.h"
+
+__attribute__((format(printf, 4, 5))) static int bad(char *err, size_t errlen, int rc,
+                                                     const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static const char *image_dir(void)
+{
+    const char *d = getenv("ZERG_IMAGE_DIR");
+    return d && *d ? d : "/dev/shm";
+}
+
+/* The image's identity: the template's name and a hash of its page list and
+ * memory size, so a re-created template never reuses a stale image. */
+static uint64_t image_tag(const struct zg_tmpl *t)
+{
+    XXH3_state_t *s = XXH3_createState();
+    XXH3_64bits_reset(s);
+    XXH3_64bits_update(s, &t->info.mem_size, sizeof(t->info.mem_size));
+    XXH3_64bits_update(s, t->keys, t->npages * sizeof(struct zg_pc_key));
+    uint64_t h = XXH3_64bits_digest(s);
+    XXH3_freeState(s);
+    return h;
+}
+
+/* An existing image file is used only if it is ours, regular and whole. */
+static int open_existing(const char *path, uint64_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != getuid() ||
+        (uint64_t)sb.st_size != size) {
+        close(fd);
+        return -ESTALE;
+    }
+    return fd;
+}
+
+static int materialize(const struct zg_tmpl *t, const char *home, const char *path, char *err,
+                       size_t errlen)
+{
+    char dir[4096], tmp[600];
+    int n = snprintf(dir, sizeof(dir), "%s/cache", home);
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return bad(err, errlen, -ENAMETOOLONG, "home path too long");
+    struct zg_pc *pc;
+    int rc = zg_pc_open(dir, 0, &pc);
+    if (rc < 0)
+        return bad(err, errlen, rc, "template '%s': cannot open the page cache: %s", t->info.name,
+                   zg_pc_last_error());
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        zg_pc_close(pc);
+        return bad(err, errlen, rc, "cannot create %s: %s", tmp, strerror(-rc));
+    }
+    /* Every page is checked against its key: a damaged cache refuses here. */
+    rc = zg_pc_materialize_fd(pc, t->keys, t->npages, fd, 0, ZG_PC_VERIFY);
+    if (rc < 0)
+        bad(err, errlen, rc, "template '%s' cannot be restored: %s", t->info.name,
+            zg_pc_last_error());
+    else if (ftruncate(fd, (off_t)t->info.mem_size) < 0)
+        rc = bad(err, errlen, -errno, "cannot size %s: %s", tmp, strerror(errno));
+    else if (rename(tmp, path) < 0)
+        rc = bad(err, errlen, -errno, "cannot publish %s: %s", path, strerror(errno));
+    close(fd);
+    if (rc < 0)
+        unlink(tmp);
+    zg_pc_close(pc);
+    return rc;
+}
+
+int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_image **out,
+                  char *err, size_t errlen)
+{
+    uint64_t t0 = zg_now_ns();
+    struct zg_image *img = calloc(1, sizeof(*img));
+    if (!img)
+        return bad(err, errlen, -ENOMEM, "out of memory");
+    img->fd = -1;
+    int rc = zg_tmpl_load(home, name, &img->tmpl, err, errlen);
+    if (rc < 0)
+        goto fail;
+    snprintf(img->path, sizeof(img->path), "%s/zerg-%u-%s-%016llx.img", image_dir(),
+             (unsigned)getuid(), name, (unsigned long long)image_tag(img->tmpl));
+    if (!(flags & ZG_IMAGE_FRESH)) {
+        img->fd = open_existing(img->path, img->tmpl->info.mem_size);
+        if (img->fd >= 0)
+            goto done;
+    }
+    rc = materialize(img->tmpl, home, img->path, err, errlen);
+    if (rc < 0)
+        goto fail;
+    img->created = 1;
+    img->fd = open_existing(img->path, img->tmpl->info.mem_size);
+    if (img->fd < 0) {
+        rc = bad(err, errlen, img->fd, "cannot open %s: %s", img->path, strerror(-img->fd));
+        goto fail;
+    }
+done:
+    img->open_ns = zg_now_ns() - t0;
+    *out = img;
+    return 0;
+fail:
+    zg_image_close(img);
+    return rc;
+}
+
+void zg_image_close(struct zg_image *img)
+{
+    if (!img)
+        return;
+    if (img->fd >= 0)
+        close(img->fd);
+    zg_tmpl_free(img->tmpl);
+    free(img);
+}
+
+void zg_image_unlink_all(const char *name)
+{
+    char prefix[256];
+    snprintf(prefix, sizeof(prefix), "zerg-%u-%s-", (unsigned)getuid(), name);
+    size_t pl = strlen(prefix);
+    DIR *d = opendir(image_dir());
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        /* prefix, 16 hex digits, ".img" */
+        if (l == pl + 16 + 4 && strncmp(e->d_name, prefix, pl) == 0 &&
+            strcmp(e->d_name + l - 4, ".img") == 0)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
+int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
+               struct zg_instance **out, char *err, size_t errlen)
+{
+    const struct zg_tmpl *t = img->tmpl;
+    struct zg_inst_config c = *cfg;
+    c.mem_size = t->info.mem_size;
+    c.image_fd = img->fd;
+    c.flags &= ~ZG_INST_STOP_AT_READY;
+    struct zg_instance *in = NULL;
+    int rc = zg_inst_create(&c, &in);
+    if (rc < 0) {
+        bad(err, errlen, rc, "restoring '%s': %s", t->info.name,
+            in ? zg_inst_error(in) : strerror(-rc));
+        goto fail;
+    }
+    rc = zg_inst_resume(in, &t->state, t->info.ready_gpa);
+    if (rc == 0)
+        rc = zg_inst_complete_ready(in, 1);
+    if (rc < 0) {
+        bad(err, errlen, rc, "restoring '%s': %s", t->info.name, zg_inst_error(in));
+        goto fail;
+    }
+    *out = in;
+    return 0;
+fail:
+    zg_inst_destroy(in);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/* zg_restore: template -> running instance.
+ *
+ * What it does
+ *   Materializes a template's pages once per host into a decompressed,
+ *   read-only memory image (a file in /dev/shm, shared by every process of
+ *   the same user), and restores instances from it: each instance's guest
+ *   memory is a private copy-on-write mapping of the image, so all instances
+ *   share one physical copy of every page they do not write. The vCPU state
+ *   is the captured one; the READY call the guest is stopped in is answered
+ *   with restored = 1 and this instance's own id, entropy and time.
+ *
+ * What it does not do
+ *   Capture templates (snapshotter/), pooling (a later step).
+ *
+ * Usage
+ *     struct zg_image *img;
+ *     if (zg_image_open(home, "web", 0, &img, err, sizeof(err)) < 0) ...
+ *     struct zg_inst_config cfg = zg_inst_config_default();
+ *     cfg.in_fd = conn; cfg.out_fd = conn;
+ *     struct zg_instance *in;
+ *     if (zg_restore(img, &cfg, &in, err, sizeof(err)) == 0) { zg_inst_run(in, &res); }
+ *     zg_inst_destroy(in);
+ *     zg_image_close(img);
+ *
+ * Errors: 0 or a negative errno with a one-line message in err naming the
+ * template. A template whose pages are missing or damaged in the cache is
+ * refused (-EIO / -ENOENT) before any instance runs.
+ *
+ * Threads: an image may be shared by threads that restore from it at once.
+ */
+#ifndef ZG_RESTORE_H
+#define ZG_RESTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "monitor/zg_monitor.h"
+#include "snapshotter/zg_template.h"
+
+struct zg_image {
+    struct zg_tmpl *tmpl; /* the manifest */
+    int fd;               /* the materialized memory image, read-only */
+    char path[512];       /* where it lives */
+    int created;          /* this call materialized it (vs. found it) */
+    uint64_t open_ns;     /* time zg_image_open took */
+};
+
+#define ZG_IMAGE_FRESH 0x1u /* ignore an existing image file and materialize again */
+
+/* Loads template `name` and opens (or builds and publishes) its image.
+ * $ZERG_IMAGE_DIR overrides /dev/shm. */
+int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_image **out,
+                  char *err, size_t errlen);
+void zg_image_close(struct zg_image *img);
+
+/* Removes every image file of template `name` (all versions) of this user. */
+void zg_image_unlink_all(const char *name);
+
+/* Creates an instance resuming inside READY from img, using cfg for the
+ * memory-independent settings (fds, deadline, backend); cfg->mem_size and
+ * cfg->image_fd are taken from the image. READY is answered (restored = 1),
+ * so the next zg_inst_run() runs the guest's request handling. */
+int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
+               struct zg_instance **out, char *err, size_t errlen);
+
+#endif /* ZG_RESTORE_H */

@@ -1,0 +1,166 @@
+/* zg_template: warm templates — the manifest format and capturing one.
+ *
+ * What it does
+ *   A template is a guest captured inside its first READY call: the complete
+ *   vCPU state, the guest address of the READY struct, and one page-cache key
+ *   per 4 KiB page of guest memory (pages live in the shared page cache,
+ *   pagecache/). The manifest is one file, <home>/templates/<name>.zgt,
+ *   specified in docs/format.md ("Template manifest") and mirrored by the
+ *   structs below. The manifest's page list is also registered as a page
+ *   cache root of the same name, so GC keeps exactly the pages templates use.
+ *
+ * What it does not do
+ *   Run instances from a template: that is restorer/.
+ *
+ * Usage
+ *     struct zg_tmpl_create_opts o = {.name = "web", .guest_path = "app.elf", ...};
+ *     struct zg_tmpl_create_stats st;
+ *     if (zg_tmpl_create(&o, &st, err, sizeof(err)) < 0) ... err says why ...
+ *
+ *     struct zg_tmpl *t;
+ *     if (zg_tmpl_load(home, "web", &t, err, sizeof(err)) < 0) ...
+ *     ... t->info.mem_size, t->state, t->keys[i] ...
+ *     zg_tmpl_free(t);
+ *
+ * Errors: 0 or a negative errno, with a one-line message naming the template
+ * (and file, record, offset) in the caller's err buffer. -ENOENT no such
+ * template, -EBADMSG a damaged or truncated manifest, -ENOTSUP a newer major
+ * version or an unknown mandatory record, -EEXIST a template of that name
+ * exists already.
+ *
+ * Threads: no shared state; functions may be called from several threads
+ * on different templates.
+ */
+#ifndef ZG_TEMPLATE_H
+#define ZG_TEMPLATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zerg/abi.h>
+#include "hypervisor/zg_hv.h"
+#include "pagecache/zg_pagecache.h"
+
+/* ---- On-disk format (docs/format.md, "Template manifest") -------------- */
+#define ZG_TMPL_MAGIC         "ZGTMPL\r\n"
+#define ZG_TMPL_VERSION_MAJOR 1
+#define ZG_TMPL_VERSION_MINOR 0
+#define ZG_TMPL_HASH_XXH3_128 1
+#define ZG_TMPL_SUFFIX        ".zgt"
+#define ZG_TMPL_NAME_MAX      64
+#define ZG_TMPL_MAX_PAGES     (1u << 20) /* 4 GiB of guest memory */
+
+struct zg_tmpl_header {
+    uint8_t magic[8];       /* ZG_TMPL_MAGIC */
+    uint16_t version_major; /* a reader refuses another major version */
+    uint16_t version_minor; /* a newer minor only adds optional records */
+    uint32_t header_size;   /* sizeof(struct zg_tmpl_header) */
+    uint64_t file_size;     /* the whole file, trailer included */
+    uint32_t page_size;     /* 4096 */
+    uint16_t hash_id;       /* ZG_TMPL_HASH_XXH3_128 */
+    uint16_t flags;         /* zero */
+    uint32_t record_count;  /* records between header and trailer */
+    uint32_t reserved0;     /* zero */
+    uint8_t reserved[24];   /* zero */
+};
+_Static_assert(sizeof(struct zg_tmpl_header) == 64, "zg_tmpl_header layout");
+
+#define ZG_TMPL_REC_INFO  1u /* struct zg_tmpl_info, mandatory */
+#define ZG_TMPL_REC_VCPU  2u /* struct zg_vcpu_state, mandatory */
+#define ZG_TMPL_REC_PAGES 3u /* struct zg_tmpl_pages + keys, mandatory */
+
+#define ZG_TMPL_REC_OPTIONAL 0x1u /* record flag: a reader may skip it if unknown */
+
+struct zg_tmpl_record {
+    uint32_t type;
+    uint32_t flags;  /* ZG_TMPL_REC_OPTIONAL; other bits zero */
+    uint64_t length; /* payload bytes; the payload is padded with zeros to 8 */
+};
+_Static_assert(sizeof(struct zg_tmpl_record) == 16, "zg_tmpl_record layout");
+
+struct zg_tmpl_info {
+    char name[ZG_TMPL_NAME_MAX]; /* NUL-padded */
+    char backend[16];            /* "kvm", NUL-padded */
+    char guest[128];             /* the guest ELF's file name (informational) */
+    uint8_t guest_hash[16];      /* XXH3-128 of the guest ELF, canonical */
+    uint64_t mem_size;           /* bytes of guest memory */
+    uint64_t ready_gpa;          /* the READY struct the vCPU is stopped in */
+    uint64_t created_wall_ns;    /* CLOCK_REALTIME when captured */
+    uint64_t boot_ns;            /* cold boot: VM creation to READY */
+    uint32_t abi_version;        /* the guest's ABI version */
+    uint32_t cmdline_len;        /* bytes of cmdline used */
+    uint8_t reserved[32];        /* zero */
+    char cmdline[ZG_CMDLINE_MAX];
+};
+_Static_assert(sizeof(struct zg_tmpl_info) == 2344, "zg_tmpl_info layout");
+
+struct zg_tmpl_pages {
+    uint64_t npages;   /* = mem_size / 4096; npages keys of 16 bytes follow */
+    uint64_t reserved; /* zero */
+};
+_Static_assert(sizeof(struct zg_tmpl_pages) == 16, "zg_tmpl_pages layout");
+
+/* The file ends with 8 bytes: XXH3-64 (seed 0) of every byte before it. */
+
+/* ---- In memory ------------------------------------------------------------ */
+struct zg_tmpl {
+    struct zg_tmpl_info info;
+    struct zg_vcpu_state state;
+    struct zg_pc_key *keys; /* info.mem_size / 4096 of them */
+    uint64_t npages;
+    uint64_t file_size;
+};
+
+/* Parses a manifest held in memory (untrusted bytes). 0 and *out, or
+ * -EBADMSG/-ENOTSUP/-ENOMEM with the reason in err. */
+int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, size_t errlen);
+
+/* Serializes t into a newly allocated buffer (*buf, *len; free()). */
+int zg_tmpl_serialize(const struct zg_tmpl *t, void **buf, size_t *len);
+
+/* <home>/templates/<name>.zgt into path. -EINVAL for a bad name (1..63 of
+ * [A-Za-z0-9._-], not starting with '.'), -ENAMETOOLONG. */
+int zg_tmpl_path(const char *home, const char *name, char *path, size_t len);
+
+/* Reads and parses the template `name` under home. */
+int zg_tmpl_load(const char *home, const char *name, struct zg_tmpl **out, char *err,
+                 size_t errlen);
+
+/* Writes t as the template t->info.name: temporary file, fsync, rename,
+ * fsync of the directory. -EEXIST if it exists and !replace. */
+int zg_tmpl_store(const char *home, const struct zg_tmpl *t, int replace, char *err, size_t errlen);
+
+void zg_tmpl_free(struct zg_tmpl *t);
+
+/* Lists template names under home (sorted). Free with zg_tmpl_list_free. */
+int zg_tmpl_list(const char *home, char ***names, size_t *n);
+void zg_tmpl_list_free(char **names, size_t n);
+
+/* Deletes the manifest and its page cache root (pages go at the next GC). */
+int zg_tmpl_remove(const char *home, const char *name, char *err, size_t errlen);
+
+/* ---- Capturing ------------------------------------------------------------ */
+struct zg_tmpl_create_opts {
+    const char *home;           /* zerg home (zg_home_dir) */
+    const char *name;           /* template name */
+    const char *guest_path;     /* the guest ELF */
+    uint64_t mem_size;          /* guest memory */
+    const char *cmdline;        /* guest arguments */
+    uint64_t deadline_ms;       /* cold boot to READY must finish within this */
+    int console_fd;             /* the guest's console during boot; -1 discards */
+    int replace;                /* overwrite an existing template */
+    zg_pc_progress_fn progress; /* ingest progress, may be NULL */
+    void *progress_arg;
+};
+
+struct zg_tmpl_create_stats {
+    uint64_t boot_ns;    /* VM creation to READY */
+    uint64_t capture_ns; /* state + pages into the cache + manifest */
+    struct zg_pc_ingest_stats pages;
+};
+
+/* Cold-boots the guest, stops it inside READY, captures it. */
+int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_stats *st, char *err,
+                   size_t errlen);
+
+#endif /* ZG_TEMPLATE_H */

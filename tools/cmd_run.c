@@ -1,0 +1,126 @@
+/* zerg run: restore one instance from a template and run one request through it. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "restorer/zg_restore.h"
+#include "tools/zg_tool.h"
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: zerg run NAME [options]\n\n"
+            "Restores one instance of template NAME (never booting it), feeds standard\n"
+            "input to its request stream, writes its response to standard output and\n"
+            "exits with the guest's status.\n\n"
+            "options:\n"
+            "  --timeout MS   kill the instance after MS ms (default %u; 0 = none)\n"
+            "  -q, --quiet    discard the guest's console output\n"
+            "  -v, --verbose  print the phases to standard error\n"
+            "  -h, --help     this text\n\n"
+            "exit status: as 'zerg boot' (see 'zerg boot --help').\n",
+            ZG_DEFAULT_DEADLINE_MS);
+}
+
+static double us(uint64_t a, uint64_t b)
+{
+    return (a && b && b >= a) ? (double)(b - a) / 1e3 : 0.0;
+}
+
+int zg_cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"timeout", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct zg_inst_config cfg = zg_inst_config_default();
+    int verbose = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "t:qvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if (zg_parse_u64(optarg, 86400000, &cfg.deadline_ms) < 0) {
+                zg_err("--timeout: '%s' is not a number of milliseconds", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            break;
+        case 'q':
+            cfg.console_fd = -1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            run_usage(stdout);
+            return 0;
+        default:
+            run_usage(stderr);
+            return ZG_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        zg_err("run: need exactly one template NAME");
+        run_usage(stderr);
+        return ZG_EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    char home[4096], err[512];
+    int rc = zg_home_dir(home, sizeof(home));
+    if (rc < 0) {
+        zg_err("cannot determine the zerg home directory (set ZERG_HOME)");
+        return ZG_EXIT_HOST;
+    }
+    cfg.in_fd = 0;
+    cfg.out_fd = 1;
+    uint64_t t0 = zg_now_ns();
+    struct zg_image *img;
+    rc = zg_image_open(home, name, 0, &img, err, sizeof(err));
+    if (rc < 0) {
+        zg_err("run: %s", err);
+        return rc == -ENOENT || rc == -EINVAL ? ZG_EXIT_USAGE : ZG_EXIT_REFUSED;
+    }
+    uint64_t t_img = zg_now_ns();
+    struct zg_instance *in;
+    rc = zg_restore(img, &cfg, &in, err, sizeof(err));
+    if (rc < 0) {
+        zg_err("run: %s", err);
+        zg_image_close(img);
+        return ZG_EXIT_HOST;
+    }
+    struct zg_run_result res;
+    zg_inst_run(in, &res);
+    int status;
+    switch (res.end) {
+    case ZG_END_EXIT:
+        status = res.status;
+        break;
+    case ZG_END_DEADLINE:
+        status = ZG_EXIT_DEADLINE;
+        zg_err("run: %s: %s", name, res.why);
+        break;
+    case ZG_END_FAULT:
+        status = ZG_EXIT_FAULT;
+        zg_err("run: %s: %s", name, res.why);
+        break;
+    default:
+        status = ZG_EXIT_HOST;
+        zg_err("run: %s: %s", name, res.why);
+        break;
+    }
+    if (verbose) {
+        const struct zg_inst_times *t = zg_inst_times(in);
+        fprintf(stderr,
+                "zerg: phases (us): image %.1f (%s) | map+VM %.1f | vCPU state %.1f | "
+                "first guest instruction %.1f | first response byte %.1f | exit %.1f\n",
+                us(t0, t_img), img->created ? "materialized" : "shared, already there",
+                us(t_img, t->created), us(t->created, t->loaded), us(t0, t->first_run),
+                us(t0, t->first_send), us(t0, t->exited));
+    }
+    zg_inst_destroy(in);
+    zg_image_close(img);
+    return status;
+}

@@ -1,0 +1,317 @@
+/* zerg template: create, ls, inspect, rm. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "monitor/zg_monitor.h"
+#include "restorer/zg_restore.h"
+#include "snapshotter/zg_template.h"
+#include "tools/zg_tool.h"
+
+static void template_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: zerg template <subcommand> [options]\n\n"
+            "  create NAME --guest APP.elf [--mem SIZE] [--timeout MS] [--force] [-q] [-- ARGS]\n"
+            "        cold-boot APP.elf, stop it inside its READY call and capture it:\n"
+            "        vCPU state into the manifest, pages into the shared page cache\n"
+            "  ls [--json]            list templates\n"
+            "  inspect NAME [--json]  check the manifest against the format and the cache\n"
+            "  rm NAME                delete a template (its pages go at the next\n"
+            "                         'zerg cache gc' unless another template uses them)\n\n"
+            "Templates live in $ZERG_HOME/templates (default /var/lib/zerg for root,\n"
+            "~/.local/share/zerg otherwise), pages in $ZERG_HOME/cache.\n");
+}
+
+static int home_or_fail(char *home, size_t len)
+{
+    int rc = zg_home_dir(home, len);
+    if (rc < 0)
+        zg_err("cannot determine the zerg home directory (set ZERG_HOME): %s", strerror(-rc));
+    return rc;
+}
+
+struct progress {
+    int tty;
+    uint64_t last;
+};
+
+static int show_progress(void *arg, uint64_t done, uint64_t total)
+{
+    struct progress *p = arg;
+    if (!p->tty)
+        return 0;
+    uint64_t now = zg_now_ns();
+    if (done != total && now - p->last < 100000000ull)
+        return 0;
+    p->last = now;
+    fprintf(stderr, "\rzerg: storing pages: %llu/%llu (%3.0f%%)", (unsigned long long)done,
+            (unsigned long long)total, total ? 100.0 * (double)done / (double)total : 100.0);
+    if (done == total)
+        fputc('\n', stderr);
+    return 0;
+}
+
+static int join_args(int argc, char **argv, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        int n = snprintf(buf + used, len - used, "%s%s", used ? " " : "", argv[i]);
+        if (n < 0 || (size_t)n >= len - used)
+            return -E2BIG;
+        used += (size_t)n;
+    }
+    return 0;
+}
+
+static int do_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"guest", required_argument, NULL, 'g'},
+        {"mem", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'},
+        {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct zg_tmpl_create_opts o = {
+        .mem_size = ZG_DEFAULT_MEM, .deadline_ms = 60000, .console_fd = 2};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "g:m:t:fqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            o.guest_path = optarg;
+            break;
+        case 'm':
+            if (zg_parse_size(optarg, &o.mem_size) < 0) {
+                zg_err("--mem: '%s' is not a size", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (zg_parse_u64(optarg, 86400000, &o.deadline_ms) < 0) {
+                zg_err("--timeout: '%s' is not a number of milliseconds", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            o.replace = 1;
+            break;
+        case 'q':
+            o.console_fd = -1;
+            break;
+        case 'h':
+            template_usage(stdout);
+            return 0;
+        default:
+            template_usage(stderr);
+            return ZG_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc || !o.guest_path) {
+        zg_err("template create: need NAME and --guest APP.elf");
+        return ZG_EXIT_USAGE;
+    }
+    o.name = argv[optind++];
+    if (optind < argc && !strcmp(argv[optind], "--"))
+        optind++;
+    char cmdline[ZG_CMDLINE_MAX], home[4096], err[512];
+    if (join_args(argc - optind, argv + optind, cmdline, sizeof(cmdline)) < 0) {
+        zg_err("template create: guest command line too long");
+        return ZG_EXIT_USAGE;
+    }
+    o.cmdline = cmdline;
+    if (home_or_fail(home, sizeof(home)) < 0)
+        return ZG_EXIT_HOST;
+    o.home = home;
+    struct progress p = {.tty = isatty(2)};
+    o.progress = show_progress;
+    o.progress_arg = &p;
+    struct zg_tmpl_create_stats st;
+    int rc = zg_tmpl_create(&o, &st, err, sizeof(err));
+    if (rc < 0) {
+        zg_err("template create: %s", err);
+        return rc == -EINVAL || rc == -EEXIST    ? ZG_EXIT_USAGE
+               : rc == -ENOEXEC || rc == -EPROTO ? ZG_EXIT_REFUSED
+               : rc == -ECHILD                   ? ZG_EXIT_FAULT
+                                                 : ZG_EXIT_HOST;
+    }
+    zg_image_unlink_all(o.name); /* images of an older version of this name */
+    const struct zg_pc_ingest_stats *s = &st.pages;
+    printf("template %s: %llu pages (%llu MiB): %llu zero, %llu already in cache, "
+           "%llu duplicate within the image, %llu newly stored (%llu compressed), %llu bytes "
+           "written; cold boot to READY %.1f ms, capture %.1f ms\n",
+           o.name, (unsigned long long)s->pages, (unsigned long long)(s->raw_bytes >> 20),
+           (unsigned long long)s->zero_pages, (unsigned long long)s->present,
+           (unsigned long long)s->batch_dups, (unsigned long long)s->stored,
+           (unsigned long long)s->compressed, (unsigned long long)s->stored_bytes,
+           (double)st.boot_ns / 1e6, (double)st.capture_ns / 1e6);
+    return 0;
+}
+
+static int do_ls(int argc, char **argv)
+{
+    int json = argc > 1 && !strcmp(argv[1], "--json");
+    char home[4096], err[512];
+    if (home_or_fail(home, sizeof(home)) < 0)
+        return ZG_EXIT_HOST;
+    char **names;
+    size_t n;
+    int rc = zg_tmpl_list(home, &names, &n);
+    if (rc < 0) {
+        zg_err("template ls: %s", strerror(-rc));
+        return ZG_EXIT_HOST;
+    }
+    if (json)
+        printf("[");
+    else
+        printf("%-24s %8s %-24s %10s  %s\n", "NAME", "MEM", "GUEST", "BOOT_MS", "CREATED");
+    for (size_t i = 0; i < n; i++) {
+        struct zg_tmpl *t;
+        if (zg_tmpl_load(home, names[i], &t, err, sizeof(err)) < 0) {
+            if (!json)
+                printf("%-24s (damaged: %s)\n", names[i], err);
+            continue;
+        }
+        time_t secs = (time_t)(t->info.created_wall_ns / 1000000000ull);
+        char when[32];
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime(&secs));
+        if (json)
+            printf("%s{\"name\":\"%s\",\"mem_bytes\":%llu,\"guest\":\"%s\",\"boot_ms\":%.3f,"
+                   "\"created\":\"%sZ\"}",
+                   i ? "," : "", t->info.name, (unsigned long long)t->info.mem_size, t->info.guest,
+                   (double)t->info.boot_ns / 1e6, when);
+        else
+            printf("%-24s %7lluM %-24s %10.1f  %s\n", t->info.name,
+                   (unsigned long long)(t->info.mem_size >> 20), t->info.guest,
+                   (double)t->info.boot_ns / 1e6, when);
+        zg_tmpl_free(t);
+    }
+    if (json)
+        printf("]\n");
+    zg_tmpl_list_free(names, n);
+    return 0;
+}
+
+static int do_inspect(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help")) {
+        template_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? ZG_EXIT_USAGE : 0;
+    }
+    int json = argc > 2 && !strcmp(argv[2], "--json");
+    char home[4096], err[512], cachedir[4200];
+    if (home_or_fail(home, sizeof(home)) < 0)
+        return ZG_EXIT_HOST;
+    struct zg_tmpl *t;
+    int rc = zg_tmpl_load(home, argv[1], &t, err, sizeof(err));
+    if (rc < 0) {
+        zg_err("template inspect: %s", err);
+        return rc == -ENOENT || rc == -EINVAL ? ZG_EXIT_USAGE : 1;
+    }
+    /* Every page must be in the cache and read back to its key. */
+    snprintf(cachedir, sizeof(cachedir), "%s/cache", home);
+    struct zg_pc *pc;
+    uint64_t zero = 0, missing = 0, damaged = 0;
+    rc = zg_pc_open(cachedir, 0, &pc);
+    if (rc < 0) {
+        zg_err("template inspect: cannot open the page cache: %s", zg_pc_last_error());
+        zg_tmpl_free(t);
+        return 1;
+    }
+    uint8_t page[ZG_PAGE_SIZE];
+    for (uint64_t i = 0; i < t->npages; i++) {
+        if (zg_pc_key_is_zero(&t->keys[i])) {
+            zero++;
+            continue;
+        }
+        int r = zg_pc_get(pc, &t->keys[i], page, ZG_PC_VERIFY);
+        if (r < 0) {
+            char hex[33];
+            zg_pc_key_hex(&t->keys[i], hex);
+            if (!json)
+                fprintf(stderr, "zerg: page %llu (guest address 0x%llx, key %s): %s\n",
+                        (unsigned long long)i, (unsigned long long)(i * ZG_PAGE_SIZE), hex,
+                        r == -ENOENT ? "missing from the cache" : zg_pc_last_error());
+            if (r == -ENOENT)
+                missing++;
+            else
+                damaged++;
+        }
+    }
+    zg_pc_close(pc);
+    int ok = !missing && !damaged;
+    char hash[33];
+    zg_pc_key_hex((const struct zg_pc_key *)t->info.guest_hash, hash);
+    if (json)
+        printf("{\"name\":\"%s\",\"ok\":%s,\"file_bytes\":%llu,\"mem_bytes\":%llu,\"pages\":%llu,"
+               "\"zero_pages\":%llu,\"missing_pages\":%llu,\"damaged_pages\":%llu,"
+               "\"guest\":\"%s\",\"guest_xxh128\":\"%s\",\"ready_gpa\":%llu,\"rip\":%llu,"
+               "\"boot_ms\":%.3f,\"cmdline\":\"%s\"}\n",
+               t->info.name, ok ? "true" : "false", (unsigned long long)t->file_size,
+               (unsigned long long)t->info.mem_size, (unsigned long long)t->npages,
+               (unsigned long long)zero, (unsigned long long)missing, (unsigned long long)damaged,
+               t->info.guest, hash, (unsigned long long)t->info.ready_gpa,
+               (unsigned long long)t->state.regs.rip, (double)t->info.boot_ns / 1e6,
+               t->info.cmdline);
+    else
+        printf("template %s: manifest v%u.%u, %llu bytes, valid\n"
+               "  guest %s (xxh128 %s), command line \"%s\"\n"
+               "  memory %llu MiB: %llu pages, %llu zero, %llu missing, %llu damaged\n"
+               "  stopped in READY at 0x%llx, rip 0x%llx, cold boot to READY %.1f ms\n"
+               "%s\n",
+               t->info.name, ZG_TMPL_VERSION_MAJOR, ZG_TMPL_VERSION_MINOR,
+               (unsigned long long)t->file_size, t->info.guest, hash, t->info.cmdline,
+               (unsigned long long)(t->info.mem_size >> 20), (unsigned long long)t->npages,
+               (unsigned long long)zero, (unsigned long long)missing, (unsigned long long)damaged,
+               (unsigned long long)t->info.ready_gpa, (unsigned long long)t->state.regs.rip,
+               (double)t->info.boot_ns / 1e6,
+               ok ? "OK" : "DAMAGED: this template cannot be restored");
+    zg_tmpl_free(t);
+    return ok ? 0 : 1;
+}
+
+static int do_rm(int argc, char **argv)
+{
+    if (argc < 2) {
+        zg_err("template rm: need NAME");
+        return ZG_EXIT_USAGE;
+    }
+    char home[4096], err[512];
+    if (home_or_fail(home, sizeof(home)) < 0)
+        return ZG_EXIT_HOST;
+    int rc = zg_tmpl_remove(home, argv[1], err, sizeof(err));
+    if (rc < 0) {
+        zg_err("template rm: %s", err);
+        return ZG_EXIT_USAGE;
+    }
+    zg_image_unlink_all(argv[1]);
+    return 0;
+}
+
+int zg_cmd_template(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        template_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? ZG_EXIT_USAGE : 0;
+    }
+    const char *sub = argv[1];
+    if (!strcmp(sub, "create"))
+        return do_create(argc - 1, argv + 1);
+    if (!strcmp(sub, "ls"))
+        return do_ls(argc - 1, argv + 1);
+    if (!strcmp(sub, "inspect"))
+        return do_inspect(argc - 1, argv + 1);
+    if (!strcmp(sub, "rm"))
+        return do_rm(argc - 1, argv + 1);
+    zg_err("template: unknown subcommand '%s'", sub);
+    template_usage(stderr);
+    return ZG_EXIT_USAGE;
+}

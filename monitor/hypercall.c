@@ -123,7 +123,7 @@ static int64_t do_send(struct zg_instance *in, const uint8_t *buf, uint64_t len)
 /* Copies the argument struct in; NULL (and the run ended) if it is not
  * wholly inside guest memory or misaligned. */
 #define ARG(type, var)                                                                             \
-    type *var = (gpa & 7) ? NULL : zg_guest_ptr(in, gpa, sizeof(type));                            \
+    type *var = (gpa & 7) ? NULL : zg_guest_wptr(in, gpa, sizeof(type));                           \
     if (!var)                                                                                      \
         return bad_arg(in, res, nr, gpa);
 
@@ -158,7 +158,7 @@ int zg_inst_complete_ready(struct zg_instance *in, int restored)
 {
     if (!in->stopped_at_ready)
         return -EINVAL;
-    struct zg_hc_ready *r = zg_guest_ptr(in, in->ready_gpa, sizeof(*r));
+    struct zg_hc_ready *r = zg_guest_wptr(in, in->ready_gpa, sizeof(*r));
     if (!r)
         return -EFAULT;
     complete_ready(in, r, restored);
@@ -202,7 +202,7 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
     case ZG_HC_RANDOM: {
         ARG(struct zg_hc_random, a);
         uint64_t len = a->len;
-        uint8_t *buf = zg_guest_ptr(in, a->buf, len);
+        uint8_t *buf = len > ZG_RANDOM_MAX ? NULL : zg_guest_wptr(in, a->buf, len);
         if (len > ZG_RANDOM_MAX)
             a->ret = -ZG_EINVAL;
         else if (!buf)
@@ -228,7 +228,7 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
     case ZG_HC_RECV: {
         ARG(struct zg_hc_recv, a);
         uint64_t len = a->len;
-        uint8_t *buf = zg_guest_ptr(in, a->buf, len);
+        uint8_t *buf = len > ZG_IO_MAX ? NULL : zg_guest_wptr(in, a->buf, len);
         if (!in->t.first_recv)
             in->t.first_recv = zg_now_ns();
         if (len > ZG_IO_MAX)

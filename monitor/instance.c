@@ -63,8 +63,16 @@ static void deadline_handler(int sig)
     }
 }
 
+/* POSIX timers are not inherited across fork(): a child must make its own. */
+static void forget_timer_in_child(void)
+{
+    tl_timer_ok = 0;
+    tl_running = NULL;
+}
+
 static void install_handler(void)
 {
+    pthread_atfork(NULL, NULL, forget_timer_in_child);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = deadline_handler;
@@ -163,7 +171,15 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
         fail(in, "%s: cannot create a VM: %s", in->hv->name, strerror(-rc));
         return rc;
     }
-    rc = in->hv->mem_map(in->vm, in->mem, in->mem_size, 0);
+    if (cfg->flags & ZG_INST_TRACK_DIRTY) {
+        in->host_dirty = calloc((in->mem_size / ZG_PAGE_SIZE + 63) / 64, sizeof(uint64_t));
+        if (!in->host_dirty) {
+            fail(in, "out of memory for the dirty bitmap");
+            return -ENOMEM;
+        }
+    }
+    rc = in->hv->mem_map(in->vm, in->mem, in->mem_size,
+                         (cfg->flags & ZG_INST_TRACK_DIRTY) ? ZG_MEM_DIRTY_LOG : 0);
     if (rc < 0) {
         fail(in, "%s: cannot map guest memory: %s", in->hv->name, strerror(-rc));
         return rc;
@@ -228,6 +244,56 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
     return 0;
 }
 
+int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_vcpu_state *st,
+                  uint64_t ready_gpa, uint64_t *copied)
+{
+    if (!in->host_dirty)
+        return -EINVAL;
+    size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
+    uint64_t *log = calloc(words, sizeof(uint64_t));
+    if (!log)
+        return -ENOMEM;
+    /* Completes a pending `out` first, so nothing of the last run lands
+     * after the copy-back. */
+    int rc = in->hv->vcpu_get_state(in->vm, &(struct zg_vcpu_state){0}, 0);
+    if (rc == 0)
+        rc = in->hv->dirty_log(in->vm, log);
+    if (rc < 0) {
+        free(log);
+        fail(in, "%s: cannot read the dirty log: %s", in->hv->name, strerror(-rc));
+        return rc;
+    }
+    uint64_t n = 0;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t bits = log[w] | in->host_dirty[w];
+        in->host_dirty[w] = 0;
+        while (bits) {
+            uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            memcpy(in->mem + pg * ZG_PAGE_SIZE, image + pg * ZG_PAGE_SIZE, ZG_PAGE_SIZE);
+            n++;
+        }
+    }
+    free(log);
+    if (copied)
+        *copied = n;
+    in->dead = 0;
+    in->expired = 0;
+    in->deadline_at = 0;
+    in->stopped_at_ready = 0;
+    in->bytes_in = in->bytes_out = in->console_bytes = 0;
+    memset(&in->t, 0, sizeof(in->t));
+    in->t.created = zg_now_ns();
+    in->id = next_instance_id();
+    return zg_inst_resume(in, st, ready_gpa);
+}
+
+void zg_inst_set_io(struct zg_instance *in, int in_fd, int out_fd)
+{
+    in->cfg.in_fd = in_fd;
+    in->cfg.out_fd = out_fd;
+}
+
 int zg_inst_get_state(struct zg_instance *in, struct zg_vcpu_state *st)
 {
     memset(st, 0, sizeof(*st));
@@ -250,6 +316,7 @@ void zg_inst_destroy(struct zg_instance *in)
         in->hv->vm_destroy(in->vm);
     if (in->mem)
         munmap(in->mem, in->mem_size);
+    free(in->host_dirty);
     free(in);
 }
 

@@ -62,6 +62,7 @@
 
 /* ---- Configuration ------------------------------------------------------- */
 #define ZG_INST_STOP_AT_READY 0x1u /* run() returns ZG_END_READY inside READY */
+#define ZG_INST_TRACK_DIRTY   0x2u /* log written pages, for zg_inst_reset() */
 
 struct zg_inst_config {
     const struct zg_hv_ops *hv; /* NULL: the "kvm" backend */
@@ -124,6 +125,19 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size);
  * Then zg_inst_complete_ready(in, 1) and zg_inst_run(). -EFAULT if
  * ready_gpa is not a READY struct inside guest memory. */
 int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint64_t ready_gpa);
+
+/* Puts an instance created with ZG_INST_TRACK_DIRTY back to the captured
+ * guest, in place: every page written since the last reset (by the guest,
+ * from KVM's dirty log, or by the monitor) is copied back from `image` (the
+ * template's memory, mem_size bytes), then as zg_inst_resume(). The VM,
+ * its memory slot and the pages nobody wrote are kept. The instance gets a
+ * new id; counters and times start over. *copied (may be NULL) gets the
+ * number of pages copied back. Works after any ending, good or bad. */
+int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_vcpu_state *st,
+                  uint64_t ready_gpa, uint64_t *copied);
+
+/* Rewires the request stream (e.g. a pooled instance's next connection). */
+void zg_inst_set_io(struct zg_instance *in, int in_fd, int out_fd);
 
 /* Copies the whole vCPU state out (after ZG_END_READY: the state that
  * resumes inside READY). */

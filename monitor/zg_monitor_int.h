@@ -19,6 +19,7 @@ struct zg_instance {
     int stopped_at_ready;
     int dead; /* the run ended for good */
     uint64_t bytes_in, bytes_out, console_bytes;
+    uint64_t *host_dirty; /* ZG_INST_TRACK_DIRTY: pages the monitor wrote */
     struct zg_inst_times t;
     char err[256];
 };
@@ -40,6 +41,17 @@ static inline void *zg_guest_ptr(const struct zg_instance *in, uint64_t gpa, uin
     if (gpa < ZG_GUEST_LOAD_MIN || gpa > in->mem_size || len > in->mem_size - gpa)
         return NULL;
     return in->mem + gpa;
+}
+
+/* zg_guest_ptr for memory the monitor will write: with ZG_INST_TRACK_DIRTY
+ * the pages are recorded, since KVM's dirty log sees only guest writes. */
+static inline void *zg_guest_wptr(struct zg_instance *in, uint64_t gpa, uint64_t len)
+{
+    uint8_t *p = zg_guest_ptr(in, gpa, len);
+    if (p && in->host_dirty && len)
+        for (uint64_t pg = gpa / ZG_PAGE_SIZE; pg <= (gpa + len - 1) / ZG_PAGE_SIZE; pg++)
+            in->host_dirty[pg / 64] |= 1ull << (pg % 64);
+    return p;
 }
 
 /* Writes page tables, GDT, TSS and boot info into memory, and fills *st with

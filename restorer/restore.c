@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -121,6 +122,12 @@ int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_
         goto fail;
     }
 done:
+    img->map = mmap(NULL, img->tmpl->info.mem_size, PROT_READ, MAP_SHARED, img->fd, 0);
+    if (img->map == MAP_FAILED) {
+        img->map = NULL;
+        rc = bad(err, errlen, -errno, "cannot map %s: %s", img->path, strerror(errno));
+        goto fail;
+    }
     img->open_ns = zg_now_ns() - t0;
     *out = img;
     return 0;
@@ -133,6 +140,8 @@ void zg_image_close(struct zg_image *img)
 {
     if (!img)
         return;
+    if (img->map)
+        munmap((void *)img->map, img->tmpl->info.mem_size);
     if (img->fd >= 0)
         close(img->fd);
     zg_tmpl_free(img->tmpl);
@@ -185,4 +194,17 @@ int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
 fail:
     zg_inst_destroy(in);
     return rc;
+}
+
+int zg_restore_reset(const struct zg_image *img, struct zg_instance *in, uint64_t *copied,
+                     char *err, size_t errlen)
+{
+    const struct zg_tmpl *t = img->tmpl;
+    int rc = zg_inst_reset(in, img->map, &t->state, t->info.ready_gpa, copied);
+    if (rc == 0)
+        rc = zg_inst_complete_ready(in, 1);
+    if (rc < 0)
+        return bad(err, errlen, rc, "resetting an instance of '%s': %s", t->info.name,
+                   zg_inst_error(in));
+    return 0;
 }

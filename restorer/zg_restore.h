@@ -40,6 +40,7 @@
 struct zg_image {
     struct zg_tmpl *tmpl; /* the manifest */
     int fd;               /* the materialized memory image, read-only */
+    const uint8_t *map;   /* the image mapped shared and read-only (resets copy from it) */
     char path[512];       /* where it lives */
     int created;          /* this call materialized it (vs. found it) */
     uint64_t open_ns;     /* time zg_image_open took */
@@ -62,5 +63,13 @@ void zg_image_unlink_all(const char *name);
  * so the next zg_inst_run() runs the guest's request handling. */
 int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
                struct zg_instance **out, char *err, size_t errlen);
+
+/* Pooling: an instance restored with cfg->flags & ZG_INST_TRACK_DIRTY can,
+ * after its run ended (however it ended), be put back in place to a state
+ * indistinguishable from a fresh zg_restore(): written pages copied back
+ * from the image, the vCPU state reloaded, READY answered again with a new
+ * id, fresh entropy and time. *copied gets the pages copied (may be NULL). */
+int zg_restore_reset(const struct zg_image *img, struct zg_instance *in, uint64_t *copied,
+                     char *err, size_t errlen);
 
 #endif /* ZG_RESTORE_H */

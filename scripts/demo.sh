@@ -22,11 +22,5 @@ echo "== 3. restore: every request gets its own instance, resumed inside READY"
 echo "\$ printf 'GET /hello HTTP/1.0\\r\\n\\r\\n' | bin/zerg run -v zergling"
 printf 'GET /hello HTTP/1.0\r\n\r\n' | bin/zerg run -v zergling
 echo
-echo "== 4. five of each (cold boot total vs restore to first response byte, ms)"
-for i in 1 2 3 4 5; do
-    cold=$(printf 'GET /c HTTP/1.0\r\n\r\n' | bin/zerg boot -v bin/guests/zergling.elf 2>&1 >/dev/null |
-        sed -n 's/.*| total \([0-9.]*\)$/\1/p')
-    warm=$(printf 'GET /w HTTP/1.0\r\n\r\n' | bin/zerg run -v zergling 2>&1 >/dev/null |
-        sed -n 's/.*first response byte \([0-9.]*\) .*/\1/p')
-    awk -v c="$cold" -v w="$warm" 'BEGIN { printf "cold boot %8.2f ms   restore, first byte %6.2f ms   ratio %5.0fx\n", c, w / 1000, c / (w / 1000) }'
-done
+echo "== 4. the comparison, measured in one run: zerg bench zergling"
+bin/zerg bench zergling

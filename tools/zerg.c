@@ -12,6 +12,7 @@ static const struct zg_cmd commands[] = {
     {"cache", "inspect, verify and collect the shared page cache", zg_cmd_cache},
     {"template", "create, list, inspect and remove warm templates", zg_cmd_template},
     {"run", "restore one instance from a template and run one request", zg_cmd_run},
+    {"bench", "cold boot against restore (fresh and pooled), with the KVM floor", zg_cmd_bench},
 };
 
 void zg_err(const char *fmt, ...)

@@ -24,6 +24,7 @@ int zg_cmd_boot(int argc, char **argv);
 int zg_cmd_cache(int argc, char **argv);
 int zg_cmd_template(int argc, char **argv);
 int zg_cmd_run(int argc, char **argv);
+int zg_cmd_bench(int argc, char **argv);
 
 /* "error: <msg>" on stderr, prefixed with the program name. */
 void zg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

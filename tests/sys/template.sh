@@ -57,6 +57,19 @@ else
     fail template/warm-state-matches-cold-boot "'$d_cold' vs '$d_warm'"
 fi
 
+# zerg bench --json: every mode measured, the keys a program reads present.
+json=$("$Z" bench zl --runs 20 --cold-runs 3 --json 2>"$TMP/b.txt")
+missing=""
+for k in cold_boot_us restore_fresh_us restore_pooled_us first_byte_fresh_us first_byte_pooled_us kvm_floor_us; do
+    grep -Eq "\"$k\":\\{\"p50\":[0-9.]+,\"p90\":[0-9.]+,\"p99\":[0-9.]+\\}" <<<"$json" || missing="$missing $k"
+done
+grep -Eq '"private_kib_per_instance":[0-9.]+' <<<"$json" || missing="$missing private_kib_per_instance"
+if [ -z "$missing" ]; then
+    pass template/bench-json
+else
+    fail template/bench-json "missing:$missing in $json $(cat "$TMP/b.txt")"
+fi
+
 # ls / inspect
 if "$Z" template ls | grep -q '^zl ' && "$Z" template inspect zl | grep -q '^OK' &&
     "$Z" template inspect zl --json | grep -q '"ok":true'; then

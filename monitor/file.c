@@ -1,6 +1,8 @@
-/* zg_monitor: reading a whole (untrusted, size-capped) file into memory. */
+/* zg_monitor: small shared helpers — whole-file reads, error messages. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,5 +51,16 @@ int zg_file_read(const char *path, size_t max, void **out, size_t *len)
 out:
     free(buf);
     close(fd);
+    return rc;
+}
+
+int zg_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
     return rc;
 }

@@ -169,6 +169,11 @@ struct zg_hv_vm *zg_inst_vm(const struct zg_instance *in);
 uint64_t zg_inst_bytes_in(const struct zg_instance *in);
 uint64_t zg_inst_bytes_out(const struct zg_instance *in);
 
+/* Formats a one-line message into err (if err and errlen) and returns rc:
+ *     return zg_errf(err, errlen, -ENOENT, "no template '%s'", name); */
+int zg_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Reads a whole regular file of at most max bytes into a new buffer (*out,
  * free() it). 0, -EINVAL (not a regular file), -EFBIG, or -errno. */
 int zg_file_read(const char *path, size_t max, void **out, size_t *len);

@@ -13,18 +13,6 @@
 
 #include "restorer/zg_restore.h"
 
-__attribute__((format(printf, 4, 5))) static int bad(char *err, size_t errlen, int rc,
-                                                     const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static const char *image_dir(void)
 {
     const char *d = getenv("ZERG_IMAGE_DIR");
@@ -65,28 +53,28 @@ static int materialize(const struct zg_tmpl *t, const char *home, const char *pa
     char dir[4096], tmp[600];
     int n = snprintf(dir, sizeof(dir), "%s/cache", home);
     if (n < 0 || (size_t)n >= sizeof(dir))
-        return bad(err, errlen, -ENAMETOOLONG, "home path too long");
+        return zg_errf(err, errlen, -ENAMETOOLONG, "home path too long");
     struct zg_pc *pc;
     int rc = zg_pc_open(dir, 0, &pc);
     if (rc < 0)
-        return bad(err, errlen, rc, "template '%s': cannot open the page cache: %s", t->info.name,
-                   zg_pc_last_error());
+        return zg_errf(err, errlen, rc, "template '%s': cannot open the page cache: %s",
+                       t->info.name, zg_pc_last_error());
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = -errno;
         zg_pc_close(pc);
-        return bad(err, errlen, rc, "cannot create %s: %s", tmp, strerror(-rc));
+        return zg_errf(err, errlen, rc, "cannot create %s: %s", tmp, strerror(-rc));
     }
     /* Every page is checked against its key: a damaged cache refuses here. */
     rc = zg_pc_materialize_fd(pc, t->keys, t->npages, fd, 0, ZG_PC_VERIFY);
     if (rc < 0)
-        bad(err, errlen, rc, "template '%s' cannot be restored: %s", t->info.name,
-            zg_pc_last_error());
+        zg_errf(err, errlen, rc, "template '%s' cannot be restored: %s", t->info.name,
+                zg_pc_last_error());
     else if (ftruncate(fd, (off_t)t->info.mem_size) < 0)
-        rc = bad(err, errlen, -errno, "cannot size %s: %s", tmp, strerror(errno));
+        rc = zg_errf(err, errlen, -errno, "cannot size %s: %s", tmp, strerror(errno));
     else if (rename(tmp, path) < 0)
-        rc = bad(err, errlen, -errno, "cannot publish %s: %s", path, strerror(errno));
+        rc = zg_errf(err, errlen, -errno, "cannot publish %s: %s", path, strerror(errno));
     close(fd);
     if (rc < 0)
         unlink(tmp);
@@ -100,7 +88,7 @@ int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_
     uint64_t t0 = zg_now_ns();
     struct zg_image *img = calloc(1, sizeof(*img));
     if (!img)
-        return bad(err, errlen, -ENOMEM, "out of memory");
+        return zg_errf(err, errlen, -ENOMEM, "out of memory");
     img->fd = -1;
     int rc = zg_tmpl_load(home, name, &img->tmpl, err, errlen);
     if (rc < 0)
@@ -118,14 +106,14 @@ int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_
     img->created = 1;
     img->fd = open_existing(img->path, img->tmpl->info.mem_size);
     if (img->fd < 0) {
-        rc = bad(err, errlen, img->fd, "cannot open %s: %s", img->path, strerror(-img->fd));
+        rc = zg_errf(err, errlen, img->fd, "cannot open %s: %s", img->path, strerror(-img->fd));
         goto fail;
     }
 done:
     img->map = mmap(NULL, img->tmpl->info.mem_size, PROT_READ, MAP_SHARED, img->fd, 0);
     if (img->map == MAP_FAILED) {
         img->map = NULL;
-        rc = bad(err, errlen, -errno, "cannot map %s: %s", img->path, strerror(errno));
+        rc = zg_errf(err, errlen, -errno, "cannot map %s: %s", img->path, strerror(errno));
         goto fail;
     }
     img->open_ns = zg_now_ns() - t0;
@@ -178,15 +166,15 @@ int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
     struct zg_instance *in = NULL;
     int rc = zg_inst_create(&c, &in);
     if (rc < 0) {
-        bad(err, errlen, rc, "restoring '%s': %s", t->info.name,
-            in ? zg_inst_error(in) : strerror(-rc));
+        zg_errf(err, errlen, rc, "restoring '%s': %s", t->info.name,
+                in ? zg_inst_error(in) : strerror(-rc));
         goto fail;
     }
     rc = zg_inst_resume(in, &t->state, t->info.ready_gpa);
     if (rc == 0)
         rc = zg_inst_complete_ready(in, 1);
     if (rc < 0) {
-        bad(err, errlen, rc, "restoring '%s': %s", t->info.name, zg_inst_error(in));
+        zg_errf(err, errlen, rc, "restoring '%s': %s", t->info.name, zg_inst_error(in));
         goto fail;
     }
     *out = in;
@@ -204,7 +192,7 @@ int zg_restore_reset(const struct zg_image *img, struct zg_instance *in, uint64_
     if (rc == 0)
         rc = zg_inst_complete_ready(in, 1);
     if (rc < 0)
-        return bad(err, errlen, rc, "resetting an instance of '%s': %s", t->info.name,
-                   zg_inst_error(in));
+        return zg_errf(err, errlen, rc, "resetting an instance of '%s': %s", t->info.name,
+                       zg_inst_error(in));
     return 0;
 }

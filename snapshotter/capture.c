@@ -12,18 +12,6 @@
 #include "monitor/zg_monitor.h"
 #include "snapshotter/zg_template.h"
 
-__attribute__((format(printf, 4, 5))) static int bad(char *err, size_t errlen, int rc,
-                                                     const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static int open_cache(const char *home, unsigned flags, struct zg_pc **pc)
 {
     char dir[4096];
@@ -47,16 +35,16 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
 
     rc = zg_tmpl_path(o->home, o->name, path, sizeof(path));
     if (rc < 0)
-        return bad(err, errlen, rc,
-                   "'%s' is not a valid template name (1-63 of A-Z a-z 0-9 . _ -, not "
-                   "starting with '.')",
-                   o->name);
+        return zg_errf(err, errlen, rc,
+                       "'%s' is not a valid template name (1-63 of A-Z a-z 0-9 . _ -, not "
+                       "starting with '.')",
+                       o->name);
     if (!o->replace && access(path, F_OK) == 0)
-        return bad(err, errlen, -EEXIST, "template '%s' exists (%s); remove it or use --force",
-                   o->name, path);
+        return zg_errf(err, errlen, -EEXIST, "template '%s' exists (%s); remove it or use --force",
+                       o->name, path);
     rc = zg_file_read(o->guest_path, ZG_ELF_MAX_SIZE, &image, &image_len);
     if (rc < 0)
-        return bad(err, errlen, rc, "cannot read guest '%s': %s", o->guest_path, strerror(-rc));
+        return zg_errf(err, errlen, rc, "cannot read guest '%s': %s", o->guest_path, strerror(-rc));
 
     t = calloc(1, sizeof(*t));
     if (!t) {
@@ -72,12 +60,12 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     uint64_t t0 = zg_now_ns();
     rc = zg_inst_create(&cfg, &in);
     if (rc < 0) {
-        bad(err, errlen, rc, "%s", in ? zg_inst_error(in) : strerror(-rc));
+        zg_errf(err, errlen, rc, "%s", in ? zg_inst_error(in) : strerror(-rc));
         goto out;
     }
     rc = zg_inst_boot_elf(in, image, image_len);
     if (rc < 0) {
-        bad(err, errlen, rc, "%s: %s", o->guest_path, zg_inst_error(in));
+        zg_errf(err, errlen, rc, "%s: %s", o->guest_path, zg_inst_error(in));
         goto out;
     }
     struct zg_run_result res;
@@ -85,10 +73,10 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     if (res.end != ZG_END_READY) {
         rc = -ECHILD;
         if (res.end == ZG_END_EXIT)
-            bad(err, errlen, rc, "%s exited with status %d before it called READY", o->guest_path,
-                res.status);
+            zg_errf(err, errlen, rc, "%s exited with status %d before it called READY",
+                    o->guest_path, res.status);
         else
-            bad(err, errlen, rc, "%s did not reach READY: %s", o->guest_path, res.why);
+            zg_errf(err, errlen, rc, "%s did not reach READY: %s", o->guest_path, res.why);
         goto out;
     }
     st->boot_ns = zg_now_ns() - t0;
@@ -97,7 +85,7 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     uint64_t t1 = zg_now_ns();
     rc = zg_inst_get_state(in, &t->state);
     if (rc < 0) {
-        bad(err, errlen, rc, "%s", zg_inst_error(in));
+        zg_errf(err, errlen, rc, "%s", zg_inst_error(in));
         goto out;
     }
     uint64_t mem_size;
@@ -128,7 +116,7 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
 
     rc = open_cache(o->home, ZG_PC_CREATE | ZG_PC_WRITE, &pc);
     if (rc < 0) {
-        bad(err, errlen, rc, "cannot open the page cache: %s", zg_pc_last_error());
+        zg_errf(err, errlen, rc, "cannot open the page cache: %s", zg_pc_last_error());
         goto out;
     }
     /* Pages and the root in one step, so no GC can take them before the
@@ -138,7 +126,7 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
         .root = o->name, .progress = o->progress, .progress_arg = o->progress_arg};
     rc = zg_pc_ingest(pc, mem, t->npages, t->keys, &io, &st->pages);
     if (rc < 0) {
-        bad(err, errlen, rc, "storing the pages of '%s': %s", o->name, zg_pc_last_error());
+        zg_errf(err, errlen, rc, "storing the pages of '%s': %s", o->name, zg_pc_last_error());
         goto out;
     }
     rc = zg_tmpl_store(o->home, t, o->replace, err, errlen);
@@ -158,10 +146,10 @@ int zg_tmpl_remove(const char *home, const char *name, char *err, size_t errlen)
     char path[4096];
     int rc = zg_tmpl_path(home, name, path, sizeof(path));
     if (rc < 0)
-        return bad(err, errlen, rc, "'%s' is not a valid template name", name);
+        return zg_errf(err, errlen, rc, "'%s' is not a valid template name", name);
     int gone = unlink(path) < 0 ? -errno : 0;
     if (gone < 0 && gone != -ENOENT)
-        return bad(err, errlen, gone, "cannot remove %s: %s", path, strerror(-gone));
+        return zg_errf(err, errlen, gone, "cannot remove %s: %s", path, strerror(-gone));
     struct zg_pc *pc;
     rc = open_cache(home, ZG_PC_WRITE, &pc);
     if (rc == 0) {
@@ -169,6 +157,6 @@ int zg_tmpl_remove(const char *home, const char *name, char *err, size_t errlen)
         zg_pc_close(pc);
     }
     if (gone == -ENOENT && rc < 0)
-        return bad(err, errlen, -ENOENT, "no template '%s'", name);
+        return zg_errf(err, errlen, -ENOENT, "no template '%s'", name);
     return 0;
 }

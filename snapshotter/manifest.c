@@ -15,18 +15,6 @@
 
 #define ZG_TMPL_MAX_FILE (64u << 20)
 
-__attribute__((format(printf, 4, 5))) static int bad(char *err, size_t errlen, int rc,
-                                                     const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static size_t pad8(uint64_t n)
 {
     return (size_t)((n + 7) & ~7ull);
@@ -68,25 +56,25 @@ int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, 
     const uint8_t *p = buf;
     struct zg_tmpl_header h;
     if (len < sizeof(h) + 8)
-        return bad(err, errlen, -EBADMSG, "manifest truncated: %zu bytes", len);
+        return zg_errf(err, errlen, -EBADMSG, "manifest truncated: %zu bytes", len);
     memcpy(&h, p, sizeof(h));
     if (memcmp(h.magic, ZG_TMPL_MAGIC, 8) != 0)
-        return bad(err, errlen, -EBADMSG, "not a zerg template manifest (bad magic)");
+        return zg_errf(err, errlen, -EBADMSG, "not a zerg template manifest (bad magic)");
     if (h.version_major != ZG_TMPL_VERSION_MAJOR)
-        return bad(err, errlen, -ENOTSUP, "manifest version %u.%u; this zerg reads %u.x",
-                   h.version_major, h.version_minor, ZG_TMPL_VERSION_MAJOR);
+        return zg_errf(err, errlen, -ENOTSUP, "manifest version %u.%u; this zerg reads %u.x",
+                       h.version_major, h.version_minor, ZG_TMPL_VERSION_MAJOR);
     if (h.header_size < sizeof(h) || h.header_size > len - 8)
-        return bad(err, errlen, -EBADMSG, "header size %u is out of range", h.header_size);
+        return zg_errf(err, errlen, -EBADMSG, "header size %u is out of range", h.header_size);
     if (h.file_size != len)
-        return bad(err, errlen, -EBADMSG, "manifest is %zu bytes, its header says %llu", len,
-                   (unsigned long long)h.file_size);
+        return zg_errf(err, errlen, -EBADMSG, "manifest is %zu bytes, its header says %llu", len,
+                       (unsigned long long)h.file_size);
     uint64_t sum;
     memcpy(&sum, p + len - 8, 8);
     if (XXH3_64bits(p, len - 8) != sum)
-        return bad(err, errlen, -EBADMSG, "manifest checksum mismatch (damaged file)");
+        return zg_errf(err, errlen, -EBADMSG, "manifest checksum mismatch (damaged file)");
     if (h.page_size != ZG_PAGE_SIZE || h.hash_id != ZG_TMPL_HASH_XXH3_128)
-        return bad(err, errlen, -ENOTSUP, "page size %u / hash id %u not supported", h.page_size,
-                   h.hash_id);
+        return zg_errf(err, errlen, -ENOTSUP, "page size %u / hash id %u not supported",
+                       h.page_size, h.hash_id);
 
     struct zg_tmpl *t = calloc(1, sizeof(*t));
     if (!t)
@@ -96,21 +84,22 @@ int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, 
     for (uint32_t i = 0; i < h.record_count; i++) {
         struct zg_tmpl_record r;
         if (end - off < sizeof(r)) {
-            rc = bad(err, errlen, -EBADMSG, "record %u header runs past the end", i);
+            rc = zg_errf(err, errlen, -EBADMSG, "record %u header runs past the end", i);
             goto fail;
         }
         memcpy(&r, p + off, sizeof(r));
         off += sizeof(r);
         if (r.length > end - off || pad8(r.length) > end - off) {
-            rc = bad(err, errlen, -EBADMSG, "record %u (type %u) of %llu bytes runs past the end",
-                     i, r.type, (unsigned long long)r.length);
+            rc = zg_errf(err, errlen, -EBADMSG,
+                         "record %u (type %u) of %llu bytes runs past the end", i, r.type,
+                         (unsigned long long)r.length);
             goto fail;
         }
         const uint8_t *pl = p + off;
         switch (r.type) {
         case ZG_TMPL_REC_INFO:
             if (have_info || r.length != sizeof(t->info)) {
-                rc = bad(err, errlen, -EBADMSG, "record %u: bad or repeated INFO", i);
+                rc = zg_errf(err, errlen, -EBADMSG, "record %u: bad or repeated INFO", i);
                 goto fail;
             }
             memcpy(&t->info, pl, sizeof(t->info));
@@ -118,7 +107,7 @@ int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, 
             break;
         case ZG_TMPL_REC_VCPU:
             if (have_vcpu || r.length != sizeof(t->state)) {
-                rc = bad(err, errlen, -EBADMSG, "record %u: bad or repeated VCPU", i);
+                rc = zg_errf(err, errlen, -EBADMSG, "record %u: bad or repeated VCPU", i);
                 goto fail;
             }
             memcpy(&t->state, pl, sizeof(t->state));
@@ -127,14 +116,15 @@ int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, 
         case ZG_TMPL_REC_PAGES: {
             struct zg_tmpl_pages pg;
             if (have_pages || r.length < sizeof(pg)) {
-                rc = bad(err, errlen, -EBADMSG, "record %u: bad or repeated PAGES", i);
+                rc = zg_errf(err, errlen, -EBADMSG, "record %u: bad or repeated PAGES", i);
                 goto fail;
             }
             memcpy(&pg, pl, sizeof(pg));
             if (pg.npages == 0 || pg.npages > ZG_TMPL_MAX_PAGES ||
                 r.length != sizeof(pg) + pg.npages * sizeof(struct zg_pc_key)) {
-                rc = bad(err, errlen, -EBADMSG, "record %u: PAGES length does not match %llu pages",
-                         i, (unsigned long long)pg.npages);
+                rc = zg_errf(err, errlen, -EBADMSG,
+                             "record %u: PAGES length does not match %llu pages", i,
+                             (unsigned long long)pg.npages);
                 goto fail;
             }
             t->keys = malloc(pg.npages * sizeof(struct zg_pc_key));
@@ -149,8 +139,8 @@ int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, 
         }
         default:
             if (!(r.flags & ZG_TMPL_REC_OPTIONAL)) {
-                rc = bad(err, errlen, -ENOTSUP, "record %u: unknown mandatory record type %u", i,
-                         r.type);
+                rc = zg_errf(err, errlen, -ENOTSUP, "record %u: unknown mandatory record type %u",
+                             i, r.type);
                 goto fail;
             }
             break; /* an optional record from a newer minor version */
@@ -158,13 +148,13 @@ int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, 
         off += pad8(r.length);
     }
     if (off != end) {
-        rc = bad(err, errlen, -EBADMSG, "%llu stray bytes after the last record",
-                 (unsigned long long)(end - off));
+        rc = zg_errf(err, errlen, -EBADMSG, "%llu stray bytes after the last record",
+                     (unsigned long long)(end - off));
         goto fail;
     }
     if (!have_info || !have_vcpu || !have_pages) {
-        rc = bad(err, errlen, -EBADMSG, "missing a mandatory record (%s%s%s)",
-                 have_info ? "" : "INFO ", have_vcpu ? "" : "VCPU ", have_pages ? "" : "PAGES");
+        rc = zg_errf(err, errlen, -EBADMSG, "missing a mandatory record (%s%s%s)",
+                     have_info ? "" : "INFO ", have_vcpu ? "" : "VCPU ", have_pages ? "" : "PAGES");
         goto fail;
     }
     /* Cross-checks of the INFO fields against each other and the page list. */
@@ -172,23 +162,23 @@ int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, 
     if (!str_ok(in->name, sizeof(in->name)) || !str_ok(in->backend, sizeof(in->backend)) ||
         !str_ok(in->guest, sizeof(in->guest)) || !str_ok(in->cmdline, sizeof(in->cmdline)) ||
         in->cmdline_len != strlen(in->cmdline)) {
-        rc = bad(err, errlen, -EBADMSG, "INFO: a string field is not terminated");
+        rc = zg_errf(err, errlen, -EBADMSG, "INFO: a string field is not terminated");
         goto fail;
     }
     if (in->mem_size % ZG_PAGE_SIZE || in->mem_size / ZG_PAGE_SIZE != t->npages) {
-        rc = bad(err, errlen, -EBADMSG, "INFO: memory size %llu does not match %llu pages",
-                 (unsigned long long)in->mem_size, (unsigned long long)t->npages);
+        rc = zg_errf(err, errlen, -EBADMSG, "INFO: memory size %llu does not match %llu pages",
+                     (unsigned long long)in->mem_size, (unsigned long long)t->npages);
         goto fail;
     }
     if (in->ready_gpa < ZG_GUEST_LOAD_MIN || (in->ready_gpa & 7) ||
         in->ready_gpa > in->mem_size - sizeof(struct zg_hc_ready)) {
-        rc = bad(err, errlen, -EBADMSG, "INFO: READY address 0x%llx is outside guest memory",
-                 (unsigned long long)in->ready_gpa);
+        rc = zg_errf(err, errlen, -EBADMSG, "INFO: READY address 0x%llx is outside guest memory",
+                     (unsigned long long)in->ready_gpa);
         goto fail;
     }
     if (in->abi_version != ZG_ABI_VERSION) {
-        rc = bad(err, errlen, -ENOTSUP, "template guest speaks ABI v%u, this zerg v%u",
-                 in->abi_version, ZG_ABI_VERSION);
+        rc = zg_errf(err, errlen, -ENOTSUP, "template guest speaks ABI v%u, this zerg v%u",
+                     in->abi_version, ZG_ABI_VERSION);
         goto fail;
     }
     t->file_size = len;
@@ -245,24 +235,24 @@ int zg_tmpl_load(const char *home, const char *name, struct zg_tmpl **out, char 
     char path[4096];
     int rc = zg_tmpl_path(home, name, path, sizeof(path));
     if (rc < 0)
-        return bad(err, errlen, rc, "'%s' is not a valid template name", name);
+        return zg_errf(err, errlen, rc, "'%s' is not a valid template name", name);
     void *buf;
     size_t len;
     rc = zg_file_read(path, ZG_TMPL_MAX_FILE, &buf, &len);
     if (rc == -ENOENT)
-        return bad(err, errlen, rc, "no template '%s' (%s)", name, path);
+        return zg_errf(err, errlen, rc, "no template '%s' (%s)", name, path);
     if (rc < 0)
-        return bad(err, errlen, rc, "template '%s': cannot read %s: %s", name, path,
-                   rc == -EFBIG ? "larger than 64 MiB" : strerror(-rc));
+        return zg_errf(err, errlen, rc, "template '%s': cannot read %s: %s", name, path,
+                       rc == -EFBIG ? "larger than 64 MiB" : strerror(-rc));
     char why[256];
     rc = zg_tmpl_parse(buf, len, out, why, sizeof(why));
     free(buf);
     if (rc < 0)
-        return bad(err, errlen, rc, "template '%s' (%s): %s", name, path, why);
+        return zg_errf(err, errlen, rc, "template '%s' (%s): %s", name, path, why);
     if (strcmp((*out)->info.name, name) != 0) {
         zg_tmpl_free(*out);
-        return bad(err, errlen, -EBADMSG, "template '%s' (%s) names itself '%.64s'", name, path,
-                   (*out)->info.name);
+        return zg_errf(err, errlen, -EBADMSG, "template '%s' (%s) names itself '%.64s'", name, path,
+                       (*out)->info.name);
     }
     return 0;
 }
@@ -292,24 +282,24 @@ int zg_tmpl_store(const char *home, const struct zg_tmpl *t, int replace, char *
     const char *name = t->info.name;
     int rc = zg_tmpl_path(home, name, path, sizeof(path));
     if (rc < 0)
-        return bad(err, errlen, rc, "'%s' is not a valid template name", name);
+        return zg_errf(err, errlen, rc, "'%s' is not a valid template name", name);
     snprintf(dir, sizeof(dir), "%s/templates", home);
     rc = mkdir_p(dir);
     if (rc < 0)
-        return bad(err, errlen, rc, "cannot create %s: %s", dir, strerror(-rc));
+        return zg_errf(err, errlen, rc, "cannot create %s: %s", dir, strerror(-rc));
     if (!replace && access(path, F_OK) == 0)
-        return bad(err, errlen, -EEXIST, "template '%s' exists (%s)", name, path);
+        return zg_errf(err, errlen, -EEXIST, "template '%s' exists (%s)", name, path);
     void *buf;
     size_t len;
     rc = zg_tmpl_serialize(t, &buf, &len);
     if (rc < 0)
-        return bad(err, errlen, rc, "template '%s': out of memory", name);
+        return zg_errf(err, errlen, rc, "template '%s': out of memory", name);
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = -errno;
         free(buf);
-        return bad(err, errlen, rc, "cannot create %s: %s", tmp, strerror(-rc));
+        return zg_errf(err, errlen, rc, "cannot create %s: %s", tmp, strerror(-rc));
     }
     size_t done = 0;
     while (done < len) {
@@ -331,8 +321,8 @@ int zg_tmpl_store(const char *home, const struct zg_tmpl *t, int replace, char *
         rc = -errno;
     if (rc < 0) {
         unlink(tmp);
-        return bad(err, errlen, rc, "cannot write template '%s' (%s): %s", name, path,
-                   strerror(-rc));
+        return zg_errf(err, errlen, rc, "cannot write template '%s' (%s): %s", name, path,
+                       strerror(-rc));
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {

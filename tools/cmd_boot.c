@@ -148,32 +148,7 @@ int zg_cmd_boot(int argc, char **argv)
     }
     struct zg_run_result res;
     zg_inst_run(in, &res);
-    char regs[512] = "";
-    if (res.regs_valid)
-        zg_format_regs(&res.regs, regs, sizeof(regs));
-    switch (res.end) {
-    case ZG_END_EXIT:
-        status = res.status;
-        if (res.why[0])
-            fprintf(stderr, "zerg: note: %s\n", res.why);
-        break;
-    case ZG_END_DEADLINE:
-        zg_err("boot: %s: %s", path, res.why);
-        if (regs[0])
-            fprintf(stderr, "zerg: registers: %s\n", regs);
-        status = ZG_EXIT_DEADLINE;
-        break;
-    case ZG_END_FAULT:
-        zg_err("boot: %s: %s", path, res.why);
-        if (regs[0])
-            fprintf(stderr, "zerg: registers: %s\n", regs);
-        status = ZG_EXIT_FAULT;
-        break;
-    default:
-        zg_err("boot: %s: %s", path, res.why);
-        status = ZG_EXIT_HOST;
-        break;
-    }
+    status = zg_tool_status("boot", path, &res);
     if (verbose) {
         const struct zg_inst_times *t = zg_inst_times(in);
         if (t->ready)

@@ -93,24 +93,7 @@ int zg_cmd_run(int argc, char **argv)
     }
     struct zg_run_result res;
     zg_inst_run(in, &res);
-    int status;
-    switch (res.end) {
-    case ZG_END_EXIT:
-        status = res.status;
-        break;
-    case ZG_END_DEADLINE:
-        status = ZG_EXIT_DEADLINE;
-        zg_err("run: %s: %s", name, res.why);
-        break;
-    case ZG_END_FAULT:
-        status = ZG_EXIT_FAULT;
-        zg_err("run: %s: %s", name, res.why);
-        break;
-    default:
-        status = ZG_EXIT_HOST;
-        zg_err("run: %s: %s", name, res.why);
-        break;
-    }
+    int status = zg_tool_status("run", name, &res);
     if (verbose) {
         const struct zg_inst_times *t = zg_inst_times(in);
         fprintf(stderr,

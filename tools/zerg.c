@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "monitor/zg_monitor.h"
 #include "tools/zg_tool.h"
 
 static const struct zg_cmd commands[] = {
@@ -23,6 +24,28 @@ void zg_err(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+int zg_tool_status(const char *verb, const char *what, const struct zg_run_result *res)
+{
+    char regs[512] = "";
+    if (res->regs_valid)
+        zg_format_regs(&res->regs, regs, sizeof(regs));
+    switch (res->end) {
+    case ZG_END_EXIT:
+        if (res->why[0])
+            fprintf(stderr, "zerg: note: %s\n", res->why);
+        return res->status;
+    case ZG_END_DEADLINE:
+    case ZG_END_FAULT:
+        zg_err("%s: %s: %s", verb, what, res->why);
+        if (regs[0])
+            fprintf(stderr, "zerg: registers: %s\n", regs);
+        return res->end == ZG_END_DEADLINE ? ZG_EXIT_DEADLINE : ZG_EXIT_FAULT;
+    default:
+        zg_err("%s: %s: %s", verb, what, res->why);
+        return ZG_EXIT_HOST;
+    }
 }
 
 int zg_parse_u64(const char *s, uint64_t max, uint64_t *out)

@@ -26,6 +26,12 @@ int zg_cmd_template(int argc, char **argv);
 int zg_cmd_run(int argc, char **argv);
 int zg_cmd_bench(int argc, char **argv);
 
+struct zg_run_result;
+/* Reports how a guest's run ended ("zerg: error: <verb>: <what>: <why>", the
+ * registers of a killed guest) and returns the command's exit status: the
+ * guest's own, or ZG_EXIT_DEADLINE / ZG_EXIT_FAULT / ZG_EXIT_HOST. */
+int zg_tool_status(const char *verb, const char *what, const struct zg_run_result *res);
+
 /* "error: <msg>" on stderr, prefixed with the program name. */
 void zg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

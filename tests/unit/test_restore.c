@@ -137,10 +137,34 @@ static long meminfo_kib(const char *field)
     return v;
 }
 
+/* KiB of `field` in a /proc/self file (e.g. "Anonymous" in smaps_rollup). */
+static long self_kib(const char *file, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/self/%s", file);
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            v = strtol(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* This process's own memory: anonymous pages plus page tables. */
+static long own_kib(void)
+{
+    return self_kib("smaps_rollup", "Anonymous") + self_kib("status", "VmPTE");
+}
+
 /* Child: restores `n` instances, answers one request with each, keeps them
- * alive, reports how many on `out`, and waits for `in` to close. */
+ * alive, reports how many and the memory they added on `out`, and waits for
+ * `in` to close. */
 static void hold_instances(int n, int out, int in)
 {
+    long before = own_kib();
     struct zg_instance **ins = calloc((size_t)n, sizeof(*ins));
     struct zg_inst_config cfg = zg_inst_config_default();
     cfg.console_fd = -1;
@@ -158,7 +182,8 @@ static void hold_instances(int n, int out, int in)
         }
         close(cfg.in_fd);
     }
-    if (write(out, &made, sizeof(made)) != sizeof(made))
+    long report[2] = {made, own_kib() - before};
+    if (write(out, report, sizeof(report)) != sizeof(report))
         _exit(1);
     char c;
     while (read(in, &c, 1) > 0)
@@ -191,26 +216,30 @@ ZT_TEST(thousand_instances_share_memory)
     }
     close(up[1]);
     close(down[0]);
-    int alive = 0;
+    long alive = 0, own = 0;
     for (int i = 0; i < PROCS; i++) {
-        int made = 0;
-        if (read(up[0], &made, sizeof(made)) == sizeof(made))
-            alive += made;
+        long report[2];
+        if (read(up[0], report, sizeof(report)) == sizeof(report))
+            alive += report[0], own += report[1];
     }
     long used = avail0 - meminfo_kib("MemAvailable");
     close(down[1]); /* let them go */
     for (int i = 0; i < PROCS; i++)
         waitpid(kids[i], NULL, 0);
     close(up[0]);
-    printf("# %d instances alive at once: host memory used %ld KiB (%.1f KiB each, kernel KVM "
-           "memory included) vs %llu KiB for one unshared copy of the template's non-zero pages "
-           "(%llu KiB for %d copies): %.1f%%\n",
-           alive, used, alive ? (double)used / alive : 0.0, (unsigned long long)copy_kib,
-           (unsigned long long)copy_kib * N, N, 100.0 * (double)used / (double)(copy_kib * N));
+    printf("# %ld instances alive at once: their processes' own memory (copy-on-write pages and "
+           "page tables) grew by %ld KiB (%.1f KiB each); the host's MemAvailable fell by %ld KiB "
+           "(%.1f KiB each, kernel KVM memory and anything else running included); one unshared "
+           "copy of the template's non-zero pages is %llu KiB, %d copies %llu KiB\n",
+           alive, own, alive ? (double)own / (double)alive : 0.0, used,
+           alive ? (double)used / (double)alive : 0.0, (unsigned long long)copy_kib, N,
+           (unsigned long long)copy_kib * N);
     ZT_EQ(alive, N);
-    /* Far below 1,000 copies: under a tenth of them. */
-    if ((uint64_t)used > copy_kib * N / 10)
-        ZT_FAILF("%d instances used %ld KiB, more than 10%% of %d copies", N, used, N);
+    /* Far below 1,000 copies: under a tenth of them. (MemAvailable is shared
+     * with whatever else runs on the machine, so only the processes' own
+     * memory is asserted.) */
+    if ((uint64_t)own > copy_kib * N / 10)
+        ZT_FAILF("%d instances added %ld KiB, more than 10%% of %d copies", N, own, N);
 }
 
 int main(void)

@@ -123,26 +123,11 @@ ZT_TEST(reset_equals_template)
     zg_inst_destroy(in);
 }
 
-static long meminfo_kib(const char *field)
+/* KiB of `field` ("Name:   123 kB") in a /proc file, or -1. */
+static long proc_kib(const char *path, const char *field)
 {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    while (f && fgets(line, sizeof(line), f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            v = strtol(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
-
-/* KiB of `field` in a /proc/self file (e.g. "Anonymous" in smaps_rollup). */
-static long self_kib(const char *file, const char *field)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/self/%s", file);
     FILE *f = fopen(path, "r");
+    char line[256];
     long v = -1;
     size_t n = strlen(field);
     while (f && fgets(line, sizeof(line), f))
@@ -156,7 +141,8 @@ static long self_kib(const char *file, const char *field)
 /* This process's own memory: anonymous pages plus page tables. */
 static long own_kib(void)
 {
-    return self_kib("smaps_rollup", "Anonymous") + self_kib("status", "VmPTE");
+    return proc_kib("/proc/self/smaps_rollup", "Anonymous") +
+           proc_kib("/proc/self/status", "VmPTE");
 }
 
 /* Child: restores `n` instances, answers one request with each, keeps them
@@ -201,7 +187,7 @@ ZT_TEST(thousand_instances_share_memory)
     for (uint64_t p = 0; p < img->tmpl->npages; p++)
         nonzero += !zg_pc_key_is_zero(&img->tmpl->keys[p]);
     uint64_t copy_kib = nonzero * 4;
-    long avail0 = meminfo_kib("MemAvailable");
+    long avail0 = proc_kib("/proc/meminfo", "MemAvailable");
     int up[2], down[2];
     ZT_EQ(pipe(up), 0);
     ZT_EQ(pipe(down), 0);
@@ -222,7 +208,7 @@ ZT_TEST(thousand_instances_share_memory)
         if (read(up[0], report, sizeof(report)) == sizeof(report))
             alive += report[0], own += report[1];
     }
-    long used = avail0 - meminfo_kib("MemAvailable");
+    long used = avail0 - proc_kib("/proc/meminfo", "MemAvailable");
     close(down[1]); /* let them go */
     for (int i = 0; i < PROCS; i++)
         waitpid(kids[i], NULL, 0);

@@ -58,7 +58,9 @@ static void deadline_handler(int sig)
     (void)sig;
     struct zg_instance *in = tl_running;
     if (in) {
-        in->expired = 1;
+        if (in->deadline_at && zg_now_ns() >= in->deadline_at)
+            in->expired = 1;
+        in->tick = 1;
         in->hv->kick(in->vm);
     }
 }
@@ -98,6 +100,14 @@ static int arm_deadline(struct zg_instance *in)
     }
     struct itimerspec its;
     memset(&its, 0, sizeof(its));
+    if (in->cfg.mem_cap) {
+        /* Ticks from now on: each counts the private pages and checks the deadline. */
+        its.it_value.tv_nsec = ZG_MEMCAP_TICK_MS * 1000000L;
+        its.it_interval.tv_nsec = ZG_MEMCAP_TICK_MS * 1000000L;
+        if (timer_settime(tl_timer, 0, &its, NULL) < 0)
+            return -errno;
+        return 0;
+    }
     if (in->deadline_at) {
         its.it_value.tv_sec = (time_t)(in->deadline_at / 1000000000ull);
         its.it_value.tv_nsec = (long)(in->deadline_at % 1000000000ull);
@@ -171,15 +181,19 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
         fail(in, "%s: cannot create a VM: %s", in->hv->name, strerror(-rc));
         return rc;
     }
-    if (cfg->flags & ZG_INST_TRACK_DIRTY) {
-        in->host_dirty = calloc((in->mem_size / ZG_PAGE_SIZE + 63) / 64, sizeof(uint64_t));
-        if (!in->host_dirty) {
+    if (cfg->mem_cap)
+        in->cfg.flags |= ZG_INST_TRACK_DIRTY;
+    if (in->cfg.flags & ZG_INST_TRACK_DIRTY) {
+        size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
+        in->host_dirty = calloc(words, sizeof(uint64_t));
+        in->log_scratch = cfg->mem_cap ? calloc(words, sizeof(uint64_t)) : NULL;
+        if (!in->host_dirty || (cfg->mem_cap && !in->log_scratch)) {
             fail(in, "out of memory for the dirty bitmap");
             return -ENOMEM;
         }
     }
     rc = in->hv->mem_map(in->vm, in->mem, in->mem_size,
-                         (cfg->flags & ZG_INST_TRACK_DIRTY) ? ZG_MEM_DIRTY_LOG : 0);
+                         (in->cfg.flags & ZG_INST_TRACK_DIRTY) ? ZG_MEM_DIRTY_LOG : 0);
     if (rc < 0) {
         fail(in, "%s: cannot map guest memory: %s", in->hv->name, strerror(-rc));
         return rc;
@@ -279,6 +293,8 @@ int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_
         *copied = n;
     in->dead = 0;
     in->expired = 0;
+    in->tick = 0;
+    in->private_pages = 0;
     in->deadline_at = 0;
     in->stopped_at_ready = 0;
     in->bytes_in = in->bytes_out = in->console_bytes = 0;
@@ -317,6 +333,7 @@ void zg_inst_destroy(struct zg_instance *in)
     if (in->mem)
         munmap(in->mem, in->mem_size);
     free(in->host_dirty);
+    free(in->log_scratch);
     free(in);
 }
 
@@ -334,6 +351,42 @@ void zg_format_regs(const struct zg_regs *r, char *buf, size_t len)
              (unsigned long long)r->rdi, (unsigned long long)r->r8, (unsigned long long)r->r9,
              (unsigned long long)r->r10, (unsigned long long)r->r11, (unsigned long long)r->r12,
              (unsigned long long)r->r13, (unsigned long long)r->r14, (unsigned long long)r->r15);
+}
+
+const char *zg_end_name(enum zg_end end)
+{
+    switch (end) {
+    case ZG_END_EXIT:
+        return "exit";
+    case ZG_END_READY:
+        return "ready";
+    case ZG_END_DEADLINE:
+        return "deadline";
+    case ZG_END_FAULT:
+        return "fault";
+    case ZG_END_HOST:
+        return "host";
+    case ZG_END_MEMORY:
+        return "memory";
+    }
+    return "unknown";
+}
+
+/* Folds the guest's writes since the last look into host_dirty and counts
+ * the instance's private pages. 0, or a negative errno from the backend. */
+static int count_private(struct zg_instance *in)
+{
+    size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
+    int rc = in->hv->dirty_log(in->vm, in->log_scratch);
+    if (rc < 0)
+        return rc;
+    uint64_t n = 0;
+    for (size_t w = 0; w < words; w++) {
+        in->host_dirty[w] |= in->log_scratch[w];
+        n += (uint64_t)__builtin_popcountll(in->host_dirty[w]);
+    }
+    in->private_pages = n;
+    return 0;
 }
 
 /* Ends the run with `end`, capturing the registers for the report. */
@@ -384,8 +437,25 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
             end_run(in, res, ZG_END_HOST, "%s: run failed: %s", in->hv->name, strerror(-rc));
             break;
         }
-        if (ex.reason == ZG_EXIT_KICKED)
+        if (ex.reason == ZG_EXIT_KICKED) {
+            if (in->tick && in->cfg.mem_cap) {
+                in->tick = 0;
+                rc = count_private(in);
+                if (rc < 0) {
+                    end_run(in, res, ZG_END_HOST, "%s: cannot read the dirty log: %s", in->hv->name,
+                            strerror(-rc));
+                    break;
+                }
+                if (in->private_pages * ZG_PAGE_SIZE > in->cfg.mem_cap) {
+                    end_run(in, res, ZG_END_MEMORY,
+                            "killed: wrote %llu KiB of memory, over its cap of %llu KiB",
+                            (unsigned long long)(in->private_pages * ZG_PAGE_SIZE >> 10),
+                            (unsigned long long)(in->cfg.mem_cap >> 10));
+                    break;
+                }
+            }
             continue; /* the loop head sees `expired` */
+        }
         if (ex.reason == ZG_EXIT_IO) {
             if (ex.port < ZG_HC_PORT_BASE || ex.port > ZG_HC_PORT_MAX) {
                 end_run(in, res, ZG_END_FAULT, "out to port 0x%x, which is not a hypercall",
@@ -427,6 +497,16 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
         in->t.exited = zg_now_ns();
     }
     return 0;
+}
+
+unsigned zg_inst_flags(const struct zg_instance *in)
+{
+    return in->cfg.flags;
+}
+
+uint64_t zg_inst_private_bytes(const struct zg_instance *in)
+{
+    return in->private_pages * ZG_PAGE_SIZE;
 }
 
 const char *zg_inst_error(const struct zg_instance *in)

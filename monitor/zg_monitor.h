@@ -63,6 +63,13 @@
 /* ---- Configuration ------------------------------------------------------- */
 #define ZG_INST_STOP_AT_READY 0x1u /* run() returns ZG_END_READY inside READY */
 #define ZG_INST_TRACK_DIRTY   0x2u /* log written pages, for zg_inst_reset() */
+#define ZG_INST_ANSWER_LATER                                                                       \
+    0x4u /* zg_restore()/zg_restore_reset() leave READY unanswered:                                \
+          * the caller answers with zg_inst_complete_ready() when                                  \
+          * the instance is handed its request (fresh time, id) */
+
+/* How often an instance with a memory cap has its private pages counted. */
+#define ZG_MEMCAP_TICK_MS 10u
 
 struct zg_inst_config {
     const struct zg_hv_ops *hv; /* NULL: the "kvm" backend */
@@ -74,6 +81,11 @@ struct zg_inst_config {
     int console_fd;             /* where CONSOLE writes; -1: discarded */
     int image_fd;               /* >= 0: guest memory is a private (copy-on-write) mapping
                                  * of this file's first mem_size bytes; -1: zeroed memory */
+    uint64_t mem_cap;           /* bytes of guest memory the instance may write after it is
+                                 * created or reset (its private pages, counted every
+                                 * ZG_MEMCAP_TICK_MS from KVM's dirty log, so a burst may
+                                 * overshoot by one tick's writes); 0: no cap. Implies
+                                 * ZG_INST_TRACK_DIRTY. */
     unsigned flags;             /* ZG_INST_* */
 };
 
@@ -86,7 +98,11 @@ enum zg_end {
     ZG_END_DEADLINE, /* killed at its deadline */
     ZG_END_FAULT,    /* killed: an exception, a halt, a bad hypercall */
     ZG_END_HOST,     /* the host side failed; the guest did nothing wrong */
+    ZG_END_MEMORY,   /* killed: it wrote more memory than cfg.mem_cap */
 };
+
+/* "exit", "ready", "deadline", "fault", "host", "memory". */
+const char *zg_end_name(enum zg_end end);
 
 struct zg_run_result {
     enum zg_end end;
@@ -135,6 +151,13 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
  * number of pages copied back. Works after any ending, good or bad. */
 int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_vcpu_state *st,
                   uint64_t ready_gpa, uint64_t *copied);
+
+/* The instance's ZG_INST_* flags (as configured). */
+unsigned zg_inst_flags(const struct zg_instance *in);
+
+/* Bytes of guest memory written since the instance was created or reset,
+ * as last counted (instances with ZG_INST_TRACK_DIRTY; 0 otherwise). */
+uint64_t zg_inst_private_bytes(const struct zg_instance *in);
 
 /* Rewires the request stream (e.g. a pooled instance's next connection). */
 void zg_inst_set_io(struct zg_instance *in, int in_fd, int out_fd);

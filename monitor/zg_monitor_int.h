@@ -15,11 +15,15 @@ struct zg_instance {
     uint64_t id;
     uint64_t deadline_at; /* absolute ns; 0 until the first run */
     volatile sig_atomic_t expired;
-    uint64_t ready_gpa; /* the READY struct the guest is stopped in; 0 if none */
+    volatile sig_atomic_t tick; /* the timer fired: time to count private pages */
+    uint64_t *log_scratch;      /* mem_cap: one dirty-log read */
+    uint64_t private_pages;     /* as last counted */
+    uint64_t ready_gpa;         /* the READY struct the guest is stopped in; 0 if none */
     int stopped_at_ready;
     int dead; /* the run ended for good */
     uint64_t bytes_in, bytes_out, console_bytes;
-    uint64_t *host_dirty; /* ZG_INST_TRACK_DIRTY: pages the monitor wrote */
+    uint64_t *host_dirty; /* ZG_INST_TRACK_DIRTY: pages the monitor wrote, and (with
+                           * mem_cap) the guest's writes read from the dirty log so far */
     struct zg_inst_times t;
     char err[256];
 };

@@ -171,7 +171,7 @@ int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
         goto fail;
     }
     rc = zg_inst_resume(in, &t->state, t->info.ready_gpa);
-    if (rc == 0)
+    if (rc == 0 && !(c.flags & ZG_INST_ANSWER_LATER))
         rc = zg_inst_complete_ready(in, 1);
     if (rc < 0) {
         zg_errf(err, errlen, rc, "restoring '%s': %s", t->info.name, zg_inst_error(in));
@@ -189,7 +189,7 @@ int zg_restore_reset(const struct zg_image *img, struct zg_instance *in, uint64_
 {
     const struct zg_tmpl *t = img->tmpl;
     int rc = zg_inst_reset(in, img->map, &t->state, t->info.ready_gpa, copied);
-    if (rc == 0)
+    if (rc == 0 && !(zg_inst_flags(in) & ZG_INST_ANSWER_LATER))
         rc = zg_inst_complete_ready(in, 1);
     if (rc < 0)
         return zg_errf(err, errlen, rc, "resetting an instance of '%s': %s", t->info.name,

@@ -10,7 +10,7 @@
  *   with restored = 1 and this instance's own id, entropy and time.
  *
  * What it does not do
- *   Capture templates (snapshotter/), pooling (a later step).
+ *   Capture templates (snapshotter/), serving connections (tools/serve*).
  *
  * Usage
  *     struct zg_image *img;
@@ -60,7 +60,10 @@ void zg_image_unlink_all(const char *name);
 /* Creates an instance resuming inside READY from img, using cfg for the
  * memory-independent settings (fds, deadline, backend); cfg->mem_size and
  * cfg->image_fd are taken from the image. READY is answered (restored = 1),
- * so the next zg_inst_run() runs the guest's request handling. */
+ * so the next zg_inst_run() runs the guest's request handling -- unless
+ * cfg->flags has ZG_INST_ANSWER_LATER: then the caller answers it with
+ * zg_inst_complete_ready(in, 1) when the request arrives (so the guest's
+ * clock and id are those of the request, not of the preparation). */
 int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
                struct zg_instance **out, char *err, size_t errlen);
 
@@ -68,7 +71,8 @@ int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
  * after its run ended (however it ended), be put back in place to a state
  * indistinguishable from a fresh zg_restore(): written pages copied back
  * from the image, the vCPU state reloaded, READY answered again with a new
- * id, fresh entropy and time. *copied gets the pages copied (may be NULL). */
+ * id, fresh entropy and time (or, with ZG_INST_ANSWER_LATER, left for the
+ * caller). *copied gets the pages copied (may be NULL). */
 int zg_restore_reset(const struct zg_image *img, struct zg_instance *in, uint64_t *copied,
                      char *err, size_t errlen);
 

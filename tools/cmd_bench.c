@@ -101,26 +101,6 @@ static long anon_kib(const void *addr)
     return kib;
 }
 
-static int find_guest(const struct zg_tmpl *t, const char *given, char *path, size_t len)
-{
-    if (given) {
-        snprintf(path, len, "%s", given);
-        return 0;
-    }
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return -ENOENT;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    int w = snprintf(path, len, "%.3000s/guests/%.128s", exe, t->info.guest);
-    if (w < 0 || (size_t)w >= len)
-        return -ENAMETOOLONG;
-    return access(path, R_OK) == 0 ? 0 : -ENOENT;
-}
-
 static int plot(const char *file, struct series *s, size_t ns)
 {
     char dir[] = "/tmp/zerg-plot.XXXXXX";
@@ -224,7 +204,7 @@ int zg_cmd_bench(int argc, char **argv)
     const struct zg_tmpl *t = img->tmpl;
     void *elf = NULL;
     size_t elf_len = 0;
-    if (find_guest(t, guest, gpath, sizeof(gpath)) < 0 ||
+    if (zg_tool_find_guest(t, guest, gpath, sizeof(gpath)) < 0 ||
         zg_file_read(gpath, ZG_ELF_MAX_SIZE, &elf, &elf_len) < 0) {
         zg_err("bench: cannot read the guest for cold boots (%s); give --guest PATH", gpath);
         zg_image_close(img);

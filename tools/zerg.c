@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "monitor/zg_monitor.h"
+#include "snapshotter/zg_template.h"
 #include "tools/zg_tool.h"
 
 static const struct zg_cmd commands[] = {
@@ -13,6 +15,7 @@ static const struct zg_cmd commands[] = {
     {"cache", "inspect, verify and collect the shared page cache", zg_cmd_cache},
     {"template", "create, list, inspect and remove warm templates", zg_cmd_template},
     {"run", "restore one instance from a template and run one request", zg_cmd_run},
+    {"serve", "restore an instance per connection, behind a proxy (nginx, HAProxy)", zg_cmd_serve},
     {"bench", "cold boot against restore (fresh and pooled), with the KVM floor", zg_cmd_bench},
 };
 
@@ -38,6 +41,7 @@ int zg_tool_status(const char *verb, const char *what, const struct zg_run_resul
         return res->status;
     case ZG_END_DEADLINE:
     case ZG_END_FAULT:
+    case ZG_END_MEMORY:
         zg_err("%s: %s: %s", verb, what, res->why);
         if (regs[0])
             fprintf(stderr, "zerg: registers: %s\n", regs);
@@ -46,6 +50,26 @@ int zg_tool_status(const char *verb, const char *what, const struct zg_run_resul
         zg_err("%s: %s: %s", verb, what, res->why);
         return ZG_EXIT_HOST;
     }
+}
+
+int zg_tool_find_guest(const struct zg_tmpl *t, const char *given, char *path, size_t len)
+{
+    if (given) {
+        snprintf(path, len, "%s", given);
+        return 0;
+    }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return -ENOENT;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    int w = snprintf(path, len, "%.3000s/guests/%.128s", exe, t->info.guest);
+    if (w < 0 || (size_t)w >= len)
+        return -ENAMETOOLONG;
+    return access(path, R_OK) == 0 ? 0 : -ENOENT;
 }
 
 int zg_parse_u64(const char *s, uint64_t max, uint64_t *out)

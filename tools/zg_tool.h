@@ -3,6 +3,7 @@
 #ifndef ZG_TOOL_H
 #define ZG_TOOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit statuses of the zerg command itself (a guest's own status passes
@@ -25,6 +26,13 @@ int zg_cmd_cache(int argc, char **argv);
 int zg_cmd_template(int argc, char **argv);
 int zg_cmd_run(int argc, char **argv);
 int zg_cmd_bench(int argc, char **argv);
+int zg_cmd_serve(int argc, char **argv);
+
+struct zg_tmpl;
+/* The guest ELF a template was made from: `given` if not NULL, else the
+ * template's guest file name in the guests/ directory beside the zerg
+ * binary. 0 (path filled), -ENOENT or -ENAMETOOLONG. */
+int zg_tool_find_guest(const struct zg_tmpl *t, const char *given, char *path, size_t len);
 
 struct zg_run_result;
 /* Reports how a guest's run ended ("zerg: error: <verb>: <what>: <why>", the

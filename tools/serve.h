@@ -1,0 +1,172 @@
+/* zerg serve: what the server's parts share.
+ *
+ * Shape
+ *   One master process owns the listening sockets, a bounded queue of
+ *   accepted connections, the per-instance log and the metrics. Instances
+ *   run in worker processes (sharded, so no process holds more than a few
+ *   dozen VMs: every page fault walks one KVM MMU notifier per VM of the
+ *   process). Each worker runs `slots` threads; a slot owns one prepared
+ *   instance per template and talks to the master over its own SOCK_SEQPACKET
+ *   socketpair: the master sends a job with the connection's fd attached
+ *   (SCM_RIGHTS); the slot runs the instance with the connection as its
+ *   request stream, closes it, prepares the next instance (pooled: reset in
+ *   place; fresh: a new VM) and answers with one report.
+ *
+ * Files: cmd_serve.c (options, master loop), serve_worker.c (slots),
+ * serve_net.c (addresses, listeners, fd passing), serve_metrics.c
+ * (counters, histograms, Prometheus text, log lines).
+ */
+#ifndef ZG_SERVE_H
+#define ZG_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "restorer/zg_restore.h"
+
+#define SV_MAX_TEMPLATES 16
+#define SV_MAX_LISTENERS 64
+
+enum sv_mode { SV_POOLED, SV_FRESH, SV_COLD };
+
+const char *sv_mode_name(enum sv_mode m);
+
+/* One template being served, as loaded by the master (workers inherit it). */
+struct sv_template {
+    char name[64];
+    struct zg_image *img; /* pooled, fresh */
+    void *elf;            /* cold: the guest ELF */
+    size_t elf_len;
+};
+
+struct sv_config {
+    enum sv_mode mode;
+    uint64_t max_instances; /* connections served at once */
+    uint64_t backlog;       /* accepted connections waiting beyond that */
+    uint64_t workers;       /* processes */
+    uint64_t deadline_ms;   /* per instance */
+    uint64_t mem_cap;       /* bytes per instance; 0 none */
+    uint64_t drain_ms;      /* SIGTERM: how long in-flight instances may take */
+    int guest_console;      /* pass guests' console output to stderr */
+    const char *guest;      /* cold: the guest ELF (default: from the template) */
+};
+
+/* ---- master <-> slot messages ------------------------------------------ */
+
+struct sv_job {
+    uint32_t tmpl; /* index into the templates */
+    uint32_t reserved;
+    uint64_t seq; /* the connection's number */
+};
+
+#define SV_END_RESTORE (-1) /* no instance could be prepared */
+
+enum sv_report_kind {
+    SV_REP_IDLE = 1, /* prepared, waiting for a job */
+    SV_REP_DONE = 2, /* a job finished (and the slot is prepared again) */
+};
+
+struct sv_report {
+    uint32_t kind;
+    uint32_t tmpl;
+    uint64_t seq;
+    uint64_t instance;      /* the instance's id */
+    uint64_t prep_ns;       /* restoring or resetting the instance that served */
+    uint64_t run_ns;        /* handing it the connection until its run ended */
+    uint64_t bytes_in;      /* read from the connection */
+    uint64_t bytes_out;     /* written to it */
+    uint64_t private_bytes; /* memory it wrote (pooled/capped; else 0) */
+    int32_t end;            /* enum zg_end, or SV_END_RESTORE */
+    int32_t status;         /* ZG_END_EXIT: the guest's status */
+    char why[256];
+};
+
+/* ---- serve_net.c ----------------------------------------------------------- */
+
+struct sv_listener {
+    char addr[256];  /* as given, for messages */
+    int fd;          /* listening, non-blocking */
+    int tmpl;        /* template index */
+    int is_tcp;      /* TCP_NODELAY on its connections */
+    char unlink[128]; /* a unix socket path we created (removed at exit); "" if none */
+};
+
+/* Opens `addr` ("HOST:PORT", "[V6]:PORT", ":PORT", "unix:/PATH", "fd:N")
+ * into l->fd. mode: permissions of a unix socket file (0: leave to umask).
+ * 0 or a negative errno with a message in err. */
+int sv_listen(const char *addr, unsigned mode, int backlog, struct sv_listener *l, char *err,
+              size_t errlen);
+
+/* systemd socket activation: the number of inherited listening fds
+ * (LISTEN_PID/LISTEN_FDS, starting at fd 3), with their names from
+ * LISTEN_FDNAMES (may be NULL) in names[i] (pointers into a static copy). */
+int sv_systemd_fds(const char **names, int max);
+
+/* Sends job with fd attached / receives one. 0 or a negative errno;
+ * sv_recv_job returns -EPIPE on the master's end of the socket closing. */
+int sv_send_job(int sock, const struct sv_job *job, int fd);
+int sv_recv_job(int sock, struct sv_job *job, int *fd);
+
+/* Closes a connection at once with a reset (TCP: RST), for refusals. */
+void sv_reset_close(int fd);
+
+/* Tells systemd (NOTIFY_SOCKET) something like "READY=1"; no-op without it. */
+void sv_notify(const char *state);
+
+/* ---- serve_worker.c -------------------------------------------------------- */
+
+/* Runs a worker process's slots until the master closes their sockets;
+ * never returns. */
+void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls, int ntmpls,
+                    const int *slot_fds, int nslots) __attribute__((noreturn));
+
+/* ---- serve_metrics.c ------------------------------------------------------- */
+
+#define SV_HIST_BUCKETS 18
+
+struct sv_hist {
+    uint64_t counts[SV_HIST_BUCKETS]; /* per bucket, not cumulative; last is +Inf */
+    uint64_t count;
+    double sum; /* seconds */
+};
+
+enum sv_fail {
+    SV_FAIL_DEADLINE,
+    SV_FAIL_FAULT,
+    SV_FAIL_MEMORY,
+    SV_FAIL_HOST,
+    SV_FAIL_RESTORE,
+    SV_FAIL_WORKER,
+    SV_FAIL_COUNT
+};
+
+struct sv_tmpl_stats {
+    uint64_t accepted, refused, served, exits_nonzero;
+    uint64_t failures[SV_FAIL_COUNT];
+    uint64_t bytes_in, bytes_out;
+    struct sv_hist restore, run, total;
+};
+
+struct sv_stats {
+    struct sv_tmpl_stats t[SV_MAX_TEMPLATES];
+    uint64_t reloads_ok, reloads_failed, worker_deaths;
+    /* gauges, set by the master before rendering */
+    uint64_t busy, idle, preparing, queued, max_instances, backlog, workers, generation;
+};
+
+void sv_hist_add(struct sv_hist *h, double seconds);
+
+/* Prometheus text exposition of st into a new buffer (*out, free it). */
+int sv_metrics_render(const struct sv_stats *st, const struct sv_template *tmpls, int ntmpls,
+                      enum sv_mode mode, char **out, size_t *len);
+
+/* One log line for a finished (or failed) connection, text or JSON. */
+void sv_log_instance(int fd, int json, const char *tmpl, enum sv_mode mode,
+                     const struct sv_report *r, uint64_t wait_ns, uint64_t total_ns);
+
+/* A server event ("listening", "reload", "drain", ...) on the log. */
+void sv_log_event(int fd, int json, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif /* ZG_SERVE_H */

@@ -1,0 +1,231 @@
+/* zerg serve: a worker process and its slots (one thread, one instance per
+ * template, one connection at a time). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tools/serve.h"
+
+struct slot {
+    const struct sv_config *cfg;
+    const struct sv_template *tmpls;
+    int ntmpls;
+    int sock;
+    struct zg_instance *inst[SV_MAX_TEMPLATES]; /* prepared (or NULL) */
+    uint64_t prep_ns[SV_MAX_TEMPLATES];         /* what preparing it took */
+    char prep_err[SV_MAX_TEMPLATES][240];       /* why the last preparation failed */
+};
+
+static struct zg_inst_config slot_config(const struct slot *s)
+{
+    struct zg_inst_config c = zg_inst_config_default();
+    c.deadline_ms = s->cfg->deadline_ms;
+    c.mem_cap = s->cfg->mem_cap;
+    c.console_fd = s->cfg->guest_console ? 2 : -1;
+    c.flags = ZG_INST_ANSWER_LATER | (s->cfg->mode == SV_POOLED ? ZG_INST_TRACK_DIRTY : 0);
+    return c;
+}
+
+/* Makes inst[t] ready to be handed a connection: a pooled instance is reset
+ * in place (*copied gets the pages copied back), anything else is replaced
+ * by a new restore. */
+static void prepare(struct slot *s, int t, uint64_t *copied)
+{
+    const struct zg_image *img = s->tmpls[t].img;
+    uint64_t t0 = zg_now_ns();
+    struct zg_instance *in = s->inst[t];
+    s->prep_err[t][0] = '\0';
+    if (in && s->cfg->mode == SV_POOLED) {
+        if (zg_restore_reset(img, in, copied, s->prep_err[t], sizeof(s->prep_err[t])) == 0) {
+            s->prep_ns[t] = zg_now_ns() - t0;
+            return;
+        }
+    }
+    zg_inst_destroy(in);
+    s->inst[t] = NULL;
+    struct zg_inst_config c = slot_config(s);
+    if (zg_restore(img, &c, &s->inst[t], s->prep_err[t], sizeof(s->prep_err[t])) < 0)
+        s->inst[t] = NULL;
+    s->prep_ns[t] = zg_now_ns() - t0;
+}
+
+static int report(struct slot *s, const struct sv_report *r)
+{
+    ssize_t n;
+    do
+        n = send(s->sock, r, sizeof(*r), MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof(*r) ? 0 : -1;
+}
+
+/* Ends a connection: no more bytes from us; unread request bytes dropped. */
+static void finish_conn(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    char sink[4096];
+    for (int i = 0; i < 16 && read(fd, sink, sizeof(sink)) > 0; i++)
+        ; /* bounded: a client streaming bytes cannot hold the slot here */
+    close(fd);
+}
+
+/* Cold mode: the original demo's model, a new VM booted for the connection. */
+static void run_cold(struct slot *s, const struct sv_template *tp, int fd, struct sv_report *r)
+{
+    struct zg_inst_config c = slot_config(s);
+    c.flags = 0;
+    c.mem_size = tp->img ? tp->img->tmpl->info.mem_size : ZG_DEFAULT_MEM;
+    c.cmdline = tp->img ? tp->img->tmpl->info.cmdline : "";
+    c.in_fd = c.out_fd = fd;
+    struct zg_instance *in = NULL;
+    struct zg_run_result res;
+    uint64_t t0 = zg_now_ns();
+    int rc = zg_inst_create(&c, &in);
+    if (rc == 0)
+        rc = zg_inst_boot_elf(in, tp->elf, tp->elf_len);
+    if (rc == 0)
+        rc = zg_inst_run(in, &res);
+    if (rc < 0) {
+        r->end = SV_END_RESTORE;
+        snprintf(r->why, sizeof(r->why), "cold boot failed: %.230s",
+                 in ? zg_inst_error(in) : strerror(-rc));
+    } else {
+        r->end = (int32_t)res.end;
+        r->status = res.status;
+        snprintf(r->why, sizeof(r->why), "%s", res.why);
+        r->instance = zg_inst_id(in);
+        r->bytes_in = zg_inst_bytes_in(in);
+        r->bytes_out = zg_inst_bytes_out(in);
+        r->private_bytes = zg_inst_private_bytes(in);
+    }
+    r->run_ns = zg_now_ns() - t0;
+    zg_inst_destroy(in);
+}
+
+static void run_job(struct slot *s, const struct sv_job *job, int fd)
+{
+    struct sv_report r;
+    memset(&r, 0, sizeof(r));
+    r.kind = SV_REP_DONE;
+    r.tmpl = job->tmpl;
+    r.seq = job->seq;
+    int t = (int)job->tmpl;
+    if (s->cfg->mode == SV_COLD) {
+        run_cold(s, &s->tmpls[t], fd, &r);
+        finish_conn(fd);
+        report(s, &r);
+        return;
+    }
+    if (!s->inst[t])
+        prepare(s, t, NULL); /* the last preparation failed: try once more, now */
+    struct zg_instance *in = s->inst[t];
+    if (!in) {
+        sv_reset_close(fd);
+        r.end = SV_END_RESTORE;
+        snprintf(r.why, sizeof(r.why), "%s", s->prep_err[t]);
+        report(s, &r);
+        return;
+    }
+    r.prep_ns = s->prep_ns[t];
+    uint64_t t0 = zg_now_ns();
+    zg_inst_set_io(in, fd, fd);
+    struct zg_run_result res;
+    memset(&res, 0, sizeof(res));
+    if (zg_inst_complete_ready(in, 1) < 0 || zg_inst_run(in, &res) < 0) {
+        res.end = ZG_END_HOST;
+        snprintf(res.why, sizeof(res.why), "cannot start the instance: %s", zg_inst_error(in));
+    }
+    finish_conn(fd);
+    zg_inst_set_io(in, -1, -1);
+    r.run_ns = zg_now_ns() - t0;
+    r.end = (int32_t)res.end;
+    r.status = res.status;
+    snprintf(r.why, sizeof(r.why), "%s", res.why);
+    r.instance = zg_inst_id(in);
+    r.bytes_in = zg_inst_bytes_in(in);
+    r.bytes_out = zg_inst_bytes_out(in);
+    r.private_bytes = zg_inst_private_bytes(in);
+    if (res.end == ZG_END_HOST) {
+        /* A VM whose hook failed is not reused. */
+        zg_inst_destroy(in);
+        s->inst[t] = NULL;
+    }
+    uint64_t copied = 0;
+    prepare(s, t, &copied);
+    if (s->cfg->mode == SV_POOLED && copied * ZG_PAGE_SIZE > r.private_bytes)
+        r.private_bytes = copied * ZG_PAGE_SIZE;
+    report(s, &r);
+}
+
+static void *slot_main(void *arg)
+{
+    struct slot *s = arg;
+    if (s->cfg->mode != SV_COLD)
+        for (int t = 0; t < s->ntmpls; t++)
+            prepare(s, t, NULL);
+    struct sv_report idle;
+    memset(&idle, 0, sizeof(idle));
+    idle.kind = SV_REP_IDLE;
+    if (report(s, &idle) == 0) {
+        for (;;) {
+            struct sv_job job;
+            int fd;
+            int rc = sv_recv_job(s->sock, &job, &fd);
+            if (rc == -EPROTO)
+                continue;
+            if (rc < 0 || job.tmpl >= (uint32_t)s->ntmpls) {
+                if (rc == 0)
+                    close(fd);
+                break;
+            }
+            run_job(s, &job, fd);
+        }
+    }
+    for (int t = 0; t < s->ntmpls; t++)
+        zg_inst_destroy(s->inst[t]);
+    close(s->sock);
+    return NULL;
+}
+
+void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls, int ntmpls,
+                    const int *slot_fds, int nslots)
+{
+    /* The master decides when instances stop: a SIGTERM sent to the whole
+     * process group (systemd, a terminal's ^C) must not cut connections. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (getppid() == 1)
+        _exit(1); /* the master is already gone */
+
+    struct slot *slots = calloc((size_t)nslots, sizeof(*slots));
+    pthread_t *th = calloc((size_t)nslots, sizeof(*th));
+    if (!slots || !th)
+        _exit(1);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int started = 0;
+    for (int i = 0; i < nslots; i++) {
+        slots[i] = (struct slot){.cfg = cfg, .tmpls = tmpls, .ntmpls = ntmpls, .sock = slot_fds[i]};
+        if (pthread_create(&th[i], &attr, slot_main, &slots[i]) != 0) {
+            close(slot_fds[i]); /* the master sees the slot gone */
+            th[i] = 0;
+            continue;
+        }
+        started++;
+    }
+    for (int i = 0; i < nslots; i++)
+        if (th[i])
+            pthread_join(th[i], NULL);
+    _exit(started ? 0 : 1);
+}

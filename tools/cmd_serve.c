@@ -286,8 +286,8 @@ static int spawn_worker(struct master *m, int nslots)
     for (int i = 0; i < nslots; i++) {
         close(theirs[i]);
         int s = m->nslots++;
-        m->slots[s] = (struct mslot){.fd = mine[i], .worker = w, .gen = m->gen,
-                                     .state = SL_STARTING};
+        m->slots[s] =
+            (struct mslot){.fd = mine[i], .worker = w, .gen = m->gen, .state = SL_STARTING};
         ep_add(m, mine[i], TAG_SLOT, s);
     }
     return 0;
@@ -336,8 +336,8 @@ static void reap(struct master *m)
             int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             if (!clean) {
                 m->st.worker_deaths++;
-                sv_log_event(m->log_fd, m->log_json, "worker-died",
-                             "worker %d (pid %d) %s %d", i, (int)pid,
+                sv_log_event(m->log_fd, m->log_json, "worker-died", "worker %d (pid %d) %s %d", i,
+                             (int)pid,
                              WIFSIGNALED(status) ? "killed by signal" : "exited with status",
                              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
                 /* Its slots' sockets report the end of their connections. */
@@ -420,8 +420,8 @@ static void accept_on(struct master *m, int li)
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
-        struct qconn c = {.fd = fd, .tmpl = (uint32_t)l->tmpl, .seq = ++m->seq,
-                          .accept_ns = zg_now_ns()};
+        struct qconn c = {
+            .fd = fd, .tmpl = (uint32_t)l->tmpl, .seq = ++m->seq, .accept_ns = zg_now_ns()};
         dispatch(m);
         if (m->qlen == 0 && m->busy < m->cfg.max_instances) {
             int s;
@@ -486,8 +486,8 @@ static void on_slot(struct master *m, int s, uint32_t events)
             uint64_t total = zg_now_ns() - sl->accept_ns;
             m->st.t[sl->tmpl].failures[SV_FAIL_WORKER]++;
             if (!m->quiet)
-                sv_log_instance(m->log_fd, m->log_json, m->tmpls[sl->tmpl].name, m->cfg.mode,
-                                &dead, 0, total);
+                sv_log_instance(m->log_fd, m->log_json, m->tmpls[sl->tmpl].name, m->cfg.mode, &dead,
+                                0, total);
         }
         close_slot(m, s);
         return;
@@ -655,8 +655,8 @@ static void reload(struct master *m)
         sv_log_event(m->log_fd, m->log_json, "error", "reload: cannot start workers: %s",
                      strerror(errno));
     m->st.reloads_ok++;
-    sv_log_event(m->log_fd, m->log_json, "reload", "generation %d: %d template(s) reloaded",
-                 m->gen, m->ntmpls);
+    sv_log_event(m->log_fd, m->log_json, "reload", "generation %d: %d template(s) reloaded", m->gen,
+                 m->ntmpls);
 }
 
 static void on_signal(struct master *m)
@@ -683,8 +683,8 @@ static void on_signal(struct master *m)
             sv_notify("STOPPING=1");
             sv_log_event(m->log_fd, m->log_json, "drain",
                          "%s: no longer accepting; %llu in flight, %zu queued",
-                         si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
-                         (unsigned long long)m->busy, m->qlen);
+                         si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)m->busy,
+                         m->qlen);
             for (int s = 0; s < m->nslots; s++)
                 if (m->slots[s].state == SL_IDLE && m->qlen == 0)
                     close_slot(m, s);
@@ -951,8 +951,7 @@ int zg_cmd_serve(int argc, char **argv)
             m->cfg.guest = optarg;
             break;
         case 'n':
-            if (zg_parse_u64(optarg, 4096, &m->cfg.max_instances) < 0 ||
-                !m->cfg.max_instances) {
+            if (zg_parse_u64(optarg, 4096, &m->cfg.max_instances) < 0 || !m->cfg.max_instances) {
                 zg_err("--max-instances: '%s' is not a number from 1 to 4096", optarg);
                 return ZG_EXIT_USAGE;
             }
@@ -1106,15 +1105,18 @@ int zg_cmd_serve(int argc, char **argv)
         zg_err("serve: cannot start the workers: %s", strerror(errno));
         goto out;
     }
+    char capbuf[32] = "none";
+    if (m->cfg.mem_cap)
+        snprintf(capbuf, sizeof(capbuf), "%llu KiB", (unsigned long long)(m->cfg.mem_cap >> 10));
     for (int i = 0; i < m->nlis; i++) {
         ep_add(m, m->lis[i].fd, TAG_LISTENER, i);
         sv_log_event(m->log_fd, m->log_json, "listening",
                      "%s -> template %s (%s, %llu instances in %llu workers, backlog %llu, "
-                     "deadline %llu ms, mem-cap %llu KiB)",
+                     "deadline %llu ms, mem-cap %s)",
                      m->lis[i].addr, m->tmpls[m->lis[i].tmpl].name, sv_mode_name(m->cfg.mode),
                      (unsigned long long)m->cfg.max_instances, (unsigned long long)workers,
                      (unsigned long long)m->cfg.backlog, (unsigned long long)m->cfg.deadline_ms,
-                     (unsigned long long)(m->cfg.mem_cap >> 10));
+                     capbuf);
     }
     if (m->metrics.fd >= 0) {
         ep_add(m, m->metrics.fd, TAG_METRICS, 0);

@@ -85,10 +85,10 @@ struct sv_report {
 /* ---- serve_net.c ----------------------------------------------------------- */
 
 struct sv_listener {
-    char addr[256];  /* as given, for messages */
-    int fd;          /* listening, non-blocking */
-    int tmpl;        /* template index */
-    int is_tcp;      /* TCP_NODELAY on its connections */
+    char addr[256];   /* as given, for messages */
+    int fd;           /* listening, non-blocking */
+    int tmpl;         /* template index */
+    int is_tcp;       /* TCP_NODELAY on its connections */
     char unlink[128]; /* a unix socket path we created (removed at exit); "" if none */
 };
 

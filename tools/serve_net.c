@@ -40,8 +40,7 @@ static int listen_unix(const char *path, unsigned mode, int backlog, struct sv_l
         int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
             close(probe);
-            return zg_errf(err, errlen, -EADDRINUSE, "%s: another server is listening there",
-                           path);
+            return zg_errf(err, errlen, -EADDRINUSE, "%s: another server is listening there", path);
         }
         if (probe >= 0)
             close(probe);
@@ -188,10 +187,8 @@ int sv_send_job(int sock, const struct sv_job *job, int fd)
     } u;
     memset(&u, 0, sizeof(u));
     struct iovec iov = {.iov_base = (void *)job, .iov_len = sizeof(*job)};
-    struct msghdr m = {.msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = u.buf,
-                       .msg_controllen = sizeof(u.buf)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -214,10 +211,8 @@ int sv_recv_job(int sock, struct sv_job *job, int *fd)
         struct cmsghdr align;
     } u;
     struct iovec iov = {.iov_base = job, .iov_len = sizeof(*job)};
-    struct msghdr m = {.msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = u.buf,
-                       .msg_controllen = sizeof(u.buf)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     *fd = -1;
     ssize_t n;
     do

@@ -1,0 +1,333 @@
+#!/usr/bin/env bash
+# System test: zerg serve for real, behind the real nginx and HAProxy from
+# Debian, on loopback. Isolation (pooled and fresh), faults (crash, endless
+# loop, memory cap) while other connections are served, clients that vanish
+# or stall, the bounded backlog, SIGHUP reload under traffic, SIGTERM drain,
+# metrics, a TCP listener and systemd socket activation.
+source "$(dirname "$0")/lib.bash"
+source "$(dirname "$0")/proxy.bash"
+trap 'proxy_stop_all; rm -rf "$TMP"' EXIT
+
+if ! kvm_usable; then
+    skip serve/all "/dev/kvm is missing or not accessible to $(id -un)"
+    exit 0
+fi
+for tool in nginx haproxy curl python3; do
+    if ! command -v "$tool" >/dev/null; then
+        fail serve/tools "$tool is not installed (make deps installs it)"
+        exit 1
+    fi
+done
+export ZERG_HOME=$TMP/home ZERG_IMAGE_DIR=$TMP/img
+mkdir -p "$ZERG_IMAGE_DIR"
+Z=${ZERG:-bin/zerg}
+RAW="python3 tests/sys/rawclient.py"
+
+if "$Z" template create st --guest bin/test-guests/servetest.elf -q >"$TMP/c.txt" 2>&1 &&
+    "$Z" template create zl --guest bin/guests/zergling.elf -q -- --dataset-mib 8 >>"$TMP/c.txt" 2>&1; then
+    pass serve/templates
+else
+    fail serve/templates "$(cat "$TMP/c.txt")"
+    exit 1
+fi
+
+# metric NAME_WITH_LABELS SOCKET: one value from a scrape.
+metric() {
+    curl -s --unix-socket "$2" http://m/metrics | awk -v k="$1" '$1 == k {print $2}'
+}
+# kvm_vms PID: VMs open in the server's processes (kvm-vm descriptors).
+kvm_vms() {
+    local n=0 p
+    for p in $(tree_pids "$1"); do
+        n=$((n + $(ls -l "/proc/$p/fd" 2>/dev/null | grep -c 'kvm-vm')))
+    done
+    echo "$n"
+}
+
+# ---- per mode: isolation, faults, vanishing and stalling clients -----------------
+for mode in pooled fresh; do
+    D=$TMP/$mode
+    mkdir -p "$D"
+    flag=()
+    [ $mode = fresh ] && flag=(--fresh)
+    if ! serve_start "$D/serve.log" "${flag[@]}" -n 4 --deadline 1500 --mem-cap 8M \
+        -l "unix:$D/st.sock=st" -l "unix:$D/zl.sock=zl" --metrics "unix:$D/m.sock"; then
+        fail "serve/$mode-start" "$(cat "$D/serve.log")"
+        continue
+    fi
+    SP=$SERVE_PID
+    port=$(free_port)
+    if ! nginx_start "$D/nginx" "$port" st="unix:$D/st.sock" zl="unix:$D/zl.sock"; then
+        fail "serve/$mode-nginx" "$(cat "$D/nginx/error.log")"
+        continue
+    fi
+    U=http://127.0.0.1:$port
+
+    r=$(curl -s "$U/zl/hello")
+    if grep -q '^restored: yes' <<<"$r" && grep -q '^path: /hello' <<<"$r"; then
+        pass "serve/$mode-nginx-answers"
+    else
+        fail "serve/$mode-nginx-answers" "$r"
+    fi
+
+    # Isolation: one request stores a secret in .bss, heap and a page of its
+    # own; no later request may see it (the pooled slot that served the put is
+    # the next one handed out: the idle stack is LIFO).
+    put=$(curl -s "$U/st/put/SECRET-$mode-$$")
+    leaks=0 gets=""
+    for i in 1 2 3 4 5 6 7 8; do
+        g=$(curl -s "$U/st/get")
+        gets+="$g;"
+        [ "$g" = "bss=- heap=- page=-" ] || leaks=$((leaks + 1))
+    done
+    if [ "$put" = stored ] && [ $leaks = 0 ]; then
+        pass "serve/$mode-isolation"
+    else
+        fail "serve/$mode-isolation" "put=$put gets=$gets"
+    fi
+    # The same secret, with the get racing the put on other instances.
+    curl -s "$U/st/put/RACE-$mode" >/dev/null &
+    g=$(curl -s "$U/st/get")
+    wait $!
+    if [ "$g" = "bss=- heap=- page=-" ]; then
+        pass "serve/$mode-isolation-concurrent"
+    else
+        fail "serve/$mode-isolation-concurrent" "$g"
+    fi
+
+    # Faults: a crash, an endless loop and a memory hog, while other
+    # connections keep being answered.
+    vms0=$(kvm_vms "$SP")
+    curl -s -o /dev/null -w '%{http_code}' "$U/st/spin" >"$D/spin.code" &
+    sp=$!
+    curl -s -o /dev/null -w '%{http_code}' "$U/st/hog/40" >"$D/hog.code" &
+    hp=$!
+    crash=$(curl -s -o /dev/null -w '%{http_code}' "$U/st/crash")
+    ok=0
+    for i in $(seq 1 20); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/zl/during-faults")" = 200 ] && ok=$((ok + 1))
+    done
+    wait $sp $hp
+    sleep 0.2
+    log=$(cat "$D/serve.log")
+    if [ "$crash" = 502 ] && [ "$(cat "$D/spin.code")" = 502 ] && [ "$(cat "$D/hog.code")" = 502 ] &&
+        [ $ok = 20 ] && grep -q 'end=fault .*why="guest fault' <<<"$log" &&
+        grep -q 'end=deadline .*why="killed at its deadline of 1500 ms"' <<<"$log" &&
+        grep -q 'end=memory .*over its cap of 8192 KiB' <<<"$log"; then
+        pass "serve/$mode-faults-killed-others-served"
+    else
+        fail "serve/$mode-faults-killed-others-served" \
+            "crash=$crash spin=$(cat "$D/spin.code") hog=$(cat "$D/hog.code") ok=$ok/20 log:$(tail -n 8 "$D/serve.log")"
+    fi
+    m="$D/m.sock"
+    f_dl=$(metric 'zerg_instance_failures_total{template="st",reason="deadline"}' "$m")
+    f_ft=$(metric 'zerg_instance_failures_total{template="st",reason="fault"}' "$m")
+    f_mm=$(metric 'zerg_instance_failures_total{template="st",reason="memory"}' "$m")
+    n_rs=$(metric "zerg_restores_total{template=\"zl\",mode=\"$mode\"}" "$m")
+    if [ "${f_dl:-0}" -ge 1 ] && [ "${f_ft:-0}" -ge 1 ] && [ "${f_mm:-0}" -ge 1 ] && [ "${n_rs:-0}" -ge 21 ]; then
+        pass "serve/$mode-metrics-count-failures"
+    else
+        fail "serve/$mode-metrics-count-failures" "deadline=$f_dl fault=$f_ft memory=$f_mm restores=$n_rs"
+    fi
+
+    # Clients that vanish: before sending anything, mid-request, and after
+    # asking for an endless loop. None may leave an instance behind.
+    $RAW "$D/st.sock" vanish "" >/dev/null
+    $RAW "$D/st.sock" vanish 'GET /get HT' >/dev/null
+    $RAW "$D/st.sock" vanish 'GET /spin HTTP/1.0\r\n\r\n' >/dev/null
+    sleep 2 # past the 1.5 s deadline of the spinning one
+    busy=$(metric 'zerg_instances{state="busy"}' "$m")
+    vms1=$(kvm_vms "$SP")
+    if [ "$busy" = 0 ] && [ "$vms1" = "$vms0" ] && [ "$vms1" -gt 0 ] &&
+        [ "$(grep -c 'template=st .*in=11 .*end=exit' "$D/serve.log")" -ge 1 ]; then
+        pass "serve/$mode-vanishing-clients-leave-nothing"
+    else
+        fail "serve/$mode-vanishing-clients-leave-nothing" "busy=$busy vms $vms0 -> $vms1; $(tail -n 4 "$D/serve.log")"
+    fi
+
+    # A client that stalls mid-request costs only its own instance, until
+    # its deadline.
+    st=$($RAW "$D/st.sock" stall 'GET /get HTTP/1.0\r\n' 5)
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$U/zl/while-stalled")
+    if [[ $st == "closed after 1."* ]] && [ "$code" = 200 ]; then
+        pass "serve/$mode-stalled-client-killed-at-deadline"
+    else
+        fail "serve/$mode-stalled-client-killed-at-deadline" "$st, other request $code"
+    fi
+    proxy_stop_all
+done
+
+# ---- HAProxy in front -------------------------------------------------------------
+D=$TMP/haproxy
+mkdir -p "$D"
+if serve_start "$D/serve.log" -q -n 2 -l "unix:$D/zl.sock=zl"; then
+    port=$(free_port)
+    if haproxy_start "$D" "$port" "$D/zl.sock"; then
+        ids=""
+        codes=""
+        for i in 1 2 3 4 5; do
+            r=$(curl -s -D "$D/h$i" "http://127.0.0.1:$port/via-haproxy")
+            ids+="$(grep '^instance:' <<<"$r" | cut -d' ' -f2) "
+            codes+="$(head -n 1 "$D/h$i" | cut -d' ' -f2) "
+        done
+        uniq=$(tr ' ' '\n' <<<"$ids" | grep -c .)
+        distinct=$(tr ' ' '\n' <<<"$ids" | grep . | sort -u | wc -l)
+        if [ "$codes" = "200 200 200 200 200 " ] && [ "$uniq" = 5 ] && [ "$distinct" = 5 ]; then
+            pass serve/haproxy-each-request-own-instance
+        else
+            fail serve/haproxy-each-request-own-instance "codes=$codes ids=$ids $(cat "$D/haproxy.log")"
+        fi
+    else
+        fail serve/haproxy-start "$(cat "$D/haproxy.log")"
+    fi
+else
+    fail serve/haproxy-serve-start "$(cat "$D/serve.log")"
+fi
+proxy_stop_all
+
+# ---- the bounded backlog: refused fast, not left to time out ---------------------
+D=$TMP/backlog
+mkdir -p "$D"
+if serve_start "$D/serve.log" -n 1 --backlog 1 --deadline 3000 -l "unix:$D/st.sock=st" \
+    --metrics "unix:$D/m.sock"; then
+    $RAW "$D/st.sock" stall 'GET /spin HTTP/1.0\r\n\r\n' 4 >"$D/a" &
+    a=$!
+    sleep 0.3
+    $RAW "$D/st.sock" stall 'GET /get HTTP/1.0\r\n\r\n' 6 >"$D/b" &
+    b=$!
+    sleep 0.3
+    third=$($RAW "$D/st.sock" request 'GET /get HTTP/1.0\r\n\r\n')
+    wait $a $b
+    refused=$(metric 'zerg_connections_refused_total{template="st"}' "$D/m.sock")
+    # The third is reset at once; the queued second (conn 3: serve_start's
+    # probe was conn 1) is served after the spinner dies.
+    if [[ $third == "reset after 0."* || $third == "got 0 bytes"* ]] && [ "$refused" = 1 ] &&
+        [[ $(cat "$D/b") == "closed after 2."* || $(cat "$D/b") == "closed after 3."* ]] &&
+        grep -q 'template=st .*conn=3 .*in=21 .*end=exit' "$D/serve.log"; then
+        pass serve/backlog-full-refused-fast
+    else
+        fail serve/backlog-full-refused-fast "third: $third; refused=$refused; queued: $(cat "$D/b"); $(tail -n 3 "$D/serve.log")"
+    fi
+else
+    fail serve/backlog-start "$(cat "$D/serve.log")"
+fi
+proxy_stop_all
+
+# ---- SIGHUP: templates reloaded under traffic, no connection dropped -------------
+D=$TMP/reload
+mkdir -p "$D"
+if serve_start "$D/serve.log" -q -n 4 -l "unix:$D/zl.sock=zl"; then
+    SP=$SERVE_PID
+    (
+        for i in $(seq 1 150); do
+            curl -s -o /dev/null -w '%{http_code}\n' --unix-socket "$D/zl.sock" "http://x/r$i"
+        done
+    ) >"$D/codes" &
+    loop=$!
+    for i in 1 2 3; do
+        sleep 0.2
+        kill -HUP "$SP"
+    done
+    # A new version of the template: later connections must get it.
+    "$Z" template create zl --force --guest bin/guests/zergling.elf -q -- --dataset-mib 4 >"$D/c.txt" 2>&1
+    kill -HUP "$SP"
+    wait $loop
+    sleep 0.3
+    after=$(curl -s --unix-socket "$D/zl.sock" http://x/after)
+    n200=$(grep -c '^200$' "$D/codes")
+    if [ "$n200" = 150 ] && grep -q '(4 MiB)' <<<"$after" &&
+        [ "$(grep -c 'zerg-serve reload generation' "$D/serve.log")" = 4 ]; then
+        pass serve/sighup-reload-drops-nothing
+    else
+        fail serve/sighup-reload-drops-nothing "200s: $n200/150; after: $(grep dataset <<<"$after"); $(grep -v instance "$D/serve.log" | tail -n 5)"
+    fi
+    # A reload that cannot load keeps serving the old version.
+    "$Z" template rm zl >/dev/null 2>&1
+    kill -HUP "$SP"
+    sleep 0.3
+    code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$D/zl.sock" http://x/still)
+    if [ "$code" = 200 ] && grep -q 'reload-failed keeping the templates served' "$D/serve.log"; then
+        pass serve/failed-reload-keeps-serving
+    else
+        fail serve/failed-reload-keeps-serving "code=$code; $(tail -n 3 "$D/serve.log")"
+    fi
+    "$Z" template create zl --guest bin/guests/zergling.elf -q -- --dataset-mib 8 >/dev/null 2>&1
+else
+    fail serve/reload-start "$(cat "$D/serve.log")"
+fi
+proxy_stop_all
+
+# ---- SIGTERM: in-flight instances finish, then the server exits 0 ----------------
+D=$TMP/drain
+mkdir -p "$D"
+if serve_start "$D/serve.log" -n 2 -l "unix:$D/st.sock=st"; then
+    SP=$SERVE_PID
+    echo "$SP" >"$D/pid"
+    r=$($RAW "$D/st.sock" drain 'GET /echo HTTP/1.0\r\n' 'X-Late: 1\r\n\r\n' "$D/pid")
+    wait "$SP"
+    rc=$?
+    PROXY_PIDS=()
+    if [[ $r == "got "*"HTTP/1.0 200 X" ]] && [ $rc = 0 ] && [ ! -e "$D/st.sock" ] &&
+        grep -q 'zerg-serve drain SIGTERM: no longer accepting; 1 in flight' "$D/serve.log" &&
+        [ -z "$(tree_pids "$SP" | tail -n +2)" ]; then
+        pass serve/sigterm-drains-in-flight
+    else
+        fail serve/sigterm-drains-in-flight "$r rc=$rc; $(tail -n 4 "$D/serve.log")"
+    fi
+else
+    fail serve/drain-start "$(cat "$D/serve.log")"
+fi
+
+# ---- a TCP listener, JSON log lines ------------------------------------------------
+D=$TMP/tcp
+mkdir -p "$D"
+port=$(free_port)
+if serve_start "$D/serve.log" --log-format json -n 2 -l "127.0.0.1:$port=zl" && wait_tcp "$port"; then
+    r=$(curl -s "http://127.0.0.1:$port/over-tcp")
+    sleep 0.2
+    if grep -q '^path: /over-tcp' <<<"$r" &&
+        python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    j = json.loads(l)
+    if j.get("event") == "instance" and j["bytes_out"] > 0:
+        assert j["template"] == "zl" and j["end"] == "exit" and j["bytes_in"] > 0
+        sys.exit(0)
+sys.exit(1)' "$D/serve.log"; then
+        pass serve/tcp-listener-json-log
+    else
+        fail serve/tcp-listener-json-log "$r; $(cat "$D/serve.log")"
+    fi
+else
+    fail serve/tcp-start "$(cat "$D/serve.log")"
+fi
+proxy_stop_all
+
+# ---- systemd socket activation ---------------------------------------------------
+D=$TMP/sd
+mkdir -p "$D"
+$RAW "$D/web.sock" activate web "$PWD/$Z" serve --log "$D/serve.log" -n 2 \
+    --listen systemd:web=zl 2>>"$D/serve.log" &
+PROXY_PIDS+=($!)
+if wait_unix "$D/web.sock" && r=$(curl -s --unix-socket "$D/web.sock" http://x/activated) &&
+    grep -q '^path: /activated' <<<"$r"; then
+    pass serve/systemd-socket-activation
+else
+    fail serve/systemd-socket-activation "$r; $(cat "$D/serve.log")"
+fi
+proxy_stop_all
+
+# ---- bad command lines are refused with a message ---------------------------------
+out=$("$Z" serve -l "unix:$TMP/x.sock=nosuch" 2>&1)
+rc1=$?
+out2=$("$Z" serve -l "unix:$TMP/y.sock" 2>&1)
+rc2=$?
+out3=$("$Z" serve -t zl -l "999.1.1.1:80" 2>&1)
+rc3=$?
+if [ $rc1 != 0 ] && grep -q "nosuch" <<<"$out" && [ $rc2 = 2 ] && grep -q 'no template' <<<"$out2" &&
+    [ $rc3 = 2 ]; then
+    pass serve/bad-arguments-refused
+else
+    fail serve/bad-arguments-refused "$rc1 $out / $rc2 $out2 / $rc3 $out3"
+fi
+
+exit $T_FAILED

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -112,7 +111,7 @@ struct master {
     int nlis;
     struct sv_listener metrics;
     struct mclient mclients[SV_METRICS_CLIENTS];
-    int ep, sfd, spare_fd;
+    int ep, sfd, spare_fd; /* sfd: the read end of the signal pipe */
     struct mslot *slots;
     int nslots, cap_slots;
     struct mworker *workers;
@@ -130,6 +129,10 @@ struct master {
     int log_fd, log_json, quiet;
     struct sv_stats st;
 };
+
+/* Signals reach the loop through a pipe (the classic self-pipe; signalfd
+ * would do, but valgrind cannot deliver to it): this is its write end. */
+static int sig_pipe_w = -1;
 
 enum { TAG_LISTENER = 1, TAG_SLOT, TAG_SIGNAL, TAG_METRICS, TAG_MCLIENT };
 
@@ -226,6 +229,7 @@ static void drop_master_fds(struct master *m)
         close(m->q[(m->qhead + i) % m->qcap].fd);
     close(m->ep);
     close(m->sfd);
+    close(sig_pipe_w);
     if (m->spare_fd >= 0)
         close(m->spare_fd);
     if (m->log_fd > 2)
@@ -659,11 +663,40 @@ static void reload(struct master *m)
                  m->ntmpls);
 }
 
+static void on_sig(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t n = write(sig_pipe_w, &b, 1);
+    (void)n; /* a full pipe already holds a wake-up */
+    errno = saved;
+}
+
+static int install_signals(struct master *m)
+{
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -errno;
+    m->sfd = p[0];
+    sig_pipe_w = p[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sig;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (sigaction(sigs[i], &sa, NULL) < 0)
+            return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
 static void on_signal(struct master *m)
 {
-    struct signalfd_siginfo si;
-    while (read(m->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        switch (si.ssi_signo) {
+    unsigned char sig;
+    while (read(m->sfd, &sig, 1) == 1) {
+        switch (sig) {
         case SIGCHLD:
             reap(m);
             break;
@@ -683,7 +716,7 @@ static void on_signal(struct master *m)
             sv_notify("STOPPING=1");
             sv_log_event(m->log_fd, m->log_json, "drain",
                          "%s: no longer accepting; %llu in flight, %zu queued",
-                         si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)m->busy,
+                         sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)m->busy,
                          m->qlen);
             for (int s = 0; s < m->nslots; s++)
                 if (m->slots[s].state == SL_IDLE && m->qlen == 0)
@@ -1058,18 +1091,9 @@ int zg_cmd_serve(int argc, char **argv)
     }
     int status = ZG_EXIT_HOST;
     m->ep = epoll_create1(EPOLL_CLOEXEC);
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &sigs, NULL);
-    m->sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-    signal(SIGPIPE, SIG_IGN);
     m->qcap = m->cfg.backlog + 1;
     m->q = calloc(m->qcap, sizeof(*m->q));
-    if (m->ep < 0 || m->sfd < 0 || !m->q) {
+    if (m->ep < 0 || install_signals(m) < 0 || !m->q) {
         zg_err("serve: cannot set up the event loop: %s", strerror(errno));
         goto out;
     }

@@ -201,6 +201,7 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -227,5 +228,8 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
     for (int i = 0; i < nslots; i++)
         if (th[i])
             pthread_join(th[i], NULL);
+    pthread_attr_destroy(&attr);
+    free(slots);
+    free(th);
     _exit(started ? 0 : 1);
 }

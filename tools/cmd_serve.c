@@ -121,8 +121,9 @@ struct master {
     struct qconn *q; /* ring of cfg.backlog (+1) */
     size_t qcap, qhead, qlen;
     uint64_t seq, busy;
+    uint64_t refused_unlogged, refused_logged_at;
     int gen;
-    int draining;
+    int draining, stop_now;
     uint64_t drain_deadline;
     int respawn_pending;
     uint64_t respawn_at;
@@ -399,6 +400,23 @@ static void dispatch(struct master *m)
     }
 }
 
+/* Closes a connection nobody will serve, with a reset; logged at most once a
+ * second (with how many since), so a flood cannot flood the log. */
+static void refuse(struct master *m, int tmpl, int fd, const char *why)
+{
+    m->st.t[tmpl].refused++;
+    sv_reset_close(fd);
+    m->refused_unlogged++;
+    uint64_t now = zg_now_ns();
+    if (now - m->refused_logged_at >= 1000000000ull || m->draining) {
+        sv_log_event(m->log_fd, m->log_json, "refused",
+                     "%llu connection(s) to template %s reset: %s",
+                     (unsigned long long)m->refused_unlogged, m->tmpls[tmpl].name, why);
+        m->refused_unlogged = 0;
+        m->refused_logged_at = now;
+    }
+}
+
 static void accept_on(struct master *m, int li)
 {
     struct sv_listener *l = &m->lis[li];
@@ -414,8 +432,11 @@ static void accept_on(struct master *m, int li)
                 if (fd >= 0)
                     sv_reset_close(fd);
                 m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                m->st.t[l->tmpl].accepted++;
                 m->st.t[l->tmpl].refused++;
-                sv_log_event(m->log_fd, m->log_json, "refused", "out of file descriptors");
+                sv_log_event(m->log_fd, m->log_json, "refused",
+                             "out of file descriptors: a connection to template %s reset",
+                             m->tmpls[l->tmpl].name);
             }
             return;
         }
@@ -436,8 +457,7 @@ static void accept_on(struct master *m, int li)
                 continue;
         }
         if (m->qlen >= m->cfg.backlog) {
-            m->st.t[l->tmpl].refused++;
-            sv_reset_close(fd);
+            refuse(m, l->tmpl, fd, "every instance busy and the backlog full");
             continue;
         }
         m->q[(m->qhead + m->qlen) % m->qcap] = c;
@@ -464,8 +484,8 @@ static enum sv_fail fail_reason(int32_t end)
 static void slot_idle(struct master *m, int s)
 {
     struct mslot *sl = &m->slots[s];
-    if (sl->gen != m->gen || m->draining) {
-        close_slot(m, s); /* an old generation's slot, or shutting down */
+    if (sl->gen != m->gen || (m->draining && m->qlen == 0)) {
+        close_slot(m, s); /* an old generation's slot, or drained */
         return;
     }
     sl->state = SL_IDLE;
@@ -707,6 +727,7 @@ static void on_signal(struct master *m)
         default: /* SIGTERM, SIGINT */
             if (m->draining) {
                 m->drain_deadline = zg_now_ns();
+                m->stop_now = 1;
                 sv_log_event(m->log_fd, m->log_json, "stop", "second signal: stopping now");
                 break;
             }
@@ -802,8 +823,10 @@ static int run_master(struct master *m)
  * connection), then a grace period, then SIGKILL. */
 static void stop_workers(struct master *m, int forced)
 {
-    for (size_t i = 0; i < m->qlen; i++)
-        sv_reset_close(m->q[(m->qhead + i) % m->qcap].fd);
+    for (size_t i = 0; i < m->qlen; i++) {
+        struct qconn *c = &m->q[(m->qhead + i) % m->qcap];
+        refuse(m, (int)c->tmpl, c->fd, "the server stopped before an instance was free");
+    }
     m->qlen = 0;
     for (int s = 0; s < m->nslots; s++)
         close_slot(m, s);
@@ -1135,7 +1158,7 @@ int zg_cmd_serve(int argc, char **argv)
     for (int i = 0; i < m->nlis; i++) {
         ep_add(m, m->lis[i].fd, TAG_LISTENER, i);
         sv_log_event(m->log_fd, m->log_json, "listening",
-                     "%s -> template %s (%s, %llu instances in %llu workers, backlog %llu, "
+                     "%s -> template %s (%s, max-instances %llu, workers %llu, backlog %llu, "
                      "deadline %llu ms, mem-cap %s)",
                      m->lis[i].addr, m->tmpls[m->lis[i].tmpl].name, sv_mode_name(m->cfg.mode),
                      (unsigned long long)m->cfg.max_instances, (unsigned long long)workers,
@@ -1152,12 +1175,22 @@ int zg_cmd_serve(int argc, char **argv)
     int forced = rc < 0 || m->busy > 0 || m->qlen > 0;
     if (forced)
         sv_log_event(m->log_fd, m->log_json, "stop",
-                     "drain timeout: killing %llu in-flight instance(s), %zu queued",
+                     "%s: killing %llu in-flight instance(s), %zu queued",
+                     rc < 0        ? "event loop failed"
+                     : m->stop_now ? "second signal"
+                                   : "drain timeout",
                      (unsigned long long)m->busy, m->qlen);
     stop_listening(m);
     stop_workers(m, forced);
-    sv_log_event(m->log_fd, m->log_json, "stopped", "served %llu connection(s)",
-                 (unsigned long long)m->seq);
+    uint64_t served = 0, refused = 0;
+    for (int t = 0; t < m->ntmpls; t++) {
+        served += m->st.t[t].served;
+        refused += m->st.t[t].refused;
+    }
+    sv_log_event(m->log_fd, m->log_json, "stopped",
+                 "accepted %llu connection(s): %llu handed to instances, %llu refused",
+                 (unsigned long long)m->seq, (unsigned long long)served,
+                 (unsigned long long)refused);
     status = forced ? 1 : 0;
 out:
     stop_listening(m);

@@ -96,12 +96,13 @@ int sv_metrics_render(const struct sv_stats *st, const struct sv_template *tmpls
     if (!b.p)
         return -ENOMEM;
     b.p[0] = '\0';
-    COUNTER(&b, "zerg_connections_total", "Connections accepted.");
+    COUNTER(&b, "zerg_connections_total", "Connections accepted (refused ones included).");
     for (int t = 0; t < ntmpls; t++)
         put(&b, "zerg_connections_total{template=\"%s\"} %llu\n", tmpls[t].name,
             (unsigned long long)st->t[t].accepted);
     COUNTER(&b, "zerg_connections_refused_total",
-            "Connections closed at once: every instance busy and the backlog full, or draining.");
+            "Connections reset unserved: every instance busy and the backlog full, or still "
+            "queued when the server stopped.");
     for (int t = 0; t < ntmpls; t++)
         put(&b, "zerg_connections_refused_total{template=\"%s\"} %llu\n", tmpls[t].name,
             (unsigned long long)st->t[t].refused);

@@ -143,10 +143,10 @@ proc_fds() {
 proxy_stop_all() {
     local p
     for p in "${PROXY_PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null
+        kill -TERM "$p" 2>/dev/null || true
     done
     for p in "${PROXY_PIDS[@]}"; do
-        wait "$p" 2>/dev/null
+        wait "$p" 2>/dev/null || true
     done
     PROXY_PIDS=()
 }

@@ -260,19 +260,29 @@ proxy_stop_all
 # ---- SIGTERM: in-flight instances finish, then the server exits 0 ----------------
 D=$TMP/drain
 mkdir -p "$D"
-if serve_start "$D/serve.log" -n 2 -l "unix:$D/st.sock=st"; then
+# One instance: the first connection is in flight (half its request sent
+# when SIGTERM comes), the second waits in the queue; both must be answered.
+if serve_start "$D/serve.log" -n 1 -l "unix:$D/st.sock=st"; then
     SP=$SERVE_PID
     echo "$SP" >"$D/pid"
-    r=$($RAW "$D/st.sock" drain 'GET /echo HTTP/1.0\r\n' 'X-Late: 1\r\n\r\n' "$D/pid")
+    $RAW "$D/st.sock" drain 'GET /echo HTTP/1.0\r\n' 'X-Late: 1\r\n\r\n' "$D/pid" >"$D/r" &
+    rp=$!
+    sleep 0.05
+    $RAW "$D/st.sock" request 'GET /get HTTP/1.0\r\n\r\n' >"$D/q" &
+    qp=$!
+    wait $rp $qp
     wait "$SP"
     rc=$?
     PROXY_PIDS=()
-    if [[ $r == "got "*"HTTP/1.0 200 X" ]] && [ $rc = 0 ] && [ ! -e "$D/st.sock" ] &&
-        grep -q 'zerg-serve drain SIGTERM: no longer accepting; 1 in flight' "$D/serve.log" &&
+    r=$(cat "$D/r")
+    q=$(cat "$D/q")
+    if [[ $r == "got "*"HTTP/1.0 200 X" ]] && [[ $q == "got "*"HTTP/1.0 200 X" ]] && [ $rc = 0 ] &&
+        [ ! -e "$D/st.sock" ] &&
+        grep -q 'zerg-serve drain SIGTERM: no longer accepting; 1 in flight, 1 queued' "$D/serve.log" &&
         [ -z "$(tree_pids "$SP" | tail -n +2)" ]; then
-        pass serve/sigterm-drains-in-flight
+        pass serve/sigterm-drains-in-flight-and-queued
     else
-        fail serve/sigterm-drains-in-flight "$r rc=$rc; $(tail -n 4 "$D/serve.log")"
+        fail serve/sigterm-drains-in-flight-and-queued "in flight: $r; queued: $q; rc=$rc; $(tail -n 4 "$D/serve.log")"
     fi
 else
     fail serve/drain-start "$(cat "$D/serve.log")"

@@ -82,6 +82,22 @@ long zg_recv(void *buf, size_t len)
     return a.ret;
 }
 
+size_t zg_recv_head(char *buf, size_t cap)
+{
+    size_t got = 0;
+    buf[0] = '\0';
+    while (got < cap) {
+        long n = zg_recv(buf + got, cap - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        buf[got] = '\0';
+        if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
+            break;
+    }
+    return got;
+}
+
 long zg_send(const void *buf, size_t len)
 {
     const char *p = buf;

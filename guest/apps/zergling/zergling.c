@@ -177,23 +177,13 @@ int main(int argc, char **argv)
 
     /* Read the request head: up to the blank line, the end of the stream, or REQ_MAX. */
     static char req[REQ_MAX + 1];
-    size_t got = 0;
-    for (;;) {
-        if (got == REQ_MAX) {
-            error_page(431, "Request Header Fields Too Large");
-            return 0;
-        }
-        long n = zg_recv(req + got, REQ_MAX - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        req[got] = '\0';
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-            break;
-    }
-    req[got] = '\0';
+    size_t got = zg_recv_head(req, REQ_MAX);
     if (got == 0)
         return 0; /* the client went away without a request */
+    if (got == REQ_MAX && !strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) {
+        error_page(431, "Request Header Fields Too Large");
+        return 0;
+    }
 
     /* Request line: METHOD SP PATH SP VERSION */
     char *sp1 = strchr(req, ' ');

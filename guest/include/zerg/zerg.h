@@ -31,6 +31,11 @@ long zg_random(void *buf, size_t len);
 void zg_ready(struct zg_hc_ready *out);
 /* Reads up to len request bytes; 0 at the end of the stream, or -ZG_E*. */
 long zg_recv(void *buf, size_t len);
+/* Reads a text protocol's request head into buf (cap bytes, plus room for a
+ * terminating NUL at buf[cap]): until a blank line ("\r\n\r\n" or "\n\n"),
+ * the end of the stream, or cap bytes. Returns the bytes read (0: the client
+ * sent nothing); cap bytes without a blank line means the head is too long. */
+size_t zg_recv_head(char *buf, size_t cap);
 /* Writes all len bytes of response; returns len or -ZG_E*. */
 long zg_send(const void *buf, size_t len);
 /* Ends the instance with status (0..255). */

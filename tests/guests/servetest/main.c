@@ -43,17 +43,7 @@ int main(void)
     zg_ready(&ready);
 
     static char req[REQ_MAX + 1];
-    size_t got = 0;
-    while (got < REQ_MAX) {
-        long n = zg_recv(req + got, REQ_MAX - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        req[got] = '\0';
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-            break;
-    }
-    req[got] = '\0';
+    size_t got = zg_recv_head(req, REQ_MAX);
     if (got == 0)
         return 0;
     if (strncmp(req, "GET /", 5) != 0) {

@@ -147,6 +147,12 @@ struct zg_hv_ops {
      * May be called again to replace the memory. */
     int (*mem_map)(struct zg_hv_vm *vm, void *host, uint64_t size, unsigned flags);
 
+    /* Optional (NULL for KVM, where the caller owns guest memory): for a
+     * hypervisor that owns guest memory itself (Xen), allocates size bytes
+     * of guest memory from GPA 0 and maps it into this process at *host,
+     * valid until vm_destroy. Called at most once per VM. */
+    int (*mem_alloc)(struct zg_hv_vm *vm, uint64_t size, unsigned flags, void **host);
+
     /* Copies the parts named by `what` (ZG_VCPU_*) out of / into the vCPU.
      * get_state after an IO exit first completes the `out` instruction, so
      * the state saved resumes after it. */
@@ -168,12 +174,17 @@ struct zg_hv_ops {
 
     /* Frees everything vm_create and later hooks made. Never fails. */
     void (*vm_destroy)(struct zg_hv_vm *vm);
+
+    /* Optional: the hypervisor's own id of the VM (Xen: the domain id), or
+     * -1; for messages and tests. */
+    int (*domain_id)(const struct zg_hv_vm *vm);
 };
 
 #define ZG_MEM_DIRTY_LOG 0x1u
 
 /* The backends built into this binary (the Makefile picks them). */
 extern const struct zg_hv_ops zg_hv_kvm_ops;
+extern const struct zg_hv_ops zg_hv_xen_ops;
 
 /* The backend called `name`, or NULL when it is not built in. */
 const struct zg_hv_ops *zg_hv_lookup(const char *name);

@@ -9,6 +9,7 @@ PKGS=(
     valgrind clang-format python3       # the leak check, the style check, sys test helpers
     gnuplot-nox                         # zerg bench --plot (make bench)
     nginx-light haproxy wrk curl        # zerg serve's tests and bench: real proxies, real load
+    qemu-system-x86 cpio                # the Xen rig (tests/xen/): Xen + dom0 under QEMU TCG
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every zerg test and ends with one line: "N passed, N failed, N skipped".
 #   tests/run.sh                 all tiers
-#   tests/run.sh --only TIER     one tier: lint, unit, asan, sys, fuzz
+#   tests/run.sh --only TIER     one tier: lint, unit, asan, sys, xen, fuzz
 # Each test prints PASS:/FAIL:/SKIP: lines; a program that exits non-zero
 # without printing a FAIL line (a crash, a sanitizer report) counts as a failure.
 set -u
@@ -68,6 +68,10 @@ if tier sys; then
     for t in tests/sys/*.sh; do
         [ -f "$t" ] && run_one "sys/$(basename "$t" .sh)" 900 bash "$t"
     done
+fi
+if tier xen; then
+    # Xen + a PV dom0 in QEMU (TCG), zerg's Xen tests inside: tests/xen/rig.sh.
+    run_one "xen/rig" 1500 bash tests/xen/rig.sh
 fi
 if tier fuzz; then
     for f in build/fuzz/fuzz_*; do

@@ -155,8 +155,8 @@ static int xen_mem_alloc(struct zg_hv_vm *vm, uint64_t size, unsigned flags, voi
         rc = errno ? -errno : -ENOMEM;
         goto out;
     }
-    vm->map = xenforeignmemory_map(vm->fmem, vm->domid, PROT_READ | PROT_WRITE, pages,
-                                   vm->frames, errs);
+    vm->map =
+        xenforeignmemory_map(vm->fmem, vm->domid, PROT_READ | PROT_WRITE, pages, vm->frames, errs);
     if (!vm->map) {
         rc = errno ? -errno : -EIO;
         goto out;

@@ -228,7 +228,9 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
     case ZG_HC_RECV: {
         ARG(struct zg_hc_recv, a);
         uint64_t len = a->len;
-        uint8_t *buf = len > ZG_IO_MAX ? NULL : zg_guest_wptr(in, a->buf, len);
+        /* Only the bytes a read fills count as written (for the pooled reset
+         * and the memory cap), not the whole buffer offered. */
+        uint8_t *buf = len > ZG_IO_MAX ? NULL : zg_guest_ptr(in, a->buf, len);
         if (!in->t.first_recv)
             in->t.first_recv = zg_now_ns();
         if (len > ZG_IO_MAX)
@@ -237,6 +239,8 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
             a->ret = -ZG_EFAULT;
         else
             a->ret = do_recv(in, buf, len);
+        if (buf && a->ret > 0)
+            zg_guest_mark(in, a->buf, (uint64_t)a->ret);
         return ZG_HC_CONTINUE;
     }
     case ZG_HC_SEND: {

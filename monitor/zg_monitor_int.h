@@ -48,13 +48,21 @@ static inline void *zg_guest_ptr(const struct zg_instance *in, uint64_t gpa, uin
 }
 
 /* zg_guest_ptr for memory the monitor will write: with ZG_INST_TRACK_DIRTY
- * the pages are recorded, since KVM's dirty log sees only guest writes. */
+ * the pages are recorded, since KVM's dirty log sees only guest writes
+ * (zg_guest_mark records a range already checked, e.g. the bytes a read
+ * actually filled). */
+static inline void zg_guest_mark(struct zg_instance *in, uint64_t gpa, uint64_t len)
+{
+    if (in->host_dirty && len)
+        for (uint64_t pg = gpa / ZG_PAGE_SIZE; pg <= (gpa + len - 1) / ZG_PAGE_SIZE; pg++)
+            in->host_dirty[pg / 64] |= 1ull << (pg % 64);
+}
+
 static inline void *zg_guest_wptr(struct zg_instance *in, uint64_t gpa, uint64_t len)
 {
     uint8_t *p = zg_guest_ptr(in, gpa, len);
-    if (p && in->host_dirty && len)
-        for (uint64_t pg = gpa / ZG_PAGE_SIZE; pg <= (gpa + len - 1) / ZG_PAGE_SIZE; pg++)
-            in->host_dirty[pg / 64] |= 1ull << (pg % 64);
+    if (p)
+        zg_guest_mark(in, gpa, len);
     return p;
 }
 

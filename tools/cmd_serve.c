@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -100,6 +101,8 @@ struct mclient {
     uint64_t since;
     size_t got;
     char req[1024];
+    char *out; /* the response, written as the client takes it */
+    size_t outlen, outoff;
 };
 
 struct master {
@@ -125,9 +128,11 @@ struct master {
     int gen;
     int draining, stop_now;
     uint64_t drain_deadline;
-    int respawn_pending;
+    int pend[256]; /* slots to start again: one entry per dead worker (its size) */
+    int npend;
     uint64_t respawn_at;
     int log_fd, log_json, quiet;
+    struct sv_log log;
     struct sv_stats st;
 };
 
@@ -180,8 +185,8 @@ static int load_template(struct master *m, const char *name, struct sv_template 
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, h);
         if (memcmp(c.digest, out->img->tmpl->info.guest_hash, 16) != 0)
-            sv_log_event(m->log_fd, m->log_json, "warning",
-                         "%s is not the guest template '%s' was made from", path, name);
+            sv_log_event(&m->log, "warning", "%s is not the guest template '%s' was made from",
+                         path, name);
     }
     return 0;
 }
@@ -235,6 +240,8 @@ static void drop_master_fds(struct master *m)
         close(m->spare_fd);
     if (m->log_fd > 2)
         close(m->log_fd);
+    if (m->log.fd > 2 && m->log.fd != m->log_fd)
+        close(m->log.fd);
 }
 
 static int spawn_worker(struct master *m, int nslots)
@@ -277,15 +284,22 @@ static int spawn_worker(struct master *m, int nslots)
             goto fail;
         m->cap_slots = cap;
     }
+    /* Signals stay blocked across fork: none may reach the child while it
+     * still has the master's handlers and self-pipe. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid_t master = getpid();
     pid_t pid = fork();
-    if (pid < 0)
-        goto fail;
     if (pid == 0) {
         for (int i = 0; i < nslots; i++)
             close(mine[i]);
         drop_master_fds(m);
-        sv_worker_main(&m->cfg, m->tmpls, m->ntmpls, theirs, nslots);
+        sv_worker_main(&m->cfg, m->tmpls, m->ntmpls, theirs, nslots, master);
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        goto fail;
     int w = m->nworkers++;
     m->workers[w] = (struct mworker){.pid = pid, .gen = m->gen, .nslots = nslots};
     for (int i = 0; i < nslots; i++) {
@@ -304,15 +318,15 @@ fail:
     return -ENOMEM;
 }
 
-/* Starts the current generation's workers: max_instances slots in all. */
+/* Starts the current generation's workers: max_instances slots in all.
+ * Returns how many slots could not be started (0: all). */
 static int spawn_generation(struct master *m)
 {
     uint64_t left = m->cfg.max_instances;
     for (uint64_t w = 0; w < m->cfg.workers && left; w++) {
         uint64_t n = (left + (m->cfg.workers - w) - 1) / (m->cfg.workers - w);
-        int rc = spawn_worker(m, (int)n);
-        if (rc < 0)
-            return rc;
+        if (spawn_worker(m, (int)n) < 0)
+            return (int)left;
         left -= n;
     }
     return 0;
@@ -324,6 +338,21 @@ static uint64_t live_workers(const struct master *m)
     for (int i = 0; i < m->nworkers; i++)
         n += m->workers[i].pid > 0;
     return n;
+}
+
+/* Schedules n slots of the current generation to be started again, in
+ * workers of at most the configured size, at most once a second. */
+static void pend_slots(struct master *m, int n)
+{
+    int per = (int)((m->cfg.max_instances + m->cfg.workers - 1) / m->cfg.workers);
+    while (n > 0 && m->npend < (int)(sizeof(m->pend) / sizeof(m->pend[0]))) {
+        int k = n < per ? n : per;
+        m->pend[m->npend++] = k;
+        n -= k;
+    }
+    uint64_t now = zg_now_ns();
+    if (m->respawn_at < now)
+        m->respawn_at = now + 1000000000ull;
 }
 
 static void reap(struct master *m)
@@ -341,17 +370,12 @@ static void reap(struct master *m)
             int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             if (!clean) {
                 m->st.worker_deaths++;
-                sv_log_event(m->log_fd, m->log_json, "worker-died", "worker %d (pid %d) %s %d", i,
-                             (int)pid,
+                sv_log_event(&m->log, "worker-died", "worker %d (pid %d) %s %d", i, (int)pid,
                              WIFSIGNALED(status) ? "killed by signal" : "exited with status",
                              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
                 /* Its slots' sockets report the end of their connections. */
-                if (w->gen == m->gen && !m->draining) {
-                    m->respawn_pending += w->nslots;
-                    uint64_t now = zg_now_ns();
-                    if (m->respawn_at < now)
-                        m->respawn_at = now + 1000000000ull; /* at most one a second */
-                }
+                if (w->gen == m->gen && !m->draining)
+                    pend_slots(m, w->nslots);
             }
         }
     }
@@ -369,12 +393,19 @@ static int pop_idle(struct master *m)
     return -1;
 }
 
+/* 0: handed over; -1: that slot is gone (try another); -2: a passing
+ * shortage (ENOBUFS...): the slot stays idle, the connection waits. */
 static int send_to_slot(struct master *m, int s, const struct qconn *c)
 {
     struct sv_job job = {.tmpl = c->tmpl, .seq = c->seq};
-    if (sv_send_job(m->slots[s].fd, &job, c->fd) < 0) {
+    int rc = sv_send_job(m->slots[s].fd, &job, c->fd);
+    if (rc == -EPIPE || rc == -ECONNRESET || rc == -ENOTCONN || rc == -EBADF) {
         close_slot(m, s);
         return -1;
+    }
+    if (rc < 0) {
+        m->idle[m->nidle++] = s;
+        return -2;
     }
     close(c->fd);
     struct mslot *sl = &m->slots[s];
@@ -393,7 +424,10 @@ static void dispatch(struct master *m)
         if (s < 0)
             return;
         struct qconn *c = &m->q[m->qhead];
-        if (send_to_slot(m, s, c) < 0)
+        int rc = send_to_slot(m, s, c);
+        if (rc == -2)
+            return; /* retried on the next turn of the loop */
+        if (rc < 0)
             continue;
         m->qhead = (m->qhead + 1) % m->qcap;
         m->qlen--;
@@ -409,8 +443,7 @@ static void refuse(struct master *m, int tmpl, int fd, const char *why)
     m->refused_unlogged++;
     uint64_t now = zg_now_ns();
     if (now - m->refused_logged_at >= 1000000000ull || m->draining) {
-        sv_log_event(m->log_fd, m->log_json, "refused",
-                     "%llu connection(s) to template %s reset: %s",
+        sv_log_event(&m->log, "refused", "%llu connection(s) to template %s reset: %s",
                      (unsigned long long)m->refused_unlogged, m->tmpls[tmpl].name, why);
         m->refused_unlogged = 0;
         m->refused_logged_at = now;
@@ -429,14 +462,11 @@ static void accept_on(struct master *m, int li)
                 /* Out of descriptors: refuse one connection rather than spin. */
                 close(m->spare_fd);
                 fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-                if (fd >= 0)
-                    sv_reset_close(fd);
                 m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                m->st.t[l->tmpl].accepted++;
-                m->st.t[l->tmpl].refused++;
-                sv_log_event(m->log_fd, m->log_json, "refused",
-                             "out of file descriptors: a connection to template %s reset",
-                             m->tmpls[l->tmpl].name);
+                if (fd >= 0) {
+                    m->st.t[l->tmpl].accepted++;
+                    refuse(m, l->tmpl, fd, "the server is out of file descriptors");
+                }
             }
             return;
         }
@@ -449,11 +479,10 @@ static void accept_on(struct master *m, int li)
             .fd = fd, .tmpl = (uint32_t)l->tmpl, .seq = ++m->seq, .accept_ns = zg_now_ns()};
         dispatch(m);
         if (m->qlen == 0 && m->busy < m->cfg.max_instances) {
-            int s;
-            while ((s = pop_idle(m)) >= 0)
-                if (send_to_slot(m, s, &c) == 0)
-                    break;
-            if (s >= 0)
+            int s, rc = -1;
+            while ((s = pop_idle(m)) >= 0 && (rc = send_to_slot(m, s, &c)) == -1)
+                ;
+            if (s >= 0 && rc == 0)
                 continue;
         }
         if (m->qlen >= m->cfg.backlog) {
@@ -508,10 +537,9 @@ static void on_slot(struct master *m, int s, uint32_t events)
             dead.end = ZG_END_HOST;
             snprintf(dead.why, sizeof(dead.why), "its worker process died");
             uint64_t total = zg_now_ns() - sl->accept_ns;
+            m->st.t[sl->tmpl].served++;
             m->st.t[sl->tmpl].failures[SV_FAIL_WORKER]++;
-            if (!m->quiet)
-                sv_log_instance(m->log_fd, m->log_json, m->tmpls[sl->tmpl].name, m->cfg.mode, &dead,
-                                0, total);
+            sv_log_instance(&m->log, m->tmpls[sl->tmpl].name, m->cfg.mode, &dead, 0, total);
         }
         close_slot(m, s);
         return;
@@ -547,8 +575,7 @@ static void on_slot(struct master *m, int s, uint32_t events)
     sv_hist_add(&ts->total, (double)total / 1e9);
     r.why[sizeof(r.why) - 1] = '\0';
     if (!m->quiet || r.end != ZG_END_EXIT)
-        sv_log_instance(m->log_fd, m->log_json, m->tmpls[r.tmpl].name, m->cfg.mode, &r, queued,
-                        total);
+        sv_log_instance(&m->log, m->tmpls[r.tmpl].name, m->cfg.mode, &r, queued, total);
     slot_idle(m, s);
 }
 
@@ -576,12 +603,45 @@ static void mclient_close(struct master *m, int i)
     epoll_ctl(m->ep, EPOLL_CTL_DEL, m->mclients[i].fd, NULL);
     close(m->mclients[i].fd);
     m->mclients[i].fd = -1;
+    free(m->mclients[i].out);
+    m->mclients[i].out = NULL;
+}
+
+/* Writes what the client takes now; waits for EPOLLOUT for the rest (the
+ * 5 s client timeout still applies). */
+static void mclient_write(struct master *m, int i)
+{
+    struct mclient *c = &m->mclients[i];
+    while (c->outoff < c->outlen) {
+        ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+        if (n > 0) {
+            c->outoff += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = tag(TAG_MCLIENT, i)};
+            epoll_ctl(m->ep, EPOLL_CTL_MOD, c->fd, &ev);
+            return;
+        }
+        break;
+    }
+    mclient_close(m, i);
 }
 
 static void on_metrics_accept(struct master *m)
 {
     for (;;) {
         int fd = accept4(m->metrics.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && m->spare_fd >= 0) {
+            close(m->spare_fd); /* out of descriptors: drop one scraper, don't spin */
+            fd = accept4(m->metrics.fd, NULL, NULL, SOCK_CLOEXEC);
+            m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd >= 0)
+                sv_reset_close(fd);
+            return;
+        }
         if (fd < 0)
             return;
         int i = 0;
@@ -591,7 +651,7 @@ static void on_metrics_accept(struct master *m)
             sv_reset_close(fd);
             continue;
         }
-        m->mclients[i] = (struct mclient){.fd = fd, .since = zg_now_ns()};
+        m->mclients[i] = (struct mclient){.fd = fd, .since = zg_now_ns(), .out = NULL};
         ep_add(m, fd, TAG_MCLIENT, i);
     }
 }
@@ -599,6 +659,10 @@ static void on_metrics_accept(struct master *m)
 static void on_metrics_client(struct master *m, int i)
 {
     struct mclient *c = &m->mclients[i];
+    if (c->out) {
+        mclient_write(m, i);
+        return;
+    }
     ssize_t n = read(c->fd, c->req + c->got, sizeof(c->req) - 1 - c->got);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
@@ -610,7 +674,7 @@ static void on_metrics_client(struct master *m, int i)
     c->req[c->got] = '\0';
     if (!strstr(c->req, "\r\n\r\n") && !strstr(c->req, "\n\n") && c->got < sizeof(c->req) - 1)
         return;
-    const char *resp_head;
+    const char *status = "404 Not Found";
     char *body = NULL;
     size_t blen = 0;
     if (!strncmp(c->req, "GET /metrics ", 13) || !strncmp(c->req, "GET / ", 6)) {
@@ -619,21 +683,26 @@ static void on_metrics_client(struct master *m, int i)
             mclient_close(m, i);
             return;
         }
-        resp_head = "200 OK";
-    } else {
-        resp_head = "404 Not Found";
+        status = "200 OK";
     }
     char head[256];
     int hl = snprintf(head, sizeof(head),
                       "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
                       "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                      resp_head, blen);
-    /* One scrape fits the socket buffer; a client that reads nothing loses it. */
-    struct iovec iov[2] = {{head, (size_t)hl}, {body, blen}};
-    ssize_t w = writev(c->fd, iov, body ? 2 : 1);
-    (void)w;
+                      status, blen);
+    c->out = malloc((size_t)hl + blen);
+    if (!c->out) {
+        free(body);
+        mclient_close(m, i);
+        return;
+    }
+    memcpy(c->out, head, (size_t)hl);
+    if (blen)
+        memcpy(c->out + hl, body, blen);
     free(body);
-    mclient_close(m, i);
+    c->outlen = (size_t)hl + blen;
+    c->outoff = 0;
+    mclient_write(m, i);
 }
 
 /* ---- signals: drain and reload ----------------------------------------------------- */
@@ -660,8 +729,7 @@ static void reload(struct master *m)
             for (int u = 0; u < t; u++)
                 free_template(&next[u]);
             m->st.reloads_failed++;
-            sv_log_event(m->log_fd, m->log_json, "reload-failed",
-                         "keeping the templates served: %s", err);
+            sv_log_event(&m->log, "reload-failed", "keeping the templates served: %s", err);
             return;
         }
     }
@@ -674,13 +742,18 @@ static void reload(struct master *m)
         if (m->slots[s].state == SL_IDLE || m->slots[s].state == SL_STARTING)
             close_slot(m, s); /* busy ones close when their connection ends */
     m->nidle = 0;
-    m->respawn_pending = 0;
-    if (spawn_generation(m) < 0)
-        sv_log_event(m->log_fd, m->log_json, "error", "reload: cannot start workers: %s",
-                     strerror(errno));
+    m->npend = 0;
+    int missing = spawn_generation(m);
+    if (missing > 0) {
+        m->st.reloads_failed++;
+        sv_log_event(&m->log, "reload-failed",
+                     "generation %d: %d slot(s) could not be started (%s); retrying", m->gen,
+                     missing, strerror(errno));
+        pend_slots(m, missing);
+        return;
+    }
     m->st.reloads_ok++;
-    sv_log_event(m->log_fd, m->log_json, "reload", "generation %d: %d template(s) reloaded", m->gen,
-                 m->ntmpls);
+    sv_log_event(&m->log, "reload", "generation %d: %d template(s) reloaded", m->gen, m->ntmpls);
 }
 
 static void on_sig(int sig)
@@ -728,15 +801,15 @@ static void on_signal(struct master *m)
             if (m->draining) {
                 m->drain_deadline = zg_now_ns();
                 m->stop_now = 1;
-                sv_log_event(m->log_fd, m->log_json, "stop", "second signal: stopping now");
+                sv_log_event(&m->log, "stop", "second signal: stopping now");
                 break;
             }
             m->draining = 1;
+            m->npend = 0;
             m->drain_deadline = zg_now_ns() + m->cfg.drain_ms * 1000000ull;
             stop_listening(m);
             sv_notify("STOPPING=1");
-            sv_log_event(m->log_fd, m->log_json, "drain",
-                         "%s: no longer accepting; %llu in flight, %zu queued",
+            sv_log_event(&m->log, "drain", "%s: no longer accepting; %llu in flight, %zu queued",
                          sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)m->busy,
                          m->qlen);
             for (int s = 0; s < m->nslots; s++)
@@ -758,13 +831,17 @@ static int run_master(struct master *m)
             break;
         if (m->draining && now >= m->drain_deadline)
             break;
-        if (m->respawn_pending && now >= m->respawn_at && !m->draining) {
-            int n = m->respawn_pending;
-            m->respawn_pending = 0;
-            sv_log_event(m->log_fd, m->log_json, "respawn", "starting a worker for %d slots", n);
-            if (spawn_worker(m, n) < 0) {
-                m->respawn_pending = n;
-                m->respawn_at = now + 1000000000ull;
+        if (m->npend && now >= m->respawn_at && !m->draining) {
+            while (m->npend) {
+                int n = m->pend[m->npend - 1];
+                sv_log_event(&m->log, "respawn", "starting a worker for %d slot(s)", n);
+                if (spawn_worker(m, n) < 0) {
+                    sv_log_event(&m->log, "error", "cannot start a worker: %s; retrying in 1 s",
+                                 strerror(errno));
+                    m->respawn_at = now + 1000000000ull;
+                    break;
+                }
+                m->npend--;
             }
         }
         for (int i = 0; i < SV_METRICS_CLIENTS; i++)
@@ -776,14 +853,17 @@ static int run_master(struct master *m)
             if (left < (uint64_t)timeout)
                 timeout = (int)left;
         }
-        if (m->respawn_pending) {
+        if (m->npend && !m->draining) {
             uint64_t left = m->respawn_at > now ? (m->respawn_at - now) / 1000000 + 1 : 0;
             if (left < (uint64_t)timeout)
                 timeout = (int)left;
         }
+        m->st.log_dropped = m->log.dropped;
+        if (sv_log_flush(&m->log) && timeout > 50)
+            timeout = 50; /* lines wait for a slow reader: try again soon */
         int n = epoll_wait(m->ep, evs, 64, timeout);
         if (n < 0 && errno != EINTR) {
-            sv_log_event(m->log_fd, m->log_json, "error", "epoll_wait: %s", strerror(errno));
+            sv_log_event(&m->log, "error", "epoll_wait: %s", strerror(errno));
             return -1;
         }
         for (int i = 0; i < n; i++) {
@@ -847,6 +927,17 @@ static void stop_workers(struct master *m, int forced)
             return;
         }
         usleep(10000);
+    }
+}
+
+/* Every connection costs the master a descriptor while it waits: take the
+ * hard limit, not the default soft 1024. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
 }
 
@@ -972,6 +1063,7 @@ int zg_cmd_serve(int argc, char **argv)
                                 .deadline_ms = SV_DEFAULT_DEADLINE,
                                 .drain_ms = SV_DEFAULT_DRAIN};
     m->log_fd = 2;
+    m->log.fd = -1;
     m->metrics.fd = -1;
     m->spare_fd = -1;
     for (int i = 0; i < SV_METRICS_CLIENTS; i++)
@@ -1108,10 +1200,16 @@ int zg_cmd_serve(int argc, char **argv)
             return ZG_EXIT_USAGE;
         }
     }
-    if (zg_home_dir(m->home, sizeof(m->home)) < 0) {
-        zg_err("cannot determine the zerg home directory (set ZERG_HOME)");
+    if (sv_log_open(&m->log, m->log_fd, m->log_json) < 0) {
+        zg_err("serve: out of memory");
         return ZG_EXIT_HOST;
     }
+    if (zg_home_dir(m->home, sizeof(m->home)) < 0) {
+        zg_err("cannot determine the zerg home directory (set ZERG_HOME)");
+        sv_log_close(&m->log);
+        return ZG_EXIT_HOST;
+    }
+    raise_fd_limit();
     int status = ZG_EXIT_HOST;
     m->ep = epoll_create1(EPOLL_CLOEXEC);
     m->qcap = m->cfg.backlog + 1;
@@ -1148,7 +1246,7 @@ int zg_cmd_serve(int argc, char **argv)
         }
     }
     m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (spawn_generation(m) < 0) {
+    if (spawn_generation(m) != 0) {
         zg_err("serve: cannot start the workers: %s", strerror(errno));
         goto out;
     }
@@ -1157,7 +1255,7 @@ int zg_cmd_serve(int argc, char **argv)
         snprintf(capbuf, sizeof(capbuf), "%llu KiB", (unsigned long long)(m->cfg.mem_cap >> 10));
     for (int i = 0; i < m->nlis; i++) {
         ep_add(m, m->lis[i].fd, TAG_LISTENER, i);
-        sv_log_event(m->log_fd, m->log_json, "listening",
+        sv_log_event(&m->log, "listening",
                      "%s -> template %s (%s, max-instances %llu, workers %llu, backlog %llu, "
                      "deadline %llu ms, mem-cap %s)",
                      m->lis[i].addr, m->tmpls[m->lis[i].tmpl].name, sv_mode_name(m->cfg.mode),
@@ -1167,15 +1265,14 @@ int zg_cmd_serve(int argc, char **argv)
     }
     if (m->metrics.fd >= 0) {
         ep_add(m, m->metrics.fd, TAG_METRICS, 0);
-        sv_log_event(m->log_fd, m->log_json, "metrics", "Prometheus text on %s", metrics_addr);
+        sv_log_event(&m->log, "metrics", "Prometheus text on %s", metrics_addr);
     }
     ep_add(m, m->sfd, TAG_SIGNAL, 0);
     sv_notify("READY=1");
     int rc = run_master(m);
     int forced = rc < 0 || m->busy > 0 || m->qlen > 0;
     if (forced)
-        sv_log_event(m->log_fd, m->log_json, "stop",
-                     "%s: killing %llu in-flight instance(s), %zu queued",
+        sv_log_event(&m->log, "stop", "%s: killing %llu in-flight instance(s), %zu queued",
                      rc < 0        ? "event loop failed"
                      : m->stop_now ? "second signal"
                                    : "drain timeout",
@@ -1187,10 +1284,9 @@ int zg_cmd_serve(int argc, char **argv)
         served += m->st.t[t].served;
         refused += m->st.t[t].refused;
     }
-    sv_log_event(m->log_fd, m->log_json, "stopped",
-                 "accepted %llu connection(s): %llu handed to instances, %llu refused",
-                 (unsigned long long)m->seq, (unsigned long long)served,
-                 (unsigned long long)refused);
+    sv_log_event(
+        &m->log, "stopped", "accepted %llu connection(s): %llu handed to instances, %llu refused",
+        (unsigned long long)m->seq, (unsigned long long)served, (unsigned long long)refused);
     status = forced ? 1 : 0;
 out:
     stop_listening(m);
@@ -1207,5 +1303,8 @@ out:
     free(m->idle);
     free(m->workers);
     free(m->q);
+    sv_log_close(&m->log);
+    if (m->log_fd > 2)
+        close(m->log_fd);
     return status;
 }

@@ -104,7 +104,10 @@ int sv_listen(const char *addr, unsigned mode, int backlog, struct sv_listener *
 int sv_systemd_fds(const char **names, int max);
 
 /* Sends job with fd attached / receives one. 0 or a negative errno;
- * sv_recv_job returns -EPIPE on the master's end of the socket closing. */
+ * sv_recv_job returns -EPIPE on the master's end of the socket closing,
+ * -EBADF when a whole job arrived but its descriptor did not (the
+ * receiver was out of descriptors: *job is valid, the connection lost),
+ * -EPROTO for anything else malformed. */
 int sv_send_job(int sock, const struct sv_job *job, int fd);
 int sv_recv_job(int sock, struct sv_job *job, int *fd);
 
@@ -119,7 +122,7 @@ void sv_notify(const char *state);
 /* Runs a worker process's slots until the master closes their sockets;
  * never returns. */
 void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls, int ntmpls,
-                    const int *slot_fds, int nslots) __attribute__((noreturn));
+                    const int *slot_fds, int nslots, pid_t master) __attribute__((noreturn));
 
 /* ---- serve_metrics.c ------------------------------------------------------- */
 
@@ -150,7 +153,7 @@ struct sv_tmpl_stats {
 
 struct sv_stats {
     struct sv_tmpl_stats t[SV_MAX_TEMPLATES];
-    uint64_t reloads_ok, reloads_failed, worker_deaths;
+    uint64_t reloads_ok, reloads_failed, worker_deaths, log_dropped;
     /* gauges, set by the master before rendering */
     uint64_t busy, idle, preparing, queued, max_instances, backlog, workers, generation;
 };
@@ -161,12 +164,32 @@ void sv_hist_add(struct sv_hist *h, double seconds);
 int sv_metrics_render(const struct sv_stats *st, const struct sv_template *tmpls, int ntmpls,
                       enum sv_mode mode, char **out, size_t *len);
 
+/* The log: lines are queued in memory and written without ever blocking
+ * the master (a pipe or socket nobody reads fills the queue, then lines are
+ * dropped and counted instead). */
+struct sv_log {
+    int fd;      /* -1: no log */
+    int is_sock; /* write with send(MSG_DONTWAIT) */
+    int owns_fd; /* fd was opened here (a pipe opened again, non-blocking) */
+    int json;
+    char *buf;
+    size_t len, cap;
+    uint64_t dropped;
+};
+
+/* Sets up the log on fd (2 or a --log file); 0 or -ENOMEM. */
+int sv_log_open(struct sv_log *lg, int fd, int json);
+/* Writes what the fd takes now. 1 if lines are still queued. */
+int sv_log_flush(struct sv_log *lg);
+/* Writes everything, waiting if it must (at exit). */
+void sv_log_close(struct sv_log *lg);
+
 /* One log line for a finished (or failed) connection, text or JSON. */
-void sv_log_instance(int fd, int json, const char *tmpl, enum sv_mode mode,
+void sv_log_instance(struct sv_log *lg, const char *tmpl, enum sv_mode mode,
                      const struct sv_report *r, uint64_t wait_ns, uint64_t total_ns);
 
 /* A server event ("listening", "reload", "drain", ...) on the log. */
-void sv_log_event(int fd, int json, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void sv_log_event(struct sv_log *lg, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* ZG_SERVE_H */

@@ -1,9 +1,12 @@
 /* zerg serve: counters, latency histograms, Prometheus text, log lines. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -158,6 +161,9 @@ int sv_metrics_render(const struct sv_stats *st, const struct sv_template *tmpls
     COUNTER(&b, "zerg_reloads_total", "Template reloads (SIGHUP).");
     put(&b, "zerg_reloads_total{result=\"ok\"} %llu\nzerg_reloads_total{result=\"failed\"} %llu\n",
         (unsigned long long)st->reloads_ok, (unsigned long long)st->reloads_failed);
+    COUNTER(&b, "zerg_log_lines_dropped_total",
+            "Log lines dropped because the log's reader did not keep up.");
+    put(&b, "zerg_log_lines_dropped_total %llu\n", (unsigned long long)st->log_dropped);
     GAUGE(&b, "zerg_template_generation", "Reload generation of the templates served.");
     put(&b, "zerg_template_generation %llu\n", (unsigned long long)st->generation);
     if (b.oom) {
@@ -197,24 +203,92 @@ static void escape(char *dst, size_t len, const char *s)
     dst[o] = '\0';
 }
 
-static void write_all(int fd, const char *s, size_t len)
+#define SV_LOG_QUEUE (1u << 20) /* bytes of log lines held while the reader is slow */
+
+int sv_log_open(struct sv_log *lg, int fd, int json)
 {
-    while (len) {
-        ssize_t n = write(fd, s, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return; /* the log is best effort: never block serving on it */
-        s += n;
-        len -= (size_t)n;
+    memset(lg, 0, sizeof(*lg));
+    lg->fd = fd;
+    lg->json = json;
+    lg->cap = SV_LOG_QUEUE;
+    lg->buf = malloc(lg->cap);
+    if (!lg->buf)
+        return -ENOMEM;
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0) {
+        if (S_ISSOCK(sb.st_mode)) {
+            lg->is_sock = 1; /* journald's stderr: send() can be non-blocking per call */
+        } else if (S_ISFIFO(sb.st_mode)) {
+            /* A pipe opened again through /proc is a new open file: it can be
+             * non-blocking without touching the stderr the workers share. */
+            char path[64];
+            snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+            int nfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+            if (nfd >= 0) {
+                lg->fd = nfd;
+                lg->owns_fd = 1;
+            }
+        }
     }
+    return 0;
 }
 
-void sv_log_instance(int fd, int json, const char *tmpl, enum sv_mode mode,
+int sv_log_flush(struct sv_log *lg)
+{
+    size_t off = 0;
+    while (off < lg->len) {
+        ssize_t n = lg->is_sock
+                        ? send(lg->fd, lg->buf + off, lg->len - off, MSG_DONTWAIT | MSG_NOSIGNAL)
+                        : write(lg->fd, lg->buf + off, lg->len - off);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        off = lg->len; /* the log is gone (EPIPE, EIO): drop, never stop serving */
+        break;
+    }
+    memmove(lg->buf, lg->buf + off, lg->len - off);
+    lg->len -= off;
+    return lg->len > 0;
+}
+
+void sv_log_close(struct sv_log *lg)
+{
+    for (int i = 0; i < 200 && sv_log_flush(lg); i++)
+        usleep(10000); /* at most 2 s for a slow reader at exit */
+    if (lg->owns_fd)
+        close(lg->fd);
+    free(lg->buf);
+    lg->buf = NULL;
+    lg->fd = -1;
+}
+
+static void log_put(struct sv_log *lg, const char *line, size_t n)
+{
+    if (lg->fd < 0 || !lg->buf)
+        return;
+    if (lg->len + n > lg->cap) {
+        sv_log_flush(lg);
+        if (lg->len + n > lg->cap) {
+            lg->dropped++;
+            return;
+        }
+    }
+    memcpy(lg->buf + lg->len, line, n);
+    lg->len += n;
+    sv_log_flush(lg);
+}
+
+void sv_log_instance(struct sv_log *lg, const char *tmpl, enum sv_mode mode,
                      const struct sv_report *r, uint64_t wait_ns, uint64_t total_ns)
 {
-    if (fd < 0)
+    if (lg->fd < 0)
         return;
+    int json = lg->json;
     char ts[48], why[420], line[1024];
     timestamp(ts, sizeof(ts));
     escape(why, sizeof(why), r->why);
@@ -243,13 +317,14 @@ void sv_log_instance(int fd, int json, const char *tmpl, enum sv_mode mode,
                      (unsigned long long)(r->private_bytes >> 10), end, r->status,
                      why[0] ? " why=\"" : "", why, why[0] ? "\"" : "");
     if (n > 0)
-        write_all(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+        log_put(lg, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-void sv_log_event(int fd, int json, const char *event, const char *fmt, ...)
+void sv_log_event(struct sv_log *lg, const char *event, const char *fmt, ...)
 {
-    if (fd < 0)
+    if (lg->fd < 0)
         return;
+    int json = lg->json;
     char ts[48], msg[600], esc[1300], line[1500];
     va_list ap;
     va_start(ap, fmt);
@@ -265,5 +340,5 @@ void sv_log_event(int fd, int json, const char *event, const char *fmt, ...)
         n = snprintf(line, sizeof(line), "%s zerg-serve %s %s\n", ts, event, msg);
     }
     if (n > 0)
-        write_all(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+        log_put(lg, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }

@@ -226,12 +226,15 @@ int sv_recv_job(int sock, struct sv_job *job, int *fd)
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
             c->cmsg_len == CMSG_LEN(sizeof(int)))
             memcpy(fd, CMSG_DATA(c), sizeof(int));
-    if (n != (ssize_t)sizeof(*job) || *fd < 0 || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if (n != (ssize_t)sizeof(*job) || (m.msg_flags & MSG_TRUNC) ||
+        (*fd >= 0 && (m.msg_flags & MSG_CTRUNC))) {
         if (*fd >= 0)
             close(*fd);
         *fd = -1;
         return -EPROTO;
     }
+    if (*fd < 0)
+        return -EBADF; /* the job, without its connection */
     return 0;
 }
 

@@ -178,6 +178,20 @@ static void *slot_main(void *arg)
             int rc = sv_recv_job(s->sock, &job, &fd);
             if (rc == -EPROTO)
                 continue;
+            if (rc == -EBADF) {
+                /* The master counts this job in flight: answer it. */
+                struct sv_report lost;
+                memset(&lost, 0, sizeof(lost));
+                lost.kind = SV_REP_DONE;
+                lost.tmpl = job.tmpl;
+                lost.seq = job.seq;
+                lost.end = SV_END_RESTORE;
+                snprintf(lost.why, sizeof(lost.why),
+                         "the connection was lost in passing (worker out of descriptors?)");
+                if (report(s, &lost) < 0)
+                    break;
+                continue;
+            }
             if (rc < 0 || job.tmpl >= (uint32_t)s->ntmpls) {
                 if (rc == 0)
                     close(fd);
@@ -193,7 +207,7 @@ static void *slot_main(void *arg)
 }
 
 void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls, int ntmpls,
-                    const int *slot_fds, int nslots)
+                    const int *slot_fds, int nslots, pid_t master)
 {
     /* The master decides when instances stop: a SIGTERM sent to the whole
      * process group (systemd, a terminal's ^C) must not cut connections. */
@@ -202,11 +216,12 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (getppid() == 1)
-        _exit(1); /* the master is already gone */
+    if (getppid() != master)
+        _exit(1); /* the master died before PR_SET_PDEATHSIG took hold */
 
     struct slot *slots = calloc((size_t)nslots, sizeof(*slots));
     pthread_t *th = calloc((size_t)nslots, sizeof(*th));

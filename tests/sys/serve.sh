@@ -288,6 +288,78 @@ else
     fail serve/drain-start "$(cat "$D/serve.log")"
 fi
 
+# ---- a log nobody reads must not stop serving ---------------------------------------
+D=$TMP/slowlog
+mkdir -p "$D"
+mkfifo "$D/log.fifo"
+sleep 300 <"$D/log.fifo" & # opens the FIFO for reading, never reads
+reader=$!
+"${ZERG:-bin/zerg}" serve --log "$D/log.fifo" -n 2 -l "unix:$D/zl.sock=zl" \
+    --metrics "unix:$D/m.sock" 2>>"$D/err" &
+SP=$!
+PROXY_PIDS+=("$SP" "$reader")
+if wait_unix "$D/zl.sock"; then
+    ok=0
+    for i in $(seq 1 400); do
+        [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' --unix-socket "$D/zl.sock" "http://x/$i")" = 200 ] &&
+            ok=$((ok + 1))
+    done
+    scraped=$(curl -s -m 3 --unix-socket "$D/m.sock" http://m/metrics | grep -c '^zerg_restores_total')
+    if [ $ok = 400 ] && [ "$scraped" = 1 ]; then
+        pass serve/unread-log-does-not-block
+    else
+        fail serve/unread-log-does-not-block "$ok/400 answered, metrics scraped: $scraped; $(cat "$D/err")"
+    fi
+else
+    fail serve/slowlog-start "$(cat "$D/err")"
+fi
+proxy_stop_all
+
+# ---- a worker that dies is replaced; a connection whose descriptor cannot
+# reach its worker is answered (reset) without losing the slot -------------------
+D=$TMP/workers
+mkdir -p "$D"
+if serve_start "$D/serve.log" -n 2 -w 2 -l "unix:$D/zl.sock=zl" --metrics "unix:$D/m.sock"; then
+    SP=$SERVE_PID
+    w1=$(pgrep -P "$SP" | head -n 1)
+    kill -9 "$w1"
+    sleep 1.5 # respawn happens at most once a second
+    codes=""
+    for i in 1 2 3 4; do
+        codes+="$(curl -s -m 3 -o /dev/null -w '%{http_code}' --unix-socket "$D/zl.sock" "http://x/$i") "
+    done
+    workers=$(curl -s --unix-socket "$D/m.sock" http://m/metrics | awk '$1 == "zerg_workers" {print $2}')
+    if [ "$codes" = "200 200 200 200 " ] && [ "$workers" = 2 ] && grep -q 'worker-died' "$D/serve.log" &&
+        grep -q 'respawn starting a worker for 1 slot' "$D/serve.log"; then
+        pass serve/dead-worker-replaced
+    else
+        fail serve/dead-worker-replaced "codes=$codes workers=$workers; $(grep -v instance "$D/serve.log" | tail -n 4)"
+    fi
+    if command -v prlimit >/dev/null; then
+        # Starve every worker of descriptors: the passed fd cannot arrive.
+        for w in $(pgrep -P "$SP"); do prlimit --pid "$w" --nofile=4:1024; done
+        lost=$($RAW "$D/zl.sock" request 'GET /lost HTTP/1.0\r\n\r\n')
+        for w in $(pgrep -P "$SP"); do prlimit --pid "$w" --nofile=1024:1024; done
+        sleep 0.2
+        after=""
+        for i in 1 2 3; do
+            after+="$(curl -s -m 3 -o /dev/null -w '%{http_code}' --unix-socket "$D/zl.sock" "http://x/a$i") "
+        done
+        busy=$(curl -s --unix-socket "$D/m.sock" http://m/metrics | awk '$1 == "zerg_instances{state=\"busy\"}" {print $2}')
+        if [[ $lost == "got 0 bytes"* || $lost == reset* ]] && [ "$after" = "200 200 200 " ] &&
+            [ "$busy" = 0 ] && grep -q 'end=restore .*lost in passing' "$D/serve.log"; then
+            pass serve/lost-descriptor-frees-the-slot
+        else
+            fail serve/lost-descriptor-frees-the-slot "lost: $lost; after: $after; busy=$busy; $(tail -n 3 "$D/serve.log")"
+        fi
+    else
+        skip serve/lost-descriptor-frees-the-slot "prlimit (util-linux) not installed"
+    fi
+else
+    fail serve/workers-start "$(cat "$D/serve.log")"
+fi
+proxy_stop_all
+
 # ---- a TCP listener, JSON log lines ------------------------------------------------
 D=$TMP/tcp
 mkdir -p "$D"

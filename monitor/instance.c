@@ -186,8 +186,8 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
     if (in->cfg.flags & ZG_INST_TRACK_DIRTY) {
         size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
         in->host_dirty = calloc(words, sizeof(uint64_t));
-        in->log_scratch = cfg->mem_cap ? calloc(words, sizeof(uint64_t)) : NULL;
-        if (!in->host_dirty || (cfg->mem_cap && !in->log_scratch)) {
+        in->log_scratch = calloc(words, sizeof(uint64_t));
+        if (!in->host_dirty || !in->log_scratch) {
             fail(in, "out of memory for the dirty bitmap");
             return -ENOMEM;
         }
@@ -258,28 +258,44 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
     return 0;
 }
 
+/* Folds the guest's writes since the last look (KVM's dirty log, which the
+ * read clears) into host_dirty, which then holds every page written since
+ * the instance was created or reset, and counts them into private_pages.
+ * 0, or a negative errno from the backend. Used by the memory cap's ticks
+ * and by zg_inst_reset. */
+static int fold_dirty_log(struct zg_instance *in)
+{
+    size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
+    int rc = in->hv->dirty_log(in->vm, in->log_scratch);
+    if (rc < 0)
+        return rc;
+    uint64_t n = 0;
+    for (size_t w = 0; w < words; w++) {
+        in->host_dirty[w] |= in->log_scratch[w];
+        n += (uint64_t)__builtin_popcountll(in->host_dirty[w]);
+    }
+    in->private_pages = n;
+    return 0;
+}
+
 int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_vcpu_state *st,
                   uint64_t ready_gpa, uint64_t *copied)
 {
     if (!in->host_dirty)
         return -EINVAL;
     size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
-    uint64_t *log = calloc(words, sizeof(uint64_t));
-    if (!log)
-        return -ENOMEM;
     /* Completes a pending `out` first, so nothing of the last run lands
      * after the copy-back. */
     int rc = in->hv->vcpu_get_state(in->vm, &(struct zg_vcpu_state){0}, 0);
     if (rc == 0)
-        rc = in->hv->dirty_log(in->vm, log);
+        rc = fold_dirty_log(in);
     if (rc < 0) {
-        free(log);
         fail(in, "%s: cannot read the dirty log: %s", in->hv->name, strerror(-rc));
         return rc;
     }
     uint64_t n = 0;
     for (size_t w = 0; w < words; w++) {
-        uint64_t bits = log[w] | in->host_dirty[w];
+        uint64_t bits = in->host_dirty[w];
         in->host_dirty[w] = 0;
         while (bits) {
             uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
@@ -288,7 +304,6 @@ int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_
             n++;
         }
     }
-    free(log);
     if (copied)
         *copied = n;
     in->dead = 0;
@@ -372,23 +387,6 @@ const char *zg_end_name(enum zg_end end)
     return "unknown";
 }
 
-/* Folds the guest's writes since the last look into host_dirty and counts
- * the instance's private pages. 0, or a negative errno from the backend. */
-static int count_private(struct zg_instance *in)
-{
-    size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
-    int rc = in->hv->dirty_log(in->vm, in->log_scratch);
-    if (rc < 0)
-        return rc;
-    uint64_t n = 0;
-    for (size_t w = 0; w < words; w++) {
-        in->host_dirty[w] |= in->log_scratch[w];
-        n += (uint64_t)__builtin_popcountll(in->host_dirty[w]);
-    }
-    in->private_pages = n;
-    return 0;
-}
-
 /* Ends the run with `end`, capturing the registers for the report. */
 __attribute__((format(printf, 4, 5))) static void
 end_run(struct zg_instance *in, struct zg_run_result *res, enum zg_end end, const char *fmt, ...)
@@ -440,7 +438,7 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
         if (ex.reason == ZG_EXIT_KICKED) {
             if (in->tick && in->cfg.mem_cap) {
                 in->tick = 0;
-                rc = count_private(in);
+                rc = fold_dirty_log(in);
                 if (rc < 0) {
                     end_run(in, res, ZG_END_HOST, "%s: cannot read the dirty log: %s", in->hv->name,
                             strerror(-rc));

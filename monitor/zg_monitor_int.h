@@ -16,7 +16,7 @@ struct zg_instance {
     uint64_t deadline_at; /* absolute ns; 0 until the first run */
     volatile sig_atomic_t expired;
     volatile sig_atomic_t tick; /* the timer fired: time to count private pages */
-    uint64_t *log_scratch;      /* mem_cap: one dirty-log read */
+    uint64_t *log_scratch;      /* ZG_INST_TRACK_DIRTY: one dirty-log read */
     uint64_t private_pages;     /* as last counted */
     uint64_t ready_gpa;         /* the READY struct the guest is stopped in; 0 if none */
     int stopped_at_ready;

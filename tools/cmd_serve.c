@@ -1076,7 +1076,6 @@ int zg_cmd_serve(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:l:n:b:w:qh", opts, NULL)) != -1) {
-        uint64_t v;
         switch (c) {
         case 't':
             deftmpl = optarg;
@@ -1171,7 +1170,6 @@ int zg_cmd_serve(int argc, char **argv)
             serve_usage(stderr);
             return ZG_EXIT_USAGE;
         }
-        (void)v;
     }
     if (optind != argc) {
         zg_err("serve: unexpected argument '%s'", argv[optind]);

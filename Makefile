@@ -23,7 +23,7 @@ INC    := -I. -Iguest/include
 CFLAGS := $(CSTD) $(WARN) $(OPT) -g $(INC) -MMD -MP
 LDLIBS := -llz4 -lxxhash -lpthread -lrt -lm
 # What each backend links (a backend not in HV_BACKENDS links nothing).
-HV_LIBS_xen := -lxenctrl -lxenforeignmemory -lxentoollog
+HV_LIBS_xen := -lxenctrl -lxenforeignmemory -lxenevtchn -lxentoollog
 LDLIBS += $(foreach b,$(HV_BACKENDS),$(HV_LIBS_$(b)))
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 

@@ -126,6 +126,22 @@ struct zg_hv_exit {
     char detail[96]; /* for ZG_EXIT_ERROR/MMIO: what the backend saw */
 };
 
+/* ---- Paravirtual memory layout (Xen PV) ----------------------------------
+ * Where the monitor puts what a paravirtualised backend must know about:
+ * the page-table region (never mapped into the guest; canonical tables in
+ * the host view), the page whose canonical mapping stands for the
+ * hypervisor's shared info, and the mailbox the guest calls through (see
+ * abi.h, "The Xen PV transport"). */
+struct zg_hv_pv_layout {
+    uint64_t mem_size;
+    uint64_t pt_start, pt_end; /* page aligned, inside [ZG_GUEST_LOAD_MIN, mem_size) */
+    uint64_t l4_gpa;           /* the top-level table, inside the region */
+    uint64_t shared_info_gpa;  /* a page below 1 MiB */
+    uint64_t mailbox_gpa;      /* a page below 1 MiB */
+    uint32_t port;             /* OUT of mem_alloc: the guest's event channel port */
+    uint32_t pad;
+};
+
 /* ---- The ops table ------------------------------------------------------- */
 struct zg_hv_vm; /* opaque, owned by the backend */
 
@@ -147,15 +163,24 @@ struct zg_hv_ops {
      * May be called again to replace the memory. */
     int (*mem_map)(struct zg_hv_vm *vm, void *host, uint64_t size, unsigned flags);
 
-    /* Optional (NULL for KVM, where the caller owns guest memory): for a
-     * hypervisor that owns guest memory itself (Xen), allocates size bytes
-     * of guest memory from GPA 0 and maps it into this process at *host,
-     * valid until vm_destroy. Called at most once per VM. */
-    int (*mem_alloc)(struct zg_hv_vm *vm, uint64_t size, unsigned flags, void **host);
+    /* Optional (NULL for KVM, where the caller owns guest memory and the
+     * guest's page tables are ordinary memory): a paravirtualised backend
+     * (Xen PV) whose hypervisor owns guest memory and validates the guest's
+     * page tables. Allocates l->mem_size bytes of guest memory from GPA 0,
+     * maps it into this process at *host (valid until vm_destroy) and opens
+     * the event channel the guest calls through (l->port, OUT). The pages
+     * in [l->pt_start, l->pt_end) are the page-table region: the host view
+     * of it is the tables in canonical form (entries hold guest frame
+     * numbers, as the monitor writes them); vcpu_set_state translates them
+     * into the hypervisor's frames. Called at most once per VM. */
+    int (*mem_alloc)(struct zg_hv_vm *vm, struct zg_hv_pv_layout *l, unsigned flags, void **host);
 
     /* Copies the parts named by `what` (ZG_VCPU_*) out of / into the vCPU.
-     * get_state after an IO exit first completes the `out` instruction, so
-     * the state saved resumes after it. */
+     * get_state after an IO exit first completes the `out` instruction (Xen:
+     * marks the mailbox call answered), so the state saved resumes after it.
+     * A paravirtualised backend sets REGS and SREGS together (sregs.cr3 is
+     * then the GPA of the canonical top-level table) and refuses to get
+     * SREGS if the guest changed its page tables behind the monitor. */
     int (*vcpu_get_state)(struct zg_hv_vm *vm, struct zg_vcpu_state *st, unsigned what);
     int (*vcpu_set_state)(struct zg_hv_vm *vm, const struct zg_vcpu_state *st, unsigned what);
 

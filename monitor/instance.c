@@ -136,6 +136,38 @@ static uint64_t next_instance_id(void)
     return ((uint64_t)getpid() << 32) | (n & 0xffffffffu);
 }
 
+/* The rest of zg_inst_create for a backend that owns guest memory (Xen PV):
+ * the VM first, then memory from the hypervisor, laid out paravirtually. */
+static int create_paravirt(struct zg_instance *in)
+{
+    const struct zg_inst_config *cfg = &in->cfg;
+    if (cfg->image_fd >= 0 || cfg->mem_cap || (cfg->flags & ZG_INST_TRACK_DIRTY)) {
+        fail(in, "%s backend: %s", in->hv->name,
+             cfg->image_fd >= 0 ? "guest memory cannot be a mapped image (copy the pages in)"
+                                : "no dirty log: pooled reset and the memory cap need KVM");
+        return -ENOTSUP;
+    }
+    int rc = in->hv->vm_create(&in->vm);
+    if (rc < 0) {
+        in->vm = NULL;
+        fail(in, "%s: cannot create a VM: %s", in->hv->name, strerror(-rc));
+        return rc;
+    }
+    zg_layout_pv_plan(in->mem_size, &in->pv);
+    void *mem = NULL;
+    rc = in->hv->mem_alloc(in->vm, &in->pv, 0, &mem);
+    if (rc < 0) {
+        fail(in, "%s: cannot allocate %llu bytes of guest memory: %s", in->hv->name,
+             (unsigned long long)in->mem_size, strerror(-rc));
+        return rc;
+    }
+    in->mem = mem;
+    in->hole_start = in->pv.pt_start;
+    in->hole_end = in->pv.pt_end;
+    in->t.created = zg_now_ns();
+    return 0;
+}
+
 int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
 {
     pthread_once(&sig_once, install_handler);
@@ -162,6 +194,9 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
         return rc;
     }
     in->mem_size = cfg->mem_size;
+    in->paravirt = in->hv->mem_alloc != NULL;
+    if (in->paravirt)
+        return create_paravirt(in);
     if (cfg->image_fd >= 0)
         in->mem = mmap(NULL, in->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
                        cfg->image_fd, 0);
@@ -206,14 +241,25 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
 {
     struct zg_elf_info info;
     char why[200];
-    int rc = zg_elf_load(image, size, in->mem, in->mem_size, in->mem_size - ZG_STACK_SIZE, &info,
-                         why, sizeof(why));
+    uint64_t limit = in->paravirt ? in->pv.pt_start : in->mem_size - ZG_STACK_SIZE;
+    int rc = zg_elf_load(image, size, in->mem, in->mem_size, limit, &info, why, sizeof(why));
     if (rc < 0) {
         fail(in, "guest image refused: %s", why);
         return rc;
     }
     struct zg_vcpu_state st;
     memset(&st, 0, sizeof(st));
+    if (in->paravirt) {
+        rc = zg_layout_build_pv(in->mem, &in->pv, info.hi, info.entry, in->cfg.cmdline, &st);
+        if (rc < 0) {
+            fail(in, "cannot lay out the guest: %s",
+                 rc == -E2BIG    ? "command line too long"
+                 : rc == -ENOSPC ? "image leaves no room for heap"
+                                 : strerror(-rc));
+            return rc;
+        }
+        goto set;
+    }
     /* Start from the vCPU's own reset values for what the ABI leaves alone
      * (APIC base, FPU defaults, MSRs). */
     rc = in->hv->vcpu_get_state(in->vm, &st, ZG_VCPU_SREGS);
@@ -231,6 +277,7 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
         return rc;
     }
     st.sregs.apic_base = apic_base;
+set:
     rc = in->hv->vcpu_set_state(in->vm, &st, ZG_VCPU_REGS | ZG_VCPU_SREGS);
     if (rc < 0) {
         fail(in, "%s: cannot set the entry state: %s", in->hv->name, strerror(-rc));
@@ -246,6 +293,19 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
         fail(in, "READY struct at 0x%llx is outside guest memory or misaligned",
              (unsigned long long)ready_gpa);
         return -EFAULT;
+    }
+    if (in->paravirt) {
+        /* The captured guest calls through the port and mailbox its boot info
+         * names; this domain's must be the same. */
+        struct zg_boot_info bi;
+        memcpy(&bi, in->mem + ZG_BOOT_INFO_GPA, sizeof(bi));
+        if (!(bi.flags & ZG_BOOT_XEN_PV) || bi.xen_port != in->pv.port ||
+            bi.xen_mailbox != in->pv.mailbox_gpa || bi.xen_shared_info != in->pv.shared_info_gpa ||
+            bi.mem_size != in->mem_size) {
+            fail(in, "the captured guest is not laid out for this %s domain (port %u, here %u)",
+                 in->hv->name, bi.xen_port, in->pv.port);
+            return -EPROTO;
+        }
     }
     int rc = in->hv->vcpu_set_state(in->vm, st, ZG_VCPU_ALL);
     if (rc < 0) {
@@ -344,8 +404,8 @@ void zg_inst_destroy(struct zg_instance *in)
     if (!in)
         return;
     if (in->vm)
-        in->hv->vm_destroy(in->vm);
-    if (in->mem)
+        in->hv->vm_destroy(in->vm); /* paravirt: frees the memory too */
+    if (in->mem && !in->paravirt)
         munmap(in->mem, in->mem_size);
     free(in->host_dirty);
     free(in->log_scratch);
@@ -495,6 +555,11 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
         in->t.exited = zg_now_ns();
     }
     return 0;
+}
+
+const char *zg_inst_backend(const struct zg_instance *in)
+{
+    return in->hv->name;
 }
 
 unsigned zg_inst_flags(const struct zg_instance *in)

@@ -60,6 +60,16 @@ static struct zg_segment seg(uint16_t sel, int code)
     return s;
 }
 
+/* Boot info and command line into their page. */
+static void put_boot_info(uint8_t *mem, const struct zg_boot_info *bi, const char *cmdline,
+                          size_t cl)
+{
+    _Static_assert(sizeof(struct zg_boot_info) <= 256, "boot info fits before the cmdline");
+    _Static_assert(256 + ZG_CMDLINE_MAX <= ZG_PAGE_SIZE, "cmdline fits in the boot page");
+    memcpy(mem + ZG_BOOT_INFO_GPA, bi, sizeof(*bi));
+    memcpy(mem + ZG_BOOT_INFO_GPA + 256, cmdline ? cmdline : "", cl + 1);
+}
+
 int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_t entry,
                     const char *cmdline, struct zg_vcpu_state *st)
 {
@@ -132,10 +142,7 @@ int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_
         .cmdline = ZG_BOOT_INFO_GPA + 256,
         .cmdline_len = (uint32_t)cl,
     };
-    _Static_assert(sizeof(struct zg_boot_info) <= 256, "boot info fits before the cmdline");
-    _Static_assert(256 + ZG_CMDLINE_MAX <= ZG_PAGE_SIZE, "cmdline fits in the boot page");
-    memcpy(mem + ZG_BOOT_INFO_GPA, &bi, sizeof(bi));
-    memcpy(mem + ZG_BOOT_INFO_GPA + 256, cmdline ? cmdline : "", cl + 1);
+    put_boot_info(mem, &bi, cmdline, cl);
 
     /* vCPU: long mode at CPL3, everything else zero. */
     memset(&st->regs, 0, sizeof(st->regs));
@@ -165,5 +172,87 @@ int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_
     s->cr3 = ZG_LAYOUT_PML4;
     s->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     s->efer = EFER_LME | EFER_LMA;
+    return 0;
+}
+
+/* ---- Paravirtual (Xen PV) ---------------------------------------------------
+ * Xen validates a PV guest's page tables: 4 KiB pages only, and no page that
+ * is a page table may be mapped writable. So the tables live in a region of
+ * their own at the top of the heap, which the guest does not map at all, and
+ * every entry holds a guest frame number (the canonical form, which is also
+ * what templates store); the backend translates to machine frames. */
+#define PTE_A 0x20ull
+#define PTE_D 0x40ull
+
+void zg_layout_pv_plan(uint64_t mem_size, struct zg_hv_pv_layout *l)
+{
+    uint64_t gib = (mem_size + (1ull << 30) - 1) >> 30;
+    uint64_t l1 = mem_size / ZG_MEM_ALIGN; /* one L1 table per 2 MiB */
+    uint64_t pt_pages = 1 + 1 + gib + l1;
+    memset(l, 0, sizeof(*l));
+    l->mem_size = mem_size;
+    l->pt_end = mem_size - ZG_STACK_SIZE;
+    l->pt_start = l->pt_end - pt_pages * ZG_PAGE_SIZE;
+    l->l4_gpa = l->pt_start;
+    l->shared_info_gpa = ZG_LAYOUT_XEN_SHINFO;
+    l->mailbox_gpa = ZG_LAYOUT_XEN_MAILBOX;
+}
+
+int zg_layout_build_pv(uint8_t *mem, const struct zg_hv_pv_layout *l, uint64_t image_end,
+                       uint64_t entry, const char *cmdline, struct zg_vcpu_state *st)
+{
+    uint64_t mem_size = l->mem_size;
+    if (mem_size < ZG_MEM_MIN || mem_size > ZG_MEM_MAX || mem_size % ZG_MEM_ALIGN)
+        return -EINVAL;
+    size_t cl = cmdline ? strlen(cmdline) : 0;
+    if (cl + 1 > ZG_CMDLINE_MAX)
+        return -E2BIG;
+    uint64_t heap_start = (image_end + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
+    if (heap_start > l->pt_start)
+        return -ENOSPC;
+
+    const uint64_t up = PTE_P | PTE_W | PTE_U | PTE_A;
+    uint64_t gib = (mem_size + (1ull << 30) - 1) >> 30;
+    uint64_t l3 = l->l4_gpa + ZG_PAGE_SIZE, l2 = l3 + ZG_PAGE_SIZE, l1 = l2 + gib * ZG_PAGE_SIZE;
+    memset(mem + l->pt_start, 0, l->pt_end - l->pt_start);
+    memset(mem, 0, 0x10000);
+    put64(mem, l->l4_gpa, l3 | up);
+    for (uint64_t g = 0; g < gib; g++)
+        put64(mem, l3 + g * 8, (l2 + g * ZG_PAGE_SIZE) | up);
+    for (uint64_t a = 0; a < mem_size; a += ZG_MEM_ALIGN)
+        put64(mem, l2 + (a >> 21) * 8, (l1 + (a >> 21) * ZG_PAGE_SIZE) | up);
+    for (uint64_t a = ZG_PAGE_SIZE; a < mem_size; a += ZG_PAGE_SIZE) {
+        uint64_t flags = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
+        if (a == ZG_BOOT_INFO_GPA)
+            flags = PTE_P | PTE_U | PTE_A; /* read-only to the guest */
+        else if (a < ZG_GUEST_LOAD_MIN && a != l->mailbox_gpa && a != l->shared_info_gpa)
+            continue; /* the monitor's */
+        else if (a >= l->pt_start && a < l->pt_end)
+            continue; /* page tables are never mapped */
+        put64(mem, l1 + (a >> 12) * 8, a | flags);
+    }
+
+    struct zg_boot_info bi = {
+        .abi_version = ZG_ABI_VERSION,
+        .flags = ZG_BOOT_XEN_PV,
+        .mem_size = mem_size,
+        .heap_start = heap_start,
+        .heap_end = l->pt_start,
+        .stack_top = mem_size,
+        .cmdline = ZG_BOOT_INFO_GPA + 256,
+        .cmdline_len = (uint32_t)cl,
+        .xen_port = l->port,
+        .xen_mailbox = l->mailbox_gpa,
+        .xen_shared_info = l->shared_info_gpa,
+    };
+    put_boot_info(mem, &bi, cmdline, cl);
+
+    memset(st, 0, sizeof(*st));
+    st->regs.rip = entry;
+    st->regs.rsp = mem_size;
+    st->regs.rdi = ZG_BOOT_INFO_GPA;
+    st->regs.rflags = RFLAGS_RESERVED;
+    st->sregs.cr3 = l->l4_gpa;
+    st->sregs.efer = EFER_LME | EFER_LMA;
     return 0;
 }

@@ -41,16 +41,18 @@
 #include "hypervisor/zg_hv.h"
 
 /* ---- Memory layout (monitor-private; the guest sees only abi.h) --------- */
-#define ZG_LAYOUT_PML4 0x1000u
-#define ZG_LAYOUT_PDPT 0x2000u
-#define ZG_LAYOUT_PD   0x3000u /* 4 pages: one per GiB */
-#define ZG_LAYOUT_PT0  0x7000u /* 4 KiB mappings of the first 2 MiB */
-#define ZG_LAYOUT_GDT  0x8000u
-#define ZG_LAYOUT_TSS  0x8100u /* 104 bytes + I/O bitmap up to the hypercall ports */
-#define ZG_MEM_MIN     (4ull << 20)
-#define ZG_MEM_MAX     (4ull << 30)
-#define ZG_MEM_ALIGN   (2ull << 20)
-#define ZG_STACK_SIZE  (1ull << 20)
+#define ZG_LAYOUT_PML4        0x1000u
+#define ZG_LAYOUT_PDPT        0x2000u
+#define ZG_LAYOUT_PD          0x3000u /* 4 pages: one per GiB */
+#define ZG_LAYOUT_PT0         0x7000u /* 4 KiB mappings of the first 2 MiB */
+#define ZG_LAYOUT_GDT         0x8000u
+#define ZG_LAYOUT_TSS         0x8100u /* 104 bytes + I/O bitmap up to the hypercall ports */
+#define ZG_LAYOUT_XEN_MAILBOX 0xa000u /* Xen PV: the zg_xen_mailbox page */
+#define ZG_LAYOUT_XEN_SHINFO  0xb000u /* Xen PV: where Xen's shared info is mapped */
+#define ZG_MEM_MIN            (4ull << 20)
+#define ZG_MEM_MAX            (4ull << 30)
+#define ZG_MEM_ALIGN          (2ull << 20)
+#define ZG_STACK_SIZE         (1ull << 20)
 
 #define ZG_SEL_CODE 0x23 /* GDT entry 4, RPL 3 */
 #define ZG_SEL_DATA 0x1b /* GDT entry 3, RPL 3 */
@@ -151,6 +153,9 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
  * number of pages copied back. Works after any ending, good or bad. */
 int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_vcpu_state *st,
                   uint64_t ready_gpa, uint64_t *copied);
+
+/* The backend's name ("kvm", "xen"). */
+const char *zg_inst_backend(const struct zg_instance *in);
 
 /* The instance's ZG_INST_* flags (as configured). */
 unsigned zg_inst_flags(const struct zg_instance *in);

@@ -13,7 +13,11 @@ struct zg_instance {
     uint8_t *mem;
     uint64_t mem_size;
     uint64_t id;
-    uint64_t deadline_at; /* absolute ns; 0 until the first run */
+    int paravirt;                  /* the backend owns memory and page tables (Xen PV) */
+    struct zg_hv_pv_layout pv;     /* paravirt: the layout, incl. the guest's port */
+    uint64_t hole_start, hole_end; /* guest addresses the monitor never touches for
+                                    * the guest (the PV page-table region) */
+    uint64_t deadline_at;          /* absolute ns; 0 until the first run */
     volatile sig_atomic_t expired;
     volatile sig_atomic_t tick; /* the timer fired: time to count private pages */
     uint64_t *log_scratch;      /* ZG_INST_TRACK_DIRTY: one dirty-log read */
@@ -44,6 +48,8 @@ static inline void *zg_guest_ptr(const struct zg_instance *in, uint64_t gpa, uin
 {
     if (gpa < ZG_GUEST_LOAD_MIN || gpa > in->mem_size || len > in->mem_size - gpa)
         return NULL;
+    if (gpa < in->hole_end && gpa + len > in->hole_start)
+        return NULL;
     return in->mem + gpa;
 }
 
@@ -70,5 +76,15 @@ static inline void *zg_guest_wptr(struct zg_instance *in, uint64_t gpa, uint64_t
  * the ABI entry state (RIP = entry, RDI = boot info, RSP = stack top). */
 int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_t entry,
                     const char *cmdline, struct zg_vcpu_state *st);
+
+/* The paravirtual (Xen PV) layout of mem_size bytes: page-table region at
+ * the top of the heap, below the stack. */
+void zg_layout_pv_plan(uint64_t mem_size, struct zg_hv_pv_layout *l);
+
+/* As zg_layout_build, for a paravirtual backend: canonical PV page tables
+ * (4 KiB pages only, the table region itself unmapped), no GDT or TSS, and
+ * the Xen fields of the boot info. */
+int zg_layout_build_pv(uint8_t *mem, const struct zg_hv_pv_layout *l, uint64_t image_end,
+                       uint64_t entry, const char *cmdline, struct zg_vcpu_state *st);
 
 #endif /* ZG_MONITOR_INT_H */

@@ -110,6 +110,14 @@ int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_
         goto fail;
     }
 done:
+    img->nonzero = malloc((img->tmpl->npages ? img->tmpl->npages : 1) * sizeof(uint32_t));
+    if (!img->nonzero) {
+        rc = zg_errf(err, errlen, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (uint64_t i = 0; i < img->tmpl->npages; i++)
+        if (!zg_pc_key_is_zero(&img->tmpl->keys[i]))
+            img->nonzero[img->nnonzero++] = (uint32_t)i;
     img->map = mmap(NULL, img->tmpl->info.mem_size, PROT_READ, MAP_SHARED, img->fd, 0);
     if (img->map == MAP_FAILED) {
         img->map = NULL;
@@ -132,6 +140,7 @@ void zg_image_close(struct zg_image *img)
         munmap((void *)img->map, img->tmpl->info.mem_size);
     if (img->fd >= 0)
         close(img->fd);
+    free(img->nonzero);
     zg_tmpl_free(img->tmpl);
     free(img);
 }
@@ -160,8 +169,14 @@ int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
 {
     const struct zg_tmpl *t = img->tmpl;
     struct zg_inst_config c = *cfg;
+    const char *backend = c.hv ? c.hv->name : "kvm";
+    if (strcmp(t->info.backend, backend) != 0)
+        return zg_errf(err, errlen, -ENOTSUP,
+                       "template '%s' was captured on %s, not %s (use --backend %s)", t->info.name,
+                       t->info.backend, backend, t->info.backend);
+    int copy = c.hv && c.hv->mem_alloc; /* the hypervisor owns guest memory */
     c.mem_size = t->info.mem_size;
-    c.image_fd = img->fd;
+    c.image_fd = copy ? -1 : img->fd;
     c.flags &= ~ZG_INST_STOP_AT_READY;
     struct zg_instance *in = NULL;
     int rc = zg_inst_create(&c, &in);
@@ -169,6 +184,14 @@ int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
         zg_errf(err, errlen, rc, "restoring '%s': %s", t->info.name,
                 in ? zg_inst_error(in) : strerror(-rc));
         goto fail;
+    }
+    if (copy) {
+        /* Fresh memory from the hypervisor is zeroed: only the rest is copied. */
+        uint8_t *mem = zg_inst_mem(in, NULL);
+        for (uint64_t i = 0; i < img->nnonzero; i++) {
+            uint64_t off = (uint64_t)img->nonzero[i] * ZG_PAGE_SIZE;
+            memcpy(mem + off, img->map + off, ZG_PAGE_SIZE);
+        }
     }
     rc = zg_inst_resume(in, &t->state, t->info.ready_gpa);
     if (rc == 0 && !(c.flags & ZG_INST_ANSWER_LATER))

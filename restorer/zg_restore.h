@@ -44,6 +44,8 @@ struct zg_image {
     char path[512];       /* where it lives */
     int created;          /* this call materialized it (vs. found it) */
     uint64_t open_ns;     /* time zg_image_open took */
+    uint32_t *nonzero;    /* indices of the pages that are not all zero */
+    uint64_t nnonzero;    /* (a backend that owns guest memory gets only these copied) */
 };
 
 #define ZG_IMAGE_FRESH 0x1u /* ignore an existing image file and materialize again */
@@ -59,7 +61,10 @@ void zg_image_unlink_all(const char *name);
 
 /* Creates an instance resuming inside READY from img, using cfg for the
  * memory-independent settings (fds, deadline, backend); cfg->mem_size and
- * cfg->image_fd are taken from the image. READY is answered (restored = 1),
+ * cfg->image_fd are taken from the image. The template must have been
+ * captured on cfg->hv's backend. With a backend that owns guest memory (Xen)
+ * the image's non-zero pages are copied into the new domain instead of
+ * mapped. READY is answered (restored = 1),
  * so the next zg_inst_run() runs the guest's request handling -- unless
  * cfg->flags has ZG_INST_ANSWER_LATER: then the caller answers it with
  * zg_inst_complete_ready(in, 1) when the request arrives (so the guest's

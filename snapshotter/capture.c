@@ -57,6 +57,7 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     cfg.cmdline = o->cmdline ? o->cmdline : "";
     cfg.console_fd = o->console_fd;
     cfg.flags = ZG_INST_STOP_AT_READY;
+    cfg.hv = o->hv;
     uint64_t t0 = zg_now_ns();
     rc = zg_inst_create(&cfg, &in);
     if (rc < 0) {
@@ -98,7 +99,7 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     }
     struct zg_tmpl_info *info = &t->info;
     snprintf(info->name, sizeof(info->name), "%s", o->name);
-    snprintf(info->backend, sizeof(info->backend), "%s", "kvm");
+    snprintf(info->backend, sizeof(info->backend), "%s", zg_inst_backend(in));
     const char *base = strrchr(o->guest_path, '/');
     snprintf(info->guest, sizeof(info->guest), "%s", base ? base + 1 : o->guest_path);
     XXH128_canonical_t h;

@@ -144,6 +144,7 @@ struct zg_tmpl_create_opts {
     const char *home;           /* zerg home (zg_home_dir) */
     const char *name;           /* template name */
     const char *guest_path;     /* the guest ELF */
+    const struct zg_hv_ops *hv; /* the backend (NULL: kvm); the template records it */
     uint64_t mem_size;          /* guest memory */
     const char *cmdline;        /* guest arguments */
     uint64_t deadline_ms;       /* cold boot to READY must finish within this */

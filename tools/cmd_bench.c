@@ -26,6 +26,8 @@ static void bench_usage(FILE *f)
                "  --cold-runs N   cold boots (default 40; each takes the guest's whole init)\n"
                "  --guest PATH    the guest ELF for the cold boots (default: the template's\n"
                "                  guest file name in the zerg binary's guests/ directory)\n"
+               "  --backend NAME  the backend to measure (default: the template's own; on\n"
+               "                  Xen there is no pooled mode and the floor is an empty domain)\n"
                "  --json          one JSON object instead of the table\n"
                "  --plot FILE     draw the latency distributions (SVG, with gnuplot)\n"
                "  -h, --help      this text\n\n"
@@ -147,20 +149,20 @@ static int plot(const char *file, struct series *s, size_t ns)
 int zg_cmd_bench(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"runs", required_argument, NULL, 'r'},
-        {"cold-runs", required_argument, NULL, 'c'},
-        {"guest", required_argument, NULL, 'g'},
-        {"json", no_argument, NULL, 'j'},
-        {"plot", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"runs", required_argument, NULL, 'r'},  {"cold-runs", required_argument, NULL, 'c'},
+        {"guest", required_argument, NULL, 'g'}, {"backend", required_argument, NULL, 'b'},
+        {"json", no_argument, NULL, 'j'},        {"plot", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     uint64_t runs = 300, cold_runs = 40;
-    const char *guest = NULL, *plot_file = NULL;
+    const char *guest = NULL, *plot_file = NULL, *backend = NULL;
     int json = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:c:g:jp:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:c:g:b:jp:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'b':
+            backend = optarg;
+            break;
         case 'r':
         case 'c':
             if (zg_parse_u64(optarg, 1000000, c == 'r' ? &runs : &cold_runs) < 0 ||
@@ -230,8 +232,24 @@ int zg_cmd_bench(int argc, char **argv)
         s[i].v = calloc(i == COLD || i == FB_COLD ? cold_runs : runs, sizeof(double));
     int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
     int status = 0;
-    const struct zg_hv_ops *hv = zg_hv_lookup("kvm");
+    const struct zg_hv_ops *hv = zg_hv_lookup(backend ? backend : t->info.backend);
+    if (!hv) {
+        zg_err("bench: backend '%s' is not built into this zerg",
+               backend ? backend : t->info.backend);
+        free(elf);
+        zg_image_close(img);
+        return ZG_EXIT_USAGE;
+    }
+    /* A backend that owns guest memory (Xen): no dirty log, so no pooled
+     * mode; its floor is an empty domain (there is no vCPU state to set
+     * before memory exists). */
+    int paravirt = hv->mem_alloc != NULL;
+    if (paravirt) {
+        s[FLOOR].key = "xen_floor_us";
+        s[FLOOR].name = "Xen floor (empty domain)";
+    }
     struct zg_inst_config cfg = zg_inst_config_default();
+    cfg.hv = hv;
     cfg.out_fd = devnull;
     cfg.console_fd = -1;
     int tty = isatty(2) && !json;
@@ -248,7 +266,7 @@ int zg_cmd_bench(int argc, char **argv)
         uint64_t t0 = zg_now_ns();
         struct zg_hv_vm *vm;
         if (hv->vm_create(&vm) < 0 ||
-            hv->vcpu_set_state(vm, &t->state, ZG_VCPU_REGS | ZG_VCPU_SREGS) < 0) {
+            (!paravirt && hv->vcpu_set_state(vm, &t->state, ZG_VCPU_REGS | ZG_VCPU_SREGS) < 0)) {
             zg_err("bench: cannot create an empty VM");
             status = ZG_EXIT_HOST;
             goto out;
@@ -276,7 +294,7 @@ int zg_cmd_bench(int argc, char **argv)
         }
         s[FRESH].v[s[FRESH].n++] = us(t0, tm->first_run);
         s[FB_FRESH].v[s[FB_FRESH].n++] = us(t0, tm->first_send);
-        if (r < 50) {
+        if (r < 50 && !paravirt) {
             long k = anon_kib(zg_inst_mem(in, NULL));
             if (k >= 0)
                 kib_total += k, kib_n++;
@@ -285,7 +303,7 @@ int zg_cmd_bench(int argc, char **argv)
         close(cfg.in_fd);
     }
     /* Pooled: one VM, reset in place between requests. */
-    {
+    if (!paravirt) {
         struct zg_instance *in;
         struct zg_run_result res;
         cfg.in_fd = request_fd();
@@ -365,30 +383,40 @@ int zg_cmd_bench(int argc, char **argv)
     if (json) {
         printf("{\"template\":\"%s\",\"runs\":%llu,\"cold_runs\":%llu", name,
                (unsigned long long)runs, (unsigned long long)cold_runs);
+        printf(",\"backend\":\"%s\"", hv->name);
         for (int i = 0; i < NSER; i++)
-            printf(",\"%s\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f}", s[i].key, s[i].p50, s[i].p90,
-                   s[i].p99);
-        printf(",\"private_kib_per_instance\":%.1f,\"pages_copied_per_reset\":%.1f,"
-               "\"ratio_cold_to_restore_fresh\":%.1f,\"ratio_cold_to_first_byte_pooled\":%.1f,"
-               "\"ratio_restore_fresh_to_floor\":%.2f}\n",
-               private_kib, pages_per_reset, s[COLD].p50 / s[FRESH].p50,
-               s[COLD].p50 / s[FB_POOLED].p50, s[FRESH].p50 / s[FLOOR].p50);
+            if (s[i].n)
+                printf(",\"%s\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f}", s[i].key, s[i].p50,
+                       s[i].p90, s[i].p99);
+        if (!paravirt)
+            printf(",\"private_kib_per_instance\":%.1f,\"pages_copied_per_reset\":%.1f,"
+                   "\"ratio_cold_to_first_byte_pooled\":%.1f",
+                   private_kib, pages_per_reset, s[COLD].p50 / s[FB_POOLED].p50);
+        printf(",\"ratio_cold_to_restore_fresh\":%.1f,\"ratio_restore_fresh_to_floor\":%.2f}\n",
+               s[COLD].p50 / s[FRESH].p50, s[FRESH].p50 / s[FLOOR].p50);
     } else {
-        printf("zerg bench %s: %llu runs per restore mode and floor, %llu cold boots; "
+        printf("zerg bench %s (%s): %llu runs per restore mode and floor, %llu cold boots; "
                "microseconds\n\n",
-               name, (unsigned long long)runs, (unsigned long long)cold_runs);
+               name, hv->name, (unsigned long long)runs, (unsigned long long)cold_runs);
         printf("%-26s %12s %12s %12s\n", "", "p50", "p90", "p99");
         for (int i = 0; i < NSER; i++)
-            printf("%-26s %12.1f %12.1f %12.1f\n", s[i].name, s[i].p50, s[i].p90, s[i].p99);
+            if (s[i].n)
+                printf("%-26s %12.1f %12.1f %12.1f\n", s[i].name, s[i].p50, s[i].p90, s[i].p99);
         printf("\ncold boot / restore fresh (p50):        %8.1fx\n", s[COLD].p50 / s[FRESH].p50);
-        printf("cold boot / first byte pooled (p50):    %8.1fx\n", s[COLD].p50 / s[FB_POOLED].p50);
-        printf("restore fresh / KVM floor (p50):        %8.2fx\n", s[FRESH].p50 / s[FLOOR].p50);
-        printf("private memory per live instance:       %8.1f KiB (copy-on-write pages)\n",
-               private_kib);
-        printf("pages copied back per pooled reset:     %8.1f\n", pages_per_reset);
+        printf("restore fresh / %s floor (p50):        %8.2fx\n", paravirt ? "Xen" : "KVM",
+               s[FRESH].p50 / s[FLOOR].p50);
+        if (!paravirt) {
+            printf("cold boot / first byte pooled (p50):    %8.1fx\n",
+                   s[COLD].p50 / s[FB_POOLED].p50);
+            printf("private memory per live instance:       %8.1f KiB (copy-on-write pages)\n",
+                   private_kib);
+            printf("pages copied back per pooled reset:     %8.1f\n", pages_per_reset);
+        }
     }
     if (plot_file) {
         struct series ps[] = {s[FLOOR], s[FRESH], s[POOLED], s[FB_POOLED], s[COLD]};
+        if (paravirt) /* no pooled series */
+            ps[2] = s[FB_FRESH], ps[3] = s[FB_COLD];
         if (plot(plot_file, ps, sizeof(ps) / sizeof(ps[0])) < 0) {
             zg_err("bench: could not draw %s (is gnuplot installed?)", plot_file);
             status = ZG_EXIT_HOST;

@@ -16,6 +16,7 @@ static void run_usage(FILE *f)
             "exits with the guest's status.\n\n"
             "options:\n"
             "  --timeout MS   kill the instance after MS ms (default %u; 0 = none)\n"
+            "  --backend NAME restore on this backend (default: the template's own)\n"
             "  -q, --quiet    discard the guest's console output\n"
             "  -v, --verbose  print the phases to standard error\n"
             "  -h, --help     this text\n\n"
@@ -31,17 +32,22 @@ static double us(uint64_t a, uint64_t b)
 int zg_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"timeout", required_argument, NULL, 't'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"timeout", required_argument, NULL, 't'}, {"backend", required_argument, NULL, 'b'},
+        {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     struct zg_inst_config cfg = zg_inst_config_default();
     int verbose = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "t:qvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:b:qvh", opts, NULL)) != -1) {
         switch (c) {
+        case 'b':
+            cfg.hv = zg_hv_lookup(optarg);
+            if (!cfg.hv) {
+                zg_err("run: backend '%s' is not built into this zerg", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            break;
         case 't':
             if (zg_parse_u64(optarg, 86400000, &cfg.deadline_ms) < 0) {
                 zg_err("--timeout: '%s' is not a number of milliseconds", optarg);
@@ -84,6 +90,14 @@ int zg_cmd_run(int argc, char **argv)
         return rc == -ENOENT || rc == -EINVAL ? ZG_EXIT_USAGE : ZG_EXIT_REFUSED;
     }
     uint64_t t_img = zg_now_ns();
+    if (!cfg.hv)
+        cfg.hv = zg_hv_lookup(img->tmpl->info.backend);
+    if (!cfg.hv) {
+        zg_err("run: template '%s' needs the %s backend, which is not built into this zerg", name,
+               img->tmpl->info.backend);
+        zg_image_close(img);
+        return ZG_EXIT_HOST;
+    }
     struct zg_instance *in;
     rc = zg_restore(img, &cfg, &in, err, sizeof(err));
     if (rc < 0) {

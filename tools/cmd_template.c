@@ -14,17 +14,18 @@
 
 static void template_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: zerg template <subcommand> [options]\n\n"
-            "  create NAME --guest APP.elf [--mem SIZE] [--timeout MS] [--force] [-q] [-- ARGS]\n"
-            "        cold-boot APP.elf, stop it inside its READY call and capture it:\n"
-            "        vCPU state into the manifest, pages into the shared page cache\n"
-            "  ls [--json]            list templates\n"
-            "  inspect NAME [--json]  check the manifest against the format and the cache\n"
-            "  rm NAME                delete a template (its pages go at the next\n"
-            "                         'zerg cache gc' unless another template uses them)\n\n"
-            "Templates live in $ZERG_HOME/templates (default /var/lib/zerg for root,\n"
-            "~/.local/share/zerg otherwise), pages in $ZERG_HOME/cache.\n");
+    fprintf(f, "usage: zerg template <subcommand> [options]\n\n"
+               "  create NAME --guest APP.elf [--mem SIZE] [--timeout MS] [--backend kvm|xen]\n"
+               "              [--force] [-q] [-- ARGS]\n"
+               "        cold-boot APP.elf, stop it inside its READY call and capture it:\n"
+               "        vCPU state into the manifest, pages into the shared page cache\n"
+               "        (the template records its backend; 'zerg run' restores on it)\n"
+               "  ls [--json]            list templates\n"
+               "  inspect NAME [--json]  check the manifest against the format and the cache\n"
+               "  rm NAME                delete a template (its pages go at the next\n"
+               "                         'zerg cache gc' unless another template uses them)\n\n"
+               "Templates live in $ZERG_HOME/templates (default /var/lib/zerg for root,\n"
+               "~/.local/share/zerg otherwise), pages in $ZERG_HOME/cache.\n");
 }
 
 static int home_or_fail(char *home, size_t len)
@@ -72,22 +73,26 @@ static int join_args(int argc, char **argv, char *buf, size_t len)
 static int do_create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"guest", required_argument, NULL, 'g'},
-        {"mem", required_argument, NULL, 'm'},
-        {"timeout", required_argument, NULL, 't'},
-        {"force", no_argument, NULL, 'f'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"guest", required_argument, NULL, 'g'},   {"mem", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'}, {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},         {"backend", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     struct zg_tmpl_create_opts o = {
         .mem_size = ZG_DEFAULT_MEM, .deadline_ms = 60000, .console_fd = 2};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "g:m:t:fqh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "g:m:t:fqb:h", opts, NULL)) != -1) {
         switch (c) {
         case 'g':
             o.guest_path = optarg;
+            break;
+        case 'b':
+            o.hv = zg_hv_lookup(optarg);
+            if (!o.hv) {
+                zg_err("template create: backend '%s' is not built into this zerg", optarg);
+                return ZG_EXIT_USAGE;
+            }
             break;
         case 'm':
             if (zg_parse_size(optarg, &o.mem_size) < 0) {

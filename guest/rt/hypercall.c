@@ -4,8 +4,64 @@
 static const struct zg_boot_info *boot_info;
 static uint64_t prng_state = 0x9e3779b97f4a7c15ull;
 
-void zg_hypercall(unsigned nr, void *arg)
+/* ---- Xen PV: the mailbox transport (abi.h, "The Xen PV transport") -------
+ * A 64-bit PV guest kernel calls Xen with `syscall`: RAX = hypercall
+ * number, arguments in RDI, RSI; RCX and R11 are clobbered. */
+#define XEN_HC_SCHED_OP      29
+#define XEN_HC_EVTCHN_OP     32
+#define XEN_SCHEDOP_POLL     3
+#define XEN_EVTCHNOP_SEND    4
+#define XEN_EVTCHN_PENDING   2048 /* offset of evtchn_pending[] in shared_info */
+#define XEN_VCPU0_UPCALL_MSK 1    /* offset of vcpu_info[0].evtchn_upcall_mask */
+
+static volatile struct zg_xen_mailbox *xen_mb; /* NULL: not on Xen */
+static uint32_t xen_port;
+static volatile uint64_t *xen_pending;
+
+static long xen_hypercall2(unsigned long nr, unsigned long a1, unsigned long a2)
 {
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret), "+D"(a1), "+S"(a2) : "a"(nr) : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* No SSE in the call path: a guest may keep XMM state live across a call
+ * (tests/guests/snapcheck does, across READY). */
+#define GPR_ONLY __attribute__((target("general-regs-only")))
+
+static GPR_ONLY void xen_call(unsigned nr, void *arg)
+{
+    volatile struct zg_xen_mailbox *mb = xen_mb;
+    uint32_t seq = mb->req_seq + 1;
+    mb->nr = nr;
+    mb->arg = (uintptr_t)arg;
+    __atomic_store_n(&mb->req_seq, seq, __ATOMIC_RELEASE);
+    uint32_t send_port = xen_port;
+    xen_hypercall2(XEN_HC_EVTCHN_OP, XEN_EVTCHNOP_SEND, (uintptr_t)&send_port);
+    volatile uint64_t *word = &xen_pending[xen_port / 64];
+    uint64_t bit = 1ull << (xen_port % 64);
+    while (__atomic_load_n(&mb->done_seq, __ATOMIC_ACQUIRE) != seq) {
+        /* Clear first, then look again: a notification that lands between
+         * the two is seen by the poll, never lost. */
+        __atomic_fetch_and(word, ~bit, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&mb->done_seq, __ATOMIC_ACQUIRE) == seq)
+            break;
+        struct {
+            uint32_t *ports;
+            uint32_t nr_ports;
+            uint32_t pad;
+            uint64_t timeout;
+        } poll = {&send_port, 1, 0, 0};
+        xen_hypercall2(XEN_HC_SCHED_OP, XEN_SCHEDOP_POLL, (uintptr_t)&poll);
+    }
+}
+
+GPR_ONLY void zg_hypercall(unsigned nr, void *arg)
+{
+    if (xen_mb) {
+        xen_call(nr, arg);
+        return;
+    }
     /* The argument struct lives in identity-mapped memory below 4 GiB, so its
      * virtual address is its guest-physical address and fits in EAX. */
     __asm__ volatile("outl %0, %1"
@@ -155,6 +211,13 @@ _Noreturn void zg_rt_start(const struct zg_boot_info *bi)
     int argc = 0;
 
     boot_info = bi;
+    if (bi->flags & ZG_BOOT_XEN_PV) {
+        volatile uint8_t *si = (volatile uint8_t *)(uintptr_t)bi->xen_shared_info;
+        si[XEN_VCPU0_UPCALL_MSK] = 1; /* no event callbacks: the mailbox polls */
+        xen_pending = (volatile uint64_t *)(si + XEN_EVTCHN_PENDING);
+        xen_port = bi->xen_port;
+        xen_mb = (volatile struct zg_xen_mailbox *)(uintptr_t)bi->xen_mailbox;
+    }
     zg_rt_heap_init(bi->heap_start, bi->heap_end);
 
     /* Copy the command line out of the read-only boot page and split it. */

@@ -101,7 +101,7 @@ for Z in $(zerg_bins); do
     # badabi: refused before it runs (it would print RAN).
     out=$("$Z" boot bin/test-guests/badabi.elf 2>&1 </dev/null)
     rc=$?
-    if [ $rc -eq 126 ] && grep -q 'ABI version 999, this monitor speaks version 1' <<<"$out" &&
+    if [ $rc -eq 126 ] && grep -q 'ABI version 999, this monitor speaks version 2' <<<"$out" &&
         ! grep -q RAN <<<"$out"; then
         pass "$v/guests/badabi"
     else

@@ -17,7 +17,7 @@ mkdir -p /proc/xen
 mount -t xenfs xenfs /proc/xen || zr "FAIL: dom0/xenfs: mount failed"
 zr "dom0 up after $(cut -d' ' -f1 /proc/uptime) s: $(uname -r), caps $(cat /proc/xen/capabilities)"
 cd /zerg && sh ./run.sh 2>&1 | while IFS= read -r line; do zr "$line"; done
-zr "XENRIG-DONE"
+zr XENRIG-DONE
 # isa-debug-exit: writing 1 to port 0xf4 makes QEMU exit with status 3.
 printf '\001' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
 poweroff -f

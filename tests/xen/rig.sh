@@ -10,6 +10,7 @@
 #   XEN_RIG_DIR=DIR             work directory (default build/xen-rig)
 #   XEN_RIG_TIMEOUT=S           kill QEMU after S seconds (default 600)
 #   XEN_RIG_KEEP=1              keep the serial log (DIR/serial.log) on success
+#   XEN_RIG_RUN=FILE            run FILE in dom0 instead of tests/xen/in-dom0.sh
 #
 # Skips (SKIP line, exit 0) when QEMU or the packages cannot be installed.
 # Needs `make` and the unit tests built (make test does both).
@@ -86,7 +87,7 @@ rm -rf "$I"
 mkdir -p "$I"/{bin,proc,sys,dev,tmp,run,lib64,lib/x86_64-linux-gnu,lib/modules,zerg}
 cp "$R/bin/busybox" "$I/bin/busybox"
 for a in sh mount mkdir insmod cat echo printf dd ls grep sleep uname cut sed awk date poweroff \
-    env rm cp chmod wc head tail seq; do
+    env rm cp chmod wc head tail seq cmp basename; do
     ln -s busybox "$I/bin/$a"
 done
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs/xenfs; do
@@ -96,6 +97,7 @@ done
 # What runs inside: the tests and the zerg command, with their shared libraries
 # (the host's: dom0 runs the same Debian userland).
 PAYLOAD=(build/test/test_xen bin/zerg)
+[ -x bin/zerg-asan ] && PAYLOAD+=(bin/zerg-asan)
 [ -x build/test-asan/test_xen ] && PAYLOAD+=(build/test-asan/test_xen)
 for f in "${PAYLOAD[@]}"; do
     mkdir -p "$I/zerg/$(dirname "$f")"
@@ -109,13 +111,13 @@ done | sort -u | while read -r lib; do
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$I/lib64/"
 cp tests/xen/dom0-init.sh "$I/init"
-cp tests/xen/in-dom0.sh "$I/zerg/run.sh"
+cp "${XEN_RIG_RUN:-tests/xen/in-dom0.sh}" "$I/zerg/run.sh"
 chmod +x "$I/init" "$I/zerg/run.sh"
 (cd "$I" && find . | cpio -o -H newc --quiet | gzip -1) >"$W/out/dom0.cpio.gz" ||
     fail_all "cannot pack the initramfs"
 
 # ---- 4. boot ------------------------------------------------------------------------------
-XENARGS="console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 bootscrub=0 iommu=0 loglvl=warning guest_loglvl=warning"
+XENARGS="console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 iommu=0 loglvl=warning guest_loglvl=warning"
 DOM0ARGS="console=hvc0 loglevel=3 quiet"
 LOG=$W/serial.log
 say "booting Xen $XV + dom0 ($KVER) in QEMU (TCG); serial log in $LOG"

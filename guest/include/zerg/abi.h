@@ -49,7 +49,7 @@
 
 #include <stdint.h>
 
-#define ZG_ABI_VERSION 1
+#define ZG_ABI_VERSION 2 /* 2: the Xen PV transport (boot info flags, zg_xen_mailbox) */
 
 /* ---- The ABI note ------------------------------------------------------
  * Every guest ELF carries one PT_NOTE entry with
@@ -64,18 +64,23 @@
 #define ZG_CMDLINE_MAX    2048u     /* command line bytes including the NUL */
 #define ZG_GUEST_LOAD_MIN 0x100000u /* lowest address a PT_LOAD segment may use */
 
+/* boot_info.flags */
+#define ZG_BOOT_XEN_PV 0x1u /* a Xen PV domain: call the monitor through the mailbox */
+
 /* Boot info: at ZG_BOOT_INFO_GPA, its address also passed in RDI. */
 struct zg_boot_info {
-    uint32_t abi_version; /* ZG_ABI_VERSION of the monitor */
-    uint32_t flags;       /* reserved, zero */
-    uint64_t mem_size;    /* bytes of guest memory, identity mapped from 0 */
-    uint64_t heap_start;  /* first free byte after the loaded image, page aligned */
-    uint64_t heap_end;    /* end of the heap == lowest byte of the stack region */
-    uint64_t stack_top;   /* initial RSP */
-    uint64_t cmdline;     /* GPA of the NUL-terminated command line */
-    uint32_t cmdline_len; /* its length, without the NUL */
-    uint32_t reserved0;
-    uint64_t reserved[4]; /* zero */
+    uint32_t abi_version;     /* ZG_ABI_VERSION of the monitor */
+    uint32_t flags;           /* ZG_BOOT_* */
+    uint64_t mem_size;        /* bytes of guest memory, identity mapped from 0 */
+    uint64_t heap_start;      /* first free byte after the loaded image, page aligned */
+    uint64_t heap_end;        /* end of the heap (at or below the stack region) */
+    uint64_t stack_top;       /* initial RSP */
+    uint64_t cmdline;         /* GPA of the NUL-terminated command line */
+    uint32_t cmdline_len;     /* its length, without the NUL */
+    uint32_t xen_port;        /* ZG_BOOT_XEN_PV: the event channel to the monitor; else 0 */
+    uint64_t xen_mailbox;     /* ZG_BOOT_XEN_PV: address of struct zg_xen_mailbox; else 0 */
+    uint64_t xen_shared_info; /* ZG_BOOT_XEN_PV: where Xen's shared_info page is mapped */
+    uint64_t reserved[2];     /* zero */
 };
 _Static_assert(sizeof(struct zg_boot_info) == 88, "zg_boot_info layout");
 
@@ -162,5 +167,28 @@ struct zg_hc_exit {
     int64_t status; /* IN: 0..255, the instance's exit status */
 };
 _Static_assert(sizeof(struct zg_hc_exit) == 8, "zg_hc_exit layout");
+
+/* ---- The Xen PV transport ----------------------------------------------
+ * A Xen PV guest cannot reach the monitor (a process in dom0) with `out`.
+ * When boot_info.flags has ZG_BOOT_XEN_PV, a hypercall is instead:
+ *   1. write nr and arg (the same struct addresses as above) into the
+ *      mailbox, then req_seq = previous req_seq + 1 (a release store);
+ *   2. EVTCHNOP_send on boot_info.xen_port;
+ *   3. until done_seq == req_seq: clear the port's pending bit in shared
+ *      info, re-check done_seq, SCHEDOP_poll on the port.
+ * The monitor answers by filling the OUT fields, then done_seq = req_seq,
+ * then a notification on the port. The wait loop may be stopped and resumed
+ * at any instruction (that is how a template captured inside READY resumes
+ * in another domain), so it keeps no state outside memory. Everything else
+ * (structs, checks, errors, EXIT) is as for `out`. Only the mailbox page,
+ * the boot info page and shared info are mapped below ZG_GUEST_LOAD_MIN. */
+struct zg_xen_mailbox {
+    uint32_t req_seq;  /* IN: bumped by the guest for each call */
+    uint32_t done_seq; /* OUT: equals req_seq once the call is answered */
+    uint32_t nr;       /* IN: ZG_HC_* */
+    uint32_t pad;
+    uint64_t arg; /* IN: address of the call's argument struct */
+};
+_Static_assert(sizeof(struct zg_xen_mailbox) == 24, "zg_xen_mailbox layout");
 
 #endif /* ZERG_ABI_H */

@@ -342,32 +342,46 @@ static int is_xen_slot(const struct zg_hv_vm *vm, uint64_t page, unsigned i)
     return page * 4096 == vm->lay.l4_gpa && i >= XEN_L4_FIRST && i <= XEN_L4_LAST;
 }
 
+/* Maps the real frames of the page-table region (first page and count in
+ * *first, *n); NULL with errno set if any frame cannot be mapped. */
+static uint64_t *map_page_tables(struct zg_hv_vm *vm, int prot, uint64_t *first, uint64_t *n)
+{
+    *first = vm->lay.pt_start / 4096;
+    *n = (vm->lay.pt_end - vm->lay.pt_start) / 4096;
+    int *errs = calloc(*n, sizeof(int));
+    if (!errs) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint64_t *real = xenforeignmemory_map(vm->fmem, vm->domid, prot, *n, vm->frames + *first, errs);
+    for (uint64_t i = 0; real && i < *n; i++)
+        if (errs[i]) {
+            xenforeignmemory_unmap(vm->fmem, real, *n);
+            real = NULL;
+            errno = errs[i] < 0 ? -errs[i] : EIO;
+        }
+    free(errs);
+    return real;
+}
+
 /* Writes the canonical page-table region, translated, into the real frames.
  * Only before the vCPU has a context: afterwards the frames are Xen's. */
 static int load_page_tables(struct zg_hv_vm *vm)
 {
-    uint64_t first = vm->lay.pt_start / 4096, n = (vm->lay.pt_end - vm->lay.pt_start) / 4096;
-    int *errs = calloc(n, sizeof(int));
-    if (!errs)
-        return -ENOMEM;
-    uint64_t *real = xenforeignmemory_map(vm->fmem, vm->domid, PROT_READ | PROT_WRITE, n,
-                                          vm->frames + first, errs);
-    int rc = real ? 0 : neg_errno();
-    for (uint64_t i = 0; rc == 0 && i < n; i++)
-        if (errs[i])
-            rc = errs[i] < 0 ? errs[i] : -EIO;
+    uint64_t first, n;
+    uint64_t *real = map_page_tables(vm, PROT_READ | PROT_WRITE, &first, &n);
+    if (!real)
+        return neg_errno();
     const uint64_t *canon = (const uint64_t *)(vm->map + vm->lay.pt_start);
-    for (uint64_t pg = 0; rc == 0 && pg < n; pg++)
+    for (uint64_t pg = 0; pg < n; pg++)
         for (unsigned i = 0; i < 512; i++) {
             uint64_t v;
             if (is_xen_slot(vm, first + pg, i) || translate_entry(vm, canon[pg * 512 + i], &v) < 0)
                 v = 0; /* Xen fills its own slots; a wild frame maps nothing */
             real[pg * 512 + i] = v;
         }
-    if (real)
-        xenforeignmemory_unmap(vm->fmem, real, n);
-    free(errs);
-    return rc;
+    xenforeignmemory_unmap(vm->fmem, real, n);
+    return 0;
 }
 
 /* Has Xen validate and pin the tables, leaves first (as Xen's own domain
@@ -401,17 +415,12 @@ static int pin_page_tables(struct zg_hv_vm *vm)
  * slots are ignored. */
 static int check_page_tables(struct zg_hv_vm *vm)
 {
-    uint64_t first = vm->lay.pt_start / 4096, n = (vm->lay.pt_end - vm->lay.pt_start) / 4096;
-    int *errs = calloc(n, sizeof(int));
-    if (!errs)
-        return -ENOMEM;
-    const uint64_t *real =
-        xenforeignmemory_map(vm->fmem, vm->domid, PROT_READ, n, vm->frames + first, errs);
-    int rc = real ? 0 : neg_errno();
-    for (uint64_t i = 0; rc == 0 && i < n; i++)
-        if (errs[i])
-            rc = errs[i] < 0 ? errs[i] : -EIO;
+    uint64_t first, n;
+    const uint64_t *real = map_page_tables(vm, PROT_READ, &first, &n);
+    if (!real)
+        return neg_errno();
     const uint64_t *canon = (const uint64_t *)(vm->map + vm->lay.pt_start);
+    int rc = 0;
     for (uint64_t pg = 0; rc == 0 && pg < n; pg++)
         for (unsigned i = 0; i < 512; i++) {
             uint64_t want;
@@ -421,13 +430,10 @@ static int check_page_tables(struct zg_hv_vm *vm)
                 want = 0;
             uint64_t have = real[pg * 512 + i];
             if ((have & PTE_P) != (want & PTE_P) ||
-                ((have & PTE_P) && ((have ^ want) & ~(PTE_A | PTE_D | PTE_G)))) {
+                ((have & PTE_P) && ((have ^ want) & ~(PTE_A | PTE_D | PTE_G))))
                 rc = -EPERM;
-            }
         }
-    if (real)
-        xenforeignmemory_unmap(vm->fmem, (void *)real, n);
-    free(errs);
+    xenforeignmemory_unmap(vm->fmem, (void *)real, n);
     return rc;
 }
 

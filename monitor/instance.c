@@ -237,6 +237,15 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
     return 0;
 }
 
+static int layout_failed(struct zg_instance *in, int rc)
+{
+    fail(in, "cannot lay out the guest: %s",
+         rc == -E2BIG    ? "command line too long"
+         : rc == -ENOSPC ? "image leaves no room for heap"
+                         : strerror(-rc));
+    return rc;
+}
+
 int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
 {
     struct zg_elf_info info;
@@ -251,13 +260,8 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
     memset(&st, 0, sizeof(st));
     if (in->paravirt) {
         rc = zg_layout_build_pv(in->mem, &in->pv, info.hi, info.entry, in->cfg.cmdline, &st);
-        if (rc < 0) {
-            fail(in, "cannot lay out the guest: %s",
-                 rc == -E2BIG    ? "command line too long"
-                 : rc == -ENOSPC ? "image leaves no room for heap"
-                                 : strerror(-rc));
-            return rc;
-        }
+        if (rc < 0)
+            return layout_failed(in, rc);
         goto set;
     }
     /* Start from the vCPU's own reset values for what the ABI leaves alone
@@ -269,13 +273,8 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
     }
     uint64_t apic_base = st.sregs.apic_base;
     rc = zg_layout_build(in->mem, in->mem_size, info.hi, info.entry, in->cfg.cmdline, &st);
-    if (rc < 0) {
-        fail(in, "cannot lay out the guest: %s",
-             rc == -E2BIG    ? "command line too long"
-             : rc == -ENOSPC ? "image leaves no room for heap"
-                             : strerror(-rc));
-        return rc;
-    }
+    if (rc < 0)
+        return layout_failed(in, rc);
     st.sregs.apic_base = apic_base;
 set:
     rc = in->hv->vcpu_set_state(in->vm, &st, ZG_VCPU_REGS | ZG_VCPU_SREGS);

@@ -70,19 +70,29 @@ static void put_boot_info(uint8_t *mem, const struct zg_boot_info *bi, const cha
     memcpy(mem + ZG_BOOT_INFO_GPA + 256, cmdline ? cmdline : "", cl + 1);
 }
 
-int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_t entry,
-                    const char *cmdline, struct zg_vcpu_state *st)
+/* The checks both layouts share: memory size, command line, and a heap
+ * from the image's end to heap_end. 0 with *cl and *heap_start, or -errno. */
+static int check_layout(uint64_t mem_size, const char *cmdline, uint64_t image_end,
+                        uint64_t heap_end, size_t *cl, uint64_t *heap_start)
 {
     if (mem_size < ZG_MEM_MIN || mem_size > ZG_MEM_MAX || mem_size % ZG_MEM_ALIGN)
         return -EINVAL;
-    size_t cl = cmdline ? strlen(cmdline) : 0;
-    if (cl + 1 > ZG_CMDLINE_MAX)
+    *cl = cmdline ? strlen(cmdline) : 0;
+    if (*cl + 1 > ZG_CMDLINE_MAX)
         return -E2BIG;
-    uint64_t heap_start = (image_end + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
+    *heap_start = (image_end + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
+    return *heap_start > heap_end ? -ENOSPC : 0;
+}
+
+int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_t entry,
+                    const char *cmdline, struct zg_vcpu_state *st)
+{
     uint64_t stack_top = mem_size;
-    uint64_t heap_end = mem_size - ZG_STACK_SIZE;
-    if (heap_start > heap_end)
-        return -ENOSPC;
+    uint64_t heap_end = mem_size - ZG_STACK_SIZE, heap_start;
+    size_t cl;
+    int rc = check_layout(mem_size, cmdline, image_end, heap_end, &cl, &heap_start);
+    if (rc < 0)
+        return rc;
 
     /* Page tables: one PML4 entry, one PDPT entry per GiB, 2 MiB pages except
      * the first 2 MiB, which PT0 maps with 4 KiB pages so that page 0 stays
@@ -201,15 +211,11 @@ void zg_layout_pv_plan(uint64_t mem_size, struct zg_hv_pv_layout *l)
 int zg_layout_build_pv(uint8_t *mem, const struct zg_hv_pv_layout *l, uint64_t image_end,
                        uint64_t entry, const char *cmdline, struct zg_vcpu_state *st)
 {
-    uint64_t mem_size = l->mem_size;
-    if (mem_size < ZG_MEM_MIN || mem_size > ZG_MEM_MAX || mem_size % ZG_MEM_ALIGN)
-        return -EINVAL;
-    size_t cl = cmdline ? strlen(cmdline) : 0;
-    if (cl + 1 > ZG_CMDLINE_MAX)
-        return -E2BIG;
-    uint64_t heap_start = (image_end + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
-    if (heap_start > l->pt_start)
-        return -ENOSPC;
+    uint64_t mem_size = l->mem_size, heap_start;
+    size_t cl;
+    int rc = check_layout(mem_size, cmdline, image_end, l->pt_start, &cl, &heap_start);
+    if (rc < 0)
+        return rc;
 
     const uint64_t up = PTE_P | PTE_W | PTE_U | PTE_A;
     uint64_t gib = (mem_size + (1ull << 30) - 1) >> 30;

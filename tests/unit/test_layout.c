@@ -133,6 +133,51 @@ ZT_TEST(refuses_bad_sizes)
     free(big);
 }
 
+/* The Xen PV layout: the canonical tables (4 KiB pages only) map every
+ * guest page identically except page 0, the monitor's low pages (boot info
+ * read-only, mailbox and shared info writable) and the page-table region,
+ * which nothing maps; no table page is reachable as data. */
+ZT_TEST(paravirt_layout)
+{
+    struct zg_hv_pv_layout l;
+    zg_layout_pv_plan(MEM, &l);
+    l.port = 7;
+    ZT_EQ(l.pt_end, MEM - ZG_STACK_SIZE);
+    ZT_EQ((l.pt_end - l.pt_start) / ZG_PAGE_SIZE, 2 + 1 + MEM / ZG_MEM_ALIGN);
+    memset(mem, 0x5a, MEM);
+    ZT_EQ(zg_layout_build_pv(mem, &l, 0x105000, 0x100000, "a b", &st), 0);
+    ZT_EQ(st.sregs.cr3, l.l4_gpa);
+    ZT_EQ(st.regs.rip, 0x100000);
+    ZT_EQ(st.regs.rsp, MEM);
+    int user, write, bad = 0;
+    for (uint64_t a = 0; a < MEM; a += ZG_PAGE_SIZE) {
+        uint64_t pa = walk(a, &user, &write);
+        int want_mapped = a >= ZG_GUEST_LOAD_MIN ? !(a >= l.pt_start && a < l.pt_end)
+                                                 : (a == ZG_BOOT_INFO_GPA || a == l.mailbox_gpa ||
+                                                    a == l.shared_info_gpa);
+        if (want_mapped != (pa != UINT64_MAX) || (want_mapped && pa != a) ||
+            (want_mapped && write != (a != ZG_BOOT_INFO_GPA)))
+            bad++;
+    }
+    ZT_EQ(bad, 0);
+    /* No 2 MiB pages anywhere (Xen PV refuses them). */
+    int ps = 0;
+    for (uint64_t a = l.pt_start; a < l.pt_end; a += 8)
+        ps += (rd64(a) & 0x81) == 0x81 && a < l.pt_start + (2 + 1) * ZG_PAGE_SIZE;
+    ZT_EQ(ps, 0);
+    struct zg_boot_info bi;
+    memcpy(&bi, mem + ZG_BOOT_INFO_GPA, sizeof(bi));
+    ZT_EQ(bi.flags, ZG_BOOT_XEN_PV);
+    ZT_EQ(bi.xen_port, 7);
+    ZT_EQ(bi.xen_mailbox, l.mailbox_gpa);
+    ZT_EQ(bi.xen_shared_info, l.shared_info_gpa);
+    ZT_EQ(bi.heap_start, 0x105000);
+    ZT_EQ(bi.heap_end, l.pt_start);
+    ZT_EQ(bi.stack_top, MEM);
+    /* An image that reaches into the table region leaves no heap. */
+    ZT_EQ(zg_layout_build_pv(mem, &l, l.pt_start + 1, 0x100000, "", &st), -ENOSPC);
+}
+
 int main(void)
 {
     mem = malloc(MEM);
@@ -141,6 +186,7 @@ int main(void)
     ZT_RUN(tss_io_bitmap_allows_only_hypercall_ports);
     ZT_RUN(boot_info);
     ZT_RUN(refuses_bad_sizes);
+    ZT_RUN(paravirt_layout);
     free(mem);
     ZT_MAIN_END;
 }

@@ -25,7 +25,7 @@ run_one() {
     p=$(grep -c '^PASS: ' "$out")
     f=$(grep -c '^FAIL: ' "$out")
     s=$(grep -c '^SKIP: ' "$out")
-    grep -E '^(PASS|FAIL|SKIP): ' "$out"
+    grep -E '^(PASS|FAIL|SKIP|XENBENCH)[: ]' "$out"
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "FAIL: $name: exited with status $rc (log: $out)"
         tail -n 20 "$out" | sed 's/^/    /'

@@ -228,7 +228,9 @@ static int xen_mem_alloc(struct zg_hv_vm *vm, struct zg_hv_pv_layout *l, unsigne
     uint64_t size = l->mem_size;
     if (vm->map || !size || size % 4096 || l->pt_start % 4096 || l->pt_end % 4096 ||
         l->pt_start >= l->pt_end || l->pt_end > size || l->l4_gpa < l->pt_start ||
-        l->l4_gpa >= l->pt_end || l->shared_info_gpa >= size || l->mailbox_gpa >= size)
+        l->l4_gpa >= l->pt_end || l->l4_gpa >= l->l3_gpa || l->l3_gpa >= l->l2_gpa ||
+        l->l2_gpa >= l->l1_gpa || l->l1_gpa >= l->pt_end || l->shared_info_gpa >= size ||
+        l->mailbox_gpa >= size)
         return -EINVAL;
     if (flags & ZG_MEM_DIRTY_LOG)
         return -ENOSYS; /* log-dirty mode for PV: not built */
@@ -389,19 +391,18 @@ static int load_page_tables(struct zg_hv_vm *vm)
  * page tables for the domain's life; vm_destroy releases them. */
 static int pin_page_tables(struct zg_hv_vm *vm)
 {
-    uint64_t first = vm->lay.pt_start / 4096, n = (vm->lay.pt_end - vm->lay.pt_start) / 4096;
-    uint64_t gib = (vm->lay.mem_size + (1ull << 30) - 1) >> 30;
+    const struct zg_hv_pv_layout *l = &vm->lay;
+    uint64_t n = (l->pt_end - l->pt_start) / 4096;
     struct mmuext_op *ops = calloc(n, sizeof(*ops));
     if (!ops)
         return -ENOMEM;
-    /* The monitor's order: L4, L3, then the L2s, then the L1s. */
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t pg = n - 1 - i;
-        ops[i].cmd = pg == 0        ? MMUEXT_PIN_L4_TABLE
-                     : pg == 1      ? MMUEXT_PIN_L3_TABLE
-                     : pg < 2 + gib ? MMUEXT_PIN_L2_TABLE
-                                    : MMUEXT_PIN_L1_TABLE;
-        ops[i].arg1.mfn = vm->frames[first + pg];
+        uint64_t gpa = l->pt_end - (i + 1) * 4096; /* from the last page down */
+        ops[i].cmd = gpa >= l->l1_gpa   ? MMUEXT_PIN_L1_TABLE
+                     : gpa >= l->l2_gpa ? MMUEXT_PIN_L2_TABLE
+                     : gpa >= l->l3_gpa ? MMUEXT_PIN_L3_TABLE
+                                        : MMUEXT_PIN_L4_TABLE;
+        ops[i].arg1.mfn = vm->frames[gpa / 4096];
     }
     int rc = xc_mmuext_op(vm->xc, ops, (unsigned)n, vm->domid) < 0 ? neg_errno() : 0;
     free(ops);

@@ -135,7 +135,10 @@ struct zg_hv_exit {
 struct zg_hv_pv_layout {
     uint64_t mem_size;
     uint64_t pt_start, pt_end; /* page aligned, inside [ZG_GUEST_LOAD_MIN, mem_size) */
-    uint64_t l4_gpa;           /* the top-level table, inside the region */
+    uint64_t l4_gpa;           /* the top-level table, inside the region, then */
+    uint64_t l3_gpa;           /* the one L3 table, */
+    uint64_t l2_gpa;           /* one L2 table per GiB, */
+    uint64_t l1_gpa;           /* one L1 table per 2 MiB, up to pt_end */
     uint64_t shared_info_gpa;  /* a page below 1 MiB */
     uint64_t mailbox_gpa;      /* a page below 1 MiB */
     uint32_t port;             /* OUT of mem_alloc: the guest's event channel port */

@@ -162,8 +162,6 @@ static int create_paravirt(struct zg_instance *in)
         return rc;
     }
     in->mem = mem;
-    in->hole_start = in->pv.pt_start;
-    in->hole_end = in->pv.pt_end;
     in->t.created = zg_now_ns();
     return 0;
 }
@@ -194,8 +192,7 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
         return rc;
     }
     in->mem_size = cfg->mem_size;
-    in->paravirt = in->hv->mem_alloc != NULL;
-    if (in->paravirt)
+    if (zg_paravirt(in))
         return create_paravirt(in);
     if (cfg->image_fd >= 0)
         in->mem = mmap(NULL, in->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
@@ -250,7 +247,7 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
 {
     struct zg_elf_info info;
     char why[200];
-    uint64_t limit = in->paravirt ? in->pv.pt_start : in->mem_size - ZG_STACK_SIZE;
+    uint64_t limit = zg_paravirt(in) ? in->pv.pt_start : in->mem_size - ZG_STACK_SIZE;
     int rc = zg_elf_load(image, size, in->mem, in->mem_size, limit, &info, why, sizeof(why));
     if (rc < 0) {
         fail(in, "guest image refused: %s", why);
@@ -258,7 +255,7 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
     }
     struct zg_vcpu_state st;
     memset(&st, 0, sizeof(st));
-    if (in->paravirt) {
+    if (zg_paravirt(in)) {
         rc = zg_layout_build_pv(in->mem, &in->pv, info.hi, info.entry, in->cfg.cmdline, &st);
         if (rc < 0)
             return layout_failed(in, rc);
@@ -293,7 +290,7 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
              (unsigned long long)ready_gpa);
         return -EFAULT;
     }
-    if (in->paravirt) {
+    if (zg_paravirt(in)) {
         /* The captured guest calls through the port and mailbox its boot info
          * names; this domain's must be the same. */
         struct zg_boot_info bi;
@@ -404,7 +401,7 @@ void zg_inst_destroy(struct zg_instance *in)
         return;
     if (in->vm)
         in->hv->vm_destroy(in->vm); /* paravirt: frees the memory too */
-    if (in->mem && !in->paravirt)
+    if (in->mem && !zg_paravirt(in))
         munmap(in->mem, in->mem_size);
     free(in->host_dirty);
     free(in->log_scratch);

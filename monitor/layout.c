@@ -60,6 +60,12 @@ static struct zg_segment seg(uint16_t sel, int code)
     return s;
 }
 
+/* GiB of guest memory, rounded up: one page-directory (L2) table each. */
+static uint64_t gib_of(uint64_t mem_size)
+{
+    return (mem_size + (1ull << 30) - 1) >> 30;
+}
+
 /* Boot info and command line into their page. */
 static void put_boot_info(uint8_t *mem, const struct zg_boot_info *bi, const char *cmdline,
                           size_t cl)
@@ -99,7 +105,7 @@ int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_
      * unmapped and the monitor's pages stay supervisor-only. */
     memset(mem, 0, 0x10000);
     put64(mem, ZG_LAYOUT_PML4, ZG_LAYOUT_PDPT | PTE_P | PTE_W | PTE_U);
-    uint64_t gib = (mem_size + (1ull << 30) - 1) >> 30;
+    uint64_t gib = gib_of(mem_size);
     for (uint64_t g = 0; g < gib; g++)
         put64(mem, ZG_LAYOUT_PDPT + g * 8, (ZG_LAYOUT_PD + g * 4096) | PTE_P | PTE_W | PTE_U);
     for (uint64_t a = 0; a < mem_size; a += ZG_MEM_ALIGN) {
@@ -196,14 +202,16 @@ int zg_layout_build(uint8_t *mem, uint64_t mem_size, uint64_t image_end, uint64_
 
 void zg_layout_pv_plan(uint64_t mem_size, struct zg_hv_pv_layout *l)
 {
-    uint64_t gib = (mem_size + (1ull << 30) - 1) >> 30;
     uint64_t l1 = mem_size / ZG_MEM_ALIGN; /* one L1 table per 2 MiB */
-    uint64_t pt_pages = 1 + 1 + gib + l1;
+    uint64_t pt_pages = 1 + 1 + gib_of(mem_size) + l1;
     memset(l, 0, sizeof(*l));
     l->mem_size = mem_size;
     l->pt_end = mem_size - ZG_STACK_SIZE;
     l->pt_start = l->pt_end - pt_pages * ZG_PAGE_SIZE;
     l->l4_gpa = l->pt_start;
+    l->l3_gpa = l->l4_gpa + ZG_PAGE_SIZE;
+    l->l2_gpa = l->l3_gpa + ZG_PAGE_SIZE;
+    l->l1_gpa = l->pt_end - l1 * ZG_PAGE_SIZE;
     l->shared_info_gpa = ZG_LAYOUT_XEN_SHINFO;
     l->mailbox_gpa = ZG_LAYOUT_XEN_MAILBOX;
 }
@@ -218,8 +226,7 @@ int zg_layout_build_pv(uint8_t *mem, const struct zg_hv_pv_layout *l, uint64_t i
         return rc;
 
     const uint64_t up = PTE_P | PTE_W | PTE_U | PTE_A;
-    uint64_t gib = (mem_size + (1ull << 30) - 1) >> 30;
-    uint64_t l3 = l->l4_gpa + ZG_PAGE_SIZE, l2 = l3 + ZG_PAGE_SIZE, l1 = l2 + gib * ZG_PAGE_SIZE;
+    uint64_t gib = gib_of(mem_size), l3 = l->l3_gpa, l2 = l->l2_gpa, l1 = l->l1_gpa;
     memset(mem + l->pt_start, 0, l->pt_end - l->pt_start);
     memset(mem, 0, 0x10000);
     put64(mem, l->l4_gpa, l3 | up);

@@ -13,11 +13,9 @@ struct zg_instance {
     uint8_t *mem;
     uint64_t mem_size;
     uint64_t id;
-    int paravirt;                  /* the backend owns memory and page tables (Xen PV) */
-    struct zg_hv_pv_layout pv;     /* paravirt: the layout, incl. the guest's port */
-    uint64_t hole_start, hole_end; /* guest addresses the monitor never touches for
-                                    * the guest (the PV page-table region) */
-    uint64_t deadline_at;          /* absolute ns; 0 until the first run */
+    struct zg_hv_pv_layout pv; /* paravirt: the layout, incl. the guest's port; else zero
+                                * (so its page-table region is empty) */
+    uint64_t deadline_at;      /* absolute ns; 0 until the first run */
     volatile sig_atomic_t expired;
     volatile sig_atomic_t tick; /* the timer fired: time to count private pages */
     uint64_t *log_scratch;      /* ZG_INST_TRACK_DIRTY: one dirty-log read */
@@ -42,14 +40,20 @@ enum zg_hc_action {
 enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t gpa,
                                  struct zg_run_result *res);
 
+/* The backend owns guest memory and validates page tables (Xen PV). */
+static inline int zg_paravirt(const struct zg_instance *in)
+{
+    return in->hv->mem_alloc != NULL;
+}
+
 /* Host pointer to guest range [gpa, gpa+len) if it lies wholly inside the
  * guest-accessible memory [ZG_GUEST_LOAD_MIN, mem_size); NULL otherwise. */
 static inline void *zg_guest_ptr(const struct zg_instance *in, uint64_t gpa, uint64_t len)
 {
     if (gpa < ZG_GUEST_LOAD_MIN || gpa > in->mem_size || len > in->mem_size - gpa)
         return NULL;
-    if (gpa < in->hole_end && gpa + len > in->hole_start)
-        return NULL;
+    if (gpa < in->pv.pt_end && gpa + len > in->pv.pt_start)
+        return NULL; /* the PV page tables are not the guest's to name */
     return in->mem + gpa;
 }
 

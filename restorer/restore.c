@@ -110,14 +110,6 @@ int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_
         goto fail;
     }
 done:
-    img->nonzero = malloc((img->tmpl->npages ? img->tmpl->npages : 1) * sizeof(uint32_t));
-    if (!img->nonzero) {
-        rc = zg_errf(err, errlen, -ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (uint64_t i = 0; i < img->tmpl->npages; i++)
-        if (!zg_pc_key_is_zero(&img->tmpl->keys[i]))
-            img->nonzero[img->nnonzero++] = (uint32_t)i;
     img->map = mmap(NULL, img->tmpl->info.mem_size, PROT_READ, MAP_SHARED, img->fd, 0);
     if (img->map == MAP_FAILED) {
         img->map = NULL;
@@ -140,7 +132,6 @@ void zg_image_close(struct zg_image *img)
         munmap((void *)img->map, img->tmpl->info.mem_size);
     if (img->fd >= 0)
         close(img->fd);
-    free(img->nonzero);
     zg_tmpl_free(img->tmpl);
     free(img);
 }
@@ -186,12 +177,12 @@ int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
         goto fail;
     }
     if (copy) {
-        /* Fresh memory from the hypervisor is zeroed: only the rest is copied. */
+        /* Fresh memory from the hypervisor is zeroed: only the pages whose
+         * key is not the zero page's are copied. */
         uint8_t *mem = zg_inst_mem(in, NULL);
-        for (uint64_t i = 0; i < img->nnonzero; i++) {
-            uint64_t off = (uint64_t)img->nonzero[i] * ZG_PAGE_SIZE;
-            memcpy(mem + off, img->map + off, ZG_PAGE_SIZE);
-        }
+        for (uint64_t i = 0; i < t->npages; i++)
+            if (!zg_pc_key_is_zero(&t->keys[i]))
+                memcpy(mem + i * ZG_PAGE_SIZE, img->map + i * ZG_PAGE_SIZE, ZG_PAGE_SIZE);
     }
     rc = zg_inst_resume(in, &t->state, t->info.ready_gpa);
     if (rc == 0 && !(c.flags & ZG_INST_ANSWER_LATER))

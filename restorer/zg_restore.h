@@ -44,8 +44,6 @@ struct zg_image {
     char path[512];       /* where it lives */
     int created;          /* this call materialized it (vs. found it) */
     uint64_t open_ns;     /* time zg_image_open took */
-    uint32_t *nonzero;    /* indices of the pages that are not all zero */
-    uint64_t nnonzero;    /* (a backend that owns guest memory gets only these copied) */
 };
 
 #define ZG_IMAGE_FRESH 0x1u /* ignore an existing image file and materialize again */

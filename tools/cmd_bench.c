@@ -212,6 +212,12 @@ int zg_cmd_bench(int argc, char **argv)
         zg_image_close(img);
         return ZG_EXIT_USAGE;
     }
+    const struct zg_hv_ops *hv = zg_tool_backend("bench", backend ? backend : t->info.backend);
+    if (!hv) {
+        free(elf);
+        zg_image_close(img);
+        return ZG_EXIT_USAGE;
+    }
     XXH128_canonical_t h;
     XXH128_canonicalFromHash(&h, XXH3_128bits(elf, elf_len));
     if (memcmp(h.digest, t->info.guest_hash, 16) != 0)
@@ -232,14 +238,6 @@ int zg_cmd_bench(int argc, char **argv)
         s[i].v = calloc(i == COLD || i == FB_COLD ? cold_runs : runs, sizeof(double));
     int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
     int status = 0;
-    const struct zg_hv_ops *hv = zg_hv_lookup(backend ? backend : t->info.backend);
-    if (!hv) {
-        zg_err("bench: backend '%s' is not built into this zerg",
-               backend ? backend : t->info.backend);
-        free(elf);
-        zg_image_close(img);
-        return ZG_EXIT_USAGE;
-    }
     /* A backend that owns guest memory (Xen): no dirty log, so no pooled
      * mode; its floor is an empty domain (there is no vCPU state to set
      * before memory exists). */

@@ -112,11 +112,9 @@ int zg_cmd_boot(int argc, char **argv)
         cl += (size_t)n;
     }
     cfg.cmdline = cmdline;
-    cfg.hv = zg_hv_lookup(backend);
-    if (!cfg.hv) {
-        zg_err("boot: backend '%s' is not built into this zerg", backend);
+    cfg.hv = zg_tool_backend("boot", backend);
+    if (!cfg.hv)
         return ZG_EXIT_USAGE;
-    }
     cfg.in_fd = 0;
     cfg.out_fd = 1;
 

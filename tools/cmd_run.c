@@ -42,11 +42,9 @@ int zg_cmd_run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "t:b:qvh", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            cfg.hv = zg_hv_lookup(optarg);
-            if (!cfg.hv) {
-                zg_err("run: backend '%s' is not built into this zerg", optarg);
+            cfg.hv = zg_tool_backend("run", optarg);
+            if (!cfg.hv)
                 return ZG_EXIT_USAGE;
-            }
             break;
         case 't':
             if (zg_parse_u64(optarg, 86400000, &cfg.deadline_ms) < 0) {

@@ -88,11 +88,9 @@ static int do_create(int argc, char **argv)
             o.guest_path = optarg;
             break;
         case 'b':
-            o.hv = zg_hv_lookup(optarg);
-            if (!o.hv) {
-                zg_err("template create: backend '%s' is not built into this zerg", optarg);
+            o.hv = zg_tool_backend("template create", optarg);
+            if (!o.hv)
                 return ZG_EXIT_USAGE;
-            }
             break;
         case 'm':
             if (zg_parse_size(optarg, &o.mem_size) < 0) {

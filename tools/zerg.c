@@ -29,6 +29,14 @@ void zg_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+const struct zg_hv_ops *zg_tool_backend(const char *verb, const char *name)
+{
+    const struct zg_hv_ops *hv = zg_hv_lookup(name);
+    if (!hv)
+        zg_err("%s: backend '%s' is not built into this zerg", verb, name);
+    return hv;
+}
+
 int zg_tool_status(const char *verb, const char *what, const struct zg_run_result *res)
 {
     char regs[512] = "";

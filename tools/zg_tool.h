@@ -34,6 +34,11 @@ struct zg_tmpl;
  * binary. 0 (path filled), -ENOENT or -ENAMETOOLONG. */
 int zg_tool_find_guest(const struct zg_tmpl *t, const char *given, char *path, size_t len);
 
+struct zg_hv_ops;
+/* The backend called `name`; NULL (after "<verb>: backend 'NAME' is not
+ * built into this zerg" on stderr) when it is not built in. */
+const struct zg_hv_ops *zg_tool_backend(const char *verb, const char *name);
+
 struct zg_run_result;
 /* Reports how a guest's run ended ("zerg: error: <verb>: <what>: <why>", the
  * registers of a killed guest) and returns the command's exit status: the

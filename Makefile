@@ -47,7 +47,8 @@ GUEST_CFLAGS := -std=c11 -ffreestanding -fno-pie -fno-pic -fno-stack-protector \
                 -mno-red-zone -O2 -g $(WARN) -Iguest/include -MMD -MP
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/rt/guest.ld -Wl,--build-id=none \
                  -Wl,-z,noexecstack -Wl,-z,max-page-size=4096
-RT_SRCS := guest/rt/start.S guest/rt/hypercall.c guest/rt/string.c guest/rt/printf.c guest/rt/malloc.c
+RT_SRCS := guest/rt/start.S guest/rt/hypercall.c guest/rt/xen.c guest/rt/string.c guest/rt/printf.c \
+           guest/rt/malloc.c
 RT_OBJS := $(patsubst %,$(BUILD)/guest/%.o,$(basename $(RT_SRCS)))
 NOTE_OBJ := $(BUILD)/guest/guest/rt/note.o
 
@@ -73,7 +74,8 @@ $(BUILD)/asan/%.o: %.c
 	$(CC) $(CFLAGS) $(SANFLAGS) -c $< -o $@
 
 # Xen's public headers use anonymous unions: its backend is built as gnu11.
-$(BUILD)/obj/hypervisor/hv_xen.o $(BUILD)/asan/hypervisor/hv_xen.o $(BUILD)/test/test_xen $(BUILD)/test-asan/test_xen: CFLAGS := $(subst -std=c11,-std=gnu11,$(CFLAGS))
+$(BUILD)/obj/hypervisor/hv_xen.o $(BUILD)/asan/hypervisor/hv_xen.o $(BUILD)/test/test_xen $(BUILD)/test-asan/test_xen \
+$(BUILD)/test/test_xen_pv_abi $(BUILD)/test-asan/test_xen_pv_abi: CFLAGS := $(subst -std=c11,-std=gnu11,$(CFLAGS))
 
 $(BUILD)/libzerg.a: $(LIB_OBJS)
 	@rm -f $@
@@ -102,6 +104,11 @@ $(BUILD)/test/%: tests/unit/%.c $(BUILD)/libzerg.a tests/zt.h
 $(BUILD)/test-asan/%: tests/unit/%.c $(BUILD)/libzerg-asan.a tests/zt.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(call WHOLE,$(BUILD)/libzerg-asan.a) $(LDLIBS)
+
+# The rig's driver of xl create/save/restore (runs in dom0; needs no library).
+$(BUILD)/test/xlbench: tests/xen/xlbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
 
 # The fuzzers need no hypervisor backend (hv.c's weak table resolves to none).
 FUZZ_LIB_SRCS := $(filter-out hypervisor/hv_%.c,$(LIB_SRCS))
@@ -136,12 +143,14 @@ $(BIN)/test-guests/%.elf: $$(addprefix $(BUILD)/guest/,$$(subst .c,.o,$$(wildcar
 FUZZ_SECONDS ?= 10
 
 test: deps
-	@$(MAKE) --no-print-directory all $(BIN)/zerg-asan $(UNIT_BINS) $(UNIT_ASAN_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory all $(BIN)/zerg-asan $(UNIT_BINS) $(UNIT_ASAN_BINS) $(FUZZ_BINS) \
+	    $(BUILD)/test/xlbench
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh
 
 # The Xen rig alone: Xen + a PV dom0 in QEMU (TCG), the Xen tests inside.
 test-xen: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/test/test_xen $(BUILD)/test-asan/test_xen
+	@$(MAKE) --no-print-directory all $(BUILD)/test/test_xen $(BUILD)/test-asan/test_xen \
+	    $(BUILD)/test/xlbench
 	@tests/run.sh --only xen
 
 fuzz: deps

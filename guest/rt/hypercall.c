@@ -1,29 +1,19 @@
 /* zerg guest runtime: hypercall wrappers and the C entry point. */
 #include <zerg/zerg.h>
 
+#include "xen_pv.h"
+
 static const struct zg_boot_info *boot_info;
 static uint64_t prng_state = 0x9e3779b97f4a7c15ull;
 
-/* ---- Xen PV: the mailbox transport (abi.h, "The Xen PV transport") -------
- * A 64-bit PV guest kernel calls Xen with `syscall`: RAX = hypercall
- * number, arguments in RDI, RSI; RCX and R11 are clobbered. */
-#define XEN_HC_SCHED_OP      29
-#define XEN_HC_EVTCHN_OP     32
-#define XEN_SCHEDOP_POLL     3
-#define XEN_EVTCHNOP_SEND    4
-#define XEN_EVTCHN_PENDING   2048 /* offset of evtchn_pending[] in shared_info */
-#define XEN_VCPU0_UPCALL_MSK 1    /* offset of vcpu_info[0].evtchn_upcall_mask */
-
+/* ---- Xen PV: the mailbox transport (abi.h, "The Xen PV transport") ------- */
 static volatile struct zg_xen_mailbox *xen_mb; /* NULL: not on Xen */
 static uint32_t xen_port;
 static volatile uint64_t *xen_pending;
 
-static long xen_hypercall2(unsigned long nr, unsigned long a1, unsigned long a2)
-{
-    long ret;
-    __asm__ volatile("syscall" : "=a"(ret), "+D"(a1), "+S"(a2) : "a"(nr) : "rcx", "r11", "memory");
-    return ret;
-}
+/* The standalone platform (xen.c), when Xen's own builder booted us. */
+extern int zg_xen_standalone;
+void zg_xen_call(unsigned nr, void *arg);
 
 /* No SSE in the call path: a guest may keep XMM state live across a call
  * (tests/guests/snapcheck does, across READY). */
@@ -37,7 +27,7 @@ static GPR_ONLY void xen_call(unsigned nr, void *arg)
     mb->arg = (uintptr_t)arg;
     __atomic_store_n(&mb->req_seq, seq, __ATOMIC_RELEASE);
     uint32_t send_port = xen_port;
-    xen_hypercall2(XEN_HC_EVTCHN_OP, XEN_EVTCHNOP_SEND, (uintptr_t)&send_port);
+    zg_xen_hypercall(XEN_HC_EVTCHN_OP, XEN_EVTCHNOP_SEND, (uintptr_t)&send_port, 0, 0);
     volatile uint64_t *word = &xen_pending[xen_port / 64];
     uint64_t bit = 1ull << (xen_port % 64);
     while (__atomic_load_n(&mb->done_seq, __ATOMIC_ACQUIRE) != seq) {
@@ -52,7 +42,7 @@ static GPR_ONLY void xen_call(unsigned nr, void *arg)
             uint32_t pad;
             uint64_t timeout;
         } poll = {&send_port, 1, 0, 0};
-        xen_hypercall2(XEN_HC_SCHED_OP, XEN_SCHEDOP_POLL, (uintptr_t)&poll);
+        zg_xen_hypercall(XEN_HC_SCHED_OP, XEN_SCHEDOP_POLL, (uintptr_t)&poll, 0, 0);
     }
 }
 
@@ -60,6 +50,10 @@ GPR_ONLY void zg_hypercall(unsigned nr, void *arg)
 {
     if (xen_mb) {
         xen_call(nr, arg);
+        return;
+    }
+    if (zg_xen_standalone) {
+        zg_xen_call(nr, arg);
         return;
     }
     /* The argument struct lives in identity-mapped memory below 4 GiB, so its
@@ -212,9 +206,10 @@ _Noreturn void zg_rt_start(const struct zg_boot_info *bi)
 
     boot_info = bi;
     if (bi->flags & ZG_BOOT_XEN_PV) {
-        volatile uint8_t *si = (volatile uint8_t *)(uintptr_t)bi->xen_shared_info;
-        si[XEN_VCPU0_UPCALL_MSK] = 1; /* no event callbacks: the mailbox polls */
-        xen_pending = (volatile uint64_t *)(si + XEN_EVTCHN_PENDING);
+        volatile struct xen_shared_info *si =
+            (volatile struct xen_shared_info *)(uintptr_t)bi->xen_shared_info;
+        si->vcpu_info[0].evtchn_upcall_mask = 1; /* no event callbacks: the mailbox polls */
+        xen_pending = si->evtchn_pending;
         xen_port = bi->xen_port;
         xen_mb = (volatile struct zg_xen_mailbox *)(uintptr_t)bi->xen_mailbox;
     }

@@ -8,8 +8,9 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
-mkdir -p /dev/shm /run
+mkdir -p /dev/shm /dev/pts /run
 mount -t tmpfs tmpfs /dev/shm
+mount -t devpts devpts /dev/pts # xenconsoled gives each guest console a pty
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
     insmod /lib/modules/$m.ko || zr "FAIL: dom0/insmod-$m: insmod failed"
 done

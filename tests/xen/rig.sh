@@ -41,14 +41,15 @@ if [ ${#missing[@]} -gt 0 ]; then
         >"$W.apt.log" 2>&1 ||
         skip_all "cannot install ${missing[*]} (apt-get: $(tail -n 1 "$W.apt.log"))"
 fi
-for f in build/test/test_xen bin/zerg; do
+for f in build/test/test_xen build/test/xlbench bin/zerg; do
     [ -x "$f" ] || fail_all "$f is not built (run make and the unit test build first)"
 done
 
 # ---- 2. Xen, the dom0 kernel and busybox, from Debian, unpacked (not installed) ------------
 KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [ -n "$KPKG" ] || skip_all "cannot find Debian's kernel package (apt-cache depends linux-image-amd64)"
-PKGS=("xen-hypervisor-$XV-amd64" busybox-static "$KPKG")
+# xen-utils: the toolstack (xl, xenstored, xenconsoled), for the xl comparison only.
+PKGS=("xen-hypervisor-$XV-amd64" "xen-utils-$XV" busybox-static "$KPKG")
 mkdir -p "$W/debs"
 for p in "${PKGS[@]}"; do
     if ! ls "$W/debs/${p}_"*.deb >/dev/null 2>&1; then
@@ -57,11 +58,12 @@ for p in "${PKGS[@]}"; do
     fi
 done
 R=$W/root
-if [ ! -e "$R/.unpacked" ]; then
+DEBS=$(ls "$W"/debs/*.deb)
+if [ "$(cat "$R/.unpacked" 2>/dev/null)" != "$DEBS" ]; then
     rm -rf "$R"
     mkdir -p "$R"
-    for d in "$W"/debs/*.deb; do dpkg -x "$d" "$R" || fail_all "cannot unpack $d"; done
-    touch "$R/.unpacked"
+    for d in $DEBS; do dpkg -x "$d" "$R" || fail_all "cannot unpack $d"; done
+    echo "$DEBS" >"$R/.unpacked"
 fi
 KVER=$(ls "$R/lib/modules" | head -n 1)
 mkdir -p "$W/out"
@@ -84,10 +86,12 @@ fi
 # ---- 3. dom0's initramfs: busybox, the Xen device modules, zerg's tests ----------------
 I=$W/dom0
 rm -rf "$I"
-mkdir -p "$I"/{bin,proc,sys,dev,tmp,run,lib64,lib/x86_64-linux-gnu,lib/modules,zerg}
+mkdir -p "$I"/{bin,proc,sys,dev,tmp,run,lib64,lib/x86_64-linux-gnu,lib/modules,zerg,etc/xen} \
+    "$I"/var/{lib/xen,lib/xenstored,log/xen/console}
+ln -s ../run "$I/var/run"
 cp "$R/bin/busybox" "$I/bin/busybox"
 for a in sh mount mkdir insmod cat echo printf dd ls grep sleep uname cut sed awk date poweroff \
-    env rm cp chmod wc head tail seq cmp basename; do
+    env rm cp chmod wc head tail seq cmp basename kill ps sort; do
     ln -s busybox "$I/bin/$a"
 done
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs/xenfs; do
@@ -96,7 +100,7 @@ for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs/xenfs; do
 done
 # What runs inside: the tests and the zerg command, with their shared libraries
 # (the host's: dom0 runs the same Debian userland).
-PAYLOAD=(build/test/test_xen bin/zerg)
+PAYLOAD=(build/test/test_xen build/test/xlbench bin/zerg)
 [ -x bin/zerg-asan ] && PAYLOAD+=(bin/zerg-asan)
 [ -x build/test-asan/test_xen ] && PAYLOAD+=(build/test-asan/test_xen)
 for f in "${PAYLOAD[@]}"; do
@@ -104,12 +108,28 @@ for f in "${PAYLOAD[@]}"; do
     cp "$f" "$I/zerg/$f"
 done
 cp -r bin/guests bin/test-guests "$I/zerg/bin/"
-for f in "${PAYLOAD[@]}"; do
+# The toolstack, for xl create/save/restore of the same guest (tests/xen/xlbench.c);
+# dom0 starts it after zerg's own tests. Its libraries are the host's libxen-dev ones.
+XB=usr/lib/xen-$XV/bin
+TOOLS=("$XB/xl" "$XB/xenstored" "$XB/xenconsoled" "$XB/xen-init-dom0" "$XB/libxl-save-helper")
+mkdir -p "$I/$XB"
+for b in "${TOOLS[@]}"; do
+    cp "$R/$b" "$I/$b" || fail_all "$b missing from xen-utils-$XV"
+done
+ln -s "/$XB/xl" "$I/bin/xl"
+printf 'autoballoon="off"\nlockfile="/run/xl.lock"\n' >"$I/etc/xen/xl.conf"
+for f in "${PAYLOAD[@]}" "${TOOLS[@]/#/$R/}"; do
+    if ldd "$f" | grep -q 'not found'; then
+        fail_all "$f: $(ldd "$f" | grep 'not found' | tr -d '\t' | tr '\n' ' ')(is libxen-dev installed?)"
+    fi
     ldd "$f" | awk '/=> \// {print $3}'
 done | sort -u | while read -r lib; do
     cp -L "$lib" "$I/lib/x86_64-linux-gnu/"
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$I/lib64/"
+# glibc dlopen()s it for pthread_cancel, which xl calls on its way out.
+cp -L "$(gcc -print-file-name=libgcc_s.so.1)" "$I/lib/x86_64-linux-gnu/" 2>/dev/null ||
+    cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$I/lib/x86_64-linux-gnu/"
 cp tests/xen/dom0-init.sh "$I/init"
 cp "${XEN_RIG_RUN:-tests/xen/in-dom0.sh}" "$I/zerg/run.sh"
 chmod +x "$I/init" "$I/zerg/run.sh"

@@ -36,13 +36,7 @@ static GPR_ONLY void xen_call(unsigned nr, void *arg)
         __atomic_fetch_and(word, ~bit, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&mb->done_seq, __ATOMIC_ACQUIRE) == seq)
             break;
-        struct {
-            uint32_t *ports;
-            uint32_t nr_ports;
-            uint32_t pad;
-            uint64_t timeout;
-        } poll = {&send_port, 1, 0, 0};
-        zg_xen_hypercall(XEN_HC_SCHED_OP, XEN_SCHEDOP_POLL, (uintptr_t)&poll, 0, 0);
+        zg_xen_poll(send_port);
     }
 }
 

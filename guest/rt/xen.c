@@ -58,6 +58,11 @@ static uint32_t store_req_id;
 static int watch_fired;
 
 static struct zg_boot_info boot;
+_Static_assert(__builtin_offsetof(struct zg_hc_send, len) ==
+                       __builtin_offsetof(struct zg_hc_console, len) &&
+                   __builtin_offsetof(struct zg_hc_send, ret) ==
+                       __builtin_offsetof(struct zg_hc_console, ret),
+               "SEND is served as CONSOLE");
 _Static_assert(__builtin_offsetof(struct zg_boot_info, stack_top) == 32,
                "start.S loads boot_info.stack_top at offset 32");
 
@@ -75,22 +80,11 @@ static void notify(uint32_t port)
 }
 
 /* Clears the port's pending bit: a notification after this is seen by
- * port_poll, never lost. Callers clear, look at their condition, then poll. */
+ * zg_xen_poll, never lost. Callers clear, look at their condition, then poll. */
 static void port_clear(uint32_t port)
 {
     __atomic_fetch_and(&shinfo->evtchn_pending[port / 64], ~(1ull << (port % 64)),
                        __ATOMIC_SEQ_CST);
-}
-
-static void port_poll(uint32_t port)
-{
-    struct {
-        uint32_t *ports;
-        uint32_t nr_ports;
-        uint32_t pad;
-        uint64_t timeout;
-    } poll = {&port, 1, 0, 0};
-    zg_xen_hypercall(XEN_HC_SCHED_OP, XEN_SCHEDOP_POLL, (uintptr_t)&poll, 0, 0);
 }
 
 static _Noreturn void shutdown(unsigned reason)
@@ -114,7 +108,7 @@ static void cons_write(const char *p, size_t n)
             notify(cons_port);
             port_clear(cons_port);
             if (prod - __atomic_load_n(&cons->out_cons, __ATOMIC_ACQUIRE) >= sizeof(cons->out))
-                port_poll(cons_port);
+                zg_xen_poll(cons_port);
             continue;
         }
         while (n > 0 && used < sizeof(cons->out)) {
@@ -290,7 +284,7 @@ static void store_put(const void *buf, size_t n)
             notify(store_port);
             port_clear(store_port);
             if (prod - __atomic_load_n(&store->req_cons, __ATOMIC_ACQUIRE) >= sizeof(store->req))
-                port_poll(store_port);
+                zg_xen_poll(store_port);
             continue;
         }
         store->req[prod % sizeof(store->req)] = *p++;
@@ -307,7 +301,7 @@ static void store_get(void *buf, size_t n)
         if (__atomic_load_n(&store->rsp_prod, __ATOMIC_ACQUIRE) == cons_idx) {
             port_clear(store_port);
             if (__atomic_load_n(&store->rsp_prod, __ATOMIC_ACQUIRE) == cons_idx)
-                port_poll(store_port);
+                zg_xen_poll(store_port);
             continue;
         }
         *p++ = store->rsp[cons_idx % sizeof(store->rsp)];
@@ -486,7 +480,8 @@ void zg_xen_call(unsigned nr, void *arg);
 void zg_xen_call(unsigned nr, void *arg)
 {
     switch (nr) {
-    case ZG_HC_CONSOLE: {
+    case ZG_HC_CONSOLE:
+    case ZG_HC_SEND: { /* the same struct layout; both go to the console */
         struct zg_hc_console *a = arg;
         cons_write((const char *)(uintptr_t)a->buf, a->len);
         a->ret = (int64_t)a->len;
@@ -521,12 +516,6 @@ void zg_xen_call(unsigned nr, void *arg)
     case ZG_HC_RECV: {
         struct zg_hc_recv *a = arg;
         a->ret = 0; /* no request stream outside zerg */
-        break;
-    }
-    case ZG_HC_SEND: {
-        struct zg_hc_send *a = arg;
-        cons_write((const char *)(uintptr_t)a->buf, a->len);
-        a->ret = (int64_t)a->len;
         break;
     }
     case ZG_HC_EXIT: {

@@ -137,6 +137,13 @@ struct xen_store_msg {
 #define XEN_XS_ERROR       16
 #define XEN_XS_PAYLOAD_MAX 4096
 
+struct xen_sched_poll {
+    uint32_t *ports;
+    uint32_t nr_ports;
+    uint32_t pad;
+    uint64_t timeout; /* 0: none */
+};
+
 static inline long zg_xen_hypercall(unsigned long nr, unsigned long a1, unsigned long a2,
                                     unsigned long a3, unsigned long a4)
 {
@@ -147,6 +154,13 @@ static inline long zg_xen_hypercall(unsigned long nr, unsigned long a1, unsigned
                      : "a"(nr)
                      : "rcx", "r11", "memory");
     return ret;
+}
+
+/* Blocks until the port is pending (events stay masked: no upcall). */
+static inline void zg_xen_poll(uint32_t port)
+{
+    struct xen_sched_poll poll = {&port, 1, 0, 0};
+    zg_xen_hypercall(XEN_HC_SCHED_OP, XEN_SCHEDOP_POLL, (uintptr_t)&poll, 0, 0);
 }
 
 #endif

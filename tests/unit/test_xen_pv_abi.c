@@ -37,6 +37,9 @@ ZT_TEST(hypercall_numbers)
     ZT_EQ(XEN_M2P_VIRT_START, MACH2PHYS_VIRT_START);
     ZT_EQ(sizeof(struct xen_mmu_update), sizeof(mmu_update_t));
     ZT_EQ(sizeof(uint32_t), sizeof(struct sched_shutdown));
+    ZT_EQ(sizeof(struct xen_sched_poll), sizeof(struct sched_poll));
+    SAME_FIELD(struct xen_sched_poll, struct sched_poll, nr_ports, nr_ports);
+    SAME_FIELD(struct xen_sched_poll, struct sched_poll, timeout, timeout);
 }
 
 ZT_TEST(shared_info)

@@ -42,14 +42,15 @@ struct sv_template {
 
 struct sv_config {
     enum sv_mode mode;
-    uint64_t max_instances; /* connections served at once */
-    uint64_t backlog;       /* accepted connections waiting beyond that */
-    uint64_t workers;       /* processes */
-    uint64_t deadline_ms;   /* per instance */
-    uint64_t mem_cap;       /* bytes per instance; 0 none */
-    uint64_t drain_ms;      /* SIGTERM: how long in-flight instances may take */
-    int guest_console;      /* pass guests' console output to stderr */
-    const char *guest;      /* cold: the guest ELF (default: from the template) */
+    uint64_t max_instances;     /* connections served at once */
+    uint64_t backlog;           /* accepted connections waiting beyond that */
+    uint64_t workers;           /* processes */
+    uint64_t deadline_ms;       /* per instance */
+    uint64_t mem_cap;           /* bytes per instance; 0 none */
+    uint64_t drain_ms;          /* SIGTERM: how long in-flight instances may take */
+    int guest_console;          /* pass guests' console output to stderr */
+    const char *guest;          /* cold: the guest ELF (default: from the template) */
+    const struct zg_hv_ops *hv; /* the backend every instance runs on */
 };
 
 /* ---- master <-> slot messages ------------------------------------------ */
@@ -74,6 +75,8 @@ struct sv_report {
     uint64_t instance;      /* the instance's id */
     uint64_t prep_ns;       /* restoring or resetting the instance that served */
     uint64_t run_ns;        /* handing it the connection until its run ended */
+    uint64_t end_ns;        /* zg_now_ns() when the connection was closed (the
+                               report follows the next instance's preparation) */
     uint64_t bytes_in;      /* read from the connection */
     uint64_t bytes_out;     /* written to it */
     uint64_t private_bytes; /* memory it wrote (pooled/capped; else 0) */

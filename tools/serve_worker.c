@@ -25,6 +25,7 @@ struct slot {
 static struct zg_inst_config slot_config(const struct slot *s)
 {
     struct zg_inst_config c = zg_inst_config_default();
+    c.hv = s->cfg->hv;
     c.deadline_ms = s->cfg->deadline_ms;
     c.mem_cap = s->cfg->mem_cap;
     c.console_fd = s->cfg->guest_console ? 2 : -1;
@@ -118,6 +119,7 @@ static void run_job(struct slot *s, const struct sv_job *job, int fd)
     if (s->cfg->mode == SV_COLD) {
         run_cold(s, &s->tmpls[t], fd, &r);
         finish_conn(fd);
+        r.end_ns = zg_now_ns();
         report(s, &r);
         return;
     }
@@ -126,6 +128,7 @@ static void run_job(struct slot *s, const struct sv_job *job, int fd)
     struct zg_instance *in = s->inst[t];
     if (!in) {
         sv_reset_close(fd);
+        r.end_ns = zg_now_ns();
         r.end = SV_END_RESTORE;
         snprintf(r.why, sizeof(r.why), "%s", s->prep_err[t]);
         report(s, &r);
@@ -142,7 +145,8 @@ static void run_job(struct slot *s, const struct sv_job *job, int fd)
     }
     finish_conn(fd);
     zg_inst_set_io(in, -1, -1);
-    r.run_ns = zg_now_ns() - t0;
+    r.end_ns = zg_now_ns();
+    r.run_ns = r.end_ns - t0;
     r.end = (int32_t)res.end;
     r.status = res.status;
     snprintf(r.why, sizeof(r.why), "%s", res.why);

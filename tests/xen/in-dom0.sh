@@ -124,6 +124,67 @@ else
     fail template/restored-instances-distinct "'$id1' vs '$id2'"
 fi
 
+# zerg serve on Xen behind nginx (the 2013 demo's shape, without the boot):
+# one freshly restored domain per connection, prepared before it arrives.
+if [ -x /bin/nginx ]; then
+    ifconfig lo 127.0.0.1 up
+    N=$T/nginx
+    mkdir -p $N/tmp
+    $Z serve --listen unix:$T/zs.sock=zl --max-instances 3 --log $T/serve.log 2>>$T/serve.log &
+    SP=$!
+    for i in $(seq 1 200); do [ -S $T/zs.sock ] && break; sleep 0.05; done
+    printf '%s\n' 'user root root;' 'worker_processes 1;' "pid $N/nginx.pid;" 'events { worker_connections 64; }' \
+        'http {' '  log_format t "$request_uri $status $request_time";' "  access_log $N/access.log t;" "  client_body_temp_path $N/tmp/body;" "  proxy_temp_path $N/tmp/proxy;" \
+        "  fastcgi_temp_path $N/tmp/f;" "  uwsgi_temp_path $N/tmp/u;" "  scgi_temp_path $N/tmp/s;" \
+        '  server {' '    listen 127.0.0.1:8080;' "    location /zl/ { proxy_pass http://unix:$T/zs.sock:/; }" '  }' '}' >$N/nginx.conf
+    nginx -p $N -e $N/error.log -c $N/nginx.conf
+    for i in $(seq 1 100); do wget -q -O /dev/null http://127.0.0.1:8080/none 2>/dev/null; [ -s $N/nginx.pid ] && break; sleep 0.05; done
+    # Five one after another (connections 1-5), then six at once on three slots.
+    seq_ok=0
+    for i in 1 2 3 4 5; do
+        r1=$(wget -q -O - http://127.0.0.1:8080/zl/s$i 2>&1)
+        echo "$r1" | grep -q "^path: /s$i" && echo "$r1" | grep -q '^restored: yes' && seq_ok=$((seq_ok + 1))
+    done
+    if [ $seq_ok = 5 ]; then
+        pass serve/nginx-answers-from-restored-domains
+    else
+        fail serve/nginx-answers-from-restored-domains "$seq_ok of 5: $r1 / $(tail -n 5 $T/serve.log) / $(tail -n 5 $N/error.log)"
+    fi
+    pids=""
+    for i in 1 2 3 4 5 6; do
+        wget -q -O $T/par$i.txt http://127.0.0.1:8080/zl/p$i 2>/dev/null &
+        pids="$pids $!"
+    done
+    wait $pids
+    ok=0
+    for i in 1 2 3 4 5 6; do grep -q "^path: /p$i" $T/par$i.txt 2>/dev/null && ok=$((ok + 1)); done
+    ids=$(sed -n 's/^instance: //p' $T/par*.txt | sort -u | wc -l)
+    if [ $ok = 6 ] && [ "$ids" = 6 ]; then
+        pass serve/six-concurrent-connections-six-domains
+    else
+        fail serve/six-concurrent-connections-six-domains "answered $ok of 6, $ids distinct instances; $(tail -n 8 $T/serve.log)"
+    fi
+    kill -TERM $SP
+    wait $SP
+    rc=$?
+    kill $(cat $N/nginx.pid) 2>/dev/null
+    # The sequential five (connections 1-5, /zl/s1-5), medians: zerg's accept
+    # to the instance's end (its domain was restored ahead, while the slot was
+    # idle), and nginx's request time (ms resolution) around it.
+    med() { sort -n | awk -v d="$1" '{ v[NR] = $1 } END { if (NR) printf "%.2f", v[int((NR + 1) / 2)] / d; else print "null" }'; }
+    serve_ms=$(sed -n 's/.* conn=\([1-5]\) .* total_us=\([0-9.]*\) .*/\2/p' $T/serve.log | med 1000)
+    nginx_ms=$(sed -n 's|^/zl/s[1-5] 200 \([0-9.]*\)$|\1|p' $N/access.log | med 0.001)
+    grep ' zerg-serve instance ' $T/serve.log
+    cat $N/access.log
+    if [ $rc = 0 ] && grep -q 'fresh' $T/serve.log && [ "$(./build/test/test_xen --count-domains 2>/dev/null)" = 1 ]; then
+        pass serve/drains-fresh-no-domains-left
+    else
+        fail serve/drains-fresh-no-domains-left "rc=$rc domains=$(./build/test/test_xen --count-domains 2>&1) $(tail -n 5 $T/serve.log)"
+    fi
+else
+    echo "SKIP: serve/nginx: nginx is not installed on the host"
+fi
+
 # No domain is left behind by any of the above.
 left=$(ls /proc/xen >/dev/null 2>&1 && ./build/test/test_xen --count-domains 2>/dev/null)
 if [ "$left" = "1" ]; then
@@ -173,6 +234,6 @@ J="\"runs\":$RUNS,\"cold_runs\":$COLD_RUNS,\"xl_runs\":$XL_RUNS,\"mem_mib\":16"
 J="$J,\"zerg_cold_boot_ms\":$(ms "$(p50 cold_boot_us)"),\"zerg_restore_ms\":$zr"
 J="$J,\"zerg_first_byte_ms\":$(ms "$(p50 first_byte_fresh_us)"),\"xen_empty_domain_ms\":$(ms "$(p50 xen_floor_us)")"
 J="$J,\"xl_create_ms\":$xc,\"xl_create_cmd_ms\":$(xlv xl_create_cmd_ms),\"xl_save_ms\":$(xlv xl_save_ms)"
-J="$J,\"xl_restore_ms\":$xr,\"xl_restore_resumed_ms\":$(xlv xl_restore_resumed_ms)"
+J="$J,\"zerg_serve_ms\":${serve_ms:-null},\"zerg_serve_nginx_ms\":${nginx_ms:-null},\"xl_restore_ms\":$xr,\"xl_restore_resumed_ms\":$(xlv xl_restore_resumed_ms)"
 J="$J,\"xl_restore_over_zerg_restore\":$(ratio "$xr" "$zr"),\"xl_create_over_zerg_restore\":$(ratio "$xc" "$zr")"
 echo "XENBENCH {$J}"

@@ -91,7 +91,7 @@ mkdir -p "$I"/{bin,proc,sys,dev,tmp,run,lib64,lib/x86_64-linux-gnu,lib/modules,z
 ln -s ../run "$I/var/run"
 cp "$R/bin/busybox" "$I/bin/busybox"
 for a in sh mount mkdir insmod cat echo printf dd ls grep sleep uname cut sed awk date poweroff \
-    env rm cp chmod wc head tail seq cmp basename kill ps sort; do
+    env rm cp chmod wc head tail seq cmp basename kill ps sort ifconfig wget; do
     ln -s busybox "$I/bin/$a"
 done
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs/xenfs; do
@@ -118,7 +118,15 @@ for b in "${TOOLS[@]}"; do
 done
 ln -s "/$XB/xl" "$I/bin/xl"
 printf 'autoballoon="off"\nlockfile="/run/xl.lock"\n' >"$I/etc/xen/xl.conf"
-for f in "${PAYLOAD[@]}" "${TOOLS[@]/#/$R/}"; do
+# nginx (the host's, as tests/sys uses) in front of zerg serve on Xen.
+EXTRA=()
+if [ -x /usr/sbin/nginx ]; then
+    cp /usr/sbin/nginx "$I/bin/nginx"
+    EXTRA+=(/usr/sbin/nginx)
+    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$I/etc/passwd"
+    printf 'root:x:0:\n' >"$I/etc/group"
+fi
+for f in "${PAYLOAD[@]}" "${TOOLS[@]/#/$R/}" "${EXTRA[@]}"; do
     if ldd "$f" | grep -q 'not found'; then
         fail_all "$f: $(ldd "$f" | grep 'not found' | tr -d '\t' | tr '\n' ' ')(is libxen-dev installed?)"
     fi

@@ -155,22 +155,32 @@ void zg_image_unlink_all(const char *name)
     closedir(d);
 }
 
+int zg_image_check_backend(const struct zg_image *img, const struct zg_hv_ops *hv, char *err,
+                           size_t errlen)
+{
+    const struct zg_tmpl *t = img->tmpl;
+    const char *backend = hv ? hv->name : "kvm";
+    if (strcmp(t->info.backend, backend) != 0)
+        return zg_errf(err, errlen, -ENOTSUP,
+                       "template '%s' was captured on %s, not %s (use --backend %s)", t->info.name,
+                       t->info.backend, backend, t->info.backend);
+    return 0;
+}
+
 int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
                struct zg_instance **out, char *err, size_t errlen)
 {
     const struct zg_tmpl *t = img->tmpl;
     struct zg_inst_config c = *cfg;
-    const char *backend = c.hv ? c.hv->name : "kvm";
-    if (strcmp(t->info.backend, backend) != 0)
-        return zg_errf(err, errlen, -ENOTSUP,
-                       "template '%s' was captured on %s, not %s (use --backend %s)", t->info.name,
-                       t->info.backend, backend, t->info.backend);
+    int rc = zg_image_check_backend(img, c.hv, err, errlen);
+    if (rc < 0)
+        return rc;
     int copy = c.hv && c.hv->mem_alloc; /* the hypervisor owns guest memory */
     c.mem_size = t->info.mem_size;
     c.image_fd = copy ? -1 : img->fd;
     c.flags &= ~ZG_INST_STOP_AT_READY;
     struct zg_instance *in = NULL;
-    int rc = zg_inst_create(&c, &in);
+    rc = zg_inst_create(&c, &in);
     if (rc < 0) {
         zg_errf(err, errlen, rc, "restoring '%s': %s", t->info.name,
                 in ? zg_inst_error(in) : strerror(-rc));

@@ -57,6 +57,11 @@ void zg_image_close(struct zg_image *img);
 /* Removes every image file of template `name` (all versions) of this user. */
 void zg_image_unlink_all(const char *name);
 
+/* 0 if img was captured on backend hv (NULL: kvm); else -ENOTSUP and why
+ * ("template 'T' was captured on xen, not kvm (use --backend xen)"). */
+int zg_image_check_backend(const struct zg_image *img, const struct zg_hv_ops *hv, char *err,
+                           size_t errlen);
+
 /* Creates an instance resuming inside READY from img, using cfg for the
  * memory-independent settings (fds, deadline, backend); cfg->mem_size and
  * cfg->image_fd are taken from the image. The template must have been

@@ -199,19 +199,12 @@ static int load_template(struct master *m, const char *name, struct sv_template 
  * memory cap. */
 static int pick_backend(struct master *m)
 {
-    if (!m->cfg.hv) {
-        const char *want = m->tmpls[0].img->tmpl->info.backend;
-        if (!(m->cfg.hv = zg_hv_lookup(want))) {
-            zg_err("serve: template '%s' needs the %s backend, which is not built into this zerg",
-                   m->tmpls[0].name, want);
-            return -1;
-        }
-    }
-    for (int t = 0; t < m->ntmpls; t++) {
-        const char *got = m->tmpls[t].img->tmpl->info.backend;
-        if (m->cfg.mode != SV_COLD && strcmp(got, m->cfg.hv->name) != 0) {
-            zg_err("serve: template '%s' was captured on %s, not %s", m->tmpls[t].name, got,
-                   m->cfg.hv->name);
+    if (!m->cfg.hv && !(m->cfg.hv = zg_tool_backend("serve", m->tmpls[0].img->tmpl->info.backend)))
+        return -1;
+    for (int t = 0; t < m->ntmpls && m->cfg.mode != SV_COLD; t++) {
+        char err[256];
+        if (zg_image_check_backend(m->tmpls[t].img, m->cfg.hv, err, sizeof(err)) < 0) {
+            zg_err("serve: %s", err);
             return -1;
         }
     }

@@ -126,12 +126,15 @@ if [ -x /usr/sbin/nginx ]; then
     printf 'root:x:0:0:root:/root:/bin/sh\n' >"$I/etc/passwd"
     printf 'root:x:0:\n' >"$I/etc/group"
 fi
+# (Checked outside the copying pipeline: fail_all there would only leave a subshell.)
+LIBS=()
 for f in "${PAYLOAD[@]}" "${TOOLS[@]/#/$R/}" "${EXTRA[@]}"; do
-    if ldd "$f" | grep -q 'not found'; then
-        fail_all "$f: $(ldd "$f" | grep 'not found' | tr -d '\t' | tr '\n' ' ')(is libxen-dev installed?)"
-    fi
-    ldd "$f" | awk '/=> \// {print $3}'
-done | sort -u | while read -r lib; do
+    deps=$(ldd "$f") || fail_all "ldd $f failed"
+    missing=$(echo "$deps" | grep 'not found' | tr -d '\t' | tr '\n' ' ')
+    [ -z "$missing" ] || fail_all "$f: $missing(is libxen-dev installed?)"
+    LIBS+=($(echo "$deps" | awk '/=> \// {print $3}'))
+done
+printf '%s\n' "${LIBS[@]}" | sort -u | while read -r lib; do
     cp -L "$lib" "$I/lib/x86_64-linux-gnu/"
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$I/lib64/"

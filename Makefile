@@ -40,6 +40,7 @@ TOOL_ASAN_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/asan/%.o)
 UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/test/%)
 UNIT_ASAN_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/test-asan/%)
 FUZZ_BINS     := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SEEDS    := $(BUILD)/fuzz-seeds/.made
 
 # ---- guests: freestanding static ELFs run at CPL3 ------------------------
 GUEST_CFLAGS := -std=c11 -ffreestanding -fno-pie -fno-pic -fno-stack-protector \
@@ -60,7 +61,7 @@ TGUEST_ELFS := $(TEST_GUESTS:%=$(BIN)/test-guests/%.elf)
 GUESTS_OWN_NOTE := badabi
 
 .PHONY: all deps test test-unit test-sys test-xen demo fuzz bench format format-check clean
-all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS)
+all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS) $(FUZZ_SEEDS)
 
 deps:
 	@scripts/deps.sh
@@ -110,6 +111,19 @@ $(BUILD)/test/xlbench: tests/xen/xlbench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
+# The fuzzers' seeds, made from this build (tests/fuzz/mkseeds.sh): the guest
+# ELFs that fit the ELF fuzzer's memory, manifests from the real serializer,
+# the files of a real page cache. tests/run.sh checks every seed is accepted.
+FUZZ_SEED_ELFS := $(BIN)/guests/zergling.elf \
+                  $(addprefix $(BIN)/test-guests/,hello.elf hypercalls.elf servetest.elf loop.elf fault.elf wildptr.elf)
+$(BUILD)/test/mkseed_manifest: tests/fuzz/mkseed_manifest.c $(BUILD)/libzerg.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(call WHOLE,$(BUILD)/libzerg.a) $(LDLIBS)
+
+$(FUZZ_SEEDS): tests/fuzz/mkseeds.sh $(BIN)/zerg $(BUILD)/test/mkseed_manifest $(FUZZ_SEED_ELFS)
+	tests/fuzz/mkseeds.sh $(BUILD)/fuzz-seeds $(BIN)/zerg $(BUILD)/test/mkseed_manifest $(FUZZ_SEED_ELFS)
+	@touch $@
+
 # The fuzzers need no hypervisor backend (hv.c's weak table resolves to none).
 FUZZ_LIB_SRCS := $(filter-out hypervisor/hv_%.c,$(LIB_SRCS))
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
@@ -149,7 +163,7 @@ test: deps
 
 # The Xen rig alone: Xen + a PV dom0 in QEMU (TCG), the Xen tests inside.
 test-xen: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/test/test_xen $(BUILD)/test-asan/test_xen \
+	@$(MAKE) --no-print-directory all $(BIN)/zerg-asan $(BUILD)/test/test_xen $(BUILD)/test-asan/test_xen \
 	    $(BUILD)/test/xlbench
 	@tests/run.sh --only xen
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "monitor/zg_elf.h"
+#include "tests/fuzz/fuzz_strict.h"
 
 #define MEM (4u << 20)
 
@@ -26,6 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* accepted something outside the rules */
     } else if (!memchr(err, '\0', sizeof(err)) || err[0] == '\0') {
         abort(); /* a refusal must say why */
+    } else {
+        zg_fuzz_refused("fuzz_elf", err);
     }
     free(copy);
     return 0;

@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include "snapshotter/zg_template.h"
+#include "tests/fuzz/fuzz_strict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,6 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         zg_tmpl_free(t);
     } else if (err[0] == '\0') {
         abort(); /* a refusal must say why */
+    } else {
+        zg_fuzz_refused("fuzz_manifest", err);
     }
     free(copy);
     return 0;

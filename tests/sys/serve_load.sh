@@ -111,7 +111,7 @@ if [ -x bin/zerg-asan ]; then
     fi
     proxy_stop_all
 else
-    skip serve-load/asan-clean "bin/zerg-asan not built"
+    fail serve-load/asan-clean "bin/zerg-asan is not built (make test builds it)"
 fi
 
 exit $T_FAILED

@@ -4,6 +4,8 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +44,13 @@ static uint64_t rnd(void)
 }
 
 /* n pages: every 4th zero, every 5th a copy of page 1, some random, others text. */
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static uint8_t *make_image(size_t n, uint64_t seed)
 {
     uint8_t *m = calloc(n, PG);
@@ -501,30 +510,57 @@ ZT_TEST(two_processes_write_at_once)
     struct zg_pc *pc;
     ZT_EQ(zg_pc_open(dir, ZG_PC_CREATE | ZG_PC_WRITE, &pc), 0);
     zg_pc_close(pc);
+    /* When each writer's open..close spans ran, in shared memory; both start
+     * at once (a pipe the parent closes), so that they really overlap. */
+    enum { ROUNDS = 6 };
+    struct span {
+        uint64_t start, end;
+    }(*spans)[ROUNDS] =
+        mmap(NULL, 2 * sizeof(*spans), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ZT_TRUE(spans != MAP_FAILED);
+    int go[2];
+    ZT_EQ(pipe(go), 0);
     pid_t kids[2];
     for (int k = 0; k < 2; k++) {
         if ((kids[k] = fork()) == 0) {
             int bad = 0;
-            for (int round = 0; round < 6; round++) {
+            char c1;
+            close(go[1]);
+            bad |= read(go[0], &c1, 1) != 0; /* wait for the start */
+            for (int round = 0; round < ROUNDS; round++) {
                 size_t n = 40;
                 uint8_t *img = make_image(n, 1000 + (uint64_t)k * 100 + (uint64_t)round);
                 struct zg_pc_key keys[40];
                 struct zg_pc *c;
+                spans[k][round].start = now_ns();
                 bad |= zg_pc_open(dir, ZG_PC_WRITE, &c) < 0;
                 if (!bad)
                     bad |= zg_pc_ingest(c, img, n, keys, NULL, NULL) < 0;
                 if (!bad)
                     zg_pc_close(c);
+                spans[k][round].end = now_ns();
                 free(img);
             }
             _exit(bad);
         }
     }
+    close(go[0]);
+    close(go[1]); /* go */
     for (int k = 0; k < 2; k++) {
         int status;
         waitpid(kids[k], &status, 0);
         ZT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
+    /* The writers overlapped: some session of one ran while one of the other
+     * was open (else this would test two writers one after the other). */
+    int overlaps = 0;
+    for (int a = 0; a < ROUNDS; a++)
+        for (int b = 0; b < ROUNDS; b++)
+            overlaps += spans[0][a].start < spans[1][b].end && spans[1][b].start < spans[0][a].end;
+    munmap(spans, 2 * sizeof(*spans));
+    printf("# two writers: %d pairs of their open-ingest-close sessions overlapped in time\n",
+           overlaps);
+    ZT_TRUE(overlaps > 0);
     ZT_EQ(zg_pc_open(dir, 0, &pc), 0);
     for (int k = 0; k < 2; k++)
         for (int round = 0; round < 6; round++) {

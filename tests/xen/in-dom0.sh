@@ -9,10 +9,23 @@ mkdir -p "$ZERG_IMAGE_DIR"
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1: $2"; }
 
-./build/test/test_xen
-if [ -x ./build/test-asan/test_xen ]; then
-    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 ./build/test-asan/test_xen | sed 's/^\([A-Z]*\): test_xen/\1: asan\/test_xen/'
-fi
+# checked NAME CMD...: runs CMD, passes its lines on (through $CHECKED_SED if
+# set) and counts a non-zero exit that printed no FAIL line -- a crash, a
+# sanitizer abort -- as a failure of NAME: an exit status is never ignored.
+checked() {
+    name=$1
+    shift
+    "$@" >$T/checked.out 2>&1
+    rc=$?
+    sed "${CHECKED_SED:-s/^//}" $T/checked.out
+    if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' $T/checked.out; then
+        fail "$name" "exited with status $rc: $(tail -n 8 $T/checked.out | awk '{printf "%s ", $0}')"
+    fi
+}
+
+checked test_xen ./build/test/test_xen
+CHECKED_SED='s/^\([A-Z]*\): test_xen/\1: asan\/test_xen/' \
+    checked asan/test_xen env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 ./build/test-asan/test_xen
 
 for Z in bin/zerg bin/zerg-asan; do
     [ -x $Z ] || continue
@@ -220,7 +233,11 @@ fi
 printf '%s\n' 'type = "pv"' 'kernel = "/zerg/bin/guests/zergling.elf"' 'extra = "--dataset-mib 2"' \
     'memory = 16' 'vcpus = 1' 'on_poweroff = "destroy"' 'on_crash = "destroy"' >$T/zl.cfg
 PATH=$PATH:$XB ./build/test/xlbench --config $T/zl.cfg --runs $XL_RUNS --save $T/zl.save >$T/xl.txt 2>&1
+rc=$?
 grep -v '^XLBENCH ' $T/xl.txt
+if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' $T/xl.txt; then
+    fail xlbench "exited with status $rc: $(tail -n 8 $T/xl.txt | awk '{printf "%s ", $0}')"
+fi
 
 # One line for the host: medians in ms, and zerg's restore against each.
 p50() { sed -n "s/.*\"$1\":{\"p50\":\([0-9.]*\).*/\1/p" $T/bench.json; }

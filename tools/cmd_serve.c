@@ -80,6 +80,7 @@ enum slot_state { SL_STARTING, SL_IDLE, SL_BUSY, SL_CLOSED };
 struct mslot {
     int fd;
     int worker;
+    int idx; /* the slot's index within its worker */
     int gen;
     enum slot_state state;
     uint32_t tmpl;
@@ -339,8 +340,8 @@ static int spawn_worker(struct master *m, int nslots)
     for (int i = 0; i < nslots; i++) {
         close(theirs[i]);
         int s = m->nslots++;
-        m->slots[s] =
-            (struct mslot){.fd = mine[i], .worker = w, .gen = m->gen, .state = SL_STARTING};
+        m->slots[s] = (struct mslot){
+            .fd = mine[i], .worker = w, .idx = i, .gen = m->gen, .state = SL_STARTING};
         ep_add(m, mine[i], TAG_SLOT, s);
     }
     return 0;
@@ -569,6 +570,8 @@ static void on_slot(struct master *m, int s, uint32_t events)
             memset(&dead, 0, sizeof(dead));
             dead.seq = sl->seq;
             dead.end = ZG_END_HOST;
+            dead.worker = (uint32_t)sl->worker;
+            dead.slot = (uint32_t)sl->idx;
             snprintf(dead.why, sizeof(dead.why), "its worker process died");
             uint64_t total = zg_now_ns() - sl->accept_ns;
             m->st.t[sl->tmpl].served++;
@@ -611,6 +614,8 @@ static void on_slot(struct master *m, int s, uint32_t events)
     sv_hist_add(&ts->run, (double)r.run_ns / 1e9);
     sv_hist_add(&ts->total, (double)total / 1e9);
     r.why[sizeof(r.why) - 1] = '\0';
+    r.worker = (uint32_t)sl->worker;
+    r.slot = (uint32_t)sl->idx;
     if (!m->quiet || r.end != ZG_END_EXIT)
         sv_log_instance(&m->log, m->tmpls[r.tmpl].name, m->cfg.mode, &r, queued, total);
     slot_idle(m, s);

@@ -82,6 +82,11 @@ struct sv_report {
     uint64_t private_bytes; /* memory it wrote (pooled/capped; else 0) */
     int32_t end;            /* enum zg_end, or SV_END_RESTORE */
     int32_t status;         /* ZG_END_EXIT: the guest's status */
+    uint64_t vm;            /* which VM of its slot ran it: the slot numbers every VM it
+                               creates 1, 2, ...; a pooled VM keeps its number across
+                               resets. 0: none (not prepared, or its worker died) */
+    uint32_t worker, slot;  /* set by the master: the worker (its index, as in the
+                               worker-died event) and the slot within it */
     char why[256];
 };
 

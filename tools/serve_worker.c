@@ -18,6 +18,8 @@ struct slot {
     int ntmpls;
     int sock;
     struct zg_instance *inst[SV_MAX_TEMPLATES]; /* prepared (or NULL) */
+    uint64_t vm[SV_MAX_TEMPLATES];              /* inst[t]'s number (sv_report.vm) */
+    uint64_t vms;                               /* VMs this slot has created */
     uint64_t prep_ns[SV_MAX_TEMPLATES];         /* what preparing it took */
     char prep_err[SV_MAX_TEMPLATES][240];       /* why the last preparation failed */
 };
@@ -50,9 +52,12 @@ static void prepare(struct slot *s, int t, uint64_t *copied)
     }
     zg_inst_destroy(in);
     s->inst[t] = NULL;
+    s->vm[t] = 0;
     struct zg_inst_config c = slot_config(s);
     if (zg_restore(img, &c, &s->inst[t], s->prep_err[t], sizeof(s->prep_err[t])) < 0)
         s->inst[t] = NULL;
+    else
+        s->vm[t] = ++s->vms;
     s->prep_ns[t] = zg_now_ns() - t0;
 }
 
@@ -87,8 +92,10 @@ static void run_cold(struct slot *s, const struct sv_template *tp, int fd, struc
     struct zg_run_result res;
     uint64_t t0 = zg_now_ns();
     int rc = zg_inst_create(&c, &in);
-    if (rc == 0)
+    if (rc == 0) {
+        r->vm = ++s->vms;
         rc = zg_inst_boot_elf(in, tp->elf, tp->elf_len);
+    }
     if (rc == 0)
         rc = zg_inst_run(in, &res);
     if (rc < 0) {
@@ -135,6 +142,7 @@ static void run_job(struct slot *s, const struct sv_job *job, int fd)
         return;
     }
     r.prep_ns = s->prep_ns[t];
+    r.vm = s->vm[t];
     uint64_t t0 = zg_now_ns();
     zg_inst_set_io(in, fd, fd);
     struct zg_run_result res;
@@ -158,6 +166,7 @@ static void run_job(struct slot *s, const struct sv_job *job, int fd)
         /* A VM whose hook failed is not reused. */
         zg_inst_destroy(in);
         s->inst[t] = NULL;
+        s->vm[t] = 0;
     }
     uint64_t copied = 0;
     prepare(s, t, &copied);

@@ -2,7 +2,12 @@
  * on request, so the server's isolation and kill paths can be tested.
  *
  *   GET /put/VALUE   keeps VALUE in .bss, on the heap and on a page of its own
- *   GET /get         answers what the three places hold ("-" when empty)
+ *   GET /put-crash/VALUE, /put-spin/VALUE, /put-hog/VALUE
+ *                    keep VALUE the same way, then crash, spin or hog memory as below
+ *   GET /get         answers what the three places hold ("-" when empty), and
+ *                    what its receive buffer holds beyond this request (rest=:
+ *                    "-" when all zero, as in the template; else how many bytes
+ *                    are not, from where, and the first of them)
  *   GET /crash       executes an invalid instruction
  *   GET /spin        loops forever
  *   GET /hog/MIB     writes MIB MiB of fresh heap, one byte per page
@@ -11,7 +16,10 @@
  * Anything else answers 200 "hello". */
 #include <zerg/zerg.h>
 
-#define REQ_MAX 4096
+/* Larger than a page several times over: a long request head fills pages of
+ * req that only the monitor's RECV writes (the guest itself writes only a
+ * zero after each read and a zero in the request line). */
+#define REQ_MAX 16384
 
 static char bss_secret[128];
 static char *heap_secret;
@@ -32,6 +40,50 @@ static void answer(int code, const char *body)
 static const char *or_dash(const char *s)
 {
     return s && s[0] ? s : "-";
+}
+
+/* Describes the non-zero bytes of buf[from..to) into out: "-" if none. */
+static void describe_rest(const char *buf, size_t from, size_t to, char *out, size_t len)
+{
+    size_t n = 0, first = to;
+    for (size_t i = from; i < to; i++)
+        if (buf[i]) {
+            if (!n++)
+                first = i;
+        }
+    if (!n) {
+        snprintf(out, len, "-");
+        return;
+    }
+    char shown[49];
+    size_t k = 0;
+    for (size_t i = first; i < to && k < sizeof(shown) - 1; i++, k++)
+        shown[k] = buf[i] > ' ' && buf[i] < 127 ? buf[i] : '.';
+    shown[k] = '\0';
+    snprintf(out, len, "%zu@%zu:%s", n, first, shown);
+}
+
+static void crash(void)
+{
+    __asm__ volatile("ud2");
+}
+
+static void spin(void)
+{
+    for (volatile uint64_t i = 0;; i++)
+        ;
+}
+
+/* Writes one byte in each page of `mib` MiB of fresh heap; 0, or -1 if
+ * there is no such memory. */
+static int hog(size_t mib)
+{
+    char *p = malloc(mib << 20);
+    if (!p)
+        return -1;
+    for (size_t off = 0; off < (mib << 20); off += 4096)
+        ((volatile char *)p)[off] = 1;
+    return 0;
 }
 
 int main(void)
@@ -58,30 +110,42 @@ int main(void)
     *end = '\0';
 
     static char body[REQ_MAX + 512];
-    if (!strncmp(path, "/put/", 5)) {
-        const char *v = path + 5;
+    const char *then = NULL; /* /put-THEN/VALUE */
+    const char *v = NULL;
+    if (!strncmp(path, "/put/", 5))
+        v = path + 5;
+    else if (!strncmp(path, "/put-", 5) && (v = strchr(path + 5, '/')) != NULL)
+        then = path + 5, v++;
+    if (v) {
         snprintf(bss_secret, sizeof(bss_secret), "%s", v);
         snprintf(heap_secret, 128, "%s", v);
         snprintf(page_secret, sizeof(page_secret), "%s", v);
-        answer(200, "stored\n");
+        if (!then)
+            answer(200, "stored\n");
+        else if (!strncmp(then, "crash/", 6))
+            crash();
+        else if (!strncmp(then, "spin/", 5))
+            spin();
+        else if (!strncmp(then, "hog/", 4) && hog(40) < 0)
+            answer(507, "no memory\n");
+        else
+            answer(200, "stored, and still alive\n");
     } else if (!strcmp(path, "/get")) {
-        snprintf(body, sizeof(body), "bss=%s heap=%s page=%s\n", or_dash(bss_secret),
-                 or_dash(heap_secret), or_dash(page_secret));
+        char rest[128];
+        describe_rest(req, got + 1, sizeof(req), rest, sizeof(rest));
+        snprintf(body, sizeof(body), "bss=%s heap=%s page=%s rest=%s\n", or_dash(bss_secret),
+                 or_dash(heap_secret), or_dash(page_secret), rest);
         answer(200, body);
     } else if (!strcmp(path, "/crash")) {
-        __asm__ volatile("ud2");
+        crash();
     } else if (!strcmp(path, "/spin")) {
-        for (volatile uint64_t i = 0;; i++)
-            ;
+        spin();
     } else if (!strncmp(path, "/hog/", 5)) {
         size_t mib = strtoul(path + 5, NULL, 10);
-        char *p = malloc(mib << 20);
-        if (!p) {
+        if (hog(mib) < 0) {
             answer(507, "no memory\n");
             return 0;
         }
-        for (size_t off = 0; off < (mib << 20); off += 4096)
-            ((volatile char *)p)[off] = 1;
         snprintf(body, sizeof(body), "touched %zu MiB\n", mib);
         answer(200, body);
     } else if (!strncmp(path, "/exit/", 6)) {

@@ -181,3 +181,28 @@ int zg_elf_load(const void *image, size_t size, uint8_t *mem, uint64_t mem_size,
     }
     return 0;
 }
+
+int zg_elf_has_zerg_note(const void *image, size_t size)
+{
+    const uint8_t *img = image;
+    Elf64_Ehdr eh;
+    if (size < sizeof(eh) || size > ZG_ELF_MAX_SIZE)
+        return -ENOEXEC;
+    memcpy(&eh, img, sizeof(eh));
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+        eh.e_phnum > ZG_ELF_MAX_PHDRS ||
+        !in_bounds(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size))
+        return -ENOEXEC;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        if (ph.p_type != PT_NOTE || !in_bounds(ph.p_offset, ph.p_filesz, size))
+            continue;
+        uint32_t v = 0;
+        int found = 0;
+        if (scan_notes(img + ph.p_offset, ph.p_filesz, &v, &found, NULL, 0) == 0 && found)
+            return 1;
+    }
+    return 0;
+}

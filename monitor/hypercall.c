@@ -9,14 +9,14 @@
 
 #include "monitor/zg_monitor_int.h"
 
-static uint64_t wall_ns(void)
+uint64_t zg_wall_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int fill_random(void *buf, size_t len)
+int zg_fill_random(void *buf, size_t len)
 {
     uint8_t *p = buf;
     while (len > 0) {
@@ -67,7 +67,7 @@ static int wait_fd(struct zg_instance *in, int fd, short events)
     }
 }
 
-static int64_t do_recv(struct zg_instance *in, uint8_t *buf, uint64_t len)
+int64_t zg_io_recv(struct zg_instance *in, uint8_t *buf, uint64_t len)
 {
     if (in->cfg.in_fd < 0 || len == 0)
         return 0;
@@ -91,7 +91,7 @@ static int64_t do_recv(struct zg_instance *in, uint8_t *buf, uint64_t len)
     }
 }
 
-static int64_t do_send(struct zg_instance *in, const uint8_t *buf, uint64_t len)
+int64_t zg_io_send(struct zg_instance *in, const uint8_t *buf, uint64_t len)
 {
     if (in->cfg.out_fd < 0) {
         in->bytes_out += len;
@@ -144,8 +144,8 @@ static void complete_ready(struct zg_instance *in, struct zg_hc_ready *r, int re
     r->restored = restored ? 1 : 0;
     r->instance_id = in->id;
     r->monotonic_ns = zg_now_ns();
-    r->wall_ns = wall_ns();
-    if (fill_random(r->entropy, sizeof(r->entropy)) < 0) {
+    r->wall_ns = zg_wall_ns();
+    if (zg_fill_random(r->entropy, sizeof(r->entropy)) < 0) {
         /* getrandom cannot fail once the pool is initialised; never hand out
          * a zero seed silently though. */
         uint64_t mix = r->monotonic_ns ^ (r->instance_id * 0x9e3779b97f4a7c15ull);
@@ -154,17 +154,12 @@ static void complete_ready(struct zg_instance *in, struct zg_hc_ready *r, int re
     }
 }
 
-int zg_inst_complete_ready(struct zg_instance *in, int restored)
+int zg_zerg_complete_ready(struct zg_instance *in, int restored)
 {
-    if (!in->stopped_at_ready)
-        return -EINVAL;
     struct zg_hc_ready *r = zg_guest_wptr(in, in->ready_gpa, sizeof(*r));
     if (!r)
         return -EFAULT;
     complete_ready(in, r, restored);
-    in->stopped_at_ready = 0;
-    if (!in->t.ready)
-        in->t.ready = zg_now_ns();
     return 0;
 }
 
@@ -196,7 +191,7 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
     case ZG_HC_TIME: {
         ARG(struct zg_hc_time, a);
         a->monotonic_ns = zg_now_ns();
-        a->wall_ns = wall_ns();
+        a->wall_ns = zg_wall_ns();
         return ZG_HC_CONTINUE;
     }
     case ZG_HC_RANDOM: {
@@ -208,7 +203,7 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
         else if (!buf)
             a->ret = -ZG_EFAULT;
         else
-            a->ret = fill_random(buf, len) < 0 ? -ZG_EIO : (int64_t)len;
+            a->ret = zg_fill_random(buf, len) < 0 ? -ZG_EIO : (int64_t)len;
         return ZG_HC_CONTINUE;
     }
     case ZG_HC_READY: {
@@ -238,7 +233,7 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
         else if (!buf)
             a->ret = -ZG_EFAULT;
         else
-            a->ret = do_recv(in, buf, len);
+            a->ret = zg_io_recv(in, buf, len);
         if (buf && a->ret > 0)
             zg_guest_mark(in, a->buf, (uint64_t)a->ret);
         return ZG_HC_CONTINUE;
@@ -254,7 +249,7 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
         else if (!buf)
             a->ret = -ZG_EFAULT;
         else
-            a->ret = do_send(in, buf, len);
+            a->ret = zg_io_send(in, buf, len);
         return ZG_HC_CONTINUE;
     }
     case ZG_HC_EXIT: {

@@ -22,7 +22,7 @@ uint64_t zg_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(struct zg_instance *in, const char *fmt, ...)
+int zg_inst_fail(struct zg_instance *in, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -30,6 +30,7 @@ __attribute__((format(printf, 2, 3))) static int fail(struct zg_instance *in, co
     va_end(ap);
     return 0;
 }
+#define fail zg_inst_fail
 
 struct zg_inst_config zg_inst_config_default(void)
 {
@@ -245,6 +246,14 @@ static int layout_failed(struct zg_instance *in, int rc)
 
 int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size)
 {
+    /* Not an x86-64 ELF at all: zerg's own loader says exactly why. */
+    const struct zg_persona_ops *p = zg_persona_for_image(image, size);
+    in->persona = p ? p : zg_persona_lookup("zerg");
+    return in->persona->boot(in, image, size);
+}
+
+int zg_zerg_boot(struct zg_instance *in, const void *image, size_t size)
+{
     struct zg_elf_info info;
     char why[200];
     uint64_t limit = zg_paravirt(in) ? in->pv.pt_start : in->mem_size - ZG_STACK_SIZE;
@@ -390,6 +399,19 @@ int zg_inst_get_state(struct zg_instance *in, struct zg_vcpu_state *st)
     return rc;
 }
 
+int zg_inst_complete_ready(struct zg_instance *in, int restored)
+{
+    if (!in->stopped_at_ready)
+        return -EINVAL;
+    int rc = zg_inst_persona(in)->complete_ready(in, restored);
+    if (rc < 0)
+        return rc;
+    in->stopped_at_ready = 0;
+    if (!in->t.ready)
+        in->t.ready = zg_now_ns();
+    return 0;
+}
+
 uint64_t zg_inst_ready_gpa(const struct zg_instance *in)
 {
     return in->stopped_at_ready ? in->ready_gpa : 0;
@@ -399,6 +421,8 @@ void zg_inst_destroy(struct zg_instance *in)
 {
     if (!in)
         return;
+    if (in->persona && in->persona->detach)
+        in->persona->detach(in);
     if (in->vm)
         in->hv->vm_destroy(in->vm); /* paravirt: frees the memory too */
     if (in->mem && !zg_paravirt(in))
@@ -479,6 +503,9 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
         in->dead = 1;
         return 0;
     }
+    const struct zg_persona_ops *persona = zg_inst_persona(in);
+    if (persona->before_run && persona->before_run(in, res) == ZG_HC_STOP)
+        goto stopped;
     for (;;) {
         if (in->expired) {
             end_run(in, res, ZG_END_DEADLINE, "killed at its deadline of %llu ms",
@@ -516,7 +543,8 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
                         ex.port);
                 break;
             }
-            if (zg_hc_dispatch(in, ex.port - ZG_HC_PORT_BASE, ex.value, res) == ZG_HC_STOP) {
+            if (persona->io(in, ex.port, ex.value, res) == ZG_HC_STOP) {
+            stopped:
                 if (res->end == ZG_END_FAULT) {
                     char why[sizeof(res->why)];
                     memcpy(why, res->why, sizeof(why));

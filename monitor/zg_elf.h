@@ -35,4 +35,10 @@ int zg_elf_check(const void *image, size_t size, uint64_t limit, struct zg_elf_i
 int zg_elf_load(const void *image, size_t size, uint8_t *mem, uint64_t mem_size, uint64_t limit,
                 struct zg_elf_info *info, char *err, size_t errlen);
 
+/* 1 if image is an x86-64 ELF64 file with a ZERG ABI note (a zerg guest,
+ * whatever its version), 0 if it is one without (a Linux program, for the
+ * "linux" personality), -ENOEXEC if it is not an x86-64 ELF64 file. Only
+ * the headers and notes are read; zg_elf_check judges the rest. */
+int zg_elf_has_zerg_note(const void *image, size_t size);
+
 #endif /* ZG_ELF_H */

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "monitor/zg_monitor.h"
+#include "monitor/zg_persona.h"
 
 struct zg_instance {
     struct zg_inst_config cfg;
@@ -27,8 +28,32 @@ struct zg_instance {
     uint64_t *host_dirty; /* ZG_INST_TRACK_DIRTY: pages the monitor wrote, and (with
                            * mem_cap) the guest's writes read from the dirty log so far */
     struct zg_inst_times t;
+    const struct zg_persona_ops *persona; /* NULL until booted or resumed: zerg */
+    void *pdata;                          /* the personality's state of this instance */
     char err[256];
 };
+
+/* zerg's own personality (monitor/persona.c): its boot and template point. */
+int zg_zerg_boot(struct zg_instance *in, const void *image, size_t size);
+
+/* Sets the instance's error message (zg_inst_error); returns 0. */
+int zg_inst_fail(struct zg_instance *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int zg_zerg_complete_ready(struct zg_instance *in, int restored);
+
+/* The request stream (cfg.in_fd) and response stream (cfg.out_fd), for every
+ * personality: zg_io_recv reads at most len bytes (0 at the end of the
+ * stream), waiting while the stream is empty; zg_io_send writes all len
+ * bytes. Both honour the deadline and count bytes_in/bytes_out; errors are
+ * -ZG_EIO, or -ZG_EPIPE when the peer of the response went away. */
+int64_t zg_io_recv(struct zg_instance *in, uint8_t *buf, uint64_t len);
+int64_t zg_io_send(struct zg_instance *in, const uint8_t *buf, uint64_t len);
+
+/* Fills buf with len bytes from the host's random pool. 0 or -errno. */
+int zg_fill_random(void *buf, size_t len);
+
+/* CLOCK_REALTIME in nanoseconds. */
+uint64_t zg_wall_ns(void);
 
 /* What a hypercall asks of the run loop. */
 enum zg_hc_action {

@@ -8,6 +8,9 @@ mut_apply() {
     sed -i 's/^    kill -9 "${pids\[@\]}" 2>\/dev\/null$/    wait "${pids[@]}"; kill -9 "${pids[@]}" 2>\/dev\/null/' tests/sys/pagecache_crash.sh
 }
 mut_check() {
-    bash tests/sys/pagecache_crash.sh | tee /dev/stderr | grep -q '^FAIL: pagecache_crash/kills_landed_mid_write' && return 1
+    local out
+    out=$(bash tests/sys/pagecache_crash.sh 2>&1) # read whole, so the guard always gets to clean up
+    printf '%s\n' "$out" >&2
+    grep -q '^FAIL: pagecache_crash/kills_landed_mid_write' <<<"$out" && return 1
     return 0
 }

@@ -10,6 +10,9 @@ mut_apply() {
     rm -rf build/fuzz-seeds
 }
 mut_check() {
-    FUZZ_SECONDS=1 tests/run.sh --only fuzz | tee /dev/stderr | grep -q '^FAIL: fuzz/fuzz_elf/seeds' && return 1
+    local out
+    out=$(FUZZ_SECONDS=1 tests/run.sh --only fuzz 2>&1) # read whole, so the guard always gets to clean up
+    printf '%s\n' "$out" >&2
+    grep -q '^FAIL: fuzz/fuzz_elf/seeds' <<<"$out" && return 1
     return 0
 }

@@ -8,6 +8,9 @@ mut_apply() {
     rm -f build/test/test_restore
 }
 mut_check() {
-    tests/run.sh --only unit | tee /dev/stderr | grep -q '^FAIL: unit/test_restore: build/test/test_restore is not built' && return 1
+    local out
+    out=$(tests/run.sh --only unit 2>&1) # read whole, so the guard always gets to clean up
+    printf '%s\n' "$out" >&2
+    grep -q '^FAIL: unit/test_restore: build/test/test_restore is not built' <<<"$out" && return 1
     return 0
 }

@@ -8,6 +8,9 @@ mut_apply() {
     sed -i 's/^    ZT_RUN(create_populate_map_destroy);/    abort(); \/* mutation *\/\n    ZT_RUN(create_populate_map_destroy);/' tests/unit/test_xen.c
 }
 mut_check() {
-    bash tests/xen/rig.sh | tee /dev/stderr | grep -q '^FAIL: xen/test_xen: exited with status' && return 1
+    local out
+    out=$(bash tests/xen/rig.sh 2>&1) # read whole, so the guard always gets to clean up
+    printf '%s\n' "$out" >&2
+    grep -q '^FAIL: xen/test_xen: exited with status' <<<"$out" && return 1
     return 0
 }

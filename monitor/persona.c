@@ -1,0 +1,45 @@
+/* zg_persona: the personalities built into this binary, and zerg's own. */
+#include <string.h>
+
+#include "monitor/zg_elf.h"
+#include "monitor/zg_monitor_int.h"
+
+/* zerg's own ABI: the hypercalls of monitor/hypercall.c. */
+static enum zg_hc_action zerg_io(struct zg_instance *in, unsigned port, uint64_t value,
+                                 struct zg_run_result *res)
+{
+    return zg_hc_dispatch(in, port - ZG_HC_PORT_BASE, value, res);
+}
+
+const struct zg_persona_ops zg_persona_zerg_ops = {
+    .name = "zerg",
+    .boot = zg_zerg_boot,
+    .io = zerg_io,
+    .complete_ready = zg_zerg_complete_ready,
+};
+
+/* A personality the Makefile did not build is absent: its ops symbol is weak
+ * and resolves to NULL (as hypervisor/hv.c does for backends). */
+extern const struct zg_persona_ops zg_persona_linux_ops __attribute__((weak));
+
+const struct zg_persona_ops *zg_persona_lookup(const char *name)
+{
+    if (!name || strcmp(name, "zerg") == 0)
+        return &zg_persona_zerg_ops;
+    if (&zg_persona_linux_ops && strcmp(name, zg_persona_linux_ops.name) == 0)
+        return &zg_persona_linux_ops;
+    return NULL;
+}
+
+const struct zg_persona_ops *zg_persona_for_image(const void *image, size_t size)
+{
+    int z = zg_elf_has_zerg_note(image, size);
+    if (z < 0)
+        return NULL;
+    return z ? &zg_persona_zerg_ops : zg_persona_lookup("linux");
+}
+
+const struct zg_persona_ops *zg_inst_persona(const struct zg_instance *in)
+{
+    return in->persona ? in->persona : &zg_persona_zerg_ops;
+}

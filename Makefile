@@ -28,14 +28,15 @@ LDLIBS += $(foreach b,$(HV_BACKENDS),$(HV_LIBS_$(b)))
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 LIB_SRCS  := $(sort $(wildcard monitor/*.c pagecache/*.c snapshotter/*.c restorer/*.c)) \
-             hypervisor/hv.c $(HV_BACKENDS:%=hypervisor/hv_%.c)
+             hypervisor/hv.c $(HV_BACKENDS:%=hypervisor/hv_%.c) \
+             $(sort $(wildcard linux/*.c)) linux/entry.S
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS      := $(patsubst %.S,$(BUILD)/obj/%.o,$(LIB_SRCS:%.c=$(BUILD)/obj/%.o))
 TOOL_OBJS     := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
-LIB_ASAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
+LIB_ASAN_OBJS := $(patsubst %.S,$(BUILD)/asan/%.o,$(LIB_SRCS:%.c=$(BUILD)/asan/%.o))
 TOOL_ASAN_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/asan/%.o)
 UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/test/%)
 UNIT_ASAN_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/test-asan/%)
@@ -53,6 +54,12 @@ RT_SRCS := guest/rt/start.S guest/rt/hypercall.c guest/rt/xen.c guest/rt/string.
 RT_OBJS := $(patsubst %,$(BUILD)/guest/%.o,$(basename $(RT_SRCS)))
 NOTE_OBJ := $(BUILD)/guest/guest/rt/note.o
 
+# Linux test programs (tests/linux/*.c), each built three ways: static glibc,
+# static-PIE glibc and static musl; tests/sys/linux.sh runs them natively and
+# under zerg and compares.
+LINUX_PROGS := $(basename $(notdir $(wildcard tests/linux/*.c)))
+LINUX_ELFS  := $(foreach p,$(LINUX_PROGS),$(foreach v,glibc pie musl,$(BIN)/linux-tests/$(p).$(v)))
+
 APPS        := $(notdir $(wildcard guest/apps/*))
 TEST_GUESTS := $(notdir $(wildcard tests/guests/*))
 APP_ELFS    := $(APPS:%=$(BIN)/guests/%.elf)
@@ -61,7 +68,7 @@ TGUEST_ELFS := $(TEST_GUESTS:%=$(BIN)/test-guests/%.elf)
 GUESTS_OWN_NOTE := badabi
 
 .PHONY: all deps test test-unit test-sys test-xen demo fuzz bench format format-check clean
-all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS) $(FUZZ_SEEDS)
+all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS) $(FUZZ_SEEDS) $(LINUX_ELFS)
 
 deps:
 	@scripts/deps.sh
@@ -73,6 +80,21 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -c $< -o $@
+
+# The Linux personality's guest-side entry: code bytes the monitor copies
+# into guests (linux/entry.S), assembled into the library as data.
+$(BUILD)/obj/%.o $(BUILD)/asan/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(INC) -MMD -MP -c $< -o $@
+
+# System-call names from the host's <asm/unistd_64.h>, for the Linux
+# personality's table and its messages (one source of names and numbers).
+UNISTD_H := /usr/include/x86_64-linux-gnu/asm/unistd_64.h
+$(BUILD)/gen/lx_names.h: $(UNISTD_H)
+	@mkdir -p $(dir $@)
+	awk '$$1 == "#define" && $$2 ~ /^__NR_/ { n = $$2; sub(/^__NR_/, "", n); printf "[%d] = \"%s\",\n", $$3, n }' $< >$@.tmp
+	mv $@.tmp $@
+$(BUILD)/obj/linux/lx_table.o $(BUILD)/asan/linux/lx_table.o: $(BUILD)/gen/lx_names.h
 
 # Xen's public headers use anonymous unions: its backend is built as gnu11.
 $(BUILD)/obj/hypervisor/hv_xen.o $(BUILD)/asan/hypervisor/hv_xen.o $(BUILD)/test/test_xen $(BUILD)/test-asan/test_xen \
@@ -125,7 +147,7 @@ $(FUZZ_SEEDS): tests/fuzz/mkseeds.sh $(BIN)/zerg $(BUILD)/test/mkseed_manifest $
 	@touch $@
 
 # The fuzzers need no hypervisor backend (hv.c's weak table resolves to none).
-FUZZ_LIB_SRCS := $(filter-out hypervisor/hv_%.c,$(LIB_SRCS))
+FUZZ_LIB_SRCS := $(filter-out hypervisor/hv_%.c linux/%,$(LIB_SRCS))
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(INC) -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -152,6 +174,16 @@ $(BIN)/test-guests/%.elf: $$(addprefix $(BUILD)/guest/,$$(subst .c,.o,$$(wildcar
                           $(RT_OBJS) $(NOTE_OBJ) guest/rt/guest.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_LDFLAGS) -o $@ $(filter-out $(if $(filter $*,$(GUESTS_OWN_NOTE)),$(NOTE_OBJ)),$(filter %.o,$^)) -lgcc
+
+$(BIN)/linux-tests/%.glibc: tests/linux/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -o $@ $<
+$(BIN)/linux-tests/%.pie: tests/linux/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -static-pie -O2 -Wall -o $@ $<
+$(BIN)/linux-tests/%.musl: tests/linux/%.c
+	@mkdir -p $(dir $@)
+	musl-gcc -static -O2 -Wall -o $@ $<
 
 # ---- tests ----------------------------------------------------------------
 FUZZ_SECONDS ?= 10

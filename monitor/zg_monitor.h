@@ -78,6 +78,8 @@ struct zg_inst_config {
     uint64_t mem_size;          /* bytes, ZG_MEM_ALIGN multiple in [ZG_MEM_MIN, ZG_MEM_MAX] */
     uint64_t deadline_ms;       /* wall time from the first run() to the kill; 0: none */
     const char *cmdline;        /* the guest's command line ("" if NULL) */
+    const char *argv0;          /* a Linux program's argv[0] and, resolved, what
+                                 * /proc/self/exe names (NULL: "/proc/self/exe") */
     int in_fd;                  /* the request stream RECV reads; -1: empty */
     int out_fd;                 /* where SEND writes; -1: discarded */
     int console_fd;             /* where CONSOLE writes; -1: discarded */

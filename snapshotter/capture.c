@@ -10,6 +10,7 @@
 
 #include "monitor/zg_elf.h"
 #include "monitor/zg_monitor.h"
+#include "monitor/zg_persona.h"
 #include "snapshotter/zg_template.h"
 
 static int open_cache(const char *home, unsigned flags, struct zg_pc **pc)
@@ -65,6 +66,15 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
         goto out;
     }
     rc = zg_inst_boot_elf(in, image, image_len);
+    if (rc == 0 && strcmp(zg_inst_persona(in)->name, "zerg") != 0) {
+        /* Its personality's state (descriptors, heap, mappings) is not yet a
+         * template record (docs/format.md). */
+        rc = zg_errf(err, errlen, -ENOTSUP,
+                     "%s is a Linux program: templates of Linux programs are not supported yet "
+                     "(zerg boot runs it)",
+                     o->guest_path);
+        goto out;
+    }
     if (rc < 0) {
         zg_errf(err, errlen, rc, "%s: %s", o->guest_path, zg_inst_error(in));
         goto out;

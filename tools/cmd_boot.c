@@ -112,6 +112,7 @@ int zg_cmd_boot(int argc, char **argv)
         cl += (size_t)n;
     }
     cfg.cmdline = cmdline;
+    cfg.argv0 = path;
     cfg.hv = zg_tool_backend("boot", backend);
     if (!cfg.hv)
         return ZG_EXIT_USAGE;

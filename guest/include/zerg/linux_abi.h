@@ -1,0 +1,69 @@
+/* zerg Linux personality: the contract between the guest-side system-call
+ * entry (linux/entry.S, copied into every Linux guest) and the monitor.
+ *
+ * A Linux program knows nothing of zerg: it executes `syscall`. The monitor
+ * points MSR_LSTAR at the entry, which runs in the guest (at CPL3 on the PVM
+ * flavour of KVM, see docs/abi.md "Linux programs"), saves the call into the
+ * frame below, and calls the monitor with one `out` to ZG_LINUX_PORT; the
+ * monitor serves the call, writes the result into the frame and resumes the
+ * entry, which returns to the program with `jmp *%rcx`, RFLAGS from R11, as
+ * `sysret` would. Everything in the frame is written by guest code and is
+ * untrusted: the monitor checks it exactly like a hypercall's arguments.
+ *
+ * This header is included by C and by assembly (only #defines outside
+ * __ASSEMBLER__).
+ */
+#ifndef ZERG_LINUX_ABI_H
+#define ZERG_LINUX_ABI_H
+
+/* The port of the Linux call (inside the range the zerg ABI claims). */
+#define ZG_LINUX_PORT 0x508u
+
+/* ---- Guest physical and virtual layout --------------------------------
+ * [0, 1 MiB)        the monitor's: page tables, GDT, TSS (as zerg guests)
+ * [1 MiB, 2 MiB)    the runtime area, identity mapped, user-accessible:
+ *                   the entry code, the frame, the entry's private stack
+ * [2 MiB, brk_end)  identity mapped: the program at its link address (a
+ *                   static PIE at ZG_LINUX_PIE_BASE), then the brk heap
+ * then              the mmap area, mapped at ZG_LINUX_MMAP_VA
+ * top 8 MiB         the stack, mapped just below ZG_LINUX_STACK_VA_END */
+#define ZG_LINUX_RT_GPA       0x100000u /* the entry code (one page) */
+#define ZG_LINUX_FRAME_GPA    0x101000u /* struct zg_linux_frame */
+#define ZG_LINUX_RT_STACK_TOP 0x108000u /* the entry's stack: [0x102000, 0x108000) */
+#define ZG_LINUX_RT_END       0x200000u
+#define ZG_LINUX_PIE_BASE     0x400000u
+#define ZG_LINUX_MMAP_VA      0x7f0000000000ull
+#define ZG_LINUX_STACK_VA_END 0x800000000000ull
+#define ZG_LINUX_STACK_TOP    0x7ffffffff000ull /* initial stack grows down from here */
+#define ZG_LINUX_STACK_SIZE   (8ull << 20)
+
+/* Frame offsets, for the assembly entry. */
+#define ZG_LINUX_F_NR   0
+#define ZG_LINUX_F_ARG0 8
+#define ZG_LINUX_F_RET  56
+#define ZG_LINUX_F_RIP  64
+#define ZG_LINUX_F_RFL  72
+#define ZG_LINUX_F_RSP  80
+#define ZG_LINUX_F_SAVE 88 /* the entry's scratch: rdx, rdi, rsi, r8, r9, r10 */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+/* The frame: one per guest (one thread). */
+struct zg_linux_frame {
+    uint64_t nr;      /* IN: the system-call number (RAX) */
+    uint64_t arg[6];  /* IN: RDI, RSI, RDX, R10, R8, R9 */
+    int64_t ret;      /* OUT: the result for RAX (-errno on error) */
+    uint64_t rip;     /* IN: where the program continues (RCX) */
+    uint64_t rflags;  /* IN: the program's RFLAGS (R11) */
+    uint64_t rsp;     /* IN: the program's stack pointer */
+    uint64_t save[6]; /* the entry's own scratch */
+};
+_Static_assert(sizeof(struct zg_linux_frame) == 136, "zg_linux_frame layout");
+_Static_assert(__builtin_offsetof(struct zg_linux_frame, ret) == ZG_LINUX_F_RET, "frame ret");
+_Static_assert(__builtin_offsetof(struct zg_linux_frame, rip) == ZG_LINUX_F_RIP, "frame rip");
+_Static_assert(__builtin_offsetof(struct zg_linux_frame, rsp) == ZG_LINUX_F_RSP, "frame rsp");
+_Static_assert(__builtin_offsetof(struct zg_linux_frame, save) == ZG_LINUX_F_SAVE, "frame save");
+#endif
+
+#endif /* ZERG_LINUX_ABI_H */

@@ -1,0 +1,190 @@
+/* The Linux personality's internals, shared by its files (linux/). */
+#ifndef LX_INT_H
+#define LX_INT_H
+
+#include <stdint.h>
+
+#include <zerg/linux_abi.h>
+#include "monitor/zg_monitor_int.h"
+
+/* ---- The guest's address space (lx_load.c builds it) -------------------- */
+struct lx_layout {
+    uint64_t image_lo, image_hi;  /* the program's segments (virtual == physical) */
+    uint64_t ident_end;           /* [ZG_LINUX_RT_GPA, ident_end) is identity mapped */
+    uint64_t mmap_gpa, mmap_size; /* the mmap area, at ZG_LINUX_MMAP_VA */
+    uint64_t stack_gpa;           /* the stack: ZG_LINUX_STACK_SIZE bytes ending at
+                                   * ZG_LINUX_STACK_VA_END */
+};
+
+/* ---- Descriptors --------------------------------------------------------- */
+enum lx_fd_kind {
+    LX_FD_FREE = 0,
+    LX_FD_STDIN,   /* the request stream */
+    LX_FD_STDOUT,  /* the response stream */
+    LX_FD_CONSOLE, /* zerg's console (standard error) */
+    LX_FD_NULL,    /* /dev/null */
+    LX_FD_ZERO,    /* /dev/zero */
+    LX_FD_RANDOM,  /* /dev/urandom, /dev/random */
+};
+
+struct lx_fd {
+    uint8_t kind;    /* enum lx_fd_kind */
+    uint8_t cloexec; /* FD_CLOEXEC */
+    uint16_t pad;
+    uint32_t flags; /* the O_* status flags (F_GETFL) */
+};
+
+#define LX_NFD      256
+#define LX_NRANGES  128 /* free ranges of the mmap area */
+#define LX_NSYSCALL 512 /* system-call numbers the table covers */
+
+struct lx_range {
+    uint64_t va, len;
+};
+
+/* The personality's state of one instance: plain data (no pointers), so a
+ * template can carry it as it is. */
+struct lx_state {
+    struct lx_layout l;
+    uint64_t brk_start, brk; /* the heap: [brk_start, brk), at most l.ident_end */
+    uint64_t brk_hwm;        /* the highest brk so far: above the current brk,
+                              * memory up to it may hold old bytes */
+    uint64_t mmap_top;       /* mmap hands out [mmap_top, ...) first, then free ranges */
+    uint64_t mmap_hwm;       /* the highest mmap_top so far: below it, old bytes */
+    uint32_t nfree;
+    uint32_t redo; /* the call the program was stopped in at the template point */
+    struct lx_range free[LX_NRANGES];
+    struct lx_fd fd[LX_NFD];
+    uint64_t fs_base, gs_base;
+    uint64_t clear_tid;                /* set_tid_address */
+    uint8_t sigact[64][32];            /* rt_sigaction: struct kernel_sigaction per signal */
+    uint64_t sigmask;                  /* rt_sigprocmask */
+    uint64_t altstack[3];              /* sigaltstack: ss_sp, ss_flags, ss_size */
+    uint64_t logged[LX_NSYSCALL / 64]; /* unknown calls already logged */
+    uint64_t calls;                    /* system calls served */
+    char exe[256];                     /* what /proc/self/exe names */
+    char argv0[256];                   /* argv[0] */
+};
+
+static inline struct lx_state *lx_of(struct zg_instance *in)
+{
+    return in->pdata;
+}
+
+/* ---- Guest memory, as the program names it -------------------------------
+ * Host pointer to the program's range [va, va+len) if it lies wholly inside
+ * one region of its address space (program and heap, mmap area, stack);
+ * NULL otherwise (the call returns -EFAULT). lx_uwptr also records the pages
+ * as written by the host (pooled reset, memory cap). len must be > 0. */
+void *lx_uptr(struct zg_instance *in, uint64_t va, uint64_t len);
+void *lx_uwptr(struct zg_instance *in, uint64_t va, uint64_t len);
+
+/* Copies the NUL-terminated string at va into buf (size max). 0, -EFAULT,
+ * or -ENAMETOOLONG. */
+int lx_ustr(struct zg_instance *in, uint64_t va, char *buf, size_t max);
+
+/* ---- System calls ----------------------------------------------------------
+ * A handler gets the six arguments and returns the result for RAX (-errno on
+ * error). To end the instance it fills res and sets *stop. */
+struct lx_call {
+    unsigned nr;
+    struct zg_instance *in;
+    struct lx_state *lx;
+    uint64_t a[6];
+    struct zg_run_result *res;
+    int stop;
+};
+
+typedef int64_t (*lx_handler)(struct lx_call *c);
+
+enum lx_support {
+    LX_FULL,    /* as Linux does it, for what a guest can reach */
+    LX_PARTIAL, /* the common cases; the note says what is missing */
+    LX_REFUSED, /* a clear error every time, logged */
+};
+
+struct lx_row {
+    unsigned nr;
+    const char *name;
+    lx_handler fn;
+    enum lx_support support;
+    const char *note;
+};
+
+/* The table (lx_table.c): rows in number order, and the name of any number
+ * ("?" if unknown). */
+extern const struct lx_row lx_rows[];
+extern const unsigned lx_nrows;
+const char *lx_name(unsigned nr);
+
+/* Handlers, one file per subject. */
+/* sys_mem.c */
+int64_t lx_sys_brk(struct lx_call *c);
+int64_t lx_sys_mmap(struct lx_call *c);
+int64_t lx_sys_munmap(struct lx_call *c);
+int64_t lx_sys_mprotect(struct lx_call *c);
+int64_t lx_sys_mremap(struct lx_call *c);
+int64_t lx_sys_madvise(struct lx_call *c);
+/* sys_fs.c */
+int64_t lx_sys_read(struct lx_call *c);
+int64_t lx_sys_write(struct lx_call *c);
+int64_t lx_sys_readv(struct lx_call *c);
+int64_t lx_sys_writev(struct lx_call *c);
+int64_t lx_sys_pread64(struct lx_call *c);
+int64_t lx_sys_pwrite64(struct lx_call *c);
+int64_t lx_sys_openat(struct lx_call *c);
+int64_t lx_sys_open(struct lx_call *c);
+int64_t lx_sys_close(struct lx_call *c);
+int64_t lx_sys_dup(struct lx_call *c);
+int64_t lx_sys_dup2(struct lx_call *c);
+int64_t lx_sys_dup3(struct lx_call *c);
+int64_t lx_sys_fcntl(struct lx_call *c);
+int64_t lx_sys_ioctl(struct lx_call *c);
+int64_t lx_sys_lseek(struct lx_call *c);
+int64_t lx_sys_fstat(struct lx_call *c);
+int64_t lx_sys_stat(struct lx_call *c);
+int64_t lx_sys_newfstatat(struct lx_call *c);
+int64_t lx_sys_statx(struct lx_call *c);
+int64_t lx_sys_readlink(struct lx_call *c);
+int64_t lx_sys_readlinkat(struct lx_call *c);
+int64_t lx_sys_access(struct lx_call *c);
+int64_t lx_sys_faccessat(struct lx_call *c);
+int64_t lx_sys_getcwd(struct lx_call *c);
+int64_t lx_sys_chdir(struct lx_call *c);
+/* sys_time.c */
+int64_t lx_sys_clock_gettime(struct lx_call *c);
+int64_t lx_sys_clock_getres(struct lx_call *c);
+int64_t lx_sys_gettimeofday(struct lx_call *c);
+int64_t lx_sys_time(struct lx_call *c);
+int64_t lx_sys_nanosleep(struct lx_call *c);
+int64_t lx_sys_clock_nanosleep(struct lx_call *c);
+int64_t lx_sys_getrandom(struct lx_call *c);
+/* sys_proc.c */
+int64_t lx_sys_exit(struct lx_call *c);
+int64_t lx_sys_arch_prctl(struct lx_call *c);
+int64_t lx_sys_set_tid_address(struct lx_call *c);
+int64_t lx_sys_set_robust_list(struct lx_call *c);
+int64_t lx_sys_prlimit64(struct lx_call *c);
+int64_t lx_sys_getrlimit(struct lx_call *c);
+int64_t lx_sys_uname(struct lx_call *c);
+int64_t lx_sys_getpid(struct lx_call *c);
+int64_t lx_sys_getppid(struct lx_call *c);
+int64_t lx_sys_getuid(struct lx_call *c);
+int64_t lx_sys_getgid(struct lx_call *c);
+int64_t lx_sys_rt_sigaction(struct lx_call *c);
+int64_t lx_sys_rt_sigprocmask(struct lx_call *c);
+int64_t lx_sys_sigaltstack(struct lx_call *c);
+int64_t lx_sys_zero(struct lx_call *c);
+int64_t lx_sys_sched_getaffinity(struct lx_call *c);
+int64_t lx_sys_sysinfo(struct lx_call *c);
+int64_t lx_sys_refused(struct lx_call *c);
+int64_t lx_sys_kill(struct lx_call *c);
+int64_t lx_sys_nosys(struct lx_call *c);
+
+/* Writes a line to the instance's console (zerg's log), best effort. */
+void lx_log(struct zg_instance *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- Loading (lx_load.c) ---------------------------------------------------- */
+int lx_boot(struct zg_instance *in, const void *image, size_t size);
+
+#endif /* LX_INT_H */

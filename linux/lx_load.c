@@ -1,0 +1,428 @@
+/* Linux personality: loads a static x86-64 Linux program, builds its address
+ * space (page tables, stack with argv/envp/auxv) and its entry state. */
+#include <elf.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "linux/lx_int.h"
+
+#define PTE_P  0x1ull
+#define PTE_W  0x2ull
+#define PTE_U  0x4ull
+#define PTE_PS 0x80ull
+#define MIB2   (2ull << 20)
+
+#define LX_TABLES_GPA 0x20000u /* page tables: [0x20000, 0x40000) */
+#define LX_TABLES_END 0x40000u
+
+extern const uint8_t zg_linux_entry_code[], zg_linux_entry_code_end[];
+extern const uint8_t zg_linux_entry_user[], zg_linux_entry_ring0[], zg_linux_probe[];
+
+/* ---- Page tables ------------------------------------------------------------ */
+struct pt_builder {
+    uint8_t *mem;
+    uint64_t next; /* next free table page */
+};
+
+static uint64_t *table_at(struct pt_builder *b, uint64_t gpa)
+{
+    return (uint64_t *)(b->mem + gpa);
+}
+
+/* The table an entry points to, made if missing; 0 when out of table pages. */
+static uint64_t next_level(struct pt_builder *b, uint64_t table, unsigned idx)
+{
+    uint64_t *e = table_at(b, table) + idx;
+    if (*e & PTE_P)
+        return *e & 0x000ffffffffff000ull;
+    if (b->next >= LX_TABLES_END)
+        return 0;
+    uint64_t t = b->next;
+    b->next += ZG_PAGE_SIZE;
+    memset(b->mem + t, 0, ZG_PAGE_SIZE);
+    *e = t | PTE_P | PTE_W | PTE_U; /* the leaf decides */
+    return t;
+}
+
+/* Maps [va, va+len) to [gpa, gpa+len) with `flags`, 2 MiB pages where both
+ * sides are aligned. 0 or -ENOSPC (table pages exhausted). */
+static int map_range(struct pt_builder *b, uint64_t pml4, uint64_t va, uint64_t gpa, uint64_t len,
+                     uint64_t flags)
+{
+    while (len) {
+        uint64_t pdpt = next_level(b, pml4, (unsigned)((va >> 39) & 511));
+        uint64_t pd = pdpt ? next_level(b, pdpt, (unsigned)((va >> 30) & 511)) : 0;
+        if (!pd)
+            return -ENOSPC;
+        if (!(va % MIB2) && !(gpa % MIB2) && len >= MIB2) {
+            table_at(b, pd)[(va >> 21) & 511] = gpa | flags | PTE_P | PTE_PS;
+            va += MIB2, gpa += MIB2, len -= MIB2;
+            continue;
+        }
+        uint64_t pt = next_level(b, pd, (unsigned)((va >> 21) & 511));
+        if (!pt)
+            return -ENOSPC;
+        table_at(b, pt)[(va >> 12) & 511] = gpa | flags | PTE_P;
+        va += ZG_PAGE_SIZE, gpa += ZG_PAGE_SIZE, len -= ZG_PAGE_SIZE;
+    }
+    return 0;
+}
+
+/* ---- The program ---------------------------------------------------------- */
+struct lx_image {
+    uint64_t base; /* load bias (static PIE) */
+    uint64_t entry, phdr, phnum;
+    uint64_t lo, hi;
+};
+
+__attribute__((format(printf, 2, 3))) static int refuse(struct zg_instance *in, const char *fmt,
+                                                        ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    zg_inst_fail(in, "Linux program refused: %s", msg);
+    return -ENOEXEC;
+}
+
+static int in_bounds(uint64_t off, uint64_t len, uint64_t size)
+{
+    return off <= size && len <= size - off;
+}
+
+/* Checks the program's headers and segments against a top of `limit`
+ * (virtual == physical there); fills *im. */
+static int check_image(struct zg_instance *in, const uint8_t *img, size_t size, uint64_t limit,
+                       struct lx_image *im)
+{
+    Elf64_Ehdr eh;
+    if (size < sizeof(eh))
+        return refuse(in, "file too short for an ELF header (%zu bytes)", size);
+    memcpy(&eh, img, sizeof(eh));
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64)
+        return refuse(in, "not a little-endian x86-64 ELF64 file");
+    if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
+        return refuse(in, "ELF type %u is not an executable", eh.e_type);
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64 ||
+        !in_bounds(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size))
+        return refuse(in, "bad program headers");
+    memset(im, 0, sizeof(*im));
+    im->base = eh.e_type == ET_DYN ? ZG_LINUX_PIE_BASE : 0;
+    im->lo = UINT64_MAX;
+    im->phnum = eh.e_phnum;
+    int entry_ok = 0, loads = 0;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        if (ph.p_type == PT_INTERP)
+            return refuse(in, "dynamically linked (PT_INTERP): only static programs run so far");
+        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+            continue;
+        if (!in_bounds(ph.p_offset, ph.p_filesz, size) || ph.p_filesz > ph.p_memsz)
+            return refuse(in, "segment %u: file data outside the file", i);
+        uint64_t va = ph.p_vaddr + im->base;
+        if (va < ph.p_vaddr || va < ZG_LINUX_RT_END || !in_bounds(va, ph.p_memsz, limit))
+            return refuse(in,
+                          "segment %u [0x%llx, +0x%llx) is outside [0x%x, 0x%llx), where this "
+                          "guest's memory puts programs (more --mem?)",
+                          i, (unsigned long long)va, (unsigned long long)ph.p_memsz,
+                          ZG_LINUX_RT_END, (unsigned long long)limit);
+        if (va < im->lo)
+            im->lo = va;
+        if (va + ph.p_memsz > im->hi)
+            im->hi = va + ph.p_memsz;
+        if (eh.e_entry >= ph.p_vaddr && eh.e_entry - ph.p_vaddr < ph.p_memsz && (ph.p_flags & PF_X))
+            entry_ok = 1;
+        /* AT_PHDR: where the program headers are in memory. */
+        if (ph.p_offset <= eh.e_phoff && eh.e_phoff - ph.p_offset < ph.p_filesz)
+            im->phdr = va + (eh.e_phoff - ph.p_offset);
+        loads++;
+    }
+    if (!loads)
+        return refuse(in, "no loadable segments");
+    if (!entry_ok)
+        return refuse(in, "entry point 0x%llx is not in an executable segment",
+                      (unsigned long long)eh.e_entry);
+    im->entry = eh.e_entry + im->base;
+    return 0;
+}
+
+static void load_image(uint8_t *mem, const uint8_t *img, const struct lx_image *im)
+{
+    Elf64_Ehdr eh;
+    memcpy(&eh, img, sizeof(eh));
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+            continue;
+        /* Bounds proven by check_image; memory is zero, so the bss is too. */
+        memcpy(mem + ph.p_vaddr + im->base, img + ph.p_offset, ph.p_filesz);
+    }
+}
+
+/* ---- The initial stack: argc, argv, envp, auxv, as Linux lays it out ------- */
+struct stk {
+    uint8_t *base;  /* host pointer of the stack region's start */
+    uint64_t va_lo; /* its virtual start */
+    uint64_t sp;    /* virtual, grows down */
+    int full;
+};
+
+static uint64_t push_bytes(struct stk *s, const void *p, size_t n)
+{
+    if (s->sp - s->va_lo < n + 4096) {
+        s->full = 1;
+        return 0;
+    }
+    s->sp -= n;
+    memcpy(s->base + (s->sp - s->va_lo), p, n);
+    return s->sp;
+}
+
+static void put_word(struct stk *s, uint64_t va, uint64_t v)
+{
+    memcpy(s->base + (va - s->va_lo), &v, 8);
+}
+
+#define LX_MAX_ARGS 256
+
+static const char *const default_env[] = {
+    "PATH=/usr/local/bin:/usr/bin:/bin",
+    "HOME=/",
+    "LANG=C.UTF-8",
+    "TERM=dumb",
+};
+
+static int build_stack(struct zg_instance *in, struct lx_state *lx, const struct lx_image *im,
+                       uint64_t *rsp)
+{
+    struct stk s = {.base = in->mem + lx->l.stack_gpa,
+                    .va_lo = ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE,
+                    .sp = ZG_LINUX_STACK_TOP};
+    /* argv[0] is the program's name, then the command line's words. */
+    char cmd[ZG_CMDLINE_MAX];
+    snprintf(cmd, sizeof(cmd), "%s", in->cfg.cmdline ? in->cfg.cmdline : "");
+    const char *argv[LX_MAX_ARGS];
+    int argc = 0;
+    argv[argc++] = lx->argv0;
+    for (char *save = NULL, *w = strtok_r(cmd, " \t", &save); w && argc < LX_MAX_ARGS;
+         w = strtok_r(NULL, " \t", &save))
+        argv[argc++] = w;
+    uint64_t argv_va[LX_MAX_ARGS], env_va[8];
+    size_t nenv = sizeof(default_env) / sizeof(default_env[0]);
+
+    uint64_t execfn = push_bytes(&s, lx->exe, strlen(lx->exe) + 1);
+    for (size_t i = 0; i < nenv; i++)
+        env_va[i] = push_bytes(&s, default_env[i], strlen(default_env[i]) + 1);
+    for (int i = argc - 1; i >= 0; i--)
+        argv_va[i] = push_bytes(&s, argv[i], strlen(argv[i]) + 1);
+    uint64_t platform = push_bytes(&s, "x86_64", 7);
+    uint8_t rnd[16];
+    if (zg_fill_random(rnd, sizeof(rnd)) < 0)
+        return -EIO;
+    uint64_t random = push_bytes(&s, rnd, sizeof(rnd));
+
+    uint64_t auxv[][2] = {
+        {AT_PHDR, im->phdr},
+        {AT_PHENT, sizeof(Elf64_Phdr)},
+        {AT_PHNUM, im->phnum},
+        {AT_PAGESZ, ZG_PAGE_SIZE},
+        {AT_BASE, 0},
+        {AT_FLAGS, 0},
+        {AT_ENTRY, im->entry},
+        {AT_UID, getuid()},
+        {AT_EUID, getuid()},
+        {AT_GID, getgid()},
+        {AT_EGID, getgid()},
+        {AT_SECURE, 0},
+        {AT_RANDOM, random},
+        {AT_HWCAP, getauxval(AT_HWCAP)},
+        {AT_HWCAP2, getauxval(AT_HWCAP2) & ~2ull}, /* no FSGSBASE: CR4.FSGSBASE is off */
+        {AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ)},
+        {AT_CLKTCK, (uint64_t)sysconf(_SC_CLK_TCK)},
+        {AT_PLATFORM, platform},
+        {AT_EXECFN, execfn},
+        {AT_NULL, 0},
+    };
+    size_t naux = sizeof(auxv) / sizeof(auxv[0]);
+    size_t words = 1 + (size_t)argc + 1 + nenv + 1 + naux * 2;
+    s.sp = (s.sp - words * 8) & ~15ull;
+    if (s.full || s.sp - s.va_lo < 4096)
+        return -E2BIG;
+    uint64_t p = s.sp;
+    put_word(&s, p, (uint64_t)argc), p += 8;
+    for (int i = 0; i < argc; i++)
+        put_word(&s, p, argv_va[i]), p += 8;
+    put_word(&s, p, 0), p += 8;
+    for (size_t i = 0; i < nenv; i++)
+        put_word(&s, p, env_va[i]), p += 8;
+    put_word(&s, p, 0), p += 8;
+    for (size_t i = 0; i < naux; i++)
+        put_word(&s, p, auxv[i][0]), put_word(&s, p + 8, auxv[i][1]), p += 16;
+    *rsp = s.sp;
+    return 0;
+}
+
+/* ---- Which entry: does `syscall` stay at CPL3 on this host? ---------------- */
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probe_cpl = -1; /* the CPL `syscall` lands at; -1 unknown */
+
+static void probe(void)
+{
+    const struct zg_hv_ops *hv = zg_hv_lookup("kvm");
+    struct zg_hv_vm *vm = NULL;
+    uint64_t size = ZG_MEM_MIN;
+    uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!hv || mem == MAP_FAILED || hv->vm_create(&vm) < 0 || hv->mem_map(vm, mem, size, 0) < 0)
+        goto out;
+    struct zg_vcpu_state st;
+    memset(&st, 0, sizeof(st));
+    if (hv->vcpu_get_state(vm, &st, ZG_VCPU_SREGS | ZG_VCPU_MSRS) < 0)
+        goto out;
+    uint64_t apic = st.sregs.apic_base;
+    /* A zerg-style layout; the probe code at the runtime's place and a
+     * `syscall` (0f 05) to run into it. */
+    if (zg_layout_build(mem, size, ZG_LINUX_RT_END, ZG_LINUX_RT_END, "", &st) < 0)
+        goto out;
+    st.sregs.apic_base = apic;
+    memcpy(mem + ZG_LINUX_RT_GPA, zg_linux_entry_code,
+           (size_t)(zg_linux_entry_code_end - zg_linux_entry_code));
+    mem[ZG_LINUX_RT_END] = 0x0f, mem[ZG_LINUX_RT_END + 1] = 0x05;
+    st.sregs.efer |= 1; /* SCE */
+    st.msrs[ZG_MSR_LSTAR] = ZG_LINUX_RT_GPA + (uint64_t)(zg_linux_probe - zg_linux_entry_code);
+    st.msrs[ZG_MSR_STAR] = (0x10ull << 48) | (0x08ull << 32);
+    st.msrs[ZG_MSR_SFMASK] = 0;
+    if (hv->vcpu_set_state(vm, &st, ZG_VCPU_REGS | ZG_VCPU_SREGS | ZG_VCPU_MSRS) < 0)
+        goto out;
+    struct zg_hv_exit ex;
+    if (hv->run(vm, &ex) == 0 && ex.reason == ZG_EXIT_IO && ex.port == ZG_LINUX_PORT)
+        probe_cpl = (int)(ex.value & 3);
+out:
+    if (vm)
+        hv->vm_destroy(vm);
+    if (mem != MAP_FAILED)
+        munmap(mem, size);
+}
+
+/* ---- Boot ------------------------------------------------------------------ */
+int lx_boot(struct zg_instance *in, const void *image, size_t size)
+{
+    const uint8_t *img = image;
+    if (in->hv->mem_alloc) {
+        zg_inst_fail(in, "Linux programs run on KVM only so far (not on %s)", in->hv->name);
+        return -ENOTSUP;
+    }
+    pthread_once(&probe_once, probe);
+    if (probe_cpl < 0) {
+        zg_inst_fail(in, "cannot tell where `syscall` lands on this host (the probe VM failed)");
+        return -EIO;
+    }
+    struct lx_state *lx = calloc(1, sizeof(*lx));
+    if (!lx)
+        return -ENOMEM;
+    in->pdata = lx;
+    const char *a0 = in->cfg.argv0 ? in->cfg.argv0 : "/proc/self/exe";
+    char real[4096];
+    const char *exe = realpath(a0, real) ? real : a0;
+    if (strlen(a0) >= sizeof(lx->argv0) || strlen(exe) >= sizeof(lx->exe)) {
+        zg_inst_fail(in, "the program's path is longer than %zu bytes", sizeof(lx->exe) - 1);
+        return -ENAMETOOLONG;
+    }
+    memcpy(lx->argv0, a0, strlen(a0) + 1);
+    memcpy(lx->exe, exe, strlen(exe) + 1);
+
+    /* The address space: see linux_abi.h. */
+    uint64_t m = in->mem_size;
+    if (m < 32ull << 20) {
+        zg_inst_fail(in, "Linux programs need --mem of at least 32M");
+        return -EINVAL;
+    }
+    struct lx_layout *l = &lx->l;
+    l->stack_gpa = m - ZG_LINUX_STACK_SIZE;
+    l->ident_end = ((l->stack_gpa / 2) + MIB2 - 1) & ~(MIB2 - 1);
+    l->mmap_gpa = l->ident_end;
+    l->mmap_size = l->stack_gpa - l->mmap_gpa;
+
+    struct lx_image im;
+    int rc = check_image(in, img, size, l->ident_end, &im);
+    if (rc < 0)
+        return rc;
+    l->image_lo = im.lo;
+    l->image_hi = im.hi;
+    load_image(in->mem, img, &im);
+    lx->brk_start = lx->brk = (im.hi + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
+    lx->mmap_top = lx->mmap_hwm = ZG_LINUX_MMAP_VA;
+
+    /* zerg's entry state (GDT, TSS, segments at CPL3, IOPL 3) ... */
+    struct zg_vcpu_state st;
+    memset(&st, 0, sizeof(st));
+    rc = in->hv->vcpu_get_state(in->vm, &st, ZG_VCPU_SREGS | ZG_VCPU_MSRS);
+    if (rc < 0) {
+        zg_inst_fail(in, "%s: cannot read the vCPU state: %s", in->hv->name, strerror(-rc));
+        return rc;
+    }
+    uint64_t apic = st.sregs.apic_base;
+    rc = zg_layout_build(in->mem, m, ZG_LINUX_RT_END, im.entry, "", &st);
+    if (rc < 0) {
+        zg_inst_fail(in, "cannot lay out the guest: %s", strerror(-rc));
+        return rc;
+    }
+    st.sregs.apic_base = apic;
+    /* ... with the Linux address space's own tables. */
+    struct pt_builder b = {.mem = in->mem, .next = LX_TABLES_GPA};
+    uint64_t pml4 = b.next;
+    b.next += ZG_PAGE_SIZE;
+    memset(in->mem + pml4, 0, ZG_PAGE_SIZE);
+    if (map_range(&b, pml4, ZG_PAGE_SIZE, ZG_PAGE_SIZE, ZG_LINUX_RT_GPA - ZG_PAGE_SIZE, PTE_W) ||
+        map_range(&b, pml4, ZG_LINUX_RT_GPA, ZG_LINUX_RT_GPA, l->ident_end - ZG_LINUX_RT_GPA,
+                  PTE_W | PTE_U) ||
+        map_range(&b, pml4, ZG_LINUX_MMAP_VA, l->mmap_gpa, l->mmap_size, PTE_W | PTE_U) ||
+        map_range(&b, pml4, ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, l->stack_gpa,
+                  ZG_LINUX_STACK_SIZE, PTE_W | PTE_U)) {
+        zg_inst_fail(in, "cannot lay out the guest: out of page-table pages");
+        return -ENOSPC;
+    }
+    st.sregs.cr3 = pml4;
+    memcpy(in->mem + ZG_LINUX_RT_GPA, zg_linux_entry_code,
+           (size_t)(zg_linux_entry_code_end - zg_linux_entry_code));
+    const uint8_t *entry = probe_cpl == 3 ? zg_linux_entry_user : zg_linux_entry_ring0;
+    st.sregs.efer |= 1; /* EFER.SCE: `syscall` */
+    st.msrs[ZG_MSR_LSTAR] = ZG_LINUX_RT_GPA + (uint64_t)(entry - zg_linux_entry_code);
+    st.msrs[ZG_MSR_STAR] = (0x10ull << 48) | (0x08ull << 32); /* kernel CS 0x08, user base 0x10 */
+    st.msrs[ZG_MSR_SFMASK] = 0; /* the entry keeps IOPL, and restores RFLAGS itself */
+
+    /* Descriptors 0, 1, 2: the request, the response, the console. */
+    lx->fd[0] = (struct lx_fd){.kind = LX_FD_STDIN, .flags = 0 /* O_RDONLY */};
+    lx->fd[1] = (struct lx_fd){.kind = LX_FD_STDOUT, .flags = 1 /* O_WRONLY */};
+    lx->fd[2] = (struct lx_fd){.kind = LX_FD_CONSOLE, .flags = 1};
+
+    uint64_t rsp;
+    rc = build_stack(in, lx, &im, &rsp);
+    if (rc < 0) {
+        zg_inst_fail(in, "cannot build the initial stack: %s",
+                     rc == -E2BIG ? "arguments too large" : strerror(-rc));
+        return rc;
+    }
+    memset(&st.regs, 0, sizeof(st.regs));
+    st.regs.rip = im.entry;
+    st.regs.rsp = rsp;
+    st.regs.rflags = 0x3002; /* IOPL 3, reserved bit */
+    rc = in->hv->vcpu_set_state(in->vm, &st, ZG_VCPU_REGS | ZG_VCPU_SREGS | ZG_VCPU_MSRS);
+    if (rc < 0) {
+        zg_inst_fail(in, "%s: cannot set the entry state: %s", in->hv->name, strerror(-rc));
+        return rc;
+    }
+    in->t.loaded = zg_now_ns();
+    return 0;
+}

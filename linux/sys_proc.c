@@ -1,0 +1,288 @@
+/* Linux personality: process, identity, limits and signals. One process of
+ * one thread per instance; signals are recorded, never delivered. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "linux/lx_int.h"
+
+#define ARCH_SET_GS 0x1001
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
+
+int64_t lx_sys_exit(struct lx_call *c)
+{
+    c->res->end = ZG_END_EXIT;
+    c->res->status = (int)(c->a[0] & 0xff);
+    c->stop = 1;
+    return 0;
+}
+
+int64_t lx_sys_arch_prctl(struct lx_call *c)
+{
+    struct zg_instance *in = c->in;
+    uint64_t code = c->a[0], addr = c->a[1];
+    if (code == ARCH_GET_FS || code == ARCH_GET_GS) {
+        uint64_t *p = lx_uwptr(in, addr, 8);
+        if (!p)
+            return -EFAULT;
+        uint64_t v = code == ARCH_GET_FS ? c->lx->fs_base : c->lx->gs_base;
+        memcpy(p, &v, 8);
+        return 0;
+    }
+    if (code != ARCH_SET_FS && code != ARCH_SET_GS)
+        return -EINVAL; /* the CET probes (0x3001...) among them: no shadow stack */
+    if (addr >= ZG_LINUX_STACK_VA_END)
+        return -EPERM; /* not a canonical user address */
+    struct zg_vcpu_state st;
+    int rc = in->hv->vcpu_get_state(in->vm, &st, ZG_VCPU_SREGS);
+    if (rc < 0)
+        return -EIO;
+    if (code == ARCH_SET_FS)
+        st.sregs.fs.base = c->lx->fs_base = addr;
+    else
+        st.sregs.gs.base = c->lx->gs_base = addr;
+    return in->hv->vcpu_set_state(in->vm, &st, ZG_VCPU_SREGS) < 0 ? -EIO : 0;
+}
+
+int64_t lx_sys_set_tid_address(struct lx_call *c)
+{
+    c->lx->clear_tid = c->a[0];
+    return 1; /* the thread's id */
+}
+
+int64_t lx_sys_set_robust_list(struct lx_call *c)
+{
+    return c->a[1] == 24 ? 0 : -EINVAL; /* sizeof(struct robust_list_head) */
+}
+
+/* The limits an instance has: its memory, its descriptors, its stack. */
+static void limit_of(struct lx_call *c, unsigned res, uint64_t lim[2])
+{
+    lim[0] = lim[1] = RLIM_INFINITY;
+    switch (res) {
+    case RLIMIT_STACK:
+        lim[0] = ZG_LINUX_STACK_SIZE;
+        break;
+    case RLIMIT_NOFILE:
+        lim[0] = lim[1] = LX_NFD;
+        break;
+    case RLIMIT_AS:
+    case RLIMIT_DATA:
+        lim[0] = lim[1] = c->in->mem_size;
+        break;
+    case RLIMIT_CORE:
+        lim[0] = lim[1] = 0;
+        break;
+    default:
+        break;
+    }
+}
+
+int64_t lx_sys_prlimit64(struct lx_call *c)
+{
+    if (c->a[0] != 0 && c->a[0] != 1)
+        return -ESRCH;
+    if (c->a[1] >= RLIM_NLIMITS)
+        return -EINVAL;
+    if (c->a[2] && !lx_uptr(c->in, c->a[2], 16))
+        return -EFAULT;
+    if (c->a[3]) {
+        uint64_t lim[2], *p = lx_uwptr(c->in, c->a[3], 16);
+        if (!p)
+            return -EFAULT;
+        limit_of(c, (unsigned)c->a[1], lim);
+        memcpy(p, lim, 16);
+    }
+    return 0; /* a new limit is accepted and has no effect */
+}
+
+int64_t lx_sys_getrlimit(struct lx_call *c)
+{
+    if (c->a[0] >= RLIM_NLIMITS)
+        return -EINVAL;
+    uint64_t lim[2], *p = lx_uwptr(c->in, c->a[1], 16);
+    if (!p)
+        return -EFAULT;
+    limit_of(c, (unsigned)c->a[0], lim);
+    memcpy(p, lim, 16);
+    return 0;
+}
+
+int64_t lx_sys_uname(struct lx_call *c)
+{
+    struct utsname u;
+    char *p = lx_uwptr(c->in, c->a[0], sizeof(u));
+    if (!p)
+        return -EFAULT;
+    if (uname(&u) < 0)
+        memset(&u, 0, sizeof(u));
+    snprintf(u.nodename, sizeof(u.nodename), "zerg");
+    memcpy(p, &u, sizeof(u));
+    return 0;
+}
+
+int64_t lx_sys_getpid(struct lx_call *c)
+{
+    (void)c;
+    return 1;
+}
+
+int64_t lx_sys_getppid(struct lx_call *c)
+{
+    (void)c;
+    return 0;
+}
+
+int64_t lx_sys_getuid(struct lx_call *c)
+{
+    (void)c;
+    return (int64_t)getuid();
+}
+
+int64_t lx_sys_getgid(struct lx_call *c)
+{
+    (void)c;
+    return (int64_t)getgid();
+}
+
+int64_t lx_sys_rt_sigaction(struct lx_call *c)
+{
+    uint64_t sig = c->a[0];
+    if (sig < 1 || sig > 64 || sig == 9 || sig == 19 || c->a[3] != 8)
+        return -EINVAL; /* SIGKILL, SIGSTOP cannot be caught */
+    uint8_t *slot = c->lx->sigact[sig - 1];
+    const uint8_t *act = NULL;
+    if (c->a[1] && !(act = lx_uptr(c->in, c->a[1], 32)))
+        return -EFAULT;
+    if (c->a[2]) {
+        uint8_t *old = lx_uwptr(c->in, c->a[2], 32);
+        if (!old)
+            return -EFAULT;
+        memcpy(old, slot, 32);
+    }
+    if (act)
+        memcpy(slot, act, 32);
+    return 0;
+}
+
+int64_t lx_sys_rt_sigprocmask(struct lx_call *c)
+{
+    uint64_t how = c->a[0], set = 0;
+    if (c->a[3] != 8)
+        return -EINVAL;
+    if (c->a[1]) {
+        const uint64_t *p = lx_uptr(c->in, c->a[1], 8);
+        if (!p)
+            return -EFAULT;
+        memcpy(&set, p, 8);
+        if (how > 2)
+            return -EINVAL;
+    }
+    if (c->a[2]) {
+        uint64_t *old = lx_uwptr(c->in, c->a[2], 8);
+        if (!old)
+            return -EFAULT;
+        memcpy(old, &c->lx->sigmask, 8);
+    }
+    if (c->a[1]) {
+        set &= ~((1ull << 8) | (1ull << 18)); /* SIGKILL, SIGSTOP */
+        if (how == 0)
+            c->lx->sigmask |= set;
+        else if (how == 1)
+            c->lx->sigmask &= ~set;
+        else
+            c->lx->sigmask = set;
+    }
+    return 0;
+}
+
+int64_t lx_sys_sigaltstack(struct lx_call *c)
+{
+    if (c->a[1]) {
+        uint64_t *old = lx_uwptr(c->in, c->a[1], 24);
+        if (!old)
+            return -EFAULT;
+        uint64_t cur[3] = {c->lx->altstack[0], c->lx->altstack[1] ? c->lx->altstack[1] : 2,
+                           c->lx->altstack[2]}; /* SS_DISABLE when none */
+        memcpy(old, cur, 24);
+    }
+    if (c->a[0]) {
+        const uint64_t *p = lx_uptr(c->in, c->a[0], 24);
+        if (!p)
+            return -EFAULT;
+        memcpy(c->lx->altstack, p, 24);
+    }
+    return 0;
+}
+
+int64_t lx_sys_zero(struct lx_call *c)
+{
+    (void)c;
+    return 0;
+}
+
+int64_t lx_sys_sched_getaffinity(struct lx_call *c)
+{
+    if (c->a[0] != 0 && c->a[0] != 1)
+        return -ESRCH;
+    if (c->a[1] < 8 || (c->a[1] & 7))
+        return -EINVAL;
+    uint8_t *p = lx_uwptr(c->in, c->a[2], 8);
+    if (!p)
+        return -EFAULT;
+    memset(p, 0, 8);
+    p[0] = 1; /* CPU 0 */
+    return 8;
+}
+
+int64_t lx_sys_sysinfo(struct lx_call *c)
+{
+    uint8_t *p = lx_uwptr(c->in, c->a[0], 112);
+    if (!p)
+        return -EFAULT;
+    uint64_t f[14] = {0};
+    f[0] = (zg_now_ns() - c->in->t.created) / 1000000000ull;      /* uptime */
+    f[4] = c->in->mem_size;                                       /* totalram */
+    f[5] = c->in->mem_size - c->in->private_pages * ZG_PAGE_SIZE; /* freeram, roughly */
+    memset(p, 0, 112);
+    memcpy(p, f, 8 * 8);
+    uint16_t procs = 1;
+    memcpy(p + 80, &procs, 2);
+    uint32_t unit = 1;
+    memcpy(p + 104, &unit, 4);
+    return 0;
+}
+
+int64_t lx_sys_refused(struct lx_call *c)
+{
+    unsigned nr = c->nr;
+    if (nr < LX_NSYSCALL && !(c->lx->logged[nr / 64] & (1ull << (nr % 64)))) {
+        c->lx->logged[nr / 64] |= 1ull << (nr % 64);
+        lx_log(c->in, "zerg: linux: %s is refused: %s (ENOSYS)", lx_name(nr),
+               "an instance is one program of one thread");
+    }
+    return -ENOSYS;
+}
+
+int64_t lx_sys_nosys(struct lx_call *c)
+{
+    (void)c;
+    return -ENOSYS; /* known, not provided, and nothing to report: the program copes */
+}
+
+int64_t lx_sys_kill(struct lx_call *c)
+{
+    int64_t pid = (int64_t)c->a[0];
+    if (c->a[1] > 64)
+        return -EINVAL;
+    if (pid != 0 && pid != 1 && pid != -1)
+        return -ESRCH; /* the instance is the only process */
+    if (c->a[1] == 0)
+        return 0;             /* "is it there?": it is */
+    return lx_sys_refused(c); /* no signal is delivered, not even to itself */
+}

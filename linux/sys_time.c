@@ -1,0 +1,133 @@
+/* Linux personality: clocks, sleeping and randomness, from the host. Every
+ * instance sees the host's clocks (a restored one too: CLOCK_MONOTONIC never
+ * goes back) and draws fresh random bytes. Sleeps end early when the
+ * instance's deadline passes (the run loop then kills it). */
+#include <errno.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "linux/lx_int.h"
+
+static int clock_ok(uint64_t clk)
+{
+    return clk <= CLOCK_BOOTTIME && clk != 8 /* CLOCK_REALTIME_ALARM */;
+}
+
+int64_t lx_sys_clock_gettime(struct lx_call *c)
+{
+    if (!clock_ok(c->a[0]))
+        return -EINVAL;
+    struct timespec ts, *out = lx_uwptr(c->in, c->a[1], sizeof(ts));
+    if (!out)
+        return -EFAULT;
+    clock_gettime((clockid_t)c->a[0], &ts);
+    memcpy(out, &ts, sizeof(ts));
+    return 0;
+}
+
+int64_t lx_sys_clock_getres(struct lx_call *c)
+{
+    if (!clock_ok(c->a[0]))
+        return -EINVAL;
+    if (!c->a[1])
+        return 0;
+    struct timespec ts, *out = lx_uwptr(c->in, c->a[1], sizeof(ts));
+    if (!out)
+        return -EFAULT;
+    clock_getres((clockid_t)c->a[0], &ts);
+    memcpy(out, &ts, sizeof(ts));
+    return 0;
+}
+
+int64_t lx_sys_gettimeofday(struct lx_call *c)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    if (c->a[0]) {
+        struct timeval *out = lx_uwptr(c->in, c->a[0], sizeof(tv));
+        if (!out)
+            return -EFAULT;
+        memcpy(out, &tv, sizeof(tv));
+    }
+    if (c->a[1]) {
+        uint32_t *tz = lx_uwptr(c->in, c->a[1], 8);
+        if (!tz)
+            return -EFAULT;
+        memset(tz, 0, 8); /* UTC */
+    }
+    return 0;
+}
+
+int64_t lx_sys_time(struct lx_call *c)
+{
+    int64_t now = (int64_t)(zg_wall_ns() / 1000000000ull);
+    if (c->a[0]) {
+        int64_t *out = lx_uwptr(c->in, c->a[0], 8);
+        if (!out)
+            return -EFAULT;
+        memcpy(out, &now, 8);
+    }
+    return now;
+}
+
+/* Sleeps on clock clk until `until` (absolute). 0, or -EINTR when the
+ * deadline fired first. */
+static int64_t sleep_until(struct lx_call *c, clockid_t clk, const struct timespec *until)
+{
+    for (;;) {
+        if (c->in->expired)
+            return -EINTR;
+        int rc = clock_nanosleep(clk, TIMER_ABSTIME, until, NULL);
+        if (rc == 0)
+            return 0;
+        if (rc != EINTR)
+            return -rc;
+    }
+}
+
+static int64_t do_sleep(struct lx_call *c, uint64_t clk, uint64_t flags, uint64_t req_va)
+{
+    const struct timespec *req = lx_uptr(c->in, req_va, sizeof(*req));
+    if (!req)
+        return -EFAULT;
+    struct timespec r = *req;
+    if (r.tv_sec < 0 || r.tv_nsec < 0 || r.tv_nsec >= 1000000000L)
+        return -EINVAL;
+    if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC && clk != CLOCK_BOOTTIME)
+        return -EINVAL;
+    if (!(flags & TIMER_ABSTIME)) {
+        struct timespec now;
+        clock_gettime((clockid_t)clk, &now);
+        r.tv_sec += now.tv_sec;
+        r.tv_nsec += now.tv_nsec;
+        if (r.tv_nsec >= 1000000000L)
+            r.tv_sec++, r.tv_nsec -= 1000000000L;
+    }
+    return sleep_until(c, (clockid_t)clk, &r);
+}
+
+int64_t lx_sys_nanosleep(struct lx_call *c)
+{
+    return do_sleep(c, CLOCK_MONOTONIC, 0, c->a[0]);
+}
+
+int64_t lx_sys_clock_nanosleep(struct lx_call *c)
+{
+    return do_sleep(c, c->a[0], c->a[1], c->a[2]);
+}
+
+int64_t lx_sys_getrandom(struct lx_call *c)
+{
+    uint64_t len = c->a[1];
+    if (c->a[2] & ~7ull) /* GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE */
+        return -EINVAL;
+    if (!len)
+        return 0;
+    if (len > 33554431)
+        len = 33554431;
+    uint8_t *p = lx_uwptr(c->in, c->a[0], len);
+    if (!p)
+        return -EFAULT;
+    return zg_fill_random(p, len) < 0 ? -EIO : (int64_t)len;
+}

@@ -33,7 +33,7 @@ fi
 r1=$(printf 'GET /one HTTP/1.0\r\n\r\n' | "$Z" run -v zl 2>"$TMP/v.txt")
 r2=$(printf 'GET /two HTTP/1.0\r\n\r\n' | "$Z" run zl 2>/dev/null)
 if head -n 1 <<<"$r1" | grep -q '^HTTP/1.1 200' && grep -q '^restored: yes' <<<"$r1" &&
-    grep -q '^path: /one' <<<"$r1" && grep -q 'first guest instruction' "$TMP/v.txt"; then
+    grep -q '^path: /one' <<<"$r1" && grep -q 'first guest instruction by' "$TMP/v.txt"; then
     pass template/run-answers-restored
 else
     fail template/run-answers-restored "$r1 $(cat "$TMP/v.txt")"

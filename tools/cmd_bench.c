@@ -26,8 +26,10 @@ static void bench_usage(FILE *f)
             "The modes are interleaved: each round runs the floor, a fresh restore and a\n"
             "reset of the one pooled VM, in an order shuffled each round, and the cold\n"
             "boots are spread evenly over the rounds, so that a noisy neighbour hits every\n"
-            "mode alike. Then memory: --live instances held at once, fresh and (separately)\n"
-            "pooled ones that served a request and were reset.\n\n"
+            "mode alike. The pooled VM lives through all rounds, so every VM is created\n"
+            "while another exists (as under zerg serve). Then memory: --live instances held\n"
+            "at once, fresh and (separately) pooled ones that served a request and were\n"
+            "reset.\n\n"
             "options:\n"
             "  --runs N        rounds: runs of each restore mode and of the floor (default 300)\n"
             "  --cold-runs N   cold boots (default 40; each takes the guest's whole init)\n"
@@ -537,7 +539,11 @@ int zg_cmd_bench(int argc, char **argv)
     int tty = isatty(2) && !json;
     struct live_mem mem_fresh = {-1, -1, -1}, mem_pooled = {-1, -1, -1};
 
-    /* The pooled VM, kept across the rounds; its first request warms it up. */
+    /* The pooled VM, kept across the rounds; its first request warms it up.
+     * It also means every VM the rounds create is created while another
+     * exists, as under zerg serve: on this project's PVM hosts, creating a VM
+     * when no other VM exists on the host costs ~0.3 ms more
+     * (docs/benchmarks.md). */
     if (!paravirt) {
         struct zg_inst_config cfg = b->cfg;
         cfg.in_fd = request_fd();

@@ -584,6 +584,12 @@ static int take_call(struct zg_hv_vm *vm, struct zg_hv_exit *ex)
     return 1;
 }
 
+/* Returns the guest's next call (ZG_EXIT_IO), its shutdown, or a kick. The
+ * first run() unpauses the domain; the monitor's first_exit stamp
+ * (zg_inst_times) is taken when this first returns something but a kick, so
+ * on Xen it includes the unpause, the guest's work up to its first call and
+ * dom0 noticing that call (the event channel's wake-up, or the next
+ * XEN_STATE_POLL_MS look for a crash). */
 static int xen_run(struct zg_hv_vm *vm, struct zg_hv_exit *ex)
 {
     memset(ex, 0, sizeof(*ex));

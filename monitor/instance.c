@@ -518,6 +518,9 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
             end_run(in, res, ZG_END_HOST, "%s: run failed: %s", in->hv->name, strerror(-rc));
             break;
         }
+        /* A kick may return before the guest ran at all: not a guest exit. */
+        if (!in->t.first_exit && ex.reason != ZG_EXIT_KICKED)
+            in->t.first_exit = zg_now_ns();
         if (ex.reason == ZG_EXIT_KICKED) {
             if (in->tick && in->cfg.mem_cap) {
                 in->tick = 0;

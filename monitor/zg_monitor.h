@@ -117,11 +117,26 @@ struct zg_run_result {
 };
 
 /* Nanosecond timestamps (CLOCK_MONOTONIC) of an instance's milestones; 0 if
- * not reached. */
+ * not reached.
+ *
+ * first_run and first_exit bracket the guest's first instruction: first_run
+ * is taken before the backend is first asked to run the vCPU (so it
+ * includes none of the entry's cost), first_exit when the backend first
+ * reports something the guest did (on KVM: KVM_RUN returned with any exit
+ * but an interruption by the monitor's own timer, which does not show the
+ * guest ran; on Xen: run() saw the guest's first call in the mailbox, or
+ * the domain shut down). The first instruction ran in between. A restored
+ * guest resumes inside READY and its next exit is its next hypercall, so
+ * first_exit bounds its first instruction from above by a few instructions
+ * of guest work plus one exit; on KVM that exit is the ~25 us one of this
+ * host's PVM (docs), on Xen it includes unpausing the domain and dom0
+ * noticing the event channel. A cold-booted guest's first exit comes after
+ * whatever its entry code does before its first hypercall. */
 struct zg_inst_times {
     uint64_t created;    /* zg_inst_create returned */
     uint64_t loaded;     /* memory and vCPU state in place */
-    uint64_t first_run;  /* first run() entered the guest */
+    uint64_t first_run;  /* first run(), before the backend entered the guest */
+    uint64_t first_exit; /* the backend's first exit caused by the guest (see above) */
     uint64_t ready;      /* the guest called READY */
     uint64_t first_recv; /* the guest's first RECV */
     uint64_t first_send; /* the guest's first SEND */

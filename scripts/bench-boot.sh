@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Cold-boot latency of zergling, measured end to end by hyperfine when it is
-# installed, otherwise by a plain loop: median/p90/p99 over N runs.
+# Cold-boot latency of zergling: a plain loop of N `zerg boot -v` runs, each
+# reporting its phases from the monitor's own clocks (total = from reading the
+# ELF to the guest's exit; starting and ending the zerg process not included),
+# summarized as median/p90/p99 per phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_RUNS:-30}

@@ -110,10 +110,11 @@ int zg_cmd_run(int argc, char **argv)
         const struct zg_inst_times *t = zg_inst_times(in);
         fprintf(stderr,
                 "zerg: phases (us): image %.1f (%s) | map+VM %.1f | vCPU state %.1f | "
-                "first guest instruction %.1f | first response byte %.1f | exit %.1f\n",
+                "run called %.1f | first guest instruction by %.1f (its first exit) | "
+                "first response byte %.1f | exit %.1f\n",
                 us(t0, t_img), img->created ? "materialized" : "shared, already there",
                 us(t_img, t->created), us(t->created, t->loaded), us(t0, t->first_run),
-                us(t0, t->first_send), us(t0, t->exited));
+                us(t0, t->first_exit), us(t0, t->first_send), us(t0, t->exited));
     }
     zg_inst_destroy(in);
     zg_image_close(img);

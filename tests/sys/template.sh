@@ -33,7 +33,7 @@ fi
 r1=$(printf 'GET /one HTTP/1.0\r\n\r\n' | "$Z" run -v zl 2>"$TMP/v.txt")
 r2=$(printf 'GET /two HTTP/1.0\r\n\r\n' | "$Z" run zl 2>/dev/null)
 if head -n 1 <<<"$r1" | grep -q '^HTTP/1.1 200' && grep -q '^restored: yes' <<<"$r1" &&
-    grep -q '^path: /one' <<<"$r1" && grep -q 'first guest instruction' "$TMP/v.txt"; then
+    grep -q '^path: /one' <<<"$r1" && grep -q 'first guest instruction by' "$TMP/v.txt"; then
     pass template/run-answers-restored
 else
     fail template/run-answers-restored "$r1 $(cat "$TMP/v.txt")"
@@ -57,17 +57,54 @@ else
     fail template/warm-state-matches-cold-boot "'$d_cold' vs '$d_warm'"
 fi
 
-# zerg bench --json: every mode measured, the keys a program reads present.
-json=$("$Z" bench zl --runs 20 --cold-runs 3 --json 2>"$TMP/b.txt")
-missing=""
-for k in cold_boot_us restore_fresh_us restore_pooled_us first_byte_fresh_us first_byte_pooled_us kvm_floor_us; do
-    grep -Eq "\"$k\":\\{\"p50\":[0-9.]+,\"p90\":[0-9.]+,\"p99\":[0-9.]+\\}" <<<"$json" || missing="$missing $k"
-done
-grep -Eq '"private_kib_per_instance":[0-9.]+' <<<"$json" || missing="$missing private_kib_per_instance"
-if [ -z "$missing" ]; then
+# zerg bench --json: every mode measured, the keys a program reads present,
+# and the figures in the order the design promises: floor > 0; on first
+# byte and on restore pooled < fresh < cold; p50 <= p90 <= p99 in every
+# series; every memory figure > 0.
+json=$("$Z" bench zl --runs 20 --cold-runs 3 --live 32 --json 2>"$TMP/b.txt")
+if why=$(python3 - "$json" <<'PY'
+import json, sys
+def die(msg):
+    print(msg)
+    sys.exit(1)
+try:
+    j = json.loads(sys.argv[1])
+except ValueError as e:
+    die("not JSON: %s" % e)
+bad = []
+series = ["kvm_floor_us", "cold_boot_us", "restore_fresh_us", "restore_pooled_us",
+          "first_byte_cold_us", "first_byte_fresh_us", "first_byte_pooled_us"]
+for k in series:
+    s = j.get(k)
+    if not isinstance(s, dict) or not all(isinstance(s.get(p), (int, float)) for p in ("p50", "p90", "p99")):
+        bad.append("missing %s" % k)
+    elif not s["p50"] <= s["p90"] <= s["p99"]:
+        bad.append("%s: p50 %s p90 %s p99 %s out of order" % (k, s["p50"], s["p90"], s["p99"]))
+if bad:
+    die("; ".join(bad))
+p50 = {k: j[k]["p50"] for k in series}
+def less(a, b):
+    if not p50[a] < p50[b]:
+        bad.append("%s p50 %s is not below %s p50 %s" % (a, p50[a], b, p50[b]))
+if not p50["kvm_floor_us"] > 0:
+    bad.append("kvm_floor_us p50 is %s" % p50["kvm_floor_us"])
+less("first_byte_pooled_us", "first_byte_fresh_us")
+less("first_byte_fresh_us", "first_byte_cold_us")
+less("restore_pooled_us", "restore_fresh_us")
+less("restore_fresh_us", "cold_boot_us")
+for k in ("private_kib_per_instance", "private_kib_per_pooled_instance",
+          "host_kib_per_fresh_instance", "host_kib_per_pooled_instance",
+          "process_kib_per_fresh_instance", "process_kib_per_pooled_instance"):
+    v = j.get(k)
+    if not isinstance(v, (int, float)) or not v > 0:
+        bad.append("%s is %s" % (k, v))
+if bad:
+    die("; ".join(bad))
+PY
+); then
     pass template/bench-json
 else
-    fail template/bench-json "missing:$missing in $json $(cat "$TMP/b.txt")"
+    fail template/bench-json "$why in $json $(cat "$TMP/b.txt")"
 fi
 
 # ls / inspect

@@ -151,6 +151,11 @@ int64_t lx_sys_access(struct lx_call *c);
 int64_t lx_sys_faccessat(struct lx_call *c);
 int64_t lx_sys_getcwd(struct lx_call *c);
 int64_t lx_sys_chdir(struct lx_call *c);
+/* sys_poll.c */
+int64_t lx_sys_poll(struct lx_call *c);
+int64_t lx_sys_ppoll(struct lx_call *c);
+int64_t lx_sys_select(struct lx_call *c);
+int64_t lx_sys_pselect6(struct lx_call *c);
 /* sys_time.c */
 int64_t lx_sys_clock_gettime(struct lx_call *c);
 int64_t lx_sys_clock_getres(struct lx_call *c);

@@ -204,6 +204,46 @@ static const char *const default_env[] = {
     "TERM=dumb",
 };
 
+/* Splits a command line into words as a shell would: blanks separate words,
+ * '...' quotes anything, "..." quotes anything but \" and \\, a backslash
+ * quotes the next character. The words are written into buf. Their number,
+ * or -E2BIG (too many, too long), -EINVAL (an unclosed quote). */
+static int split_words(const char *s, char *buf, size_t len, const char **words, int max)
+{
+    size_t o = 0;
+    int n = 0;
+    while (*s) {
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            s++;
+        if (!*s)
+            break;
+        if (n == max)
+            return -E2BIG;
+        words[n++] = buf + o;
+        char q = 0;
+        for (; *s && (q || (*s != ' ' && *s != '\t' && *s != '\n')); s++) {
+            char ch = *s;
+            if (!q && (ch == '\'' || ch == '"')) {
+                q = ch;
+                continue;
+            }
+            if (q && ch == q) {
+                q = 0;
+                continue;
+            }
+            if (ch == '\\' && q != '\'' && s[1] && (!q || s[1] == '"' || s[1] == '\\'))
+                ch = *++s;
+            if (o + 1 >= len)
+                return -E2BIG;
+            buf[o++] = ch;
+        }
+        if (q)
+            return -EINVAL;
+        buf[o++] = '\0';
+    }
+    return n;
+}
+
 static int build_stack(struct zg_instance *in, struct lx_state *lx, const struct lx_image *im,
                        uint64_t *rsp)
 {
@@ -212,13 +252,14 @@ static int build_stack(struct zg_instance *in, struct lx_state *lx, const struct
                     .sp = ZG_LINUX_STACK_TOP};
     /* argv[0] is the program's name, then the command line's words. */
     char cmd[ZG_CMDLINE_MAX];
-    snprintf(cmd, sizeof(cmd), "%s", in->cfg.cmdline ? in->cfg.cmdline : "");
     const char *argv[LX_MAX_ARGS];
     int argc = 0;
     argv[argc++] = lx->argv0;
-    for (char *save = NULL, *w = strtok_r(cmd, " \t", &save); w && argc < LX_MAX_ARGS;
-         w = strtok_r(NULL, " \t", &save))
-        argv[argc++] = w;
+    int n = split_words(in->cfg.cmdline ? in->cfg.cmdline : "", cmd, sizeof(cmd), argv + 1,
+                        LX_MAX_ARGS - 1);
+    if (n < 0)
+        return n;
+    argc += n;
     uint64_t argv_va[LX_MAX_ARGS], env_va[8];
     size_t nenv = sizeof(default_env) / sizeof(default_env[0]);
 

@@ -10,7 +10,7 @@ PKGS=(
     gnuplot-nox                         # zerg bench --plot (make bench)
     nginx-light haproxy wrk curl        # zerg serve's tests and bench: real proxies, real load
     qemu-system-x86 cpio                # the Xen rig (tests/xen/): Xen + dom0 under QEMU TCG
-    musl-tools strace                   # Linux test programs built with musl; strace to compare
+    musl-tools strace busybox-static file # Linux programs: musl builds, Debian's static busybox
 )
 
 missing=()

@@ -10,6 +10,7 @@
 
 #include "monitor/zg_elf.h"
 #include "monitor/zg_monitor.h"
+#include "monitor/zg_persona.h"
 #include "tools/zg_tool.h"
 
 static void boot_usage(FILE *f)
@@ -99,19 +100,7 @@ int zg_cmd_boot(int argc, char **argv)
         return ZG_EXIT_USAGE;
     }
 
-    /* The guest's command line: ARGS joined by spaces. */
     char cmdline[ZG_CMDLINE_MAX];
-    size_t cl = 0;
-    cmdline[0] = '\0';
-    for (int i = optind; i < argc; i++) {
-        int n = snprintf(cmdline + cl, sizeof(cmdline) - cl, "%s%s", cl ? " " : "", argv[i]);
-        if (n < 0 || (size_t)n >= sizeof(cmdline) - cl) {
-            zg_err("boot: guest command line longer than %u bytes", ZG_CMDLINE_MAX - 1);
-            return ZG_EXIT_USAGE;
-        }
-        cl += (size_t)n;
-    }
-    cfg.cmdline = cmdline;
     cfg.argv0 = path;
     cfg.hv = zg_tool_backend("boot", backend);
     if (!cfg.hv)
@@ -130,6 +119,21 @@ int zg_cmd_boot(int argc, char **argv)
                                                                                : ZG_EXIT_HOST;
     }
     uint64_t t_read = zg_now_ns();
+
+    /* The guest's command line: ARGS joined by spaces (quoted as a shell
+     * would for a Linux program, whose argv is split back from it). */
+    const struct zg_persona_ops *persona = zg_persona_for_image(image, image_len);
+    int quote = persona && strcmp(persona->name, "zerg") != 0;
+    if (zg_tool_join_args(argc - optind, argv + optind, quote, cmdline, sizeof(cmdline)) < 0) {
+        zg_err("boot: guest command line longer than %u bytes", ZG_CMDLINE_MAX - 1);
+        free(image);
+        return ZG_EXIT_USAGE;
+    }
+    cfg.cmdline = cmdline;
+    if (verbose && persona)
+        fprintf(stderr, "zerg: %s is %s\n", path,
+                quote ? "a Linux program (no ZERG ABI note): the Linux personality runs it"
+                      : "a zerg guest");
 
     struct zg_instance *in = NULL;
     int status;

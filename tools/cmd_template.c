@@ -57,19 +57,6 @@ static int show_progress(void *arg, uint64_t done, uint64_t total)
     return 0;
 }
 
-static int join_args(int argc, char **argv, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < argc; i++) {
-        int n = snprintf(buf + used, len - used, "%s%s", used ? " " : "", argv[i]);
-        if (n < 0 || (size_t)n >= len - used)
-            return -E2BIG;
-        used += (size_t)n;
-    }
-    return 0;
-}
-
 static int do_create(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -126,7 +113,7 @@ static int do_create(int argc, char **argv)
     if (optind < argc && !strcmp(argv[optind], "--"))
         optind++;
     char cmdline[ZG_CMDLINE_MAX], home[4096], err[512];
-    if (join_args(argc - optind, argv + optind, cmdline, sizeof(cmdline)) < 0) {
+    if (zg_tool_join_args(argc - optind, argv + optind, 0, cmdline, sizeof(cmdline)) < 0) {
         zg_err("template create: guest command line too long");
         return ZG_EXIT_USAGE;
     }

@@ -93,6 +93,36 @@ int zg_parse_u64(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
+int zg_tool_join_args(int argc, char **argv, int quote, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (!len)
+        return -E2BIG;
+    buf[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        const char *w = argv[i];
+        int q = quote && (!*w || strpbrk(w, " \t\n'\"\\"));
+        if (used && used + 1 < len)
+            buf[used++] = ' ';
+        if (q && used + 1 < len)
+            buf[used++] = '\'';
+        for (; *w && used + 4 < len; w++) {
+            if (q && *w == '\'') {
+                memcpy(buf + used, "'\\''", 4);
+                used += 4;
+            } else {
+                buf[used++] = *w;
+            }
+        }
+        if (*w || used + 2 > len)
+            return -E2BIG;
+        if (q)
+            buf[used++] = '\'';
+        buf[used] = '\0';
+    }
+    return 0;
+}
+
 int zg_parse_size(const char *s, uint64_t *out)
 {
     if (!s || !*s || *s < '0' || *s > '9')

@@ -48,6 +48,12 @@ int zg_tool_status(const char *verb, const char *what, const struct zg_run_resul
 /* "error: <msg>" on stderr, prefixed with the program name. */
 void zg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Joins argv[0..argc) into one command line in buf: with spaces, and, with
+ * `quote`, each word that is empty or holds a space, tab, quote or backslash
+ * in single quotes (' as '\'') -- how a Linux program's arguments travel
+ * (linux/ splits them back as a shell would). 0 or -E2BIG. */
+int zg_tool_join_args(int argc, char **argv, int quote, char *buf, size_t len);
+
 /* Parses "64M", "1G", "4096", "2m" into bytes. 0 or -EINVAL. */
 int zg_parse_size(const char *s, uint64_t *out);
 /* Parses a non-negative decimal integer <= max. 0 or -EINVAL. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -168,6 +170,21 @@ int main(int argc, char **argv)
     printf("statx chr %d\n", S_ISCHR(sx_mode));
     SHOW("access /dev/null", access("/dev/null", R_OK | W_OK));
     RAW("faccessat missing", SYS_faccessat, AT_FDCWD, "/nonexistent-zerg", F_OK);
+
+    /* Waiting. */
+    struct pollfd pf[2] = {{.fd = fn, .events = POLLIN | POLLOUT}, {.fd = 9999, .events = POLLIN}};
+    RAW("poll /dev/null + bad fd", SYS_poll, pf, 2, 0);
+    printf("revents %x %x\n", pf[0].revents, pf[1].revents);
+    RAW("poll nothing 5ms", SYS_poll, NULL, 0, 5);
+    struct timeval tv0 = {0, 2000};
+    RAW("select timeout", SYS_select, 0, NULL, NULL, NULL, &tv0);
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(fz, &rs);
+    RAW("select /dev/zero", SYS_select, fz + 1, &rs, NULL, NULL, NULL);
+    printf("zero readable %d\n", FD_ISSET(fz, &rs) != 0);
+    struct timespec ts0 = {0, 1000000};
+    RAW("ppoll 1ms", SYS_ppoll, NULL, 0, &ts0, NULL, 8);
 
     /* Time. */
     struct timespec t1, t2, res;

@@ -12,6 +12,10 @@ if ! kvm_usable; then
     skip linux/all "/dev/kvm is missing or not accessible to $(id -un)"
     exit 0
 fi
+if ! command -v busybox >/dev/null || ! file -L "$(command -v busybox)" | grep -q 'statically linked'; then
+    fail linux/tools "Debian's busybox-static is not installed (make deps installs it)"
+    exit 1
+fi
 REQ=$'GET /conformance HTTP/1.0\r\nHost: zerg\r\n\r\n'
 for Z in $(zerg_bins); do
     v=$(basename "$Z")
@@ -31,6 +35,18 @@ for Z in $(zerg_bins); do
             fail "$v/linux/conformance-$variant" "native rc=$nrc zerg rc=$zrc; $(diff "$TMP/n.out" "$TMP/z.out" | head -n 8 | tr '\n' ' ') $(head -c 300 "$TMP/z.err")"
         fi
     done
+
+    # Debian's busybox (static, unmodified): a shell script as a request handler.
+    SCRIPT='read line; set -- $line; n=0; while read h; do n=$((n+1)); [ "${#h}" -le 1 ] && break; done; echo "method=$1 path=$2 headers=$n"; for w in a b c; do printf "%s-" "$w"; done; echo; echo "$((6*7))"; exit 3'
+    printf '%s' "$REQ" | busybox sh -c "$SCRIPT" >"$TMP/n.out" 2>&1
+    nrc=$?
+    printf '%s' "$REQ" | "$Z" boot "$(command -v busybox)" -- sh -c "$SCRIPT" >"$TMP/z.out" 2>"$TMP/z.err"
+    zrc=$?
+    if [ $nrc = 3 ] && [ $zrc = 3 ] && cmp -s "$TMP/n.out" "$TMP/z.out" && grep -q 'method=GET path=/conformance' "$TMP/z.out"; then
+        pass "$v/linux/busybox-sh-handler"
+    else
+        fail "$v/linux/busybox-sh-handler" "rc=$nrc/$zrc native=$(cat "$TMP/n.out") zerg=$(cat "$TMP/z.out" "$TMP/z.err")"
+    fi
 
     # fork and exec: a clear error to the program (logged by zerg), never a crash.
     out=$("$Z" boot bin/linux-tests/forker.glibc 2>"$TMP/f.err" </dev/null)

@@ -1,0 +1,209 @@
+/* Linux personality: waiting for descriptors (poll, ppoll, select, pselect6).
+ * Only the request stream can be not ready: everything else zerg provides
+ * is always readable or writable, so a wait is a host poll() on the
+ * request stream, bounded by the call's timeout and the instance's deadline. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include "linux/lx_int.h"
+
+#define LX_POLL_MAX 1024
+
+/* What fd is ready for now, of `events` (POLLIN/POLLOUT), without waiting;
+ * for the request stream, `timeout_ms` of waiting (-1 forever) are allowed.
+ * Returns revents, or -1 for a bad descriptor (POLLNVAL). */
+static int ready_of(struct lx_call *c, const struct lx_fd *f, int events, int timeout_ms)
+{
+    switch (f->kind) {
+    case LX_FD_STDIN: {
+        if (!(events & POLLIN) || c->in->cfg.in_fd < 0)
+            return (events & POLLIN) ? POLLIN : 0; /* no stream: end of file at once */
+        struct pollfd p = {.fd = c->in->cfg.in_fd, .events = POLLIN};
+        int n = poll(&p, 1, timeout_ms);
+        if (n <= 0)
+            return 0;
+        return (p.revents & (POLLIN | POLLHUP | POLLERR)) ? POLLIN : 0;
+    }
+    case LX_FD_STDOUT:
+    case LX_FD_CONSOLE:
+        return events & POLLOUT;
+    default:
+        return events & (POLLIN | POLLOUT);
+    }
+}
+
+/* Milliseconds to wait at most now: the call's own timeout (ms, -1 none)
+ * and the instance's deadline. */
+static int wait_ms(struct lx_call *c, int64_t timeout_ms)
+{
+    int64_t left = -1;
+    if (c->in->deadline_at) {
+        uint64_t now = zg_now_ns();
+        left = now >= c->in->deadline_at ? 0 : (int64_t)((c->in->deadline_at - now) / 1000000 + 1);
+    }
+    if (timeout_ms >= 0 && (left < 0 || timeout_ms < left))
+        left = timeout_ms;
+    return left > 60000 || left < 0 ? (left < 0 ? -1 : 60000) : (int)left;
+}
+
+/* The core of all four calls: nfds (fd, events) pairs in, revents out. */
+static int64_t do_poll(struct lx_call *c, const int *fds, const short *ev, short *rev, uint64_t n,
+                       int64_t timeout_ms)
+{
+    uint64_t t_end = timeout_ms >= 0 ? zg_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+    int stdin_at = -1;
+    for (;;) {
+        int64_t ready = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            rev[i] = 0;
+            if (fds[i] < 0)
+                continue;
+            const struct lx_fd *f =
+                fds[i] < LX_NFD && c->lx->fd[fds[i]].kind ? &c->lx->fd[fds[i]] : NULL;
+            if (!f) {
+                rev[i] = POLLNVAL;
+                ready++;
+                continue;
+            }
+            if (f->kind == LX_FD_STDIN && (ev[i] & POLLIN))
+                stdin_at = (int)i;
+            int r = ready_of(c, f, ev[i], 0);
+            rev[i] = (short)r;
+            ready += r != 0;
+        }
+        if (ready || timeout_ms == 0 || c->in->expired)
+            return ready;
+        int64_t left = -1;
+        if (timeout_ms > 0) {
+            uint64_t now = zg_now_ns();
+            if (now >= t_end)
+                return 0;
+            left = (int64_t)((t_end - now + 999999) / 1000000);
+        }
+        int w = wait_ms(c, left);
+        if (w == 0)
+            return c->in->expired ? -EINTR : 0;
+        if (stdin_at >= 0) {
+            (void)ready_of(c, &c->lx->fd[fds[stdin_at]], POLLIN, w); /* then look again */
+        } else {
+            struct timespec ts = {w / 1000, (long)(w % 1000) * 1000000L};
+            if (w < 0)
+                ts.tv_sec = 60, ts.tv_nsec = 0;
+            nanosleep(&ts, NULL); /* nothing can become ready: just the timeout */
+        }
+    }
+}
+
+static int64_t poll_common(struct lx_call *c, uint64_t va, uint64_t n, int64_t timeout_ms)
+{
+    if (n > LX_POLL_MAX)
+        return -EINVAL;
+    if (!n) {
+        short dummy;
+        return do_poll(c, NULL, NULL, &dummy, 0, timeout_ms);
+    }
+    struct pollfd *p = lx_uwptr(c->in, va, n * sizeof(*p));
+    if (!p)
+        return -EFAULT;
+    int fds[LX_POLL_MAX] = {0};
+    short ev[LX_POLL_MAX] = {0}, rev[LX_POLL_MAX];
+    for (uint64_t i = 0; i < n; i++)
+        fds[i] = p[i].fd, ev[i] = p[i].events;
+    int64_t r = do_poll(c, fds, ev, rev, n, timeout_ms);
+    if (r >= 0)
+        for (uint64_t i = 0; i < n; i++)
+            p[i].revents = rev[i];
+    return r;
+}
+
+int64_t lx_sys_poll(struct lx_call *c)
+{
+    return poll_common(c, c->a[0], c->a[1], (int64_t)(int)c->a[2]);
+}
+
+/* A struct timespec timeout (NULL: none) as milliseconds, -1 for none. */
+static int64_t ts_ms(struct lx_call *c, uint64_t va, int64_t *ms)
+{
+    *ms = -1;
+    if (!va)
+        return 0;
+    const struct timespec *ts = lx_uptr(c->in, va, sizeof(*ts));
+    if (!ts)
+        return -EFAULT;
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
+        return -EINVAL;
+    *ms = ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
+    return 0;
+}
+
+int64_t lx_sys_ppoll(struct lx_call *c)
+{
+    int64_t ms, rc = ts_ms(c, c->a[2], &ms);
+    return rc < 0 ? rc : poll_common(c, c->a[0], c->a[1], ms);
+}
+
+/* select/pselect6: fd_set bitmaps of nfds bits. */
+static int64_t select_common(struct lx_call *c, uint64_t nfds, uint64_t rd, uint64_t wr,
+                             uint64_t ex, int64_t timeout_ms)
+{
+    if ((int64_t)nfds < 0 || nfds > LX_NFD)
+        return -EINVAL;
+    size_t bytes = (nfds + 63) / 64 * 8;
+    uint8_t *sets[3] = {NULL, NULL, NULL};
+    uint64_t vas[3] = {rd, wr, ex};
+    for (int s = 0; s < 3; s++)
+        if (vas[s] && bytes && !(sets[s] = lx_uwptr(c->in, vas[s], bytes)))
+            return -EFAULT;
+    int fds[LX_NFD] = {0};
+    short ev[LX_NFD] = {0}, rev[LX_NFD];
+    uint64_t n = 0;
+    for (uint64_t fd = 0; fd < nfds; fd++) {
+        short e = 0;
+        if (sets[0] && (sets[0][fd / 8] & (1u << (fd % 8))))
+            e |= POLLIN;
+        if (sets[1] && (sets[1][fd / 8] & (1u << (fd % 8))))
+            e |= POLLOUT;
+        if (!e)
+            continue;
+        if (!c->lx->fd[fd].kind)
+            return -EBADF;
+        fds[n] = (int)fd, ev[n] = e, n++;
+    }
+    int64_t r = do_poll(c, fds, ev, rev, n, timeout_ms);
+    if (r < 0)
+        return r;
+    for (int s = 0; s < 3; s++)
+        if (sets[s])
+            memset(sets[s], 0, bytes);
+    int64_t bits = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        int fd = fds[i];
+        if (sets[0] && (rev[i] & POLLIN))
+            sets[0][fd / 8] |= (uint8_t)(1u << (fd % 8)), bits++;
+        if (sets[1] && (rev[i] & POLLOUT))
+            sets[1][fd / 8] |= (uint8_t)(1u << (fd % 8)), bits++;
+    }
+    return bits;
+}
+
+int64_t lx_sys_select(struct lx_call *c)
+{
+    int64_t ms = -1;
+    if (c->a[4]) {
+        const int64_t *tv = lx_uptr(c->in, c->a[4], 16);
+        if (!tv)
+            return -EFAULT;
+        if (tv[0] < 0 || tv[1] < 0 || tv[1] >= 1000000)
+            return -EINVAL;
+        ms = tv[0] * 1000 + (tv[1] + 999) / 1000;
+    }
+    return select_common(c, c->a[0], c->a[1], c->a[2], c->a[3], ms);
+}
+
+int64_t lx_sys_pselect6(struct lx_call *c)
+{
+    int64_t ms, rc = ts_ms(c, c->a[4], &ms);
+    return rc < 0 ? rc : select_common(c, c->a[0], c->a[1], c->a[2], c->a[3], ms);
+}

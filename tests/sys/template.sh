@@ -60,7 +60,7 @@ fi
 # zerg bench --json: every mode measured, the keys a program reads present,
 # and the figures in the order the design promises: floor > 0; on first
 # byte and on restore pooled < fresh < cold; p50 <= p90 <= p99 in every
-# series; every memory figure > 0.
+# series; every memory figure of the bench's own process > 0.
 json=$("$Z" bench zl --runs 20 --cold-runs 3 --live 32 --json 2>"$TMP/b.txt")
 if why=$(python3 - "$json" <<'PY'
 import json, sys
@@ -93,11 +93,15 @@ less("first_byte_fresh_us", "first_byte_cold_us")
 less("restore_pooled_us", "restore_fresh_us")
 less("restore_fresh_us", "cold_boot_us")
 for k in ("private_kib_per_instance", "private_kib_per_pooled_instance",
-          "host_kib_per_fresh_instance", "host_kib_per_pooled_instance",
           "process_kib_per_fresh_instance", "process_kib_per_pooled_instance"):
     v = j.get(k)
     if not isinstance(v, (int, float)) or not v > 0:
         bad.append("%s is %s" % (k, v))
+# The host-wide figures (MemAvailable) move with everything else running on
+# the machine, so only their presence is asserted.
+for k in ("host_kib_per_fresh_instance", "host_kib_per_pooled_instance"):
+    if not isinstance(j.get(k), (int, float)):
+        bad.append("%s is %s" % (k, j.get(k)))
 if bad:
     die("; ".join(bad))
 PY

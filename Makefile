@@ -7,6 +7,7 @@
 #   make fuzz       the fuzzers, for longer
 #   make bench      the benchmarks
 #   make format     clang-format every C file; make format-check checks only
+#   make docs       regenerate docs/linux-calls.md from the system-call table
 # Backends are picked here, not with #ifdef: HV_BACKENDS lists hypervisor/hv_<name>.c.
 
 CC        ?= gcc
@@ -67,7 +68,7 @@ TGUEST_ELFS := $(TEST_GUESTS:%=$(BIN)/test-guests/%.elf)
 # Test guests that bring their own ABI note instead of the runtime's.
 GUESTS_OWN_NOTE := badabi
 
-.PHONY: all deps test test-unit test-sys test-xen demo fuzz bench format format-check clean
+.PHONY: all deps docs test test-unit test-sys test-xen demo fuzz bench format format-check clean
 all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS) $(FUZZ_SEEDS) $(LINUX_ELFS)
 
 deps:
@@ -210,6 +211,10 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh
+
+# Generated documentation (tests/sys/linux.sh checks it is current).
+docs: $(BIN)/zerg
+	$(BIN)/zerg linux calls >docs/linux-calls.md
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

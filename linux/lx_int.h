@@ -116,6 +116,8 @@ struct lx_row {
 extern const struct lx_row lx_rows[];
 extern const unsigned lx_nrows;
 const char *lx_name(unsigned nr);
+/* The table as Markdown (the persona's describe hook). */
+void lx_describe(int fd);
 
 /* Handlers, one file per subject. */
 /* sys_mem.c */

@@ -168,4 +168,5 @@ const struct zg_persona_ops zg_persona_linux_ops = {
     .complete_ready = lx_complete_ready,
     .before_run = lx_before_run,
     .detach = lx_detach,
+    .describe = lx_describe,
 };

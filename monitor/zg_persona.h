@@ -60,6 +60,11 @@ struct zg_persona_ops {
 
     /* Frees the personality's state of the instance (zg_inst_destroy). */
     void (*detach)(struct zg_instance *in);
+
+    /* Writes, as Markdown, the reference of what the personality serves (the
+     * Linux system-call table: docs/linux-calls.md is its output). NULL:
+     * nothing to describe. */
+    void (*describe)(int fd);
 };
 
 /* The personality named `name`, or NULL if it is not built in. */

@@ -17,6 +17,7 @@ static const struct zg_cmd commands[] = {
     {"run", "restore one instance from a template and run one request", zg_cmd_run},
     {"serve", "restore an instance per connection, behind a proxy (nginx, HAProxy)", zg_cmd_serve},
     {"bench", "cold boot against restore (fresh and pooled), with the KVM floor", zg_cmd_bench},
+    {"linux", "the system calls served to unmodified Linux programs", zg_cmd_linux},
 };
 
 void zg_err(const char *fmt, ...)

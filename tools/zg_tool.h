@@ -27,6 +27,7 @@ int zg_cmd_template(int argc, char **argv);
 int zg_cmd_run(int argc, char **argv);
 int zg_cmd_bench(int argc, char **argv);
 int zg_cmd_serve(int argc, char **argv);
+int zg_cmd_linux(int argc, char **argv);
 
 struct zg_tmpl;
 /* The guest ELF a template was made from: `given` if not NULL, else the

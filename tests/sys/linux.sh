@@ -94,6 +94,32 @@ for Z in $(zerg_bins); do
     fi
 done
 
+# How many distinct system calls the conformance program makes (natively,
+# seen by strace), in its glibc and musl builds together.
+if command -v strace >/dev/null; then
+    for variant in glibc musl; do
+        printf '%s' "$REQ" | strace -o "$TMP/st.$variant" bin/linux-tests/syscalls.$variant x >/dev/null 2>&1
+    done
+    calls=$(cat "$TMP"/st.* | sed -n 's/^\([a-z0-9_]*\)(.*/\1/p' | grep -vx execve | sort -u)
+    ncalls=$(wc -l <<<"$calls")
+    if [ "$ncalls" -ge 40 ]; then
+        pass "linux/conformance-covers-$ncalls-calls"
+        echo "# conformance calls: $(tr '\n' ' ' <<<"$calls")"
+    else
+        fail linux/conformance-covers-calls "only $ncalls distinct calls: $calls"
+    fi
+else
+    fail linux/conformance-covers-calls "strace is not installed (make deps installs it)"
+fi
+
+# docs/linux-calls.md is generated from the table, and current.
+if bin/zerg linux calls >"$TMP/calls.md" && cmp -s "$TMP/calls.md" docs/linux-calls.md &&
+    [ "$(grep -c '^| [0-9]' docs/linux-calls.md)" -ge 40 ]; then
+    pass "linux/calls-doc-current ($(grep -c '^| [0-9]' docs/linux-calls.md) calls)"
+else
+    fail linux/calls-doc-current "docs/linux-calls.md differs from zerg linux calls (make docs): $(diff "$TMP/calls.md" docs/linux-calls.md | head -5)"
+fi
+
 # A Linux program on Xen, or as a template: refused, saying why.
 out=$(bin/zerg boot --backend xen bin/linux-tests/syscalls.glibc 2>&1 </dev/null)
 rc=$?

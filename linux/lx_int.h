@@ -194,4 +194,10 @@ void lx_log(struct zg_instance *in, const char *fmt, ...) __attribute__((format(
 /* ---- Loading (lx_load.c) ---------------------------------------------------- */
 int lx_boot(struct zg_instance *in, const void *image, size_t size);
 
+/* The state as a template carries it (PERSONA record), and back: lx_load
+ * checks every field against the instance's memory (untrusted input). */
+#define LX_STATE_VERSION 1
+int lx_save(struct zg_instance *in, void **buf, size_t *len);
+int lx_load(struct zg_instance *in, const void *buf, size_t len);
+
 #endif /* LX_INT_H */

@@ -356,6 +356,85 @@ out:
         munmap(mem, size);
 }
 
+/* ---- The address space of mem_size bytes (linux_abi.h) -------------------- */
+static void plan_layout(uint64_t mem_size, struct lx_layout *l)
+{
+    l->stack_gpa = mem_size - ZG_LINUX_STACK_SIZE;
+    l->ident_end = ((l->stack_gpa / 2) + MIB2 - 1) & ~(MIB2 - 1);
+    l->mmap_gpa = l->ident_end;
+    l->mmap_size = l->stack_gpa - l->mmap_gpa;
+}
+
+/* ---- Template state (the PERSONA record) ------------------------------------- */
+int lx_save(struct zg_instance *in, void **buf, size_t *len)
+{
+    struct lx_state *copy = malloc(sizeof(*copy));
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, lx_of(in), sizeof(*copy));
+    copy->redo = 0;
+    *buf = copy;
+    *len = sizeof(*copy);
+    return 0;
+}
+
+static int bad_state(struct zg_instance *in, const char *what)
+{
+    zg_inst_fail(in, "the template's Linux state is damaged: %s", what);
+    return -EBADMSG;
+}
+
+static int str_ends(const char *s, size_t n)
+{
+    return memchr(s, '\0', n) != NULL;
+}
+
+int lx_load(struct zg_instance *in, const void *buf, size_t len)
+{
+    if (len != sizeof(struct lx_state))
+        return bad_state(in, "wrong size");
+    struct lx_state *s = malloc(sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    memcpy(s, buf, sizeof(*s));
+    struct lx_layout want;
+    plan_layout(in->mem_size, &want);
+    const struct lx_layout *l = &s->l;
+    uint64_t area_end = ZG_LINUX_MMAP_VA + l->mmap_size;
+    const char *why = NULL;
+    if (in->mem_size < 32ull << 20 || l->ident_end != want.ident_end ||
+        l->mmap_gpa != want.mmap_gpa || l->mmap_size != want.mmap_size ||
+        l->stack_gpa != want.stack_gpa)
+        why = "layout";
+    else if (l->image_lo < ZG_LINUX_RT_END || l->image_lo > l->image_hi ||
+             l->image_hi > l->ident_end || s->brk_start < l->image_hi || s->brk < s->brk_start ||
+             s->brk > l->ident_end || s->brk_hwm < s->brk || s->brk_hwm > l->ident_end)
+        why = "heap";
+    else if (s->mmap_top < ZG_LINUX_MMAP_VA || s->mmap_top > area_end ||
+             s->mmap_hwm < s->mmap_top || s->mmap_hwm > area_end || s->nfree > LX_NRANGES)
+        why = "mmap area";
+    for (uint32_t i = 0; !why && i < s->nfree; i++) {
+        const struct lx_range *r = &s->free[i];
+        uint64_t prev_end = i ? s->free[i - 1].va + s->free[i - 1].len : ZG_LINUX_MMAP_VA;
+        if (!r->len || (r->va | r->len) % ZG_PAGE_SIZE || r->va < prev_end ||
+            r->len > s->mmap_top - r->va || r->va >= s->mmap_top)
+            why = "mmap free ranges";
+    }
+    for (unsigned i = 0; !why && i < LX_NFD; i++)
+        if (s->fd[i].kind > LX_FD_RANDOM)
+            why = "descriptor table";
+    if (!why && (!str_ends(s->exe, sizeof(s->exe)) || !str_ends(s->argv0, sizeof(s->argv0))))
+        why = "program name";
+    if (why) {
+        free(s);
+        return bad_state(in, why);
+    }
+    s->redo = 0;
+    free(in->pdata);
+    in->pdata = s;
+    return 0;
+}
+
 /* ---- Boot ------------------------------------------------------------------ */
 int lx_boot(struct zg_instance *in, const void *image, size_t size)
 {
@@ -390,10 +469,7 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
         return -EINVAL;
     }
     struct lx_layout *l = &lx->l;
-    l->stack_gpa = m - ZG_LINUX_STACK_SIZE;
-    l->ident_end = ((l->stack_gpa / 2) + MIB2 - 1) & ~(MIB2 - 1);
-    l->mmap_gpa = l->ident_end;
-    l->mmap_size = l->stack_gpa - l->mmap_gpa;
+    plan_layout(m, l);
 
     struct lx_image im;
     int rc = check_image(in, img, size, l->ident_end, &im);
@@ -402,7 +478,8 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     l->image_lo = im.lo;
     l->image_hi = im.hi;
     load_image(in->mem, img, &im);
-    lx->brk_start = lx->brk = (im.hi + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
+    lx->brk_start = lx->brk = lx->brk_hwm =
+        (im.hi + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
     lx->mmap_top = lx->mmap_hwm = ZG_LINUX_MMAP_VA;
 
     /* zerg's entry state (GDT, TSS, segments at CPL3, IOPL 3) ... */

@@ -168,5 +168,8 @@ const struct zg_persona_ops zg_persona_linux_ops = {
     .complete_ready = lx_complete_ready,
     .before_run = lx_before_run,
     .detach = lx_detach,
+    .save = lx_save,
+    .state_version = LX_STATE_VERSION,
+    .load = lx_load,
     .describe = lx_describe,
 };

@@ -69,6 +69,8 @@ static int wait_fd(struct zg_instance *in, int fd, short events)
 
 int64_t zg_io_recv(struct zg_instance *in, uint8_t *buf, uint64_t len)
 {
+    if (!in->t.first_recv)
+        in->t.first_recv = zg_now_ns();
     if (in->cfg.in_fd < 0 || len == 0)
         return 0;
     for (;;) {
@@ -93,6 +95,8 @@ int64_t zg_io_recv(struct zg_instance *in, uint8_t *buf, uint64_t len)
 
 int64_t zg_io_send(struct zg_instance *in, const uint8_t *buf, uint64_t len)
 {
+    if (!in->t.first_send)
+        in->t.first_send = zg_now_ns();
     if (in->cfg.out_fd < 0) {
         in->bytes_out += len;
         return (int64_t)len;
@@ -226,8 +230,6 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
         /* Only the bytes a read fills count as written (for the pooled reset
          * and the memory cap), not the whole buffer offered. */
         uint8_t *buf = len > ZG_IO_MAX ? NULL : zg_guest_ptr(in, a->buf, len);
-        if (!in->t.first_recv)
-            in->t.first_recv = zg_now_ns();
         if (len > ZG_IO_MAX)
             a->ret = -ZG_EINVAL;
         else if (!buf)
@@ -242,8 +244,6 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
         ARG(struct zg_hc_send, a);
         uint64_t len = a->len;
         const uint8_t *buf = zg_guest_ptr(in, a->buf, len);
-        if (!in->t.first_send)
-            in->t.first_send = zg_now_ns();
         if (len > ZG_IO_MAX)
             a->ret = -ZG_EINVAL;
         else if (!buf)

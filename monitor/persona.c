@@ -1,4 +1,5 @@
 /* zg_persona: the personalities built into this binary, and zerg's own. */
+#include <errno.h>
 #include <string.h>
 
 #include "monitor/zg_elf.h"
@@ -42,4 +43,25 @@ const struct zg_persona_ops *zg_persona_for_image(const void *image, size_t size
 const struct zg_persona_ops *zg_inst_persona(const struct zg_instance *in)
 {
     return in->persona ? in->persona : &zg_persona_zerg_ops;
+}
+
+int zg_inst_persona_load(struct zg_instance *in, const char *name, uint32_t version,
+                         const void *state, size_t len)
+{
+    const struct zg_persona_ops *p = zg_persona_lookup(name);
+    if (!p || !p->load) {
+        zg_inst_fail(in, "personality '%s' is not built into this zerg", name);
+        return -ENOTSUP;
+    }
+    if (version != p->state_version) {
+        zg_inst_fail(in, "%s state version %u; this zerg reads version %u", name, version,
+                     p->state_version);
+        return -ENOTSUP;
+    }
+    if (in->persona && in->persona != p) {
+        zg_inst_fail(in, "instance already speaks %s, not %s", in->persona->name, name);
+        return -EINVAL;
+    }
+    in->persona = p;
+    return p->load(in, state, len);
 }

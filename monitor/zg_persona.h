@@ -61,6 +61,17 @@ struct zg_persona_ops {
     /* Frees the personality's state of the instance (zg_inst_destroy). */
     void (*detach)(struct zg_instance *in);
 
+    /* The personality's state of an instance stopped at its template point,
+     * as plain bytes a template can carry (*buf: malloc'ed). NULL: it keeps
+     * none (zerg). Its version is state_version. 0 or a negative errno. */
+    int (*save)(struct zg_instance *in, void **buf, size_t *len);
+    uint32_t state_version;
+
+    /* Installs saved state (untrusted: from a template file) into an
+     * instance about to resume at the template point; checks every field
+     * against the instance's memory. 0, or -EBADMSG with zg_inst_fail(). */
+    int (*load)(struct zg_instance *in, const void *buf, size_t len);
+
     /* Writes, as Markdown, the reference of what the personality serves (the
      * Linux system-call table: docs/linux-calls.md is its output). NULL:
      * nothing to describe. */
@@ -76,5 +87,12 @@ const struct zg_persona_ops *zg_persona_for_image(const void *image, size_t size
 
 /* The personality of an instance. */
 const struct zg_persona_ops *zg_inst_persona(const struct zg_instance *in);
+
+/* Makes the instance (created, not yet run) one of personality `name`
+ * resuming with saved `state` of `version` (a template's PERSONA record).
+ * 0; -ENOTSUP (personality not built in, or another state version) or the
+ * load hook's error, with the reason in zg_inst_error(). */
+int zg_inst_persona_load(struct zg_instance *in, const char *name, uint32_t version,
+                         const void *state, size_t len);
 
 #endif /* ZG_PERSONA_H */

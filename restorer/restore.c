@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "monitor/zg_persona.h"
 #include "restorer/zg_restore.h"
 
 static const char *image_dir(void)
@@ -167,6 +168,15 @@ int zg_image_check_backend(const struct zg_image *img, const struct zg_hv_ops *h
     return 0;
 }
 
+/* A template of another personality: the state its PERSONA record carries. */
+static int load_persona(const struct zg_tmpl *t, struct zg_instance *in)
+{
+    if (!t->persona.name[0])
+        return 0;
+    return zg_inst_persona_load(in, t->persona.name, t->persona.version, t->pstate,
+                                t->persona.state_len);
+}
+
 int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
                struct zg_instance **out, char *err, size_t errlen)
 {
@@ -195,6 +205,8 @@ int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
                 memcpy(mem + i * ZG_PAGE_SIZE, img->map + i * ZG_PAGE_SIZE, ZG_PAGE_SIZE);
     }
     rc = zg_inst_resume(in, &t->state, t->info.ready_gpa);
+    if (rc == 0)
+        rc = load_persona(t, in);
     if (rc == 0 && !(c.flags & ZG_INST_ANSWER_LATER))
         rc = zg_inst_complete_ready(in, 1);
     if (rc < 0) {
@@ -213,6 +225,8 @@ int zg_restore_reset(const struct zg_image *img, struct zg_instance *in, uint64_
 {
     const struct zg_tmpl *t = img->tmpl;
     int rc = zg_inst_reset(in, img->map, &t->state, t->info.ready_gpa, copied);
+    if (rc == 0)
+        rc = load_persona(t, in); /* its host-side state is put back too */
     if (rc == 0 && !(zg_inst_flags(in) & ZG_INST_ANSWER_LATER))
         rc = zg_inst_complete_ready(in, 1);
     if (rc < 0)

@@ -56,6 +56,7 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     cfg.mem_size = o->mem_size;
     cfg.deadline_ms = o->deadline_ms;
     cfg.cmdline = o->cmdline ? o->cmdline : "";
+    cfg.argv0 = o->guest_path; /* a Linux program's argv[0] */
     cfg.console_fd = o->console_fd;
     cfg.flags = ZG_INST_STOP_AT_READY;
     cfg.hv = o->hv;
@@ -66,15 +67,6 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
         goto out;
     }
     rc = zg_inst_boot_elf(in, image, image_len);
-    if (rc == 0 && strcmp(zg_inst_persona(in)->name, "zerg") != 0) {
-        /* Its personality's state (descriptors, heap, mappings) is not yet a
-         * template record (docs/format.md). */
-        rc = zg_errf(err, errlen, -ENOTSUP,
-                     "%s is a Linux program: templates of Linux programs are not supported yet "
-                     "(zerg boot runs it)",
-                     o->guest_path);
-        goto out;
-    }
     if (rc < 0) {
         zg_errf(err, errlen, rc, "%s: %s", o->guest_path, zg_inst_error(in));
         goto out;
@@ -98,6 +90,20 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     if (rc < 0) {
         zg_errf(err, errlen, rc, "%s", zg_inst_error(in));
         goto out;
+    }
+    /* A program of another personality: its host-side state too (PERSONA). */
+    const struct zg_persona_ops *persona = zg_inst_persona(in);
+    if (persona->save) {
+        size_t plen = 0;
+        rc = persona->save(in, &t->pstate, &plen);
+        if (rc < 0) {
+            zg_errf(err, errlen, rc, "saving the %s state of %s: %s", persona->name, o->guest_path,
+                    strerror(-rc));
+            goto out;
+        }
+        snprintf(t->persona.name, sizeof(t->persona.name), "%s", persona->name);
+        t->persona.version = persona->state_version;
+        t->persona.state_len = plen;
     }
     uint64_t mem_size;
     const uint8_t *mem = zg_inst_mem(in, &mem_size);

@@ -42,6 +42,7 @@ void zg_tmpl_free(struct zg_tmpl *t)
     if (!t)
         return;
     free(t->keys);
+    free(t->pstate);
     free(t);
 }
 
@@ -137,6 +138,28 @@ int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, 
             have_pages = 1;
             break;
         }
+        case ZG_TMPL_REC_PERSONA: {
+            struct zg_tmpl_persona pr;
+            if (t->persona.name[0] || r.length < sizeof(pr)) {
+                rc = zg_errf(err, errlen, -EBADMSG, "record %u: bad or repeated PERSONA", i);
+                goto fail;
+            }
+            memcpy(&pr, pl, sizeof(pr));
+            if (!pr.name[0] || !str_ok(pr.name, sizeof(pr.name)) ||
+                pr.state_len > ZG_TMPL_PERSONA_MAX || r.length != sizeof(pr) + pr.state_len) {
+                rc = zg_errf(err, errlen, -EBADMSG,
+                             "record %u: PERSONA name or state length is damaged", i);
+                goto fail;
+            }
+            t->pstate = malloc(pr.state_len ? pr.state_len : 1);
+            if (!t->pstate) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            memcpy(t->pstate, pl + sizeof(pr), pr.state_len);
+            t->persona = pr;
+            break;
+        }
         default:
             if (!(r.flags & ZG_TMPL_REC_OPTIONAL)) {
                 rc = zg_errf(err, errlen, -ENOTSUP, "record %u: unknown mandatory record type %u",
@@ -193,8 +216,12 @@ int zg_tmpl_serialize(const struct zg_tmpl *t, void **bufp, size_t *lenp)
 {
     struct zg_tmpl_pages pg = {.npages = t->npages};
     uint64_t keys_len = t->npages * sizeof(struct zg_pc_key);
-    size_t len = sizeof(struct zg_tmpl_header) + 3 * sizeof(struct zg_tmpl_record) +
-                 pad8(sizeof(t->info)) + pad8(sizeof(t->state)) + pad8(sizeof(pg) + keys_len) + 8;
+    int has_persona = t->persona.name[0] != 0;
+    uint64_t plen = has_persona ? sizeof(t->persona) + t->persona.state_len : 0;
+    size_t len = sizeof(struct zg_tmpl_header) +
+                 (3u + (unsigned)has_persona) * sizeof(struct zg_tmpl_record) +
+                 pad8(sizeof(t->info)) + pad8(sizeof(t->state)) + pad8(sizeof(pg) + keys_len) +
+                 pad8(plen) + 8;
     uint8_t *buf = calloc(1, len);
     if (!buf)
         return -ENOMEM;
@@ -205,7 +232,7 @@ int zg_tmpl_serialize(const struct zg_tmpl *t, void **bufp, size_t *lenp)
         .file_size = len,
         .page_size = ZG_PAGE_SIZE,
         .hash_id = ZG_TMPL_HASH_XXH3_128,
-        .record_count = 3,
+        .record_count = 3u + (unsigned)has_persona,
     };
     memcpy(h.magic, ZG_TMPL_MAGIC, 8);
     memcpy(buf, &h, sizeof(h));
@@ -223,6 +250,14 @@ int zg_tmpl_serialize(const struct zg_tmpl *t, void **bufp, size_t *lenp)
     memcpy(buf + off + sizeof(r), &pg, sizeof(pg));
     memcpy(buf + off + sizeof(r) + sizeof(pg), t->keys, keys_len);
     off += sizeof(r) + pad8(sizeof(pg) + keys_len);
+    if (has_persona) {
+        r = (struct zg_tmpl_record){.type = ZG_TMPL_REC_PERSONA, .length = plen};
+        memcpy(buf + off, &r, sizeof(r));
+        memcpy(buf + off + sizeof(r), &t->persona, sizeof(t->persona));
+        if (t->persona.state_len)
+            memcpy(buf + off + sizeof(r) + sizeof(t->persona), t->pstate, t->persona.state_len);
+        off += sizeof(r) + pad8(plen);
+    }
     uint64_t sum = XXH3_64bits(buf, off);
     memcpy(buf + off, &sum, 8);
     *bufp = buf;

@@ -44,7 +44,7 @@
 /* ---- On-disk format (docs/format.md, "Template manifest") -------------- */
 #define ZG_TMPL_MAGIC         "ZGTMPL\r\n"
 #define ZG_TMPL_VERSION_MAJOR 1
-#define ZG_TMPL_VERSION_MINOR 0
+#define ZG_TMPL_VERSION_MINOR 1 /* 1: the PERSONA record */
 #define ZG_TMPL_HASH_XXH3_128 1
 #define ZG_TMPL_SUFFIX        ".zgt"
 #define ZG_TMPL_NAME_MAX      64
@@ -68,6 +68,9 @@ _Static_assert(sizeof(struct zg_tmpl_header) == 64, "zg_tmpl_header layout");
 #define ZG_TMPL_REC_INFO  1u /* struct zg_tmpl_info, mandatory */
 #define ZG_TMPL_REC_VCPU  2u /* struct zg_vcpu_state, mandatory */
 #define ZG_TMPL_REC_PAGES 3u /* struct zg_tmpl_pages + keys, mandatory */
+#define ZG_TMPL_REC_PERSONA                                                                        \
+    4u /* struct zg_tmpl_persona + state; mandatory where present (a guest of another              \
+        * personality than zerg's own ABI) */
 
 #define ZG_TMPL_REC_OPTIONAL 0x1u /* record flag: a reader may skip it if unknown */
 
@@ -100,6 +103,16 @@ struct zg_tmpl_pages {
 };
 _Static_assert(sizeof(struct zg_tmpl_pages) == 16, "zg_tmpl_pages layout");
 
+#define ZG_TMPL_PERSONA_MAX (16u << 20) /* bytes of personality state */
+
+struct zg_tmpl_persona {
+    char name[16];      /* the personality, NUL-terminated ("linux") */
+    uint32_t version;   /* the personality's state version */
+    uint32_t reserved;  /* zero */
+    uint64_t state_len; /* bytes of state that follow */
+};
+_Static_assert(sizeof(struct zg_tmpl_persona) == 32, "zg_tmpl_persona layout");
+
 /* The file ends with 8 bytes: XXH3-64 (seed 0) of every byte before it. */
 
 /* ---- In memory ------------------------------------------------------------ */
@@ -109,6 +122,8 @@ struct zg_tmpl {
     struct zg_pc_key *keys; /* info.mem_size / 4096 of them */
     uint64_t npages;
     uint64_t file_size;
+    struct zg_tmpl_persona persona; /* name[0] == 0: zerg's own ABI (no PERSONA record) */
+    void *pstate;                   /* persona.state_len bytes, or NULL */
 };
 
 /* Parses a manifest held in memory (untrusted bytes). 0 and *out, or

@@ -123,7 +123,7 @@ int zg_cmd_boot(int argc, char **argv)
     /* The guest's command line: ARGS joined by spaces (quoted as a shell
      * would for a Linux program, whose argv is split back from it). */
     const struct zg_persona_ops *persona = zg_persona_for_image(image, image_len);
-    int quote = persona && strcmp(persona->name, "zerg") != 0;
+    int quote = zg_tool_persona_quotes(persona);
     if (zg_tool_join_args(argc - optind, argv + optind, quote, cmdline, sizeof(cmdline)) < 0) {
         zg_err("boot: guest command line longer than %u bytes", ZG_CMDLINE_MAX - 1);
         free(image);

@@ -113,7 +113,8 @@ static int do_create(int argc, char **argv)
     if (optind < argc && !strcmp(argv[optind], "--"))
         optind++;
     char cmdline[ZG_CMDLINE_MAX], home[4096], err[512];
-    if (zg_tool_join_args(argc - optind, argv + optind, 0, cmdline, sizeof(cmdline)) < 0) {
+    if (zg_tool_join_args(argc - optind, argv + optind, zg_tool_is_linux(o.guest_path), cmdline,
+                          sizeof(cmdline)) < 0) {
         zg_err("template create: guest command line too long");
         return ZG_EXIT_USAGE;
     }

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "monitor/zg_elf.h"
 #include "monitor/zg_monitor.h"
+#include "monitor/zg_persona.h"
 #include "snapshotter/zg_template.h"
 #include "tools/zg_tool.h"
 
@@ -122,6 +124,22 @@ int zg_tool_join_args(int argc, char **argv, int quote, char *buf, size_t len)
         buf[used] = '\0';
     }
     return 0;
+}
+
+int zg_tool_persona_quotes(const struct zg_persona_ops *p)
+{
+    return p && strcmp(p->name, "zerg") != 0;
+}
+
+int zg_tool_is_linux(const char *path)
+{
+    void *image = NULL;
+    size_t len = 0;
+    if (zg_file_read(path, ZG_ELF_MAX_SIZE, &image, &len) < 0)
+        return 0; /* the create that follows reports why */
+    int q = zg_tool_persona_quotes(zg_persona_for_image(image, len));
+    free(image);
+    return q;
 }
 
 int zg_parse_size(const char *s, uint64_t *out)

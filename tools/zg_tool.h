@@ -55,6 +55,12 @@ void zg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (linux/ splits them back as a shell would). 0 or -E2BIG. */
 int zg_tool_join_args(int argc, char **argv, int quote, char *buf, size_t len);
 
+struct zg_persona_ops;
+/* 1 if a guest of personality p (NULL: not recognised) takes its arguments
+ * quoted (a Linux program); zg_tool_is_linux reads the file at path to tell. */
+int zg_tool_persona_quotes(const struct zg_persona_ops *p);
+int zg_tool_is_linux(const char *path);
+
 /* Parses "64M", "1G", "4096", "2m" into bytes. 0 or -EINVAL. */
 int zg_parse_size(const char *s, uint64_t *out);
 /* Parses a non-negative decimal integer <= max. 0 or -EINVAL. */

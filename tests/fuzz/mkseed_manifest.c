@@ -12,7 +12,7 @@
 #include "snapshotter/zg_template.h"
 
 static int write_seed(const char *dir, const char *name, uint64_t npages, const char *cmdline,
-                      const char *backend)
+                      const char *backend, const char *persona)
 {
     struct zg_tmpl t;
     memset(&t, 0, sizeof(t));
@@ -42,6 +42,15 @@ static int write_seed(const char *dir, const char *name, uint64_t npages, const 
         memcpy(page, &i, sizeof(i));
         zg_pc_page_key(page, &t.keys[i]);
     }
+    uint8_t state[200];
+    if (persona) { /* a PERSONA record and some state bytes */
+        snprintf(t.persona.name, sizeof(t.persona.name), "%s", persona);
+        t.persona.version = 1;
+        t.persona.state_len = sizeof(state);
+        for (size_t i = 0; i < sizeof(state); i++)
+            state[i] = (uint8_t)(i * 7);
+        t.pstate = state;
+    }
     void *buf = NULL;
     size_t len = 0;
     int rc = zg_tmpl_serialize(&t, &buf, &len);
@@ -56,7 +65,17 @@ static int write_seed(const char *dir, const char *name, uint64_t npages, const 
         free(buf);
         return rc;
     }
+    if (persona &&
+        (strcmp(back->persona.name, persona) != 0 || back->persona.state_len != sizeof(state) ||
+         memcmp(back->pstate, state, sizeof(state)) != 0)) {
+        fprintf(stderr, "mkseed_manifest: seed %s: the PERSONA record did not round-trip\n", name);
+        rc = -EBADMSG;
+    }
     zg_tmpl_free(back);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s.zgt", dir, name);
     FILE *f = fopen(path, "wb");
@@ -75,9 +94,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: mkseed_manifest DIR\n");
         return 2;
     }
-    if (write_seed(argv[1], "small", 320, "", "kvm") < 0 ||
-        write_seed(argv[1], "args", 1024, "--dataset-mib 8 --flag", "kvm") < 0 ||
-        write_seed(argv[1], "xen", 512, "x", "xen") < 0)
+    if (write_seed(argv[1], "small", 320, "", "kvm", NULL) < 0 ||
+        write_seed(argv[1], "args", 1024, "--dataset-mib 8 --flag", "kvm", NULL) < 0 ||
+        write_seed(argv[1], "xen", 512, "x", "xen", NULL) < 0 ||
+        write_seed(argv[1], "linux", 8192, "sh -c 'echo hi'", "kvm", "linux") < 0)
         return 1;
     return 0;
 }

@@ -5,7 +5,11 @@
 # natively and under zerg with the same request on stdin, and standard
 # output, standard error and the exit status must match. Then the bad cases:
 # fork/exec, a program that never ends, one that exhausts memory, malformed
-# and dynamically linked ELFs, a Linux program for Xen or for a template.
+# and dynamically linked ELFs, a Linux program for Xen; the system-call
+# fuzzer; templates of Linux programs, restored and served.
+#   LINUX_ONLY=fuzz               only the fuzzer
+#   LINUX_FUZZ_CALLS=N            random calls through bin/zerg (default 1,000,000)
+#   LINUX_FUZZ_CALLS_ASAN=N       through bin/zerg-asan (default 100,000)
 source "$(dirname "$0")/lib.bash"
 
 if ! kvm_usable; then
@@ -17,7 +21,16 @@ if ! command -v busybox >/dev/null || ! file -L "$(command -v busybox)" | grep -
     exit 1
 fi
 REQ=$'GET /conformance HTTP/1.0\r\nHost: zerg\r\n\r\n'
+# LINUX_ONLY=fuzz runs only the system-call fuzzer (tests/mutations/ use it).
+case "${LINUX_ONLY:-}" in
+"" | fuzz) ;;
+*)
+    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz' is known"
+    exit 1
+    ;;
+esac
 for Z in $(zerg_bins); do
+    [ "${LINUX_ONLY:-}" = fuzz ] && break
     v=$(basename "$Z")
     for variant in glibc pie musl; do
         P=bin/linux-tests/syscalls.$variant
@@ -93,6 +106,55 @@ for Z in $(zerg_bins); do
         fail "$v/linux/bad-images" "rc=$rc $out / rc=$rc2 $out2"
     fi
 done
+
+# The system-call fuzzer (tests/linux/scfuzz.c): random calls with wild
+# arguments until TARGET calls were made across runs (a wild write may wreck
+# the program itself: a guest fault, and the next seed goes on). zerg must
+# survive every run -- exit 0 or a guest fault, no sanitizer report -- and
+# every run's targeted checks must hold: each wild pointer EFAULT, no host
+# file opened.
+fuzz_linux() {
+    local Z=$1 target=$2 per=$3 total=0 seed=0 bad="" runs=0
+    while [ $total -lt "$target" ] && [ $seed -lt 60 ]; do
+        seed=$((seed + 1))
+        "$Z" boot --timeout 600000 bin/linux-tests/scfuzz.glibc -- "$per" "$seed" \
+            </dev/null >"$TMP/fz.out" 2>"$TMP/fz.err"
+        local rc=$?
+        runs=$((runs + 1))
+        local got
+        got=$(sed -n 's/^progress \([0-9]*\)$/\1/p' "$TMP/fz.out" | tail -n 1)
+        grep -q "^calls $per$" "$TMP/fz.out" && got=$per
+        total=$((total + ${got:-0}))
+        if { [ $rc != 0 ] && [ $rc != 125 ]; } || grep -Eq 'Sanitizer|runtime error' "$TMP/fz.err"; then
+            bad="seed $seed: zerg exited $rc: $(grep -E 'Sanitizer|runtime error|error' "$TMP/fz.err" | head -3)"
+            break
+        fi
+        if ! grep -q '^efault checks \([0-9]*\)/\1, opened 0$' "$TMP/fz.out"; then
+            bad="seed $seed: $(head -n 5 "$TMP/fz.out")"
+            break
+        fi
+    done
+    if [ -z "$bad" ] && [ $total -ge "$target" ]; then
+        pass "$(basename "$Z")/linux/syscall-fuzzer ($total random calls in $runs runs; wild pointers EFAULT; no host file)"
+    else
+        fail "$(basename "$Z")/linux/syscall-fuzzer" "${bad:-only $total calls in $runs runs}"
+    fi
+}
+fuzz_linux bin/zerg "${LINUX_FUZZ_CALLS:-1000000}" 200000
+fuzz_linux bin/zerg-asan "${LINUX_FUZZ_CALLS_ASAN:-100000}" 50000
+[ "${LINUX_ONLY:-}" = fuzz ] && exit $T_FAILED
+# No host file is opened on the program's behalf: the host process, traced.
+if command -v strace >/dev/null; then
+    strace -f -o "$TMP/fz.strace" -e trace=open,openat,openat2 bin/zerg boot bin/linux-tests/scfuzz.glibc \
+        -- 20000 7 </dev/null >/dev/null 2>&1
+    # (the paths the fuzzer tries; zerg's own start-up opens ld.so.cache, its libraries, /dev/kvm)
+    leaked=$(grep -E '"(/etc/passwd|/etc/hostname|/proc/self/maps|/proc/self/environ|/tmp|/bin/sh|\.\./\.\./etc/passwd|/dev/mem|/sys/kernel)"' "$TMP/fz.strace" | head -3)
+    if [ -z "$leaked" ] && grep -q 'scfuzz.glibc' "$TMP/fz.strace"; then
+        pass linux/syscall-fuzzer-opens-no-host-file
+    else
+        fail linux/syscall-fuzzer-opens-no-host-file "$leaked"
+    fi
+fi
 
 # How many distinct system calls the conformance program makes (natively,
 # seen by strace), in its glibc and musl builds together.

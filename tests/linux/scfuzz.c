@@ -1,0 +1,166 @@
+/* Linux system-call fuzzer, run as a guest under zerg (tests/sys/linux.sh):
+ * N random system calls with random arguments -- wild pointers, huge
+ * lengths, bad descriptors, random flags -- then targeted checks that every
+ * wild pointer given to a call that must read or write memory is EFAULT and
+ * that no host file can be opened. The host process must survive it all
+ * (under ASan+UBSan too). Calls that would end or wreck the program itself
+ * (exit, TLS base, signal return, unmapping its own memory) or sleep for a
+ * random time are not fuzzed.
+ *
+ *     scfuzz [N] [SEED]   first the targeted checks ("efault checks OK/ALL, opened 0"),
+ *                         then N random calls ("progress K" every 10,000, "calls N");
+ *                         exit 0 if the checks held. A wild write may wreck the
+ *                         program itself (the guest faults): tests/sys/linux.sh runs
+ *                         it with several seeds and adds up the progress lines. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static char buf[65536];
+
+/* Wild, odd or huge values of the kinds a buggy program passes. */
+static uint64_t arg(void)
+{
+    static const uint64_t wild[] = {0,
+                                    1,
+                                    8,
+                                    0xfff,
+                                    0x1000,
+                                    0x100000, /* the runtime area */
+                                    0x101000, /* the call frame */
+                                    0x7e0000000000ull,
+                                    0x7fffffffffffull,
+                                    0x800000000000ull,
+                                    0xffff800000000000ull,
+                                    0xffffffffffffffffull,
+                                    (uint64_t)-4096,
+                                    0x7fffffff,
+                                    0x80000000,
+                                    (uint64_t)INT64_MAX};
+    switch (next() % 6) {
+    case 0:
+        return wild[next() % (sizeof(wild) / sizeof(wild[0]))];
+    case 1:
+        return (uint64_t)(uintptr_t)buf + next() % sizeof(buf); /* inside a real buffer */
+    case 2:
+        return next() % 64; /* a descriptor, a small length or flag */
+    case 3:
+        return next() % 4096;
+    case 4:
+        return 1ull << (next() % 64);
+    default:
+        return next();
+    }
+}
+
+static int excluded(long nr)
+{
+    switch (nr) {
+    case SYS_exit:
+    case SYS_exit_group:
+    case SYS_arch_prctl:   /* would move its own TLS */
+    case SYS_rt_sigreturn: /* would jump anywhere */
+    case SYS_munmap:       /* would unmap its own memory */
+    case SYS_mremap:
+    case SYS_madvise:
+    case SYS_brk:
+    case SYS_mmap:      /* MAP_FIXED would clobber its own memory */
+    case SYS_nanosleep: /* random sleeps */
+    case SYS_clock_nanosleep:
+    case SYS_poll:
+    case SYS_ppoll:
+    case SYS_select:
+    case SYS_pselect6:
+    case SYS_pause:
+    case SYS_set_tid_address:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    if (argc > 2)
+        rng ^= (uint64_t)atoll(argv[2]) * 0x9e3779b97f4a7c15ull;
+    /* Wild pointers: each of these must be EFAULT, never a crash or data. */
+    static const uint64_t wild[] = {0x10,
+                                    0xff000,
+                                    0x7e0000000000ull,
+                                    0x7ffffffff000ull + 0x1000,
+                                    0xffff800000000000ull,
+                                    0x101000 - 4096 * 200};
+    int ok = 0, all = 0;
+    int fz = open("/dev/zero", O_RDONLY);
+    for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++) {
+        void *p = (void *)wild[i];
+        long r[] = {syscall(SYS_read, fz, p, 64),
+                    syscall(SYS_write, 1, p, 64),
+                    syscall(SYS_uname, p),
+                    syscall(SYS_clock_gettime, 1, p),
+                    syscall(SYS_getrandom, p, 16, 0),
+                    syscall(SYS_fstat, 1, p),
+                    syscall(SYS_openat, AT_FDCWD, p, 0),
+                    syscall(SYS_gettimeofday, p, NULL),
+                    syscall(SYS_sysinfo, p),
+                    syscall(SYS_prlimit64, 0, 7, NULL, p)};
+        for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++) {
+            all++;
+            if (r[k] == -1 && errno == EFAULT)
+                ok++;
+            else
+                printf("wild pointer %#lx: call %zu returned %ld (%s)\n", (unsigned long)wild[i], k,
+                       r[k], strerror(errno));
+        }
+    }
+    /* Host files: none can be opened, whatever the path. */
+    static const char *const host[] = {
+        "/etc/passwd", "/etc/hostname",    "/proc/self/maps", "/proc/self/environ", "/tmp",
+        "/bin/sh",     "../../etc/passwd", "/dev/kvm",        "/dev/mem",           "/sys/kernel"};
+    int opened = 0;
+    for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); i++) {
+        int fd = open(host[i], O_RDONLY);
+        if (fd >= 0) {
+            printf("opened host file %s\n", host[i]);
+            opened++;
+        }
+    }
+    printf("efault checks %d/%d, opened %d\n", ok, all, opened);
+    fflush(stdout);
+    long done = 0;
+    while (done < n) {
+        long nr = (long)(next() % 460);
+        if (excluded(nr))
+            continue;
+        uint64_t a0 = arg(), a1 = arg();
+        /* Keep standard output: the report goes there. */
+        if ((nr == SYS_close || nr == SYS_dup2 || nr == SYS_dup3 || nr == SYS_fcntl) &&
+            (a0 == 1 || a1 == 1))
+            continue;
+        syscall(nr, a0, a1, arg(), arg(), arg(), arg());
+        if (++done % 10000 == 0) {
+            /* Progress, in case a wild write wrecks the program itself (a
+             * fault of the guest, not of zerg): the harness adds these up. */
+            dprintf(1, "progress %ld\n", done);
+        }
+    }
+    dprintf(1, "calls %ld\n", done);
+    return ok == all && opened == 0 ? 0 : 1;
+}

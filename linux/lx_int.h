@@ -14,7 +14,38 @@ struct lx_layout {
     uint64_t mmap_gpa, mmap_size; /* the mmap area, at ZG_LINUX_MMAP_VA */
     uint64_t stack_gpa;           /* the stack: ZG_LINUX_STACK_SIZE bytes ending at
                                    * ZG_LINUX_STACK_VA_END */
+    uint64_t fv_gpa, fv_size;     /* the file view, below the stack, not mapped */
 };
+
+/* ---- The file view (fileview.c): the --ro trees, in guest memory ------------ */
+#define LX_FV_MAGIC 0x5646475au /* "ZGFV" */
+struct lx_fv_hdr {
+    uint32_t magic, version;
+    uint32_t nent, reserved;
+    uint64_t ent_off, str_off, str_len; /* entries, then their paths (NUL-terminated) */
+    uint64_t size;                      /* the view's bytes */
+};
+struct lx_fv_ent {
+    uint64_t path_off; /* into the strings: the full guest path */
+    uint32_t path_len;
+    uint32_t parent; /* the entry of the containing directory ("/": itself) */
+    uint32_t mode;   /* st_mode: S_IFDIR, S_IFREG or S_IFLNK and permissions */
+    uint32_t pad;
+    uint64_t size;     /* file bytes, or the link target's length */
+    uint64_t data_off; /* where they are, from the view's start (page aligned) */
+    int64_t mtime_ns;
+};
+_Static_assert(sizeof(struct lx_fv_hdr) == 48 && sizeof(struct lx_fv_ent) == 48, "view layout");
+
+/* Builds the view of the "HOST[=GUEST]" lines in specs into a new buffer. */
+int lx_fv_build(struct zg_instance *in, const char *specs, void **out, uint64_t *size);
+/* The instance's view (NULL: none or damaged), entry i, its path, its data;
+ * lx_fv_find: the entry of a normalized absolute path, or -ENOENT. */
+const struct lx_fv_hdr *lx_fv(struct zg_instance *in);
+const struct lx_fv_ent *lx_fv_ent(struct zg_instance *in, uint32_t i);
+const char *lx_fv_path(struct zg_instance *in, const struct lx_fv_ent *e);
+const uint8_t *lx_fv_data(struct zg_instance *in, const struct lx_fv_ent *e);
+int lx_fv_find(struct zg_instance *in, const char *path);
 
 /* ---- Descriptors --------------------------------------------------------- */
 enum lx_fd_kind {
@@ -25,6 +56,8 @@ enum lx_fd_kind {
     LX_FD_NULL,    /* /dev/null */
     LX_FD_ZERO,    /* /dev/zero */
     LX_FD_RANDOM,  /* /dev/urandom, /dev/random */
+    LX_FD_FILE,    /* a file of the view */
+    LX_FD_DIR,     /* a directory of the view */
 };
 
 struct lx_fd {
@@ -32,6 +65,9 @@ struct lx_fd {
     uint8_t cloexec; /* FD_CLOEXEC */
     uint16_t pad;
     uint32_t flags; /* the O_* status flags (F_GETFL) */
+    uint32_t ent;   /* LX_FD_FILE, LX_FD_DIR: the view entry */
+    uint32_t pad2;
+    uint64_t pos; /* the file offset (directories: the next entry to list) */
 };
 
 #define LX_NFD      256
@@ -64,6 +100,7 @@ struct lx_state {
     uint64_t calls;                    /* system calls served */
     char exe[256];                     /* what /proc/self/exe names */
     char argv0[256];                   /* argv[0] */
+    char cwd[1024];                    /* the working directory */
 };
 
 static inline struct lx_state *lx_of(struct zg_instance *in)
@@ -119,6 +156,14 @@ const char *lx_name(unsigned nr);
 /* The table as Markdown (the persona's describe hook). */
 void lx_describe(int fd);
 
+/* Descriptors (sys_fs.c) and names (sys_path.c), shared between them. */
+struct stat;
+struct lx_fd *lx_fd_get(struct lx_state *lx, uint64_t fd);
+int lx_fd_alloc(struct lx_state *lx, uint64_t from);
+void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *st);
+void lx_stat_of_ent(struct zg_instance *in, uint32_t i, struct stat *st);
+int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *out, size_t max);
+
 /* Handlers, one file per subject. */
 /* sys_mem.c */
 int64_t lx_sys_brk(struct lx_call *c);
@@ -145,6 +190,10 @@ int64_t lx_sys_ioctl(struct lx_call *c);
 int64_t lx_sys_lseek(struct lx_call *c);
 int64_t lx_sys_fstat(struct lx_call *c);
 int64_t lx_sys_stat(struct lx_call *c);
+int64_t lx_sys_lstat(struct lx_call *c);
+int64_t lx_sys_fchdir(struct lx_call *c);
+int64_t lx_sys_sendfile(struct lx_call *c);
+int64_t lx_sys_getdents64(struct lx_call *c);
 int64_t lx_sys_newfstatat(struct lx_call *c);
 int64_t lx_sys_statx(struct lx_call *c);
 int64_t lx_sys_readlink(struct lx_call *c);
@@ -158,6 +207,8 @@ int64_t lx_sys_poll(struct lx_call *c);
 int64_t lx_sys_ppoll(struct lx_call *c);
 int64_t lx_sys_select(struct lx_call *c);
 int64_t lx_sys_pselect6(struct lx_call *c);
+/* sys_net.c */
+int64_t lx_sys_notsock(struct lx_call *c);
 /* sys_time.c */
 int64_t lx_sys_clock_gettime(struct lx_call *c);
 int64_t lx_sys_clock_getres(struct lx_call *c);

@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,12 +358,19 @@ out:
 }
 
 /* ---- The address space of mem_size bytes (linux_abi.h) -------------------- */
-static void plan_layout(uint64_t mem_size, struct lx_layout *l)
+/* fv_size bytes of file view go below the stack (2 MiB-aligned). */
+static int plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l)
 {
+    uint64_t fv = (fv_size + MIB2 - 1) & ~(MIB2 - 1);
     l->stack_gpa = mem_size - ZG_LINUX_STACK_SIZE;
-    l->ident_end = ((l->stack_gpa / 2) + MIB2 - 1) & ~(MIB2 - 1);
+    if (fv + 16 * MIB2 > l->stack_gpa)
+        return -ENOSPC;
+    l->fv_gpa = l->stack_gpa - fv;
+    l->fv_size = fv_size;
+    l->ident_end = ((l->fv_gpa / 2) + MIB2 - 1) & ~(MIB2 - 1);
     l->mmap_gpa = l->ident_end;
-    l->mmap_size = l->stack_gpa - l->mmap_gpa;
+    l->mmap_size = l->fv_gpa - l->mmap_gpa;
+    return 0;
 }
 
 /* ---- Template state (the PERSONA record) ------------------------------------- */
@@ -398,13 +406,11 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
         return -ENOMEM;
     memcpy(s, buf, sizeof(*s));
     struct lx_layout want;
-    plan_layout(in->mem_size, &want);
     const struct lx_layout *l = &s->l;
     uint64_t area_end = ZG_LINUX_MMAP_VA + l->mmap_size;
     const char *why = NULL;
-    if (in->mem_size < 32ull << 20 || l->ident_end != want.ident_end ||
-        l->mmap_gpa != want.mmap_gpa || l->mmap_size != want.mmap_size ||
-        l->stack_gpa != want.stack_gpa)
+    if (in->mem_size < 32ull << 20 || plan_layout(in->mem_size, l->fv_size, &want) < 0 ||
+        memcmp(&want.ident_end, &l->ident_end, sizeof(*l) - offsetof(struct lx_layout, ident_end)))
         why = "layout";
     else if (l->image_lo < ZG_LINUX_RT_END || l->image_lo > l->image_hi ||
              l->image_hi > l->ident_end || s->brk_start < l->image_hi || s->brk < s->brk_start ||
@@ -420,11 +426,24 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
             r->len > s->mmap_top - r->va || r->va >= s->mmap_top)
             why = "mmap free ranges";
     }
-    for (unsigned i = 0; !why && i < LX_NFD; i++)
-        if (s->fd[i].kind > LX_FD_RANDOM)
+    const struct lx_fv_hdr *fv = NULL;
+    if (!why && l->fv_size) {
+        void *old = in->pdata; /* lx_fv reads the layout from the instance's state */
+        in->pdata = s;
+        fv = lx_fv(in);
+        in->pdata = old;
+        if (!fv)
+            why = "file view";
+    }
+    for (unsigned i = 0; !why && i < LX_NFD; i++) {
+        const struct lx_fd *f = &s->fd[i];
+        if (f->kind > LX_FD_DIR ||
+            ((f->kind == LX_FD_FILE || f->kind == LX_FD_DIR) && (!fv || f->ent >= fv->nent)))
             why = "descriptor table";
-    if (!why && (!str_ends(s->exe, sizeof(s->exe)) || !str_ends(s->argv0, sizeof(s->argv0))))
-        why = "program name";
+    }
+    if (!why && (!str_ends(s->exe, sizeof(s->exe)) || !str_ends(s->argv0, sizeof(s->argv0)) ||
+                 !str_ends(s->cwd, sizeof(s->cwd)) || s->cwd[0] != '/'))
+        why = "program name or directory";
     if (why) {
         free(s);
         return bad_state(in, why);
@@ -468,8 +487,25 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
         zg_inst_fail(in, "Linux programs need --mem of at least 32M");
         return -EINVAL;
     }
+    snprintf(lx->cwd, sizeof(lx->cwd), "/");
+    void *view = NULL;
+    uint64_t view_size = 0;
+    if (in->cfg.linux_ro && in->cfg.linux_ro[0]) {
+        int vrc = lx_fv_build(in, in->cfg.linux_ro, &view, &view_size);
+        if (vrc < 0)
+            return vrc;
+    }
     struct lx_layout *l = &lx->l;
-    plan_layout(m, l);
+    if (plan_layout(m, view_size, l) < 0) {
+        free(view);
+        zg_inst_fail(in, "--mem %llu MiB leaves no room for the %llu MiB of --ro files; give more",
+                     (unsigned long long)(m >> 20), (unsigned long long)(view_size >> 20));
+        return -ENOSPC;
+    }
+    if (view) {
+        memcpy(in->mem + l->fv_gpa, view, view_size);
+        free(view);
+    }
 
     struct lx_image im;
     int rc = check_image(in, img, size, l->ident_end, &im);

@@ -1,6 +1,6 @@
-/* Linux personality: descriptors and files. fd 0 reads the request stream,
- * fd 1 writes the response, fd 2 is zerg's console; /dev/null, /dev/zero and
- * /dev/urandom can be opened. No host file is reachable. */
+/* Linux personality: descriptors. fd 0 reads the request stream, fd 1
+ * writes the response, fd 2 is zerg's console; the rest are /dev files and
+ * the files and directories of the view (sys_path.c opens them). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,12 +14,12 @@
 
 #define IOV_MAX_LX 1024
 
-static struct lx_fd *fd_get(struct lx_state *lx, uint64_t fd)
+struct lx_fd *lx_fd_get(struct lx_state *lx, uint64_t fd)
 {
     return fd < LX_NFD && lx->fd[fd].kind != LX_FD_FREE ? &lx->fd[fd] : NULL;
 }
 
-static int fd_alloc(struct lx_state *lx, uint64_t from)
+int lx_fd_alloc(struct lx_state *lx, uint64_t from)
 {
     for (uint64_t i = from; i < LX_NFD; i++)
         if (lx->fd[i].kind == LX_FD_FREE)
@@ -35,7 +35,8 @@ static void umark(struct zg_instance *in, uint64_t va, uint64_t len)
 }
 
 /* ---- Reading and writing ------------------------------------------------------ */
-static int64_t do_read(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t len)
+/* Reads from f at its position, or at `off` (pread; UINT64_MAX: none). */
+static int64_t do_read(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t len, uint64_t off)
 {
     if (!len)
         return 0;
@@ -58,6 +59,20 @@ static int64_t do_read(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t
     case LX_FD_RANDOM:
         n = zg_fill_random(buf, len) < 0 ? -EIO : (int64_t)len;
         break;
+    case LX_FD_FILE: {
+        const struct lx_fv_ent *e = lx_fv_ent(c->in, f->ent);
+        const uint8_t *data = e ? lx_fv_data(c->in, e) : NULL;
+        if (!data)
+            return -EIO;
+        uint64_t pos = off == UINT64_MAX ? f->pos : off;
+        n = pos >= e->size ? 0 : (int64_t)(len < e->size - pos ? len : e->size - pos);
+        memcpy(buf, data + pos, (size_t)n);
+        if (off == UINT64_MAX)
+            f->pos = pos + (uint64_t)n;
+        break;
+    }
+    case LX_FD_DIR:
+        return -EISDIR;
     default:
         return -EBADF; /* opened for writing */
     }
@@ -72,6 +87,8 @@ static int64_t do_write(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_
         return 0;
     if (f->kind == LX_FD_NULL || f->kind == LX_FD_ZERO || f->kind == LX_FD_RANDOM)
         return (int64_t)len; /* as Linux: the bytes are never looked at */
+    if (f->kind == LX_FD_FILE || f->kind == LX_FD_DIR)
+        return -EBADF; /* the view is read-only: opened for reading only */
     if (len > ZG_IO_MAX)
         len = ZG_IO_MAX;
     const uint8_t *buf = lx_uptr(c->in, va, len);
@@ -98,13 +115,13 @@ static int64_t do_write(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_
 
 int64_t lx_sys_read(struct lx_call *c)
 {
-    struct lx_fd *f = fd_get(c->lx, c->a[0]);
-    return f ? do_read(c, f, c->a[1], c->a[2]) : -EBADF;
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    return f ? do_read(c, f, c->a[1], c->a[2], UINT64_MAX) : -EBADF;
 }
 
 int64_t lx_sys_write(struct lx_call *c)
 {
-    struct lx_fd *f = fd_get(c->lx, c->a[0]);
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
     return f ? do_write(c, f, c->a[1], c->a[2]) : -EBADF;
 }
 
@@ -115,17 +132,17 @@ static int is_stream(const struct lx_fd *f)
 
 int64_t lx_sys_pread64(struct lx_call *c)
 {
-    struct lx_fd *f = fd_get(c->lx, c->a[0]);
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     if (is_stream(f))
         return -ESPIPE;
-    return (int64_t)c->a[3] < 0 ? -EINVAL : do_read(c, f, c->a[1], c->a[2]);
+    return (int64_t)c->a[3] < 0 ? -EINVAL : do_read(c, f, c->a[1], c->a[2], c->a[3]);
 }
 
 int64_t lx_sys_pwrite64(struct lx_call *c)
 {
-    struct lx_fd *f = fd_get(c->lx, c->a[0]);
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     if (is_stream(f))
@@ -136,7 +153,7 @@ int64_t lx_sys_pwrite64(struct lx_call *c)
 /* readv/writev: one iovec at a time; a short transfer ends the call. */
 static int64_t do_vec(struct lx_call *c, int writing)
 {
-    struct lx_fd *f = fd_get(c->lx, c->a[0]);
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     uint64_t cnt = c->a[2];
@@ -154,7 +171,7 @@ static int64_t do_vec(struct lx_call *c, int writing)
         memcpy(&len, &iov[2 * i + 1], 8);
         if ((int64_t)len < 0)
             return total ? total : -EINVAL;
-        int64_t n = writing ? do_write(c, f, base, len) : do_read(c, f, base, len);
+        int64_t n = writing ? do_write(c, f, base, len) : do_read(c, f, base, len, UINT64_MAX);
         if (n < 0)
             return total ? total : n;
         total += n;
@@ -174,77 +191,9 @@ int64_t lx_sys_writev(struct lx_call *c)
     return do_vec(c, 1);
 }
 
-/* ---- Names ------------------------------------------------------------------ */
-static const struct {
-    const char *path;
-    enum lx_fd_kind kind;
-    unsigned minor;
-} devices[] = {
-    {"/dev/null", LX_FD_NULL, 3},
-    {"/dev/zero", LX_FD_ZERO, 5},
-    {"/dev/random", LX_FD_RANDOM, 8},
-    {"/dev/urandom", LX_FD_RANDOM, 9},
-};
-
-/* The program's path at va, relative paths against "/" (the only cwd). */
-static int get_path(struct lx_call *c, uint64_t va, char *out, size_t max)
-{
-    char raw[PATH_MAX];
-    int rc = lx_ustr(c->in, va, raw, sizeof(raw));
-    if (rc < 0)
-        return rc;
-    if (!raw[0])
-        return -ENOENT;
-    const char *p = raw;
-    while (p[0] == '.' && p[1] == '/')
-        p += 2;
-    if ((size_t)snprintf(out, max, "%s%s", p[0] == '/' ? "" : "/", p) >= max)
-        return -ENAMETOOLONG;
-    return 0;
-}
-
-static int device_of(const char *path)
-{
-    for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
-        if (strcmp(path, devices[i].path) == 0)
-            return (int)i;
-    return -1;
-}
-
-static int64_t do_open(struct lx_call *c, uint64_t path_va, uint64_t flags)
-{
-    char path[PATH_MAX];
-    int rc = get_path(c, path_va, path, sizeof(path));
-    if (rc < 0)
-        return rc;
-    int d = device_of(path);
-    if (d < 0) {
-        if (strcmp(path, "/") == 0 || strcmp(path, "/dev") == 0)
-            return (flags & O_ACCMODE) != O_RDONLY ? -EISDIR : -ENOTDIR; /* no listing yet */
-        return (flags & O_CREAT) ? -EROFS : -ENOENT;
-    }
-    int fd = fd_alloc(c->lx, 0);
-    if (fd < 0)
-        return fd;
-    c->lx->fd[fd] = (struct lx_fd){.kind = (uint8_t)devices[d].kind,
-                                   .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
-                                   .flags = (uint32_t)(flags & ~(uint64_t)O_CLOEXEC)};
-    return fd;
-}
-
-int64_t lx_sys_open(struct lx_call *c)
-{
-    return do_open(c, c->a[0], c->a[1]);
-}
-
-int64_t lx_sys_openat(struct lx_call *c)
-{
-    return do_open(c, c->a[1], c->a[2]);
-}
-
 int64_t lx_sys_close(struct lx_call *c)
 {
-    struct lx_fd *f = fd_get(c->lx, c->a[0]);
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     memset(f, 0, sizeof(*f));
@@ -253,7 +202,7 @@ int64_t lx_sys_close(struct lx_call *c)
 
 static int64_t dup_to(struct lx_state *lx, uint64_t old, uint64_t new, int cloexec)
 {
-    struct lx_fd *f = fd_get(lx, old);
+    struct lx_fd *f = lx_fd_get(lx, old);
     if (!f)
         return -EBADF;
     if (new >= LX_NFD)
@@ -265,15 +214,15 @@ static int64_t dup_to(struct lx_state *lx, uint64_t old, uint64_t new, int cloex
 
 int64_t lx_sys_dup(struct lx_call *c)
 {
-    if (!fd_get(c->lx, c->a[0]))
+    if (!lx_fd_get(c->lx, c->a[0]))
         return -EBADF;
-    int fd = fd_alloc(c->lx, 0);
+    int fd = lx_fd_alloc(c->lx, 0);
     return fd < 0 ? fd : dup_to(c->lx, c->a[0], (uint64_t)fd, 0);
 }
 
 int64_t lx_sys_dup2(struct lx_call *c)
 {
-    if (!fd_get(c->lx, c->a[0]))
+    if (!lx_fd_get(c->lx, c->a[0]))
         return -EBADF;
     if (c->a[0] == c->a[1])
         return (int64_t)c->a[1];
@@ -291,13 +240,13 @@ int64_t lx_sys_dup3(struct lx_call *c)
 
 int64_t lx_sys_fcntl(struct lx_call *c)
 {
-    struct lx_fd *f = fd_get(c->lx, c->a[0]);
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     switch (c->a[1]) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
-        int fd = fd_alloc(c->lx, c->a[2]);
+        int fd = lx_fd_alloc(c->lx, c->a[2]);
         return fd < 0 ? (c->a[2] >= LX_NFD ? -EINVAL : fd)
                       : dup_to(c->lx, c->a[0], (uint64_t)fd, c->a[1] == F_DUPFD_CLOEXEC);
     }
@@ -319,22 +268,183 @@ int64_t lx_sys_fcntl(struct lx_call *c)
 
 int64_t lx_sys_ioctl(struct lx_call *c)
 {
-    return fd_get(c->lx, c->a[0]) ? -ENOTTY : -EBADF; /* no terminal anywhere */
+    return lx_fd_get(c->lx, c->a[0]) ? -ENOTTY : -EBADF; /* no terminal anywhere */
 }
 
 int64_t lx_sys_lseek(struct lx_call *c)
 {
-    struct lx_fd *f = fd_get(c->lx, c->a[0]);
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     if (c->a[2] > 4)
         return -EINVAL;
-    return is_stream(f) ? -ESPIPE : 0;
+    if (is_stream(f))
+        return -ESPIPE;
+    if (f->kind != LX_FD_FILE && f->kind != LX_FD_DIR)
+        return 0; /* /dev files: always at 0 */
+    const struct lx_fv_ent *e = lx_fv_ent(c->in, f->ent);
+    if (!e)
+        return -EIO;
+    int64_t off = (int64_t)c->a[1], base;
+    switch (c->a[2]) {
+    case SEEK_SET:
+        base = 0;
+        break;
+    case SEEK_CUR:
+        base = (int64_t)f->pos;
+        break;
+    case SEEK_END:
+        base = (int64_t)e->size;
+        break;
+    case SEEK_DATA:
+    case SEEK_HOLE:
+        if (off < 0 || (uint64_t)off >= e->size)
+            return -ENXIO;
+        return c->a[2] == SEEK_DATA ? off : (int64_t)e->size;
+    default:
+        return -EINVAL;
+    }
+    if ((off > 0 && base > INT64_MAX - off) || base + off < 0)
+        return -EINVAL;
+    if (f->kind == LX_FD_DIR && base + off != 0)
+        return -EINVAL; /* directories only rewind */
+    f->pos = (uint64_t)(base + off);
+    return (int64_t)f->pos;
+}
+
+int64_t lx_sys_sendfile(struct lx_call *c)
+{
+    struct lx_fd *out = lx_fd_get(c->lx, c->a[0]), *in = lx_fd_get(c->lx, c->a[1]);
+    if (!out || !in)
+        return -EBADF;
+    if (in->kind != LX_FD_FILE && in->kind != LX_FD_ZERO && in->kind != LX_FD_NULL)
+        return -EINVAL;
+    uint64_t off = UINT64_MAX;
+    uint64_t *offp = NULL;
+    if (c->a[2]) {
+        if (!(offp = lx_uwptr(c->in, c->a[2], 8)))
+            return -EFAULT;
+        memcpy(&off, offp, 8);
+        if ((int64_t)off < 0)
+            return -EINVAL;
+    }
+    uint64_t count = c->a[3] > ZG_IO_MAX ? ZG_IO_MAX : c->a[3];
+    if (!count || in->kind == LX_FD_NULL)
+        return 0;
+    const uint8_t *src;
+    uint64_t n;
+    static const uint8_t zeros[4096];
+    if (in->kind == LX_FD_ZERO) {
+        src = zeros;
+        n = count < sizeof(zeros) ? count : sizeof(zeros);
+    } else {
+        const struct lx_fv_ent *e = lx_fv_ent(c->in, in->ent);
+        const uint8_t *data = e ? lx_fv_data(c->in, e) : NULL;
+        if (!data)
+            return -EIO;
+        uint64_t pos = offp ? off : in->pos;
+        if (pos >= e->size)
+            return 0;
+        src = data + pos;
+        n = count < e->size - pos ? count : e->size - pos;
+    }
+    int64_t w;
+    switch (out->kind) {
+    case LX_FD_STDOUT:
+        w = zg_io_send(c->in, src, n);
+        break;
+    case LX_FD_NULL:
+    case LX_FD_ZERO:
+    case LX_FD_RANDOM:
+        w = (int64_t)n;
+        break;
+    case LX_FD_CONSOLE:
+        if (c->in->cfg.console_fd >= 0 && write(c->in->cfg.console_fd, src, n) < 0)
+            lx_log(c->in, "zerg: linux: console write failed");
+        w = (int64_t)n; /* the console is best effort */
+        break;
+    default:
+        return -EINVAL;
+    }
+    if (w <= 0)
+        return w;
+    if (in->kind == LX_FD_FILE) {
+        if (offp) {
+            off += (uint64_t)w;
+            memcpy(offp, &off, 8);
+        } else {
+            in->pos += (uint64_t)w;
+        }
+    }
+    return w;
+}
+
+/* getdents64: the directory's entries after "." and "..", one per call slot. */
+int64_t lx_sys_getdents64(struct lx_call *c)
+{
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    if (!f)
+        return -EBADF;
+    if (f->kind != LX_FD_DIR)
+        return -ENOTDIR;
+    const struct lx_fv_hdr *h = lx_fv(c->in);
+    if (!h)
+        return -EIO;
+    uint64_t cap = c->a[2] > 65536 ? 65536 : c->a[2];
+    uint8_t *out = cap ? lx_uwptr(c->in, c->a[1], cap) : NULL;
+    if (!out)
+        return cap ? -EFAULT : -EINVAL;
+    uint64_t used = 0;
+    /* pos: 0 ".", 1 "..", then 2 + the index of the next entry to look at. */
+    while (f->pos < 2ull + h->nent) {
+        const char *name;
+        uint32_t ino;
+        unsigned char type;
+        if (f->pos < 2) {
+            name = f->pos ? ".." : ".";
+            ino = f->pos ? lx_fv_ent(c->in, f->ent)->parent : f->ent;
+            type = 4; /* DT_DIR */
+        } else {
+            uint32_t i = (uint32_t)(f->pos - 2);
+            const struct lx_fv_ent *e = lx_fv_ent(c->in, i);
+            const char *path = e ? lx_fv_path(c->in, e) : NULL;
+            if (!path)
+                return -EIO;
+            if (e->parent != f->ent || i == f->ent) {
+                f->pos++;
+                continue;
+            }
+            name = strrchr(path, '/') + 1;
+            ino = i;
+            type = S_ISDIR(e->mode) ? 4 : S_ISLNK(e->mode) ? 10 : 8;
+        }
+        size_t nl = strlen(name);
+        uint64_t reclen = (19 + nl + 1 + 7) & ~7ull;
+        if (used + reclen > cap)
+            break;
+        uint64_t d_ino = 100u + ino, d_off = f->pos + 1;
+        uint16_t rl = (uint16_t)reclen;
+        memset(out + used, 0, reclen);
+        memcpy(out + used, &d_ino, 8);
+        memcpy(out + used + 8, &d_off, 8);
+        memcpy(out + used + 16, &rl, 2);
+        out[used + 18] = type;
+        memcpy(out + used + 19, name, nl);
+        used += reclen;
+        f->pos++;
+    }
+    if (!used && f->pos < 2ull + h->nent)
+        return -EINVAL; /* the buffer cannot hold one entry */
+    return (int64_t)used;
 }
 
 /* ---- stat ------------------------------------------------------------------- */
-static void stat_of_fd(const struct lx_fd *f, struct stat *st)
+void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *st)
 {
+    if (f->kind == LX_FD_FILE || f->kind == LX_FD_DIR) {
+        lx_stat_of_ent(in, f->ent, st);
+        return;
+    }
     memset(st, 0, sizeof(*st));
     st->st_nlink = 1;
     st->st_uid = getuid();
@@ -354,194 +464,15 @@ static void stat_of_fd(const struct lx_fd *f, struct stat *st)
     st->st_uid = st->st_gid = 0;
 }
 
-static int stat_of_path(const char *path, struct stat *st)
-{
-    int d = device_of(path);
-    if (d >= 0) {
-        struct lx_fd f = {.kind = (uint8_t)devices[d].kind};
-        stat_of_fd(&f, st);
-        st->st_rdev = makedev(1, devices[d].minor);
-        return 0;
-    }
-    if (strcmp(path, "/") == 0 || strcmp(path, "/dev") == 0) {
-        memset(st, 0, sizeof(*st));
-        st->st_mode = S_IFDIR | 0755;
-        st->st_nlink = 2;
-        st->st_blksize = 4096;
-        st->st_ino = path[1] ? 3 : 2;
-        return 0;
-    }
-    return -ENOENT;
-}
-
 int64_t lx_sys_fstat(struct lx_call *c)
 {
-    struct lx_fd *f = fd_get(c->lx, c->a[0]);
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     struct stat st, *out = lx_uwptr(c->in, c->a[1], sizeof(st));
     if (!out)
         return -EFAULT;
-    stat_of_fd(f, &st);
-    memcpy(out, &st, sizeof(st));
-    return 0;
-}
-
-/* The stat of (dirfd, path, flags), for newfstatat and statx. */
-static int stat_at(struct lx_call *c, uint64_t dirfd, uint64_t path_va, uint64_t flags,
-                   struct stat *st)
-{
-    char raw[2];
-    const char *p0 = lx_uptr(c->in, path_va, 1);
-    if (!p0)
-        return -EFAULT;
-    if (!*p0) {
-        (void)raw;
-        if (!(flags & AT_EMPTY_PATH))
-            return -ENOENT;
-        struct lx_fd *f = fd_get(c->lx, dirfd);
-        if (!f)
-            return -EBADF;
-        stat_of_fd(f, st);
-        return 0;
-    }
-    char path[PATH_MAX];
-    int rc = get_path(c, path_va, path, sizeof(path));
-    return rc < 0 ? rc : stat_of_path(path, st);
-}
-
-int64_t lx_sys_newfstatat(struct lx_call *c)
-{
-    struct stat st;
-    int rc = stat_at(c, c->a[0], c->a[1], c->a[3], &st);
-    if (rc < 0)
-        return rc;
-    struct stat *out = lx_uwptr(c->in, c->a[2], sizeof(st));
-    if (!out)
-        return -EFAULT;
-    memcpy(out, &st, sizeof(st));
-    return 0;
-}
-
-int64_t lx_sys_statx(struct lx_call *c)
-{
-    struct stat st;
-    int rc = stat_at(c, c->a[0], c->a[1], c->a[2], &st);
-    if (rc < 0)
-        return rc;
-    struct statx sx, *out = lx_uwptr(c->in, c->a[4], sizeof(sx));
-    if (!out)
-        return -EFAULT;
-    memset(&sx, 0, sizeof(sx));
-    sx.stx_mask = STATX_BASIC_STATS;
-    sx.stx_blksize = (uint32_t)st.st_blksize;
-    sx.stx_nlink = (uint32_t)st.st_nlink;
-    sx.stx_uid = st.st_uid;
-    sx.stx_gid = st.st_gid;
-    sx.stx_mode = (uint16_t)st.st_mode;
-    sx.stx_ino = st.st_ino;
-    sx.stx_size = (uint64_t)st.st_size;
-    sx.stx_blocks = (uint64_t)st.st_blocks;
-    sx.stx_rdev_major = major(st.st_rdev);
-    sx.stx_rdev_minor = minor(st.st_rdev);
-    sx.stx_dev_major = major(st.st_dev);
-    sx.stx_dev_minor = minor(st.st_dev);
-    memcpy(out, &sx, sizeof(sx));
-    return 0;
-}
-
-static int64_t do_readlink(struct lx_call *c, uint64_t path_va, uint64_t buf, uint64_t size)
-{
-    char path[PATH_MAX];
-    int rc = get_path(c, path_va, path, sizeof(path));
-    if (rc < 0)
-        return rc;
-    if ((int64_t)size <= 0)
-        return -EINVAL;
-    if (strcmp(path, "/proc/self/exe") != 0)
-        return stat_of_path(path, &(struct stat){0}) == 0 ? -EINVAL : -ENOENT;
-    size_t n = strlen(c->lx->exe);
-    if (n > size)
-        n = size;
-    char *out = lx_uwptr(c->in, buf, n);
-    if (!out)
-        return -EFAULT;
-    memcpy(out, c->lx->exe, n);
-    return (int64_t)n;
-}
-
-int64_t lx_sys_readlink(struct lx_call *c)
-{
-    return do_readlink(c, c->a[0], c->a[1], c->a[2]);
-}
-
-int64_t lx_sys_readlinkat(struct lx_call *c)
-{
-    return do_readlink(c, c->a[1], c->a[2], c->a[3]);
-}
-
-static int64_t do_access(struct lx_call *c, uint64_t path_va, uint64_t mode)
-{
-    char path[PATH_MAX];
-    int rc = get_path(c, path_va, path, sizeof(path));
-    if (rc < 0)
-        return rc;
-    if (mode & ~7ull)
-        return -EINVAL;
-    struct stat st;
-    rc = stat_of_path(path, &st);
-    if (rc < 0)
-        return rc;
-    return ((mode & 2) && S_ISDIR(st.st_mode)) ? -EROFS : 0;
-}
-
-int64_t lx_sys_access(struct lx_call *c)
-{
-    return do_access(c, c->a[0], c->a[1]);
-}
-
-int64_t lx_sys_faccessat(struct lx_call *c)
-{
-    return do_access(c, c->a[1], c->a[2]);
-}
-
-int64_t lx_sys_getcwd(struct lx_call *c)
-{
-    if (c->a[1] < 2)
-        return -ERANGE;
-    char *out = lx_uwptr(c->in, c->a[0], 2);
-    if (!out)
-        return -EFAULT;
-    memcpy(out, "/", 2);
-    return 2;
-}
-
-int64_t lx_sys_chdir(struct lx_call *c)
-{
-    char path[PATH_MAX];
-    int rc = get_path(c, c->a[0], path, sizeof(path));
-    if (rc < 0)
-        return rc;
-    struct stat st;
-    rc = stat_of_path(path, &st);
-    if (rc < 0)
-        return rc;
-    return S_ISDIR(st.st_mode) && strcmp(path, "/") == 0 ? 0 : -ENOTDIR;
-}
-
-int64_t lx_sys_stat(struct lx_call *c)
-{
-    char path[PATH_MAX];
-    int rc = get_path(c, c->a[0], path, sizeof(path));
-    if (rc < 0)
-        return rc;
-    struct stat st;
-    rc = stat_of_path(path, &st);
-    if (rc < 0)
-        return rc;
-    struct stat *out = lx_uwptr(c->in, c->a[1], sizeof(st));
-    if (!out)
-        return -EFAULT;
+    lx_stat_of_fd(c->in, f, &st);
     memcpy(out, &st, sizeof(st));
     return 0;
 }

@@ -80,6 +80,8 @@ struct zg_inst_config {
     const char *cmdline;        /* the guest's command line ("" if NULL) */
     const char *argv0;          /* a Linux program's argv[0] and, resolved, what
                                  * /proc/self/exe names (NULL: "/proc/self/exe") */
+    const char *linux_ro;       /* a Linux program's read-only trees: lines of
+                                 * "HOST[=GUEST]" (NULL: none) */
     int in_fd;                  /* the request stream RECV reads; -1: empty */
     int out_fd;                 /* where SEND writes; -1: discarded */
     int console_fd;             /* where CONSOLE writes; -1: discarded */

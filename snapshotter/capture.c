@@ -57,6 +57,7 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     cfg.deadline_ms = o->deadline_ms;
     cfg.cmdline = o->cmdline ? o->cmdline : "";
     cfg.argv0 = o->guest_path; /* a Linux program's argv[0] */
+    cfg.linux_ro = o->linux_ro;
     cfg.console_fd = o->console_fd;
     cfg.flags = ZG_INST_STOP_AT_READY;
     cfg.hv = o->hv;

@@ -25,6 +25,9 @@ static void boot_usage(FILE *f)
             "  --timeout MS      kill the guest after MS milliseconds of wall time\n"
             "                    (default %u; 0 = no deadline)\n"
             "  --backend NAME    hypervisor backend (default kvm)\n"
+            "  --ro HOST[=GUEST] a Linux program: a read-only copy of the host file or\n"
+            "                    tree HOST, at GUEST (default: the same path); repeatable.\n"
+            "                    Nothing else of the host's files is visible.\n"
             "  -q, --quiet       discard the guest's console output\n"
             "  -v, --verbose     print a timing breakdown to standard error\n"
             "  -h, --help        this text\n\n"
@@ -43,19 +46,18 @@ static double ms(uint64_t a, uint64_t b)
 int zg_cmd_boot(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mem", required_argument, NULL, 'm'},
-        {"timeout", required_argument, NULL, 't'},
-        {"backend", required_argument, NULL, 'b'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"mem", required_argument, NULL, 'm'},     {"timeout", required_argument, NULL, 't'},
+        {"backend", required_argument, NULL, 'b'}, {"ro", required_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     struct zg_inst_config cfg = zg_inst_config_default();
     int verbose = 0;
     const char *backend = "kvm";
     int c;
     optind = 1;
+    static char ro[ZG_TOOL_RO_MAX];
+    ro[0] = '\0';
     while ((c = getopt_long(argc, argv, "+m:t:b:qvh", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
@@ -72,6 +74,13 @@ int zg_cmd_boot(int argc, char **argv)
             break;
         case 'b':
             backend = optarg;
+            break;
+        case 'r':
+            if (zg_tool_add_ro(ro, sizeof(ro), optarg) < 0) {
+                zg_err("boot: --ro '%s': empty, or too many trees", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            cfg.linux_ro = ro;
             break;
         case 'q':
             cfg.console_fd = -1;

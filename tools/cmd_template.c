@@ -16,10 +16,13 @@ static void template_usage(FILE *f)
 {
     fprintf(f, "usage: zerg template <subcommand> [options]\n\n"
                "  create NAME --guest APP.elf [--mem SIZE] [--timeout MS] [--backend kvm|xen]\n"
-               "              [--force] [-q] [-- ARGS]\n"
+               "              [--ro HOST[=GUEST]]... [--force] [-q] [-- ARGS]\n"
                "        cold-boot APP.elf, stop it inside its READY call and capture it:\n"
                "        vCPU state into the manifest, pages into the shared page cache\n"
-               "        (the template records its backend; 'zerg run' restores on it)\n"
+               "        (the template records its backend; 'zerg run' restores on it).\n"
+               "        A Linux program (no ZERG ABI note) is captured where it first reads\n"
+               "        its request; --ro carries a read-only copy of a host file or tree\n"
+               "        into the template, as it is now (default timeout 60000 ms)\n"
                "  ls [--json]            list templates\n"
                "  inspect NAME [--json]  check the manifest against the format and the cache\n"
                "  rm NAME                delete a template (its pages go at the next\n"
@@ -60,16 +63,31 @@ static int show_progress(void *arg, uint64_t done, uint64_t total)
 static int do_create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"guest", required_argument, NULL, 'g'},   {"mem", required_argument, NULL, 'm'},
-        {"timeout", required_argument, NULL, 't'}, {"force", no_argument, NULL, 'f'},
-        {"quiet", no_argument, NULL, 'q'},         {"backend", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"guest", required_argument, NULL, 'g'},
+        {"mem", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'},
+        {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"backend", required_argument, NULL, 'b'},
+        {"ro", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
+    static char ro[ZG_TOOL_RO_MAX];
+    ro[0] = '\0';
     struct zg_tmpl_create_opts o = {
         .mem_size = ZG_DEFAULT_MEM, .deadline_ms = 60000, .console_fd = 2};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "g:m:t:fqb:h", opts, NULL)) != -1) {
+        if (c == 'r') {
+            if (zg_tool_add_ro(ro, sizeof(ro), optarg) < 0) {
+                zg_err("template create: --ro '%s': empty, or too many trees", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            o.linux_ro = ro;
+            continue;
+        }
         switch (c) {
         case 'g':
             o.guest_path = optarg;

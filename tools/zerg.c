@@ -142,6 +142,17 @@ int zg_tool_is_linux(const char *path)
     return q;
 }
 
+int zg_tool_add_ro(char *buf, size_t len, const char *spec)
+{
+    size_t used = strlen(buf), n = strlen(spec);
+    if (!n || strchr(spec, '\n') || used + n + 2 > len)
+        return -E2BIG;
+    memcpy(buf + used, spec, n);
+    buf[used + n] = '\n';
+    buf[used + n + 1] = '\0';
+    return 0;
+}
+
 int zg_parse_size(const char *s, uint64_t *out)
 {
     if (!s || !*s || *s < '0' || *s > '9')

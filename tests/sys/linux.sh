@@ -21,6 +21,19 @@ if ! command -v busybox >/dev/null || ! file -L "$(command -v busybox)" | grep -
     exit 1
 fi
 REQ=$'GET /conformance HTTP/1.0\r\nHost: zerg\r\n\r\n'
+# A tree for the file tests: nested directories, empty, small and multi-page
+# files, an executable, relative, absolute and dangling links.
+TREE=$TMP/tree
+mkdir -p "$TREE/sub/deep"
+echo hello >"$TREE/a.txt"
+head -c 10000 /dev/urandom >"$TREE/sub/b.bin"
+: >"$TREE/empty"
+printf '#!/bin/sh\necho hi\n' >"$TREE/run.sh"
+chmod 755 "$TREE/run.sh"
+ln -s a.txt "$TREE/link"
+ln -s "$TREE/sub/b.bin" "$TREE/sub/abs"
+ln -s ../missing "$TREE/sub/dangling"
+head -c 5000 /dev/zero >"$TREE/sub/deep/z"
 # LINUX_ONLY=fuzz runs only the system-call fuzzer (tests/mutations/ use it).
 case "${LINUX_ONLY:-}" in
 "" | fuzz) ;;
@@ -46,6 +59,21 @@ for Z in $(zerg_bins); do
             pass "$v/linux/conformance-$variant ($checks checks identical)"
         else
             fail "$v/linux/conformance-$variant" "native rc=$nrc zerg rc=$zrc; $(diff "$TMP/n.out" "$TMP/z.out" | head -n 8 | tr '\n' ' ') $(head -c 300 "$TMP/z.err")"
+        fi
+    done
+
+    # Files: an --ro tree seen by the program exactly as the host kernel shows it.
+    for variant in glibc pie musl; do
+        P=bin/linux-tests/files.$variant
+        "$P" "$TREE" >"$TMP/fn.out" 2>&1
+        nrc=$?
+        "$Z" boot --ro "$TREE" "$P" -- "$TREE" >"$TMP/fz.out" 2>"$TMP/fz.err"
+        zrc=$?
+        if [ $nrc = 0 ] && [ $zrc = 0 ] && cmp -s "$TMP/fn.out" "$TMP/fz.out" &&
+            [ "$(wc -l <"$TMP/fn.out")" -ge 20 ]; then
+            pass "$v/linux/files-$variant"
+        else
+            fail "$v/linux/files-$variant" "rc=$nrc/$zrc $(diff "$TMP/fn.out" "$TMP/fz.out" | head -6 | tr '\n' ' ') $(head -c 300 "$TMP/fz.err")"
         fi
     done
 
@@ -231,4 +259,47 @@ if grep -q 'method=GET path=/p1 headers=2' <<<"$answers" && grep -q 'path=/p3 ' 
 else
     fail linux/serve-busybox-sh-pooled "answers=$answers vms=$vms log: $(tail -n 5 "$TMP/serve.log")"
 fi
+
+# Debian's busybox httpd -i (inetd style), serving an --ro tree from a
+# template, per connection, through zerg serve behind nginx: pooled and fresh.
+source "$(dirname "$0")/proxy.bash"
+trap 'proxy_stop_all; rm -rf "$TMP"' EXIT
+mkdir -p "$TMP/www/img"
+printf '<h1>served by busybox httpd in a zerg instance</h1>\n' >"$TMP/www/index.html"
+head -c 20000 /dev/urandom >"$TMP/www/img/blob.bin"
+if bin/zerg template create bbhttpd -q --ro "$TMP/www=/www" --guest "$(command -v busybox)" \
+    -- httpd -i -h /www >"$TMP/c.txt" 2>&1; then
+    pass linux/template-busybox-httpd
+else
+    fail linux/template-busybox-httpd "$(cat "$TMP/c.txt")"
+fi
+cp "$TMP/www/img/blob.bin" "$TMP/blob.orig"
+echo changed-after-the-template >"$TMP/www/index.html" # instances keep the tree as it was
+for mode in pooled fresh; do
+    flag=()
+    [ $mode = fresh ] && flag=(--fresh)
+    if ! serve_start "$TMP/bb-$mode.log" "${flag[@]}" -n 2 -l "unix:$TMP/bb-$mode.sock=bbhttpd"; then
+        fail "linux/httpd-$mode-start" "$(cat "$TMP/bb-$mode.log")"
+        continue
+    fi
+    port=$(free_port)
+    if ! nginx_start "$TMP/ng-$mode" "$port" bb="unix:$TMP/bb-$mode.sock"; then
+        fail "linux/httpd-$mode-nginx" "$(cat "$TMP/ng-$mode/error.log")"
+        continue
+    fi
+    U=http://127.0.0.1:$port/bb
+    page=$(curl -s "$U/index.html")
+    curl -s -o "$TMP/blob.got" "$U/img/blob.bin"
+    codes=""
+    for i in 1 2 3 4 5; do codes+="$(curl -s -o /dev/null -w '%{http_code}' "$U/index.html")"; done
+    missing=$(curl -s -o /dev/null -w '%{http_code}' "$U/nope.html")
+    if [ "$page" = "<h1>served by busybox httpd in a zerg instance</h1>" ] &&
+        cmp -s "$TMP/blob.got" "$TMP/blob.orig" && [ "$codes" = 200200200200200 ] &&
+        [ "$missing" = 404 ]; then
+        pass "linux/httpd-$mode-behind-nginx"
+    else
+        fail "linux/httpd-$mode-behind-nginx" "page=$page codes=$codes missing=$missing $(tail -n 3 "$TMP/bb-$mode.log")"
+    fi
+    proxy_stop_all
+done
 exit $T_FAILED

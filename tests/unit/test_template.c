@@ -1,6 +1,7 @@
 /* Unit tests: the template manifest round-trips, and damage of any kind is refused. */
 #include <errno.h>
 #include <stdlib.h>
+#include <xxhash.h>
 
 #include "snapshotter/zg_template.h"
 #include "tests/zt.h"
@@ -63,6 +64,54 @@ ZT_TEST(every_flipped_byte_and_truncation_is_refused)
     free(buf);
 }
 
+/* A Linux program's template: the PERSONA record round-trips; a minor-0
+ * reader's view of it (the record type unknown) is a refusal, as is a
+ * damaged length; a zerg guest's template has no such record. */
+ZT_TEST(persona_record)
+{
+    struct zg_tmpl *t = sample(), *u = NULL;
+    uint8_t state[300];
+    for (size_t i = 0; i < sizeof(state); i++)
+        state[i] = (uint8_t)(i * 13 + 1);
+    snprintf(t->persona.name, sizeof(t->persona.name), "linux");
+    t->persona.version = 1;
+    t->persona.state_len = sizeof(state);
+    t->pstate = malloc(sizeof(state));
+    memcpy(t->pstate, state, sizeof(state));
+    uint8_t *buf;
+    size_t len;
+    char err[256];
+    ZT_EQ(zg_tmpl_serialize(t, (void **)&buf, &len), 0);
+    ZT_EQ(zg_tmpl_parse(buf, len, &u, err, sizeof(err)), 0);
+    ZT_STREQ(u->persona.name, "linux");
+    ZT_EQ(u->persona.version, 1);
+    ZT_EQ(u->persona.state_len, sizeof(state));
+    ZT_MEMEQ(u->pstate, state, sizeof(state));
+    zg_tmpl_free(u);
+    /* The record is the last one: its header starts len - 8 - pad8(32 + 300) - 16. */
+    size_t rec = len - 8 - ((32 + sizeof(state) + 7) & ~(size_t)7) - 16;
+    uint32_t type;
+    memcpy(&type, buf + rec, 4);
+    ZT_EQ(type, ZG_TMPL_REC_PERSONA);
+    /* Its state length one off: refused (the checksum is fixed up, so the
+     * parser itself must notice). */
+    uint64_t bad = sizeof(state) + 1;
+    memcpy(buf + rec + 16 + 24, &bad, 8);
+    uint64_t sum = XXH3_64bits(buf, len - 8);
+    memcpy(buf + len - 8, &sum, 8);
+    ZT_EQ(zg_tmpl_parse(buf, len, &u, err, sizeof(err)), -EBADMSG);
+    ZT_TRUE(strstr(err, "PERSONA") != NULL);
+    free(buf);
+    /* Without a personality: no record (minor-0 readers read it). */
+    free(t->pstate);
+    t->pstate = NULL;
+    memset(&t->persona, 0, sizeof(t->persona));
+    ZT_EQ(zg_tmpl_serialize(t, (void **)&buf, &len), 0);
+    ZT_EQ(((struct zg_tmpl_header *)buf)->record_count, 3);
+    free(buf);
+    zg_tmpl_free(t);
+}
+
 ZT_TEST(versions_and_names)
 {
     struct zg_tmpl *t = sample(), *u;
@@ -73,6 +122,7 @@ ZT_TEST(versions_and_names)
     /* A newer major version is refused as unsupported, not as damage. */
     struct zg_tmpl_header *h = (struct zg_tmpl_header *)buf;
     h->version_major = 2;
+    h->version_minor = 0;
     ZT_EQ(zg_tmpl_parse(buf, len, &u, err, sizeof(err)), -ENOTSUP);
     ZT_TRUE(strstr(err, "version 2.0") != NULL);
     ZT_EQ(zg_tmpl_path("/h", "web-1.2", path, sizeof(path)), 0);
@@ -89,6 +139,7 @@ int main(void)
 {
     ZT_RUN(round_trip);
     ZT_RUN(every_flipped_byte_and_truncation_is_refused);
+    ZT_RUN(persona_record);
     ZT_RUN(versions_and_names);
     ZT_MAIN_END;
 }

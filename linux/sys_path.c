@@ -1,0 +1,479 @@
+/* Linux personality: names. A path is resolved against the working
+ * directory (or a directory descriptor) into a normalized absolute path,
+ * following the view's symbolic links; it names a /dev file, a file or
+ * directory of the view, or the root. Nothing else exists: no host file is
+ * reachable. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "linux/lx_int.h"
+
+#define MAX_LINKS 8
+
+static const struct {
+    const char *path;
+    enum lx_fd_kind kind;
+    unsigned minor;
+} devices[] = {
+    {"/dev/null", LX_FD_NULL, 3},
+    {"/dev/zero", LX_FD_ZERO, 5},
+    {"/dev/random", LX_FD_RANDOM, 8},
+    {"/dev/urandom", LX_FD_RANDOM, 9},
+};
+#define NDEV (sizeof(devices) / sizeof(devices[0]))
+
+/* What a resolved path names. */
+struct lx_node {
+    enum { N_DEV, N_ENT, N_ROOT, N_DEVDIR } kind;
+    int idx; /* N_DEV: devices[idx]; N_ENT: the view entry */
+};
+
+static int lookup(struct zg_instance *in, const char *path, struct lx_node *n)
+{
+    for (size_t i = 0; i < NDEV; i++)
+        if (!strcmp(path, devices[i].path)) {
+            *n = (struct lx_node){N_DEV, (int)i};
+            return 0;
+        }
+    int e = lx_fv_find(in, path);
+    if (e >= 0) {
+        *n = (struct lx_node){N_ENT, e};
+        return 0;
+    }
+    if (!strcmp(path, "/")) {
+        *n = (struct lx_node){N_ROOT, 0};
+        return 0;
+    }
+    if (!strcmp(path, "/dev")) {
+        *n = (struct lx_node){N_DEVDIR, 0};
+        return 0;
+    }
+    return -ENOENT;
+}
+
+static int is_dir(struct zg_instance *in, const struct lx_node *n)
+{
+    if (n->kind == N_ROOT || n->kind == N_DEVDIR)
+        return 1;
+    const struct lx_fv_ent *e = n->kind == N_ENT ? lx_fv_ent(in, (uint32_t)n->idx) : NULL;
+    return e && S_ISDIR(e->mode);
+}
+
+/* Resolves `raw` against base (an absolute directory path) into out,
+ * following symbolic links of the view (the last component only if
+ * `follow`). 0, -ENOENT, -ENOTDIR, -ELOOP, -ENAMETOOLONG. */
+static int resolve_from(struct zg_instance *in, const char *base, const char *raw, int follow,
+                        char *out, size_t max)
+{
+    char todo[PATH_MAX * 2];
+    if ((size_t)snprintf(todo, sizeof(todo), "%s", raw) >= sizeof(todo))
+        return -ENAMETOOLONG;
+    if (raw[0] == '/')
+        snprintf(out, max, "/");
+    else if ((size_t)snprintf(out, max, "%s", base) >= max)
+        return -ENAMETOOLONG;
+    int links = 0;
+    char *p = todo;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        char *end = strchr(p, '/');
+        size_t cl = end ? (size_t)(end - p) : strlen(p);
+        int last = !end || !end[strspn(end, "/")];
+        if (cl == 1 && p[0] == '.') {
+            p += cl;
+            continue;
+        }
+        if (cl == 2 && p[0] == '.' && p[1] == '.') {
+            char *s = strrchr(out, '/');
+            if (s && s != out)
+                *s = '\0';
+            else
+                snprintf(out, max, "/");
+            p += cl;
+            continue;
+        }
+        /* The directory so far must be one. */
+        struct lx_node dn;
+        if (lookup(in, out, &dn) < 0)
+            return -ENOENT;
+        if (!is_dir(in, &dn))
+            return -ENOTDIR;
+        size_t ol = strlen(out);
+        if (ol + 1 + cl + 1 > max)
+            return -ENAMETOOLONG;
+        if (ol > 1)
+            out[ol++] = '/';
+        memcpy(out + ol, p, cl);
+        out[ol + cl] = '\0';
+        p += cl;
+        struct lx_node n;
+        if (lookup(in, out, &n) == 0 && n.kind == N_ENT && (!last || follow)) {
+            const struct lx_fv_ent *e = lx_fv_ent(in, (uint32_t)n.idx);
+            if (e && S_ISLNK(e->mode)) {
+                const uint8_t *t = lx_fv_data(in, e);
+                if (!t || e->size >= PATH_MAX)
+                    return -EIO;
+                if (++links > MAX_LINKS)
+                    return -ELOOP;
+                char rest[PATH_MAX * 2];
+                int rl = snprintf(rest, sizeof(rest), "%.*s/%s", (int)e->size, (const char *)t, p);
+                if (rl < 0 || (size_t)rl >= sizeof(rest))
+                    return -ENAMETOOLONG;
+                memcpy(todo, rest, (size_t)rl + 1);
+                p = todo;
+                /* The link's directory is where a relative target starts. */
+                char *s = strrchr(out, '/');
+                if (s && s != out)
+                    *s = '\0';
+                else
+                    snprintf(out, max, "/");
+                if (todo[0] == '/')
+                    snprintf(out, max, "/");
+            }
+        }
+    }
+    return 0;
+}
+
+/* The program's path at va relative to dirfd (AT_FDCWD: the working
+ * directory), resolved into out. */
+int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *out, size_t max)
+{
+    char raw[PATH_MAX];
+    int rc = lx_ustr(c->in, va, raw, sizeof(raw));
+    if (rc < 0)
+        return rc;
+    if (!raw[0])
+        return -ENOENT;
+    const char *base = c->lx->cwd;
+    char dirpath[PATH_MAX];
+    if (raw[0] != '/' && dirfd != AT_FDCWD) {
+        struct lx_fd *f = lx_fd_get(c->lx, (uint64_t)dirfd);
+        if (!f)
+            return -EBADF;
+        if (f->kind != LX_FD_DIR)
+            return -ENOTDIR;
+        const char *p = lx_fv_path(c->in, lx_fv_ent(c->in, f->ent));
+        if (!p)
+            return -EIO;
+        snprintf(dirpath, sizeof(dirpath), "%s", p);
+        base = dirpath;
+    }
+    return resolve_from(c->in, base, raw, follow, out, max);
+}
+
+/* ---- stat ---------------------------------------------------------------------- */
+void lx_stat_of_ent(struct zg_instance *in, uint32_t i, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    const struct lx_fv_ent *e = lx_fv_ent(in, i);
+    if (!e)
+        return;
+    st->st_dev = 0x7a;
+    st->st_ino = 100u + i;
+    st->st_mode = e->mode;
+    st->st_nlink = S_ISDIR(e->mode) ? 2 : 1;
+    st->st_size = (off_t)e->size;
+    st->st_blksize = 4096;
+    st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
+    st->st_mtim.tv_sec = e->mtime_ns / 1000000000;
+    st->st_mtim.tv_nsec = e->mtime_ns % 1000000000;
+    st->st_atim = st->st_ctim = st->st_mtim;
+}
+
+static void stat_of_node(struct zg_instance *in, const struct lx_node *n, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_blksize = 4096;
+    switch (n->kind) {
+    case N_ENT:
+        lx_stat_of_ent(in, (uint32_t)n->idx, st);
+        return;
+    case N_DEV:
+        st->st_mode = S_IFCHR | 0666;
+        st->st_rdev = makedev(1, devices[n->idx].minor);
+        st->st_dev = 0x05;
+        st->st_ino = devices[n->idx].minor;
+        st->st_nlink = 1;
+        return;
+    default:
+        st->st_mode = S_IFDIR | 0755;
+        st->st_nlink = 2;
+        st->st_ino = n->kind == N_ROOT ? 2 : 3;
+        return;
+    }
+}
+
+/* The stat of (dirfd, path at va, flags), for the stat family. */
+static int stat_at(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t flags, struct stat *st)
+{
+    const char *p0 = lx_uptr(c->in, va, 1);
+    if (!p0)
+        return -EFAULT;
+    if (!*p0) {
+        if (!(flags & AT_EMPTY_PATH))
+            return -ENOENT;
+        struct lx_fd *f = dirfd == AT_FDCWD ? NULL : lx_fd_get(c->lx, (uint64_t)dirfd);
+        if (dirfd == AT_FDCWD) {
+            struct lx_node n;
+            if (lookup(c->in, c->lx->cwd, &n) < 0)
+                return -ENOENT;
+            stat_of_node(c->in, &n, st);
+            return 0;
+        }
+        if (!f)
+            return -EBADF;
+        lx_stat_of_fd(c->in, f, st);
+        return 0;
+    }
+    char path[PATH_MAX];
+    int rc = lx_resolve(c, dirfd, va, !(flags & AT_SYMLINK_NOFOLLOW), path, sizeof(path));
+    if (rc < 0)
+        return rc;
+    struct lx_node n;
+    rc = lookup(c->in, path, &n);
+    if (rc < 0)
+        return rc;
+    stat_of_node(c->in, &n, st);
+    return 0;
+}
+
+static int64_t put_stat(struct lx_call *c, uint64_t va, const struct stat *st)
+{
+    struct stat *out = lx_uwptr(c->in, va, sizeof(*st));
+    if (!out)
+        return -EFAULT;
+    memcpy(out, st, sizeof(*st));
+    return 0;
+}
+
+int64_t lx_sys_stat(struct lx_call *c)
+{
+    struct stat st;
+    int rc = stat_at(c, AT_FDCWD, c->a[0], 0, &st);
+    return rc < 0 ? rc : put_stat(c, c->a[1], &st);
+}
+
+int64_t lx_sys_lstat(struct lx_call *c)
+{
+    struct stat st;
+    int rc = stat_at(c, AT_FDCWD, c->a[0], AT_SYMLINK_NOFOLLOW, &st);
+    return rc < 0 ? rc : put_stat(c, c->a[1], &st);
+}
+
+int64_t lx_sys_newfstatat(struct lx_call *c)
+{
+    struct stat st;
+    int rc = stat_at(c, (int64_t)(int)c->a[0], c->a[1], c->a[3], &st);
+    return rc < 0 ? rc : put_stat(c, c->a[2], &st);
+}
+
+int64_t lx_sys_statx(struct lx_call *c)
+{
+    struct stat st;
+    int rc = stat_at(c, (int64_t)(int)c->a[0], c->a[1], c->a[2], &st);
+    if (rc < 0)
+        return rc;
+    struct statx sx, *out = lx_uwptr(c->in, c->a[4], sizeof(sx));
+    if (!out)
+        return -EFAULT;
+    memset(&sx, 0, sizeof(sx));
+    sx.stx_mask = STATX_BASIC_STATS;
+    sx.stx_blksize = (uint32_t)st.st_blksize;
+    sx.stx_nlink = (uint32_t)st.st_nlink;
+    sx.stx_uid = st.st_uid;
+    sx.stx_gid = st.st_gid;
+    sx.stx_mode = (uint16_t)st.st_mode;
+    sx.stx_ino = st.st_ino;
+    sx.stx_size = (uint64_t)st.st_size;
+    sx.stx_blocks = (uint64_t)st.st_blocks;
+    sx.stx_mtime.tv_sec = st.st_mtim.tv_sec;
+    sx.stx_mtime.tv_nsec = (uint32_t)st.st_mtim.tv_nsec;
+    sx.stx_atime = sx.stx_ctime = sx.stx_mtime;
+    sx.stx_rdev_major = major(st.st_rdev);
+    sx.stx_rdev_minor = minor(st.st_rdev);
+    sx.stx_dev_major = major(st.st_dev);
+    sx.stx_dev_minor = minor(st.st_dev);
+    memcpy(out, &sx, sizeof(sx));
+    return 0;
+}
+
+/* ---- open ----------------------------------------------------------------------- */
+static int64_t do_open(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t flags)
+{
+    char path[PATH_MAX];
+    int rc = lx_resolve(c, dirfd, va, !(flags & O_NOFOLLOW), path, sizeof(path));
+    if (rc < 0)
+        return rc == -ENOENT && (flags & O_CREAT) ? -EROFS : rc;
+    struct lx_node n;
+    rc = lookup(c->in, path, &n);
+    if (rc < 0)
+        return (flags & O_CREAT) ? -EROFS : rc;
+    if ((flags & O_CREAT) && (flags & O_EXCL))
+        return -EEXIST;
+    int dir = is_dir(c->in, &n);
+    if ((flags & O_DIRECTORY) && !dir)
+        return -ENOTDIR;
+    struct lx_fd f = {.cloexec = (flags & O_CLOEXEC) ? 1 : 0,
+                      .flags = (uint32_t)(flags & ~(uint64_t)(O_CLOEXEC | O_CREAT | O_EXCL |
+                                                              O_NOCTTY | O_TRUNC))};
+    if (n.kind == N_DEV) {
+        f.kind = (uint8_t)devices[n.idx].kind;
+    } else {
+        if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+            return dir ? -EISDIR : -EROFS;
+        if (n.kind != N_ENT)
+            return -ENOENT; /* "/" and "/dev" without a view cannot be listed */
+        const struct lx_fv_ent *e = lx_fv_ent(c->in, (uint32_t)n.idx);
+        if (!e)
+            return -EIO;
+        if (S_ISLNK(e->mode))
+            return -ELOOP; /* O_NOFOLLOW on a link */
+        f.kind = dir ? LX_FD_DIR : LX_FD_FILE;
+        f.ent = (uint32_t)n.idx;
+    }
+    int fd = lx_fd_alloc(c->lx, 0);
+    if (fd < 0)
+        return fd;
+    c->lx->fd[fd] = f;
+    return fd;
+}
+
+int64_t lx_sys_open(struct lx_call *c)
+{
+    return do_open(c, AT_FDCWD, c->a[0], c->a[1]);
+}
+
+int64_t lx_sys_openat(struct lx_call *c)
+{
+    return do_open(c, (int64_t)(int)c->a[0], c->a[1], c->a[2]);
+}
+
+/* ---- links, access, the working directory --------------------------------------- */
+static int64_t do_readlink(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t buf,
+                           uint64_t size)
+{
+    if ((int64_t)size <= 0)
+        return -EINVAL;
+    char raw[PATH_MAX];
+    int rc = lx_ustr(c->in, va, raw, sizeof(raw));
+    if (rc < 0)
+        return rc;
+    const char *target;
+    size_t n;
+    if (!strcmp(raw, "/proc/self/exe")) {
+        target = c->lx->exe;
+        n = strlen(target);
+    } else {
+        char path[PATH_MAX];
+        rc = lx_resolve(c, dirfd, va, 0, path, sizeof(path));
+        if (rc < 0)
+            return rc;
+        struct lx_node nd;
+        rc = lookup(c->in, path, &nd);
+        if (rc < 0)
+            return rc;
+        const struct lx_fv_ent *e = nd.kind == N_ENT ? lx_fv_ent(c->in, (uint32_t)nd.idx) : NULL;
+        if (!e || !S_ISLNK(e->mode))
+            return -EINVAL;
+        target = (const char *)lx_fv_data(c->in, e);
+        if (!target)
+            return -EIO;
+        n = e->size;
+    }
+    if (n > size)
+        n = size;
+    char *out = lx_uwptr(c->in, buf, n);
+    if (!out)
+        return -EFAULT;
+    memcpy(out, target, n);
+    return (int64_t)n;
+}
+
+int64_t lx_sys_readlink(struct lx_call *c)
+{
+    return do_readlink(c, AT_FDCWD, c->a[0], c->a[1], c->a[2]);
+}
+
+int64_t lx_sys_readlinkat(struct lx_call *c)
+{
+    return do_readlink(c, (int64_t)(int)c->a[0], c->a[1], c->a[2], c->a[3]);
+}
+
+static int64_t do_access(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t mode)
+{
+    if (mode & ~7ull)
+        return -EINVAL;
+    struct stat st;
+    int rc = stat_at(c, dirfd, va, 0, &st);
+    if (rc < 0)
+        return rc;
+    if (mode & W_OK)
+        return S_ISCHR(st.st_mode) ? 0 : -EROFS;
+    if ((mode & X_OK) && !(st.st_mode & 0111))
+        return -EACCES;
+    return 0;
+}
+
+int64_t lx_sys_access(struct lx_call *c)
+{
+    return do_access(c, AT_FDCWD, c->a[0], c->a[1]);
+}
+
+int64_t lx_sys_faccessat(struct lx_call *c)
+{
+    return do_access(c, (int64_t)(int)c->a[0], c->a[1], c->a[2]);
+}
+
+int64_t lx_sys_getcwd(struct lx_call *c)
+{
+    size_t n = strlen(c->lx->cwd) + 1;
+    if (c->a[1] < n)
+        return -ERANGE;
+    char *out = lx_uwptr(c->in, c->a[0], n);
+    if (!out)
+        return -EFAULT;
+    memcpy(out, c->lx->cwd, n);
+    return (int64_t)n;
+}
+
+static int64_t set_cwd(struct lx_call *c, const char *path)
+{
+    struct lx_node n;
+    int rc = lookup(c->in, path, &n);
+    if (rc < 0)
+        return rc;
+    if (!is_dir(c->in, &n))
+        return -ENOTDIR;
+    if (strlen(path) >= sizeof(c->lx->cwd))
+        return -ENAMETOOLONG;
+    snprintf(c->lx->cwd, sizeof(c->lx->cwd), "%s", path);
+    return 0;
+}
+
+int64_t lx_sys_chdir(struct lx_call *c)
+{
+    char path[PATH_MAX];
+    int rc = lx_resolve(c, AT_FDCWD, c->a[0], 1, path, sizeof(path));
+    return rc < 0 ? rc : set_cwd(c, path);
+}
+
+int64_t lx_sys_fchdir(struct lx_call *c)
+{
+    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    if (!f)
+        return -EBADF;
+    if (f->kind != LX_FD_DIR)
+        return -ENOTDIR;
+    const char *p = lx_fv_path(c->in, lx_fv_ent(c->in, f->ent));
+    return p ? set_cwd(c, p) : -EIO;
+}

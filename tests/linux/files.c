@@ -1,0 +1,112 @@
+/* Linux conformance program for files: walks the directory argv[1] (an
+ * --ro tree under zerg, the same tree natively) and prints what a program
+ * sees of it -- names in sorted order, types, sizes, permissions, mtimes,
+ * link targets, contents (hashed), reads at offsets -- then resolves
+ * relative paths, "..", links and errors. tests/sys/linux.sh diffs the
+ * output of both runs. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static uint32_t fnv(const void *p, size_t n, uint32_t h)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void walk(const char *dir, const char *rel)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        printf("%s: opendir: %s\n", rel, strerror(errno));
+        return;
+    }
+    char *names[512];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 512)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof(names[0]), cmp);
+    for (int i = 0; i < n; i++) {
+        char path[4096], r[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        snprintf(r, sizeof(r), "%s/%s", rel, names[i]);
+        struct stat st;
+        if (lstat(path, &st) < 0) {
+            printf("%s: lstat: %s\n", r, strerror(errno));
+            continue;
+        }
+        printf("%s mode %o size %lld mtime %lld", r, (unsigned)st.st_mode, (long long)st.st_size,
+               (long long)st.st_mtim.tv_sec);
+        if (S_ISLNK(st.st_mode)) {
+            char t[4096];
+            ssize_t l = readlink(path, t, sizeof(t) - 1);
+            t[l > 0 ? l : 0] = 0;
+            struct stat ts;
+            int ok = stat(path, &ts);
+            printf(" -> %s (target %s)\n", t, ok == 0 ? "exists" : strerror(errno));
+        } else if (S_ISREG(st.st_mode)) {
+            int fd = open(path, O_RDONLY);
+            uint32_t h = 2166136261u;
+            char buf[3000];
+            ssize_t k;
+            long total = 0;
+            while ((k = read(fd, buf, sizeof(buf))) > 0)
+                h = fnv(buf, (size_t)k, h), total += k;
+            char mid[16] = {0};
+            ssize_t pk = pread(fd, mid, 8, st.st_size / 2);
+            off_t end = lseek(fd, 0, SEEK_END);
+            struct stat fs;
+            fstat(fd, &fs);
+            printf(" read %ld fnv %08x pread %zd lseek-end %lld fstat-size %lld\n", total, h, pk,
+                   (long long)end, (long long)fs.st_size);
+            close(fd);
+        } else {
+            printf("\n");
+            walk(path, r);
+        }
+        free(names[i]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    const char *root = argv[1];
+    walk(root, ".");
+    /* Relative names, "..", the working directory. */
+    printf("chdir %d\n", chdir(root));
+    char cwd[4096];
+    printf("cwd matches %d\n", getcwd(cwd, sizeof(cwd)) && !strcmp(cwd, root));
+    struct stat st;
+    printf("stat sub/../a.txt %s\n", stat("sub/../a.txt", &st) == 0 ? "ok" : strerror(errno));
+    printf("stat ./missing %s\n", stat("./missing", &st) == 0 ? "ok" : strerror(errno));
+    printf("stat a.txt/x %s\n", stat("a.txt/x", &st) == 0 ? "ok" : strerror(errno));
+    int dfd = open("sub", O_RDONLY | O_DIRECTORY);
+    printf("openat relative to dirfd %s\n",
+           openat(dfd, "b.bin", O_RDONLY) >= 0 ? "ok" : strerror(errno));
+    printf("fchdir %d\n", fchdir(dfd));
+    printf("open ../a.txt %s\n", open("../a.txt", O_RDONLY) >= 0 ? "ok" : strerror(errno));
+    printf("open a dir O_DIRECTORY on a file %s\n",
+           open("../a.txt", O_RDONLY | O_DIRECTORY) >= 0 ? "ok" : strerror(errno));
+    printf("read a dir %s\n", read(dfd, cwd, 10) >= 0 ? "ok" : strerror(errno));
+    printf("access x %d\n", access("../run.sh", X_OK));
+    return 0;
+}

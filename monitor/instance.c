@@ -377,7 +377,7 @@ int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_
     in->private_pages = 0;
     in->deadline_at = 0;
     in->stopped_at_ready = 0;
-    in->bytes_in = in->bytes_out = in->console_bytes = 0;
+    in->bytes_in = in->bytes_out = in->console_bytes = in->runs = 0;
     memset(&in->t, 0, sizeof(in->t));
     in->t.created = zg_now_ns();
     in->id = next_instance_id();
@@ -513,6 +513,7 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
             break;
         }
         struct zg_hv_exit ex;
+        in->runs++;
         rc = in->hv->run(in->vm, &ex);
         if (rc < 0) {
             end_run(in, res, ZG_END_HOST, "%s: run failed: %s", in->hv->name, strerror(-rc));
@@ -634,4 +635,9 @@ uint64_t zg_inst_bytes_in(const struct zg_instance *in)
 uint64_t zg_inst_bytes_out(const struct zg_instance *in)
 {
     return in->bytes_out;
+}
+
+uint64_t zg_inst_runs(const struct zg_instance *in)
+{
+    return in->runs;
 }

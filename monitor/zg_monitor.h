@@ -215,6 +215,9 @@ uint8_t *zg_inst_mem(const struct zg_instance *in, uint64_t *size);
 struct zg_hv_vm *zg_inst_vm(const struct zg_instance *in);
 uint64_t zg_inst_bytes_in(const struct zg_instance *in);
 uint64_t zg_inst_bytes_out(const struct zg_instance *in);
+/* Round trips into the guest (backend run() calls: KVM_RUN) since the
+ * instance was created or reset; each is an exit to the monitor. */
+uint64_t zg_inst_runs(const struct zg_instance *in);
 
 /* Formats a one-line message into err (if err and errlen) and returns rc:
  *     return zg_errf(err, errlen, -ENOENT, "no template '%s'", name); */

@@ -25,6 +25,7 @@ struct zg_instance {
     int stopped_at_ready;
     int dead; /* the run ended for good */
     uint64_t bytes_in, bytes_out, console_bytes;
+    uint64_t runs;        /* backend run() calls (KVM_RUN round trips) since created or reset */
     uint64_t *host_dirty; /* ZG_INST_TRACK_DIRTY: pages the monitor wrote, and (with
                            * mem_cap) the guest's writes read from the dirty log so far */
     struct zg_inst_times t;

@@ -36,6 +36,8 @@ static void bench_usage(FILE *f)
             "  --live N        instances held at once for the memory figures (default 32)\n"
             "  --guest PATH    the guest ELF for the cold boots (default: the template's\n"
             "                  guest file name in the zerg binary's guests/ directory)\n"
+            "  --ro HOST[=GUEST]  a Linux program's read-only trees for the cold boots,\n"
+            "                  as given to template create (repeatable)\n"
             "  --backend NAME  the backend to measure (default: the template's own; on\n"
             "                  Xen there is no pooled mode, no memory figures, and the\n"
             "                  floor is an empty domain)\n"
@@ -309,7 +311,14 @@ static int step_cold(struct bench *b)
     if (rc == 0)
         rc = zg_inst_run(in, &res);
     if (rc < 0 || res.end != ZG_END_READY) {
-        zg_err("bench: cold boot failed: %s", in ? zg_inst_error(in) : strerror(-rc));
+        if (rc < 0)
+            zg_err("bench: cold boot failed: %s", in ? zg_inst_error(in) : strerror(-rc));
+        else if (res.end == ZG_END_EXIT)
+            zg_err("bench: cold boot failed: the guest exited with status %d before its "
+                   "template point (a Linux program's --ro trees not given again?)",
+                   res.status);
+        else
+            zg_err("bench: cold boot failed: %s", res.why);
         zg_inst_destroy(in);
         close(cc.in_fd);
         return ZG_EXIT_FAULT;
@@ -426,6 +435,7 @@ int zg_cmd_bench(int argc, char **argv)
         {"cold-runs", required_argument, NULL, 'c'},
         {"live", required_argument, NULL, 'l'},
         {"guest", required_argument, NULL, 'g'},
+        {"ro", required_argument, NULL, 'o'},
         {"backend", required_argument, NULL, 'b'},
         {"json", no_argument, NULL, 'j'},
         {"plot", required_argument, NULL, 'p'},
@@ -433,6 +443,8 @@ int zg_cmd_bench(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     uint64_t runs = 300, cold_runs = 40, live = 32;
+    static char ro[ZG_TOOL_RO_MAX];
+    ro[0] = '\0';
     const char *guest = NULL, *plot_file = NULL, *backend = NULL;
     int json = 0, c;
     optind = 1;
@@ -454,6 +466,12 @@ int zg_cmd_bench(int argc, char **argv)
         }
         case 'g':
             guest = optarg;
+            break;
+        case 'o':
+            if (zg_tool_add_ro(ro, sizeof(ro), optarg) < 0) {
+                zg_err("bench: --ro '%s': empty, or too many trees", optarg);
+                return ZG_EXIT_USAGE;
+            }
             break;
         case 'j':
             json = 1;
@@ -536,6 +554,8 @@ int zg_cmd_bench(int argc, char **argv)
     b->cfg.hv = hv;
     b->cfg.out_fd = b->devnull;
     b->cfg.console_fd = -1;
+    b->cfg.argv0 = gpath; /* a Linux program's cold boots: as template create gave them */
+    b->cfg.linux_ro = ro[0] ? ro : NULL;
     int tty = isatty(2) && !json;
     struct live_mem mem_fresh = {-1, -1, -1}, mem_pooled = {-1, -1, -1};
 

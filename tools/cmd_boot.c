@@ -175,9 +175,12 @@ int zg_cmd_boot(int argc, char **argv)
                     "run to exit (no READY) %.3f | total %.3f\n",
                     ms(t0, t_read), ms(t_read, t->created), ms(t->created, t->loaded),
                     ms(t->first_run, t->exited), ms(t0, t->exited));
-        fprintf(stderr, "zerg: instance %016llx: %llu bytes in, %llu bytes out, exit status %d\n",
+        fprintf(stderr,
+                "zerg: instance %016llx: %llu bytes in, %llu bytes out, %llu round trips into "
+                "the guest, exit status %d\n",
                 (unsigned long long)zg_inst_id(in), (unsigned long long)zg_inst_bytes_in(in),
-                (unsigned long long)zg_inst_bytes_out(in), status);
+                (unsigned long long)zg_inst_bytes_out(in), (unsigned long long)zg_inst_runs(in),
+                status);
     }
 out:
     zg_inst_destroy(in);

@@ -115,6 +115,8 @@ int zg_cmd_run(int argc, char **argv)
                 us(t0, t_img), img->created ? "materialized" : "shared, already there",
                 us(t_img, t->created), us(t->created, t->loaded), us(t0, t->first_run),
                 us(t0, t->first_exit), us(t0, t->first_send), us(t0, t->exited));
+        fprintf(stderr, "zerg: %llu round trips into the guest (each an exit to the monitor)\n",
+                (unsigned long long)zg_inst_runs(in));
     }
     zg_inst_destroy(in);
     zg_image_close(img);

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Linux programs under zerg, in one run: what a system call costs (a program
+# timing N getppid calls, natively and under zerg; every call is one exit
+# to the monitor in this version), `zerg bench` on a template of Debian's
+# busybox httpd -i (stdio model, an --ro tree) beside zergling's, the round
+# trips into the guest per request, and zerg serve of busybox httpd behind
+# nginx under wrk (pooled and fresh) beside a static file. Medians; ratios
+# from the same run. Assumes `make` was run.
+#   BENCH_RUNS (300) restores per mode, BENCH_SECONDS (10) wrk seconds per mode
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${BENCH_RUNS:-300}
+SECS=${BENCH_SECONDS:-10}
+BB=$(command -v busybox || true)
+for t in nginx wrk python3; do
+    command -v "$t" >/dev/null || { echo "bench-linux: $t is not installed (make deps)" >&2; exit 1; }
+done
+[ -n "$BB" ] && file -L "$BB" | grep -q 'statically linked' ||
+    { echo "bench-linux: Debian's busybox-static is not installed (make deps)" >&2; exit 1; }
+TMP=$(mktemp -d /tmp/zerg-bench-linux.XXXXXX)
+source tests/sys/proxy.bash
+trap 'proxy_stop_all; rm -rf "$TMP"' EXIT
+export ZERG_HOME=$TMP/home ZERG_IMAGE_DIR=$TMP/img
+mkdir -p "$ZERG_IMAGE_DIR" "$TMP/www"
+head -c 600 /dev/urandom | base64 >"$TMP/www/index.html" # about zergling's response size
+
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+echo "== the cost of one system call (getppid, 20,000 per run, 5 runs; medians)"
+nat=$(for i in 1 2 3 4 5; do bin/linux-tests/callcost.glibc 20000; done | sed 's/.*, \([0-9.]*\) us per call/\1/' | median)
+zrg=$(for i in 1 2 3 4 5; do bin/zerg boot -q bin/linux-tests/callcost.glibc -- 20000 </dev/null; done | sed 's/.*, \([0-9.]*\) us per call/\1/' | median)
+printf '  natively:    %8.2f us per call\n  under zerg:  %8.2f us per call (%.0fx; each one an exit to the monitor)\n' \
+    "$nat" "$zrg" "$(awk -v a="$zrg" -v b="$nat" 'BEGIN {print (b > 0) ? a / b : 0}')"
+
+echo
+echo "== zerg bench: busybox httpd -i (Linux program, --ro tree) and zergling, same run"
+bin/zerg template create zergling -q --guest bin/guests/zergling.elf >/dev/null
+bin/zerg template create bbhttpd -q --ro "$TMP/www=/www" --guest "$BB" -- httpd -i -h /www >/dev/null
+bin/zerg bench zergling --runs "$RUNS" --cold-runs 20 --json >"$TMP/zl.json" 2>/dev/null
+bin/zerg bench bbhttpd --guest "$BB" --ro "$TMP/www=/www" --runs "$RUNS" --cold-runs 20 >"$TMP/bb.txt" 2>/dev/null
+bin/zerg bench bbhttpd --guest "$BB" --ro "$TMP/www=/www" --runs "$RUNS" --cold-runs 20 --json >"$TMP/bb.json" 2>/dev/null
+cat "$TMP/bb.txt"
+python3 - "$TMP/zl.json" "$TMP/bb.json" <<'PY'
+import json, sys
+zl, bb = (json.load(open(f)) for f in sys.argv[1:3])
+a, b = zl["first_byte_pooled_us"]["p50"], bb["first_byte_pooled_us"]["p50"]
+print("first byte pooled p50: zergling %.1f us, busybox httpd %.1f us: %.2fx (goal <= 2x)" % (a, b, b / a))
+print("first byte fresh p50:  zergling %.1f us, busybox httpd %.1f us: %.2fx" %
+      (zl["first_byte_fresh_us"]["p50"], bb["first_byte_fresh_us"]["p50"],
+       bb["first_byte_fresh_us"]["p50"] / zl["first_byte_fresh_us"]["p50"]))
+PY
+printf 'GET /index.html HTTP/1.0\r\n\r\n' | bin/zerg run -v bbhttpd 2>&1 >/dev/null | grep 'round trips'
+
+echo
+echo "== zerg serve of busybox httpd behind nginx, wrk ${SECS}s per mode, 4 connections"
+serve_start "$TMP/p.log" -n 8 -l "unix:$TMP/p.sock=bbhttpd" || { cat "$TMP/p.log"; exit 1; }
+serve_start "$TMP/f.log" --fresh -n 8 -l "unix:$TMP/f.sock=bbhttpd" || { cat "$TMP/f.log"; exit 1; }
+port=$(free_port)
+nginx_start "$TMP/ng" "$port" pooled="unix:$TMP/p.sock" fresh="unix:$TMP/f.sock" ||
+    { cat "$TMP/ng/error.log"; exit 1; }
+cp "$TMP/www/index.html" "$TMP/ng/static/index.html"
+printf '%-8s %12s %10s %10s %10s %8s\n' mode req/s p50_ms p90_ms p99_ms errors
+for mode in static pooled fresh; do
+    url=http://127.0.0.1:$port/$mode/index.html
+    [ $mode = static ] && url=http://127.0.0.1:$port/static/index.html
+    wrk -t2 -c4 -d1s "$url" >/dev/null 2>&1 || true
+    out=$(wrk -t2 -c4 -d"${SECS}s" --timeout 5s --latency "$url")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    lat() { awk -v p="$1" '$1 == p {v = $2; if (v ~ /us$/) {sub(/us/, "", v); v /= 1000} else if (v ~ /ms$/) sub(/ms/, "", v); else if (v ~ /s$/) {sub(/s/, "", v); v *= 1000}; print v}' <<<"$out"; }
+    errs=$(awk '/Non-2xx|Socket errors/ {n++} END {print n + 0}' <<<"$out")
+    printf '%-8s %12s %10s %10s %10s %8s\n' $mode "$rps" "$(lat 50%)" "$(lat 90%)" "$(lat 99%)" "$errs"
+done

@@ -71,6 +71,7 @@ struct lx_fd {
 };
 
 #define LX_NFD      256
+#define LX_NCPU     8   /* CPUID words a template records: see lx_cpu_read */
 #define LX_NRANGES  128 /* free ranges of the mmap area */
 #define LX_NSYSCALL 512 /* system-call numbers the table covers */
 
@@ -101,6 +102,7 @@ struct lx_state {
     char exe[256];                     /* what /proc/self/exe names */
     char argv0[256];                   /* argv[0] */
     char cwd[1024];                    /* the working directory */
+    uint32_t cpu[LX_NCPU];             /* the CPU features the program saw (lx_cpu_read) */
 };
 
 static inline struct lx_state *lx_of(struct zg_instance *in)
@@ -163,6 +165,7 @@ int lx_fd_alloc(struct lx_state *lx, uint64_t from);
 void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *st);
 void lx_stat_of_ent(struct zg_instance *in, uint32_t i, struct stat *st);
 int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *out, size_t max);
+int lx_is_ready_open(const struct lx_call *c);
 
 /* Handlers, one file per subject. */
 /* sys_mem.c */
@@ -250,5 +253,14 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size);
 #define LX_STATE_VERSION 1
 int lx_save(struct zg_instance *in, void **buf, size_t *len);
 int lx_load(struct zg_instance *in, const void *buf, size_t len);
+
+/* The CPU features a program sees through CPUID at its CPL3 (glibc picks its
+ * string functions by them at start-up): leaf 1 ECX and EDX, leaf 7 EBX, ECX
+ * and EDX, leaf 0x80000001 ECX and EDX, and XCR0's low word. lx_cpu_missing
+ * names, in why, the first word where `need` has a bit `have` lacks: 1 then,
+ * else 0. */
+void lx_cpu_read(uint32_t cpu[LX_NCPU]);
+int lx_cpu_missing(const uint32_t need[LX_NCPU], const uint32_t have[LX_NCPU], char *why,
+                   size_t len);
 
 #endif /* LX_INT_H */

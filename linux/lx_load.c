@@ -197,6 +197,7 @@ static void put_word(struct stk *s, uint64_t va, uint64_t v)
 }
 
 #define LX_MAX_ARGS 256
+#define LX_MAX_ENV  64
 
 static const char *const default_env[] = {
     "PATH=/usr/local/bin:/usr/bin:/bin",
@@ -261,12 +262,32 @@ static int build_stack(struct zg_instance *in, struct lx_state *lx, const struct
     if (n < 0)
         return n;
     argc += n;
-    uint64_t argv_va[LX_MAX_ARGS], env_va[8];
-    size_t nenv = sizeof(default_env) / sizeof(default_env[0]);
+    /* The environment: the defaults, then --env K=V (a K given replaces its default). */
+    const char *env[LX_MAX_ENV];
+    size_t nenv = 0;
+    char extra[ZG_CMDLINE_MAX];
+    snprintf(extra, sizeof(extra), "%s", in->cfg.linux_env ? in->cfg.linux_env : "");
+    for (size_t i = 0; i < sizeof(default_env) / sizeof(default_env[0]); i++)
+        env[nenv++] = default_env[i];
+    for (char *save = NULL, *kv = strtok_r(extra, "\n", &save); kv;
+         kv = strtok_r(NULL, "\n", &save)) {
+        const char *eq = strchr(kv, '=');
+        if (!eq || eq == kv)
+            return -EINVAL;
+        size_t kl = (size_t)(eq - kv) + 1, i;
+        for (i = 0; i < nenv && strncmp(env[i], kv, kl) != 0; i++)
+            ;
+        if (i == nenv && nenv == LX_MAX_ENV)
+            return -E2BIG;
+        env[i] = kv;
+        if (i == nenv)
+            nenv++;
+    }
+    uint64_t argv_va[LX_MAX_ARGS], env_va[LX_MAX_ENV];
 
     uint64_t execfn = push_bytes(&s, lx->exe, strlen(lx->exe) + 1);
     for (size_t i = 0; i < nenv; i++)
-        env_va[i] = push_bytes(&s, default_env[i], strlen(default_env[i]) + 1);
+        env_va[i] = push_bytes(&s, env[i], strlen(env[i]) + 1);
     for (int i = argc - 1; i >= 0; i--)
         argv_va[i] = push_bytes(&s, argv[i], strlen(argv[i]) + 1);
     uint64_t platform = push_bytes(&s, "x86_64", 7);
@@ -373,6 +394,49 @@ static int plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l)
     return 0;
 }
 
+/* ---- CPU features ---------------------------------------------------------------- */
+void lx_cpu_read(uint32_t cpu[LX_NCPU])
+{
+    uint32_t a, b, c, d, max, xmax;
+    memset(cpu, 0, LX_NCPU * sizeof(cpu[0]));
+    __asm__ volatile("cpuid" : "=a"(max), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    cpu[0] = c, cpu[1] = d;
+    if (max >= 7) {
+        __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+        cpu[2] = b, cpu[3] = c, cpu[4] = d;
+    }
+    __asm__ volatile("cpuid" : "=a"(xmax), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000), "c"(0));
+    if (xmax >= 0x80000001) {
+        __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000001), "c"(0));
+        cpu[5] = c, cpu[6] = d;
+    }
+    if (cpu[0] & (1u << 27)) { /* OSXSAVE: XCR0 readable */
+        uint32_t lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        cpu[7] = lo;
+    }
+}
+
+int lx_cpu_missing(const uint32_t need[LX_NCPU], const uint32_t have[LX_NCPU], char *why,
+                   size_t len)
+{
+    static const char *const word[LX_NCPU] = {
+        "CPUID.1:ECX", "CPUID.1:EDX",         "CPUID.7:EBX",         "CPUID.7:ECX",
+        "CPUID.7:EDX", "CPUID.80000001h:ECX", "CPUID.80000001h:EDX", "XCR0"};
+    for (int i = 0; i < LX_NCPU; i++) {
+        uint32_t lack = need[i] & ~have[i];
+        if (lack) {
+            snprintf(why, len,
+                     "%s bits 0x%08x (the template's program saw 0x%08x, this host "
+                     "has 0x%08x)",
+                     word[i], lack, need[i], have[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- Template state (the PERSONA record) ------------------------------------- */
 int lx_save(struct zg_instance *in, void **buf, size_t *len)
 {
@@ -448,6 +512,17 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
         free(s);
         return bad_state(in, why);
     }
+    uint32_t have[LX_NCPU];
+    char lack[200];
+    lx_cpu_read(have);
+    if (lx_cpu_missing(s->cpu, have, lack, sizeof(lack))) {
+        free(s);
+        zg_inst_fail(in,
+                     "this host's CPU lacks features the template's program saw at start-up "
+                     "(and may use): %s",
+                     lack);
+        return -ENOTSUP;
+    }
     s->redo = 0;
     free(in->pdata);
     in->pdata = s;
@@ -488,6 +563,7 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
         return -EINVAL;
     }
     snprintf(lx->cwd, sizeof(lx->cwd), "/");
+    lx_cpu_read(lx->cpu);
     void *view = NULL;
     uint64_t view_size = 0;
     if (in->cfg.linux_ro && in->cfg.linux_ro[0]) {
@@ -565,7 +641,9 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     rc = build_stack(in, lx, &im, &rsp);
     if (rc < 0) {
         zg_inst_fail(in, "cannot build the initial stack: %s",
-                     rc == -E2BIG ? "arguments too large" : strerror(-rc));
+                     rc == -E2BIG    ? "arguments or environment too large"
+                     : rc == -EINVAL ? "an --env is not K=V, or a quote is not closed"
+                                     : strerror(-rc));
         return rc;
     }
     memset(&st.regs, 0, sizeof(st.regs));

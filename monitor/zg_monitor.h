@@ -82,6 +82,8 @@ struct zg_inst_config {
                                  * /proc/self/exe names (NULL: "/proc/self/exe") */
     const char *linux_ro;       /* a Linux program's read-only trees: lines of
                                  * "HOST[=GUEST]" (NULL: none) */
+    const char *linux_env;      /* a Linux program's extra environment: lines of "K=V"
+                                 * (added to, or replacing, the defaults; NULL: none) */
     int in_fd;                  /* the request stream RECV reads; -1: empty */
     int out_fd;                 /* where SEND writes; -1: discarded */
     int console_fd;             /* where CONSOLE writes; -1: discarded */

@@ -58,6 +58,7 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     cfg.cmdline = o->cmdline ? o->cmdline : "";
     cfg.argv0 = o->guest_path; /* a Linux program's argv[0] */
     cfg.linux_ro = o->linux_ro;
+    cfg.linux_env = o->linux_env;
     cfg.console_fd = o->console_fd;
     cfg.flags = ZG_INST_STOP_AT_READY;
     cfg.hv = o->hv;

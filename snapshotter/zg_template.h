@@ -163,6 +163,7 @@ struct zg_tmpl_create_opts {
     uint64_t mem_size;          /* guest memory */
     const char *cmdline;        /* guest arguments */
     const char *linux_ro;       /* a Linux program's --ro trees ("HOST[=GUEST]" lines) */
+    const char *linux_env;      /* its --env ("K=V" lines) */
     uint64_t deadline_ms;       /* cold boot to READY must finish within this */
     int console_fd;             /* the guest's console during boot; -1 discards */
     int replace;                /* overwrite an existing template */

@@ -38,6 +38,7 @@ static void bench_usage(FILE *f)
             "                  guest file name in the zerg binary's guests/ directory)\n"
             "  --ro HOST[=GUEST]  a Linux program's read-only trees for the cold boots,\n"
             "                  as given to template create (repeatable)\n"
+            "  --env K=V       the same for its --env (repeatable)\n"
             "  --backend NAME  the backend to measure (default: the template's own; on\n"
             "                  Xen there is no pooled mode, no memory figures, and the\n"
             "                  floor is an empty domain)\n"
@@ -436,6 +437,7 @@ int zg_cmd_bench(int argc, char **argv)
         {"live", required_argument, NULL, 'l'},
         {"guest", required_argument, NULL, 'g'},
         {"ro", required_argument, NULL, 'o'},
+        {"env", required_argument, NULL, 'e'},
         {"backend", required_argument, NULL, 'b'},
         {"json", no_argument, NULL, 'j'},
         {"plot", required_argument, NULL, 'p'},
@@ -443,8 +445,8 @@ int zg_cmd_bench(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     uint64_t runs = 300, cold_runs = 40, live = 32;
-    static char ro[ZG_TOOL_RO_MAX];
-    ro[0] = '\0';
+    static char ro[ZG_TOOL_LINES_MAX], env[ZG_TOOL_LINES_MAX];
+    ro[0] = env[0] = '\0';
     const char *guest = NULL, *plot_file = NULL, *backend = NULL;
     int json = 0, c;
     optind = 1;
@@ -467,8 +469,14 @@ int zg_cmd_bench(int argc, char **argv)
         case 'g':
             guest = optarg;
             break;
+        case 'e':
+            if (!strchr(optarg, '=') || zg_tool_add_line(env, sizeof(env), optarg) < 0) {
+                zg_err("bench: --env '%s': not K=V, or too many", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            break;
         case 'o':
-            if (zg_tool_add_ro(ro, sizeof(ro), optarg) < 0) {
+            if (zg_tool_add_line(ro, sizeof(ro), optarg) < 0) {
                 zg_err("bench: --ro '%s': empty, or too many trees", optarg);
                 return ZG_EXIT_USAGE;
             }
@@ -556,6 +564,7 @@ int zg_cmd_bench(int argc, char **argv)
     b->cfg.console_fd = -1;
     b->cfg.argv0 = gpath; /* a Linux program's cold boots: as template create gave them */
     b->cfg.linux_ro = ro[0] ? ro : NULL;
+    b->cfg.linux_env = env[0] ? env : NULL;
     int tty = isatty(2) && !json;
     struct live_mem mem_fresh = {-1, -1, -1}, mem_pooled = {-1, -1, -1};
 

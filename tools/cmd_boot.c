@@ -28,6 +28,7 @@ static void boot_usage(FILE *f)
             "  --ro HOST[=GUEST] a Linux program: a read-only copy of the host file or\n"
             "                    tree HOST, at GUEST (default: the same path); repeatable.\n"
             "                    Nothing else of the host's files is visible.\n"
+            "  --env K=V         a Linux program: add K=V to its environment (repeatable)\n"
             "  -q, --quiet       discard the guest's console output\n"
             "  -v, --verbose     print a timing breakdown to standard error\n"
             "  -h, --help        this text\n\n"
@@ -46,18 +47,23 @@ static double ms(uint64_t a, uint64_t b)
 int zg_cmd_boot(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mem", required_argument, NULL, 'm'},     {"timeout", required_argument, NULL, 't'},
-        {"backend", required_argument, NULL, 'b'}, {"ro", required_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"mem", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'},
+        {"backend", required_argument, NULL, 'b'},
+        {"ro", required_argument, NULL, 'r'},
+        {"env", required_argument, NULL, 'e'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct zg_inst_config cfg = zg_inst_config_default();
     int verbose = 0;
     const char *backend = "kvm";
     int c;
     optind = 1;
-    static char ro[ZG_TOOL_RO_MAX];
-    ro[0] = '\0';
+    static char ro[ZG_TOOL_LINES_MAX], env[ZG_TOOL_LINES_MAX];
+    ro[0] = env[0] = '\0';
     while ((c = getopt_long(argc, argv, "+m:t:b:qvh", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
@@ -76,11 +82,19 @@ int zg_cmd_boot(int argc, char **argv)
             backend = optarg;
             break;
         case 'r':
-            if (zg_tool_add_ro(ro, sizeof(ro), optarg) < 0) {
+            if (zg_tool_add_line(ro, sizeof(ro), optarg) < 0) {
                 zg_err("boot: --ro '%s': empty, or too many trees", optarg);
                 return ZG_EXIT_USAGE;
             }
             cfg.linux_ro = ro;
+            break;
+        case 'e':
+            if (!strchr(optarg, '=') || optarg[0] == '=' ||
+                zg_tool_add_line(env, sizeof(env), optarg) < 0) {
+                zg_err("boot: --env '%s': not K=V, or too many", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            cfg.linux_env = env;
             break;
         case 'q':
             cfg.console_fd = -1;

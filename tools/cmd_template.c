@@ -16,7 +16,7 @@ static void template_usage(FILE *f)
 {
     fprintf(f, "usage: zerg template <subcommand> [options]\n\n"
                "  create NAME --guest APP.elf [--mem SIZE] [--timeout MS] [--backend kvm|xen]\n"
-               "              [--ro HOST[=GUEST]]... [--force] [-q] [-- ARGS]\n"
+               "              [--ro HOST[=GUEST]]... [--env K=V]... [--force] [-q] [-- ARGS]\n"
                "        cold-boot APP.elf, stop it inside its READY call and capture it:\n"
                "        vCPU state into the manifest, pages into the shared page cache\n"
                "        (the template records its backend; 'zerg run' restores on it).\n"
@@ -63,29 +63,34 @@ static int show_progress(void *arg, uint64_t done, uint64_t total)
 static int do_create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"guest", required_argument, NULL, 'g'},
-        {"mem", required_argument, NULL, 'm'},
-        {"timeout", required_argument, NULL, 't'},
-        {"force", no_argument, NULL, 'f'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"backend", required_argument, NULL, 'b'},
-        {"ro", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"guest", required_argument, NULL, 'g'},   {"mem", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'}, {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},         {"backend", required_argument, NULL, 'b'},
+        {"ro", required_argument, NULL, 'r'},      {"env", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
-    static char ro[ZG_TOOL_RO_MAX];
-    ro[0] = '\0';
+    static char ro[ZG_TOOL_LINES_MAX], env[ZG_TOOL_LINES_MAX];
+    ro[0] = env[0] = '\0';
     struct zg_tmpl_create_opts o = {
         .mem_size = ZG_DEFAULT_MEM, .deadline_ms = 60000, .console_fd = 2};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "g:m:t:fqb:h", opts, NULL)) != -1) {
         if (c == 'r') {
-            if (zg_tool_add_ro(ro, sizeof(ro), optarg) < 0) {
+            if (zg_tool_add_line(ro, sizeof(ro), optarg) < 0) {
                 zg_err("template create: --ro '%s': empty, or too many trees", optarg);
                 return ZG_EXIT_USAGE;
             }
             o.linux_ro = ro;
+            continue;
+        }
+        if (c == 'e') {
+            if (!strchr(optarg, '=') || optarg[0] == '=' ||
+                zg_tool_add_line(env, sizeof(env), optarg) < 0) {
+                zg_err("template create: --env '%s': not K=V, or too many", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            o.linux_env = env;
             continue;
         }
         switch (c) {

@@ -142,7 +142,7 @@ int zg_tool_is_linux(const char *path)
     return q;
 }
 
-int zg_tool_add_ro(char *buf, size_t len, const char *spec)
+int zg_tool_add_line(char *buf, size_t len, const char *spec)
 {
     size_t used = strlen(buf), n = strlen(spec);
     if (!n || strchr(spec, '\n') || used + n + 2 > len)

@@ -61,10 +61,10 @@ struct zg_persona_ops;
 int zg_tool_persona_quotes(const struct zg_persona_ops *p);
 int zg_tool_is_linux(const char *path);
 
-/* Appends one --ro HOST[=GUEST] to buf, the newline-separated form
- * zg_inst_config.linux_ro takes. 0 or -E2BIG. */
-#define ZG_TOOL_RO_MAX 8192
-int zg_tool_add_ro(char *buf, size_t len, const char *spec);
+/* Appends one --ro HOST[=GUEST] or --env K=V to buf, the newline-separated
+ * form zg_inst_config.linux_ro and .linux_env take. 0 or -E2BIG. */
+#define ZG_TOOL_LINES_MAX 8192
+int zg_tool_add_line(char *buf, size_t len, const char *spec);
 
 /* Parses "64M", "1G", "4096", "2m" into bytes. 0 or -EINVAL. */
 int zg_parse_size(const char *s, uint64_t *out);

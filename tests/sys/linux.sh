@@ -243,6 +243,18 @@ if [ $ok = 2 ]; then
 else
     fail linux/template-run-identical-to-native "rc=$rc $(diff "$TMP/n.out" "$TMP/r1.out" | head -5 | tr '\n' ' ') $(head -c 300 "$TMP/r1.err")"
 fi
+# The explicit template point (opening /run/zerg/ready) and --env: the
+# restored instance starts right after that open, in the environment given.
+bin/zerg template create rdy -q --env GREETING=hi --guest "$(command -v busybox)" -- sh -c \
+    'echo "before: $GREETING"; read x </run/zerg/ready; echo "after: $GREETING $HOME"; read l; echo "got $l"' \
+    >"$TMP/rdy.txt" 2>&1
+out=$(printf 'req1\n' | bin/zerg run rdy 2>&1)
+if [ "$out" = "$(printf 'after: hi /\ngot req1')" ]; then
+    pass linux/explicit-ready-point-and-env
+else
+    fail linux/explicit-ready-point-and-env "$out $(cat "$TMP/rdy.txt")"
+fi
+
 bin/zerg serve -t bbsh -l "unix:$TMP/bb.sock" -n 1 >"$TMP/serve.log" 2>&1 &
 sp=$!
 for i in $(seq 1 50); do [ -S "$TMP/bb.sock" ] && break; sleep 0.1; done

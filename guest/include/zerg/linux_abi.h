@@ -37,6 +37,13 @@
 #define ZG_LINUX_STACK_TOP    0x7ffffffff000ull /* initial stack grows down from here */
 #define ZG_LINUX_STACK_SIZE   (8ull << 20)
 
+/* The explicit template point: a Linux program that opens this path (it
+ * need not exist anywhere) is captured there, before the open returns; every
+ * restored instance returns from that open, with a descriptor of /dev/null,
+ * so the program can reseed its generators right after it. Without it the
+ * template point is the program's first read of descriptor 0. */
+#define ZG_LINUX_READY_PATH "/run/zerg/ready"
+
 /* Frame offsets, for the assembly entry. */
 #define ZG_LINUX_F_NR   0
 #define ZG_LINUX_F_ARG0 8

@@ -69,7 +69,7 @@ TGUEST_ELFS := $(TEST_GUESTS:%=$(BIN)/test-guests/%.elf)
 GUESTS_OWN_NOTE := badabi
 
 .PHONY: all deps docs test test-unit test-sys test-xen demo fuzz bench format format-check clean
-all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS) $(FUZZ_SEEDS) $(LINUX_ELFS)
+all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS) $(FUZZ_SEEDS) $(LINUX_ELFS) $(BIN)/linux-apps/zlua
 
 deps:
 	@scripts/deps.sh
@@ -185,6 +185,14 @@ $(BIN)/linux-tests/%.pie: tests/linux/%.c
 $(BIN)/linux-tests/%.musl: tests/linux/%.c
 	@mkdir -p $(dir $@)
 	musl-gcc -static -O2 -Wall -o $@ $<
+
+# A static Lua 5.4 interpreter from Debian's liblua5.4.a (examples/lua/).
+LUA_A := /usr/lib/x86_64-linux-gnu/liblua5.4.a
+$(BIN)/linux-apps/zlua: examples/lua/zlua.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -I/usr/include/lua5.4 -o $@ $< $(LUA_A) -lm 2>&1 | \
+	    { grep -v "dlopen\|loadlib.o" || true; }
+	@test -x $@
 
 # ---- tests ----------------------------------------------------------------
 FUZZ_SECONDS ?= 10

@@ -52,6 +52,14 @@ PY
 printf 'GET /index.html HTTP/1.0\r\n\r\n' | bin/zerg run -v bbhttpd 2>&1 >/dev/null | grep 'round trips'
 
 echo
+echo "== zerg bench: a static Lua 5.4 handler that builds a 200,000-entry table at start-up"
+bin/zerg template create lua -q --mem 256M --ro "$PWD/examples/lua=/app" --guest bin/linux-apps/zlua \
+    -- /app/handler.lua >/dev/null
+bin/zerg bench lua --guest bin/linux-apps/zlua --ro "$PWD/examples/lua=/app" --runs 100 --cold-runs 10 \
+    2>/dev/null | sed -n '/p50/,/pages copied/p'
+printf 'GET /word/x HTTP/1.0\r\n\r\n' | bin/zerg run -v lua 2>&1 >/dev/null | grep 'round trips'
+
+echo
 echo "== zerg serve of busybox httpd behind nginx, wrk ${SECS}s per mode, 4 connections"
 serve_start "$TMP/p.log" -n 8 -l "unix:$TMP/p.sock=bbhttpd" || { cat "$TMP/p.log"; exit 1; }
 serve_start "$TMP/f.log" --fresh -n 8 -l "unix:$TMP/f.sock=bbhttpd" || { cat "$TMP/f.log"; exit 1; }

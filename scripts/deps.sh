@@ -11,6 +11,7 @@ PKGS=(
     nginx-light haproxy wrk curl        # zerg serve's tests and bench: real proxies, real load
     qemu-system-x86 cpio                # the Xen rig (tests/xen/): Xen + dom0 under QEMU TCG
     musl-tools strace busybox-static file # Linux programs: musl builds, Debian's static busybox
+    liblua5.4-dev                       # a static Lua interpreter (examples/lua) from liblua5.4.a
 )
 
 missing=()

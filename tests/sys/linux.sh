@@ -255,6 +255,27 @@ else
     fail linux/explicit-ready-point-and-env "$out $(cat "$TMP/rdy.txt")"
 fi
 
+# A static Lua 5.4 (Debian's liblua5.4.a) running a handler that builds a
+# 200,000-entry table: restored instances answer as the program does natively
+# (same table digest) and each draws its own random numbers (it reseeds after
+# its template point, /run/zerg/ready).
+native=$(printf 'GET /word/a HTTP/1.0\r\n\r\n' | bin/linux-apps/zlua examples/lua/handler.lua | tail -n 1)
+if bin/zerg template create lua -q --mem 256M --ro "$PWD/examples/lua=/app" --guest bin/linux-apps/zlua \
+    -- /app/handler.lua >"$TMP/lua.txt" 2>&1; then
+    r1=$(printf 'GET /word/a HTTP/1.0\r\n\r\n' | bin/zerg run lua | tail -n 1)
+    r2=$(printf 'GET /word/a HTTP/1.0\r\n\r\n' | bin/zerg run lua | tail -n 1)
+    d() { sed -n 's/.*"words":\([0-9]*\),"digest":\([0-9]*\).*/\1 \2/p' <<<"$1"; }
+    l() { sed -n 's/.*"lucky":\([0-9]*\).*/\1/p' <<<"$1"; }
+    if [ -n "$(d "$native")" ] && [ "$(d "$r1")" = "$(d "$native")" ] && [ "$(d "$r2")" = "$(d "$native")" ] &&
+        [ -n "$(l "$r1")" ] && [ "$(l "$r1")" != "$(l "$r2")" ]; then
+        pass "linux/lua-template-restores-reseeded ($(d "$r1" | cut -d' ' -f1) entries)"
+    else
+        fail linux/lua-template-restores-reseeded "native=$native r1=$r1 r2=$r2"
+    fi
+else
+    fail linux/lua-template-restores-reseeded "$(cat "$TMP/lua.txt")"
+fi
+
 bin/zerg serve -t bbsh -l "unix:$TMP/bb.sock" -n 1 >"$TMP/serve.log" 2>&1 &
 sp=$!
 for i in $(seq 1 50); do [ -S "$TMP/bb.sock" ] && break; sleep 0.1; done

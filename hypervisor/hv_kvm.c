@@ -569,6 +569,7 @@ static int kvm_dirty_log(struct zg_hv_vm *vm, uint64_t *bitmap)
 
 const struct zg_hv_ops zg_hv_kvm_ops = {
     .name = "kvm",
+    .caps = ZG_HV_CAP_DIRTY_LOG | ZG_HV_CAP_LINUX,
     .probe = kvm_probe,
     .vm_create = kvm_vm_create,
     .mem_map = kvm_mem_map,

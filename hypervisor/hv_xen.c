@@ -662,6 +662,7 @@ static int xen_domid(const struct zg_hv_vm *vm)
 
 const struct zg_hv_ops zg_hv_xen_ops = {
     .name = "xen",
+    .caps = ZG_HV_CAP_PARAVIRT,
     .probe = xen_probe,
     .vm_create = xen_vm_create,
     .mem_map = xen_mem_map,

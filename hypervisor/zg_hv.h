@@ -148,9 +148,20 @@ struct zg_hv_pv_layout {
 /* ---- The ops table ------------------------------------------------------- */
 struct zg_hv_vm; /* opaque, owned by the backend */
 
+/* What a backend can do (zg_hv_ops.caps), so callers ask instead of
+ * guessing from which hooks are set. */
+#define ZG_HV_CAP_DIRTY_LOG 0x1u /* mem_map takes ZG_MEM_DIRTY_LOG: pooled reset, memory cap */
+#define ZG_HV_CAP_PARAVIRT                                                                         \
+    0x2u /* the hypervisor owns guest memory and validates page tables (mem_alloc, the PV          \
+          * layout); the caller cannot map an image file as guest memory */
+#define ZG_HV_CAP_LINUX 0x4u /* runs the Linux personality's programs (its entry, its layout) */
+
 struct zg_hv_ops {
     /* Short name: "kvm", "xen". */
     const char *name;
+
+    /* ZG_HV_CAP_* */
+    unsigned caps;
 
     /* Checks the backend can run here (device present, API version, needed
      * capabilities). 0, or a negative errno (-ENOENT: no device, -EACCES:
@@ -166,16 +177,15 @@ struct zg_hv_ops {
      * May be called again to replace the memory. */
     int (*mem_map)(struct zg_hv_vm *vm, void *host, uint64_t size, unsigned flags);
 
-    /* Optional (NULL for KVM, where the caller owns guest memory and the
-     * guest's page tables are ordinary memory): a paravirtualised backend
-     * (Xen PV) whose hypervisor owns guest memory and validates the guest's
-     * page tables. Allocates l->mem_size bytes of guest memory from GPA 0,
-     * maps it into this process at *host (valid until vm_destroy) and opens
-     * the event channel the guest calls through (l->port, OUT). The pages
-     * in [l->pt_start, l->pt_end) are the page-table region: the host view
-     * of it is the tables in canonical form (entries hold guest frame
-     * numbers, as the monitor writes them); vcpu_set_state translates them
-     * into the hypervisor's frames. Called at most once per VM. */
+    /* Set exactly when caps has ZG_HV_CAP_PARAVIRT (NULL for KVM, where the
+     * caller owns guest memory and the guest's page tables are ordinary
+     * memory): a paravirtualised backend (Xen PV) whose hypervisor owns
+     * guest memory and validates the guest's page tables. Allocates l->mem_size bytes of guest
+     * memory from GPA 0, maps it into this process at *host (valid until vm_destroy) and opens the
+     * event channel the guest calls through (l->port, OUT). The pages in [l->pt_start, l->pt_end)
+     * are the page-table region: the host view of it is the tables in canonical form (entries hold
+     * guest frame numbers, as the monitor writes them); vcpu_set_state translates them into the
+     * hypervisor's frames. Called at most once per VM. */
     int (*mem_alloc)(struct zg_hv_vm *vm, struct zg_hv_pv_layout *l, unsigned flags, void **host);
 
     /* Copies the parts named by `what` (ZG_VCPU_*) out of / into the vCPU.

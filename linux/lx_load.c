@@ -533,7 +533,7 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
 int lx_boot(struct zg_instance *in, const void *image, size_t size)
 {
     const uint8_t *img = image;
-    if (in->hv->mem_alloc) {
+    if (!(in->hv->caps & ZG_HV_CAP_LINUX)) {
         zg_inst_fail(in, "Linux programs run on KVM only so far (not on %s)", in->hv->name);
         return -ENOTSUP;
     }

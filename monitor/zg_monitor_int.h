@@ -69,7 +69,7 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
 /* The backend owns guest memory and validates page tables (Xen PV). */
 static inline int zg_paravirt(const struct zg_instance *in)
 {
-    return in->hv->mem_alloc != NULL;
+    return (in->hv->caps & ZG_HV_CAP_PARAVIRT) != 0;
 }
 
 /* Host pointer to guest range [gpa, gpa+len) if it lies wholly inside the

@@ -185,7 +185,7 @@ int zg_restore(const struct zg_image *img, const struct zg_inst_config *cfg,
     int rc = zg_image_check_backend(img, c.hv, err, errlen);
     if (rc < 0)
         return rc;
-    int copy = c.hv && c.hv->mem_alloc; /* the hypervisor owns guest memory */
+    int copy = c.hv && (c.hv->caps & ZG_HV_CAP_PARAVIRT); /* the hypervisor owns guest memory */
     c.mem_size = t->info.mem_size;
     c.image_fd = copy ? -1 : img->fd;
     c.flags &= ~ZG_INST_STOP_AT_READY;

@@ -553,7 +553,7 @@ int zg_cmd_bench(int argc, char **argv)
      * mode; its floor is an empty domain (there is no vCPU state to set
      * before memory exists); its guests' memory is Xen's, not this host
      * kernel's, so no memory figures. */
-    int paravirt = b->paravirt = hv->mem_alloc != NULL;
+    int paravirt = b->paravirt = (hv->caps & ZG_HV_CAP_PARAVIRT) != 0;
     if (paravirt) {
         s[FLOOR].key = "xen_floor_us";
         s[FLOOR].name = "Xen floor (empty domain)";

@@ -214,7 +214,7 @@ static int pick_backend(struct master *m)
         zg_err("serve: the %s backend cannot run: %s", m->cfg.hv->name, detail);
         return -1;
     }
-    if (m->cfg.hv->mem_alloc) {
+    if (!(m->cfg.hv->caps & ZG_HV_CAP_DIRTY_LOG)) {
         if (m->cfg.mem_cap) {
             zg_err("serve: --mem-cap needs a dirty log, which the %s backend does not have yet",
                    m->cfg.hv->name);

@@ -58,16 +58,24 @@ enum lx_fd_kind {
     LX_FD_RANDOM,  /* /dev/urandom, /dev/random */
     LX_FD_FILE,    /* a file of the view */
     LX_FD_DIR,     /* a directory of the view */
+    LX_FD_SOCK,    /* a TCP socket the program made: bound, listening (sys_net.c) */
+    LX_FD_CONN,    /* the instance's one connection, accepted from a listening socket */
 };
+#define LX_FD_KIND_MAX LX_FD_CONN
+
+/* lx_fd.sock for LX_FD_SOCK */
+#define LX_SOCK_BOUND     0x1u
+#define LX_SOCK_LISTENING 0x2u
+#define LX_SOCK_INET6     0x4u
 
 struct lx_fd {
     uint8_t kind;    /* enum lx_fd_kind */
     uint8_t cloexec; /* FD_CLOEXEC */
-    uint16_t pad;
-    uint32_t flags; /* the O_* status flags (F_GETFL) */
-    uint32_t ent;   /* LX_FD_FILE, LX_FD_DIR: the view entry */
-    uint32_t pad2;
-    uint64_t pos; /* the file offset (directories: the next entry to list) */
+    uint16_t port;   /* LX_FD_SOCK: the port it was bound to (host order) */
+    uint32_t flags;  /* the O_* status flags (F_GETFL) */
+    uint32_t ent;    /* LX_FD_FILE, LX_FD_DIR: the view entry */
+    uint32_t sock;   /* LX_FD_SOCK: LX_SOCK_* */
+    uint64_t pos;    /* the file offset (directories: the next entry to list) */
 };
 
 #define LX_NFD      256
@@ -89,7 +97,9 @@ struct lx_state {
     uint64_t mmap_top;       /* mmap hands out [mmap_top, ...) first, then free ranges */
     uint64_t mmap_hwm;       /* the highest mmap_top so far: below it, old bytes */
     uint32_t nfree;
-    uint32_t redo; /* the call the program was stopped in at the template point */
+    uint32_t redo;     /* the call the program was stopped in at the template point */
+    uint32_t accepted; /* the server model: the connection was handed to the program */
+    uint32_t pad;
     struct lx_range free[LX_NRANGES];
     struct lx_fd fd[LX_NFD];
     uint64_t fs_base, gs_base;
@@ -211,7 +221,29 @@ int64_t lx_sys_ppoll(struct lx_call *c);
 int64_t lx_sys_select(struct lx_call *c);
 int64_t lx_sys_pselect6(struct lx_call *c);
 /* sys_net.c */
-int64_t lx_sys_notsock(struct lx_call *c);
+int64_t lx_sys_socket(struct lx_call *c);
+int64_t lx_sys_bind(struct lx_call *c);
+int64_t lx_sys_listen(struct lx_call *c);
+int64_t lx_sys_accept(struct lx_call *c);
+int64_t lx_sys_accept4(struct lx_call *c);
+int64_t lx_sys_connect(struct lx_call *c);
+int64_t lx_sys_getsockname(struct lx_call *c);
+int64_t lx_sys_getpeername(struct lx_call *c);
+int64_t lx_sys_shutdown(struct lx_call *c);
+int64_t lx_sys_setsockopt(struct lx_call *c);
+int64_t lx_sys_getsockopt(struct lx_call *c);
+int64_t lx_sys_recvfrom(struct lx_call *c);
+int64_t lx_sys_sendto(struct lx_call *c);
+int64_t lx_sys_recvmsg(struct lx_call *c);
+int64_t lx_sys_sendmsg(struct lx_call *c);
+/* The server model's end: the program waits for a second connection after
+ * its one (in accept or poll): the instance is over. */
+int lx_conn_over(struct lx_call *c);
+/* Is this call where a server program first waits for its connection
+ * (accept or poll on a listening socket)? The template point. */
+int lx_is_first_wait(struct lx_call *c);
+/* readv/writev of a descriptor from an iovec array in the program (sys_fs.c). */
+int64_t lx_vec(struct lx_call *c, uint64_t fd, uint64_t iov_va, uint64_t cnt, int writing);
 /* sys_time.c */
 int64_t lx_sys_clock_gettime(struct lx_call *c);
 int64_t lx_sys_clock_getres(struct lx_call *c);

@@ -501,7 +501,7 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
     }
     for (unsigned i = 0; !why && i < LX_NFD; i++) {
         const struct lx_fd *f = &s->fd[i];
-        if (f->kind > LX_FD_DIR ||
+        if (f->kind > LX_FD_KIND_MAX ||
             ((f->kind == LX_FD_FILE || f->kind == LX_FD_DIR) && (!fv || f->ent >= fv->nent)))
             why = "descriptor table";
     }

@@ -48,8 +48,11 @@ static int64_t do_read(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t
     int64_t n;
     switch (f->kind) {
     case LX_FD_STDIN:
+    case LX_FD_CONN:
         n = zg_io_recv(c->in, buf, len);
         break;
+    case LX_FD_SOCK:
+        return -ENOTCONN;
     case LX_FD_NULL:
         return 0;
     case LX_FD_ZERO:
@@ -97,7 +100,10 @@ static int64_t do_write(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_
     struct zg_instance *in = c->in;
     switch (f->kind) {
     case LX_FD_STDOUT:
+    case LX_FD_CONN:
         return zg_io_send(in, buf, len);
+    case LX_FD_SOCK:
+        return -ENOTCONN;
     case LX_FD_CONSOLE:
         if (in->cfg.console_fd >= 0 && in->console_bytes < ZG_CONSOLE_CAP) {
             uint64_t n = len;
@@ -127,7 +133,8 @@ int64_t lx_sys_write(struct lx_call *c)
 
 static int is_stream(const struct lx_fd *f)
 {
-    return f->kind == LX_FD_STDIN || f->kind == LX_FD_STDOUT || f->kind == LX_FD_CONSOLE;
+    return f->kind == LX_FD_STDIN || f->kind == LX_FD_STDOUT || f->kind == LX_FD_CONSOLE ||
+           f->kind == LX_FD_SOCK || f->kind == LX_FD_CONN;
 }
 
 int64_t lx_sys_pread64(struct lx_call *c)
@@ -151,17 +158,16 @@ int64_t lx_sys_pwrite64(struct lx_call *c)
 }
 
 /* readv/writev: one iovec at a time; a short transfer ends the call. */
-static int64_t do_vec(struct lx_call *c, int writing)
+int64_t lx_vec(struct lx_call *c, uint64_t fd, uint64_t iov_va, uint64_t cnt, int writing)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct lx_fd *f = lx_fd_get(c->lx, fd);
     if (!f)
         return -EBADF;
-    uint64_t cnt = c->a[2];
     if (cnt > IOV_MAX_LX)
         return -EINVAL;
     if (!cnt)
         return 0;
-    const uint64_t *iov = lx_uptr(c->in, c->a[1], cnt * 16);
+    const uint64_t *iov = lx_uptr(c->in, iov_va, cnt * 16);
     if (!iov)
         return -EFAULT;
     int64_t total = 0;
@@ -183,12 +189,12 @@ static int64_t do_vec(struct lx_call *c, int writing)
 
 int64_t lx_sys_readv(struct lx_call *c)
 {
-    return do_vec(c, 0);
+    return lx_vec(c, c->a[0], c->a[1], c->a[2], 0);
 }
 
 int64_t lx_sys_writev(struct lx_call *c)
 {
-    return do_vec(c, 1);
+    return lx_vec(c, c->a[0], c->a[1], c->a[2], 1);
 }
 
 int64_t lx_sys_close(struct lx_call *c)
@@ -351,6 +357,7 @@ int64_t lx_sys_sendfile(struct lx_call *c)
     int64_t w;
     switch (out->kind) {
     case LX_FD_STDOUT:
+    case LX_FD_CONN:
         w = zg_io_send(c->in, src, n);
         break;
     case LX_FD_NULL:
@@ -450,6 +457,12 @@ void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *s
     st->st_uid = getuid();
     st->st_gid = getgid();
     st->st_blksize = 4096;
+    if (f->kind == LX_FD_SOCK || f->kind == LX_FD_CONN) {
+        st->st_mode = S_IFSOCK | 0777;
+        st->st_dev = 0x08;
+        st->st_ino = (ino_t)f->kind;
+        return;
+    }
     if (is_stream(f)) {
         st->st_mode = S_IFIFO | 0600;
         st->st_dev = 0x0c;

@@ -1,7 +1,10 @@
 /* Linux personality: waiting for descriptors (poll, ppoll, select, pselect6).
- * Only the request stream can be not ready: everything else zerg provides
- * is always readable or writable, so a wait is a host poll() on the
- * request stream, bounded by the call's timeout and the instance's deadline. */
+ * Only the request stream (fd 0, or the accepted connection) and a listening
+ * socket can be not ready: everything else zerg provides is always readable
+ * or writable, so a wait is a host poll() on the request stream, bounded by
+ * the call's timeout and the instance's deadline. A listening socket is
+ * readable until its one connection is accepted; waiting on it once that
+ * connection is closed ends the instance (there will be no other). */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -17,7 +20,13 @@
 static int ready_of(struct lx_call *c, const struct lx_fd *f, int events, int timeout_ms)
 {
     switch (f->kind) {
-    case LX_FD_STDIN: {
+    case LX_FD_SOCK: /* listening: a connection waits until it is accepted */
+        return (events & POLLIN) && (f->sock & LX_SOCK_LISTENING) && !c->lx->accepted &&
+                       c->in->cfg.in_fd >= 0
+                   ? POLLIN
+                   : 0;
+    case LX_FD_STDIN:
+    case LX_FD_CONN: {
         if (!(events & POLLIN) || c->in->cfg.in_fd < 0)
             return (events & POLLIN) ? POLLIN : 0; /* no stream: end of file at once */
         struct pollfd p = {.fd = c->in->cfg.in_fd, .events = POLLIN};
@@ -48,6 +57,15 @@ static int wait_ms(struct lx_call *c, int64_t timeout_ms)
     return left > 60000 || left < 0 ? (left < 0 ? -1 : 60000) : (int)left;
 }
 
+/* Is the instance's connection still open in some descriptor? */
+static int conn_open(const struct lx_state *lx)
+{
+    for (unsigned i = 0; i < LX_NFD; i++)
+        if (lx->fd[i].kind == LX_FD_CONN)
+            return 1;
+    return 0;
+}
+
 /* The core of all four calls: nfds (fd, events) pairs in, revents out. */
 static int64_t do_poll(struct lx_call *c, const int *fds, const short *ev, short *rev, uint64_t n,
                        int64_t timeout_ms)
@@ -67,8 +85,11 @@ static int64_t do_poll(struct lx_call *c, const int *fds, const short *ev, short
                 ready++;
                 continue;
             }
-            if (f->kind == LX_FD_STDIN && (ev[i] & POLLIN))
+            if ((f->kind == LX_FD_STDIN || f->kind == LX_FD_CONN) && (ev[i] & POLLIN))
                 stdin_at = (int)i;
+            if (f->kind == LX_FD_SOCK && (f->sock & LX_SOCK_LISTENING) && c->lx->accepted &&
+                !conn_open(c->lx) && lx_conn_over(c))
+                return 0; /* waiting for a second connection: the instance is over */
             int r = ready_of(c, f, ev[i], 0);
             rev[i] = (short)r;
             ready += r != 0;

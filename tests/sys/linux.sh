@@ -89,6 +89,36 @@ for Z in $(zerg_bins); do
         fail "$v/linux/busybox-sh-handler" "rc=$nrc/$zrc native=$(cat "$TMP/n.out") zerg=$(cat "$TMP/z.out" "$TMP/z.err")"
     fi
 
+    # The server model: a program that listens, polls and accepts; natively it
+    # serves a real client, under zerg the instance's one connection (the
+    # request on stdin) and ends when the server waits for a second.
+    for variant in glibc musl; do
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        bin/linux-tests/server.$variant "$port" 1 2>/dev/null &
+        sp=$!
+        native=""
+        for i in $(seq 1 50); do
+            native=$(python3 -c 'import socket,sys
+s=socket.create_connection(("127.0.0.1",int(sys.argv[1])))
+s.sendall(b"GET /srv HTTP/1.0\r\nHost: zerg\r\n\r\n")
+d=b""
+while True:
+    b=s.recv(4096)
+    if not b: break
+    d+=b
+sys.stdout.write(d.decode())' "$port" 2>/dev/null) && break
+            sleep 0.05
+        done
+        wait $sp
+        zout=$(printf 'GET /srv HTTP/1.0\r\nHost: zerg\r\n\r\n' | "$Z" boot "bin/linux-tests/server.$variant" -- "$port" 2>"$TMP/s.err")
+        zrc=$?
+        if [ $zrc = 0 ] && [ -n "$native" ] && [ "$zout" = "$native" ] && grep -q 'connection 1 ' <<<"$zout"; then
+            pass "$v/linux/server-model-$variant"
+        else
+            fail "$v/linux/server-model-$variant" "rc=$zrc native=[$native] zerg=[$zout] $(head -c 300 "$TMP/s.err")"
+        fi
+    done
+
     # fork and exec: a clear error to the program (logged by zerg), never a crash.
     out=$("$Z" boot bin/linux-tests/forker.glibc 2>"$TMP/f.err" </dev/null)
     rc=$?
@@ -291,6 +321,30 @@ if grep -q 'method=GET path=/p1 headers=2' <<<"$answers" && grep -q 'path=/p3 ' 
     pass linux/serve-busybox-sh-pooled
 else
     fail linux/serve-busybox-sh-pooled "answers=$answers vms=$vms log: $(tail -n 5 "$TMP/serve.log")"
+fi
+
+# The server model from a template: captured where the server first waits
+# for a connection (poll on its listening socket); served per connection,
+# pooled, every instance answering its one connection as connection 1.
+if bin/zerg template create srv -q --guest bin/linux-tests/server.glibc -- 8080 >"$TMP/srv.txt" 2>&1; then
+    bin/zerg serve -t srv -l "unix:$TMP/srv.sock" -n 2 >"$TMP/srv.log" 2>&1 &
+    sp=$!
+    for i in $(seq 1 50); do [ -S "$TMP/srv.sock" ] && break; sleep 0.1; done
+    got=""
+    for i in 1 2 3; do
+        got+="$(curl -s --unix-socket "$TMP/srv.sock" "http://zerg/s$i")|"
+    done
+    kill -TERM $sp
+    wait $sp
+    want=""
+    for i in 1 2 3; do want+="method GET path /s$i connection 1 local-port 8080 peer-family inet|"; done
+    if [ "$got" = "$want" ] && [ "$(grep -c 'template=srv mode=pooled .* end=exit status=0' "$TMP/srv.log")" = 3 ]; then
+        pass linux/server-model-template-served
+    else
+        fail linux/server-model-template-served "got=$got log: $(tail -n 4 "$TMP/srv.log")"
+    fi
+else
+    fail linux/server-model-template-served "$(cat "$TMP/srv.txt")"
 fi
 
 # Debian's busybox httpd -i (inetd style), serving an --ro tree from a

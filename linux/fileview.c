@@ -215,8 +215,8 @@ int lx_fv_build(struct zg_instance *in, const char *specs, void **out, uint64_t 
         size_t gl = strlen(g);
         while (gl > 1 && g[gl - 1] == '/')
             g[--gl] = '\0';
-        if (g[0] != '/' || strstr(g, "/../") || strstr(g, "/./") || !strcmp(g + gl - 2, "/.") ||
-            (gl >= 3 && !strcmp(g + gl - 3, "/.."))) {
+        if (g[0] != '/' || strstr(g, "/../") || strstr(g, "/./") ||
+            (gl >= 2 && !strcmp(g + gl - 2, "/.")) || (gl >= 3 && !strcmp(g + gl - 3, "/.."))) {
             snprintf(b.err, sizeof(b.err), "--ro %.120s: the guest path must be absolute and plain",
                      spec);
             rc = -EINVAL;
@@ -335,16 +335,16 @@ const struct lx_fv_ent *lx_fv_ent(struct zg_instance *in, uint32_t i)
 const char *lx_fv_path(struct zg_instance *in, const struct lx_fv_ent *e)
 {
     const struct lx_fv_hdr *h = lx_fv(in);
-    if (!h || e->path_off > h->str_len || e->path_len >= h->str_len - e->path_off)
+    if (!h || !e || e->path_off > h->str_len || e->path_len >= h->str_len - e->path_off)
         return NULL;
     const char *p = (const char *)h + h->str_off + e->path_off;
-    return p[e->path_len] == '\0' ? p : NULL;
+    return p[e->path_len] == '\0' && p[0] == '/' ? p : NULL; /* every path is absolute */
 }
 
 const uint8_t *lx_fv_data(struct zg_instance *in, const struct lx_fv_ent *e)
 {
     const struct lx_fv_hdr *h = lx_fv(in);
-    if (!h || e->data_off > h->size || e->size > h->size - e->data_off)
+    if (!h || !e || e->data_off > h->size || e->size > h->size - e->data_off)
         return NULL;
     return (const uint8_t *)h + e->data_off;
 }

@@ -241,6 +241,8 @@ static int split_words(const char *s, char *buf, size_t len, const char **words,
         }
         if (q)
             return -EINVAL;
+        if (o >= len)
+            return -E2BIG;
         buf[o++] = '\0';
     }
     return n;
@@ -614,8 +616,16 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     uint64_t pml4 = b.next;
     b.next += ZG_PAGE_SIZE;
     memset(in->mem + pml4, 0, ZG_PAGE_SIZE);
+    /* The runtime area: its code page read-only; with the CPL3 entry the frame
+     * and the entry's stack are the program's (it shares the entry's
+     * privilege anyway); with the CPL0 entry none of it is the program's, or
+     * it could replace the code that runs at CPL0. */
+    uint64_t rt_user = probe_cpl == 3 ? PTE_U : 0;
     if (map_range(&b, pml4, ZG_PAGE_SIZE, ZG_PAGE_SIZE, ZG_LINUX_RT_GPA - ZG_PAGE_SIZE, PTE_W) ||
-        map_range(&b, pml4, ZG_LINUX_RT_GPA, ZG_LINUX_RT_GPA, l->ident_end - ZG_LINUX_RT_GPA,
+        map_range(&b, pml4, ZG_LINUX_RT_GPA, ZG_LINUX_RT_GPA, ZG_PAGE_SIZE, rt_user) ||
+        map_range(&b, pml4, ZG_LINUX_RT_GPA + ZG_PAGE_SIZE, ZG_LINUX_RT_GPA + ZG_PAGE_SIZE,
+                  ZG_LINUX_RT_END - ZG_LINUX_RT_GPA - ZG_PAGE_SIZE, PTE_W | rt_user) ||
+        map_range(&b, pml4, ZG_LINUX_RT_END, ZG_LINUX_RT_END, l->ident_end - ZG_LINUX_RT_END,
                   PTE_W | PTE_U) ||
         map_range(&b, pml4, ZG_LINUX_MMAP_VA, l->mmap_gpa, l->mmap_size, PTE_W | PTE_U) ||
         map_range(&b, pml4, ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, l->stack_gpa,

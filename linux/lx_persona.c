@@ -103,8 +103,9 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
      * on its listening socket), or its opening of ZG_LINUX_READY_PATH (a
      * program that wants to choose). */
     if ((in->cfg.flags & ZG_INST_STOP_AT_READY) &&
-        ((nr == 0 && c.a[0] == 0 && lx->fd[0].kind == LX_FD_STDIN) || lx_is_ready_open(&c) ||
-         lx_is_first_wait(&c))) {
+        (((nr == 0 || nr == 19) /* read, readv */ && c.a[0] == 0 &&
+          lx->fd[0].kind == LX_FD_STDIN) ||
+         lx_is_ready_open(&c) || lx_is_first_wait(&c))) {
         in->cfg.flags &= ~ZG_INST_STOP_AT_READY;
         in->ready_gpa = ZG_LINUX_FRAME_GPA;
         res->end = ZG_END_READY;

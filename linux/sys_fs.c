@@ -54,12 +54,16 @@ static int64_t do_read(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t
     case LX_FD_SOCK:
         return -ENOTCONN;
     case LX_FD_NULL:
-        return 0;
+        return (f->flags & O_ACCMODE) == O_WRONLY ? -EBADF : 0;
     case LX_FD_ZERO:
+        if ((f->flags & O_ACCMODE) == O_WRONLY)
+            return -EBADF;
         memset(buf, 0, len);
         n = (int64_t)len;
         break;
     case LX_FD_RANDOM:
+        if ((f->flags & O_ACCMODE) == O_WRONLY)
+            return -EBADF;
         n = zg_fill_random(buf, len) < 0 ? -EIO : (int64_t)len;
         break;
     case LX_FD_FILE: {
@@ -89,7 +93,9 @@ static int64_t do_write(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_
     if (!len)
         return 0;
     if (f->kind == LX_FD_NULL || f->kind == LX_FD_ZERO || f->kind == LX_FD_RANDOM)
-        return (int64_t)len; /* as Linux: the bytes are never looked at */
+        return (f->flags & O_ACCMODE) == O_RDONLY
+                   ? -EBADF
+                   : (int64_t)len; /* the bytes are never looked at */
     if (f->kind == LX_FD_FILE || f->kind == LX_FD_DIR)
         return -EBADF; /* the view is read-only: opened for reading only */
     if (len > ZG_IO_MAX)
@@ -105,15 +111,7 @@ static int64_t do_write(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_
     case LX_FD_SOCK:
         return -ENOTCONN;
     case LX_FD_CONSOLE:
-        if (in->cfg.console_fd >= 0 && in->console_bytes < ZG_CONSOLE_CAP) {
-            uint64_t n = len;
-            if (n > ZG_CONSOLE_CAP - in->console_bytes)
-                n = ZG_CONSOLE_CAP - in->console_bytes;
-            ssize_t w = write(in->cfg.console_fd, buf, n);
-            (void)w; /* the console is best effort */
-        }
-        in->console_bytes += len;
-        return (int64_t)len;
+        return zg_console_write(in, buf, len);
     default:
         return -EBADF; /* opened for reading */
     }
@@ -182,6 +180,9 @@ int64_t lx_vec(struct lx_call *c, uint64_t fd, uint64_t iov_va, uint64_t cnt, in
             return total ? total : n;
         total += n;
         if ((uint64_t)n < len)
+            break;
+        /* From a stream, what is there: the next iovec would wait for more. */
+        if (!writing && n > 0 && is_stream(f))
             break;
     }
     return total;
@@ -366,12 +367,10 @@ int64_t lx_sys_sendfile(struct lx_call *c)
         w = (int64_t)n;
         break;
     case LX_FD_CONSOLE:
-        if (c->in->cfg.console_fd >= 0 && write(c->in->cfg.console_fd, src, n) < 0)
-            lx_log(c->in, "zerg: linux: console write failed");
-        w = (int64_t)n; /* the console is best effort */
+        w = zg_console_write(c->in, src, n);
         break;
     default:
-        return -EINVAL;
+        return -EBADF; /* not open for writing (Linux: EBADF) */
     }
     if (w <= 0)
         return w;
@@ -408,8 +407,11 @@ int64_t lx_sys_getdents64(struct lx_call *c)
         uint32_t ino;
         unsigned char type;
         if (f->pos < 2) {
+            const struct lx_fv_ent *self = lx_fv_ent(c->in, f->ent);
+            if (!self)
+                return -EIO;
             name = f->pos ? ".." : ".";
-            ino = f->pos ? lx_fv_ent(c->in, f->ent)->parent : f->ent;
+            ino = f->pos ? self->parent : f->ent;
             type = 4; /* DT_DIR */
         } else {
             uint32_t i = (uint32_t)(f->pos - 2);
@@ -421,7 +423,7 @@ int64_t lx_sys_getdents64(struct lx_call *c)
                 f->pos++;
                 continue;
             }
-            name = strrchr(path, '/') + 1;
+            name = strrchr(path, '/') + 1; /* lx_fv_path: every path starts with '/' */
             ino = i;
             type = S_ISDIR(e->mode) ? 4 : S_ISLNK(e->mode) ? 10 : 8;
         }
@@ -469,7 +471,7 @@ void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *s
         st->st_ino = (ino_t)f->kind;
         return;
     }
-    unsigned minor = f->kind == LX_FD_NULL ? 3 : f->kind == LX_FD_ZERO ? 5 : 9;
+    unsigned minor = f->ent; /* /dev files: their minor number (sys_path.c) */
     st->st_mode = S_IFCHR | 0666;
     st->st_rdev = makedev(1, minor);
     st->st_dev = 0x05;

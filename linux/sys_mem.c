@@ -209,7 +209,7 @@ int64_t lx_sys_munmap(struct lx_call *c)
 {
     struct lx_state *lx = c->lx;
     uint64_t addr = c->a[0], len = c->a[1];
-    if ((addr & (PAGE - 1)) || !len)
+    if ((addr & (PAGE - 1)) || !len || len > (1ull << 46))
         return -EINVAL;
     len = PAGEUP(len);
     if (!in_area(lx, addr, len))
@@ -233,7 +233,8 @@ int64_t lx_sys_mremap(struct lx_call *c)
 {
     struct lx_state *lx = c->lx;
     uint64_t old = c->a[0], olen = PAGEUP(c->a[1]), nlen = PAGEUP(c->a[2]), flags = c->a[3];
-    if ((old & (PAGE - 1)) || !nlen || (flags & ~3ull) || (flags & 2 /* FIXED */))
+    if ((old & (PAGE - 1)) || !nlen || (flags & ~3ull) || (flags & 2 /* FIXED */) ||
+        c->a[1] > (1ull << 46) || c->a[2] > (1ull << 46))
         return -EINVAL;
     if (!in_area(lx, old, olen) || old + olen > lx->mmap_top)
         return -EFAULT;

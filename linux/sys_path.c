@@ -323,8 +323,10 @@ static int64_t do_open(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t f
     if (lx_is_ready_open(c)) { /* the template point is behind it: a /dev/null */
         int fd = lx_fd_alloc(c->lx, 0);
         if (fd >= 0)
-            c->lx->fd[fd] = (struct lx_fd){
-                .kind = LX_FD_NULL, .cloexec = (flags & O_CLOEXEC) ? 1 : 0, .flags = O_RDONLY};
+            c->lx->fd[fd] = (struct lx_fd){.kind = LX_FD_NULL,
+                                           .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
+                                           .flags = O_RDONLY,
+                                           .ent = 3};
         return fd;
     }
     int rc = lx_resolve(c, dirfd, va, !(flags & O_NOFOLLOW), path, sizeof(path));
@@ -344,6 +346,7 @@ static int64_t do_open(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t f
                                                               O_NOCTTY | O_TRUNC))};
     if (n.kind == N_DEV) {
         f.kind = (uint8_t)devices[n.idx].kind;
+        f.ent = devices[n.idx].minor;
     } else {
         if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
             return dir ? -EISDIR : -EROFS;

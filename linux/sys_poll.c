@@ -70,6 +70,8 @@ static int conn_open(const struct lx_state *lx)
 static int64_t do_poll(struct lx_call *c, const int *fds, const short *ev, short *rev, uint64_t n,
                        int64_t timeout_ms)
 {
+    if (timeout_ms > 86400000ll * 365)
+        timeout_ms = -1; /* a year or more: forever (the deadline still bounds it) */
     uint64_t t_end = timeout_ms >= 0 ? zg_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
     int stdin_at = -1;
     for (;;) {
@@ -155,7 +157,8 @@ static int64_t ts_ms(struct lx_call *c, uint64_t va, int64_t *ms)
         return -EFAULT;
     if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
         return -EINVAL;
-    *ms = ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
+    *ms = ts->tv_sec > INT64_MAX / 2000 ? INT64_MAX / 2
+                                        : ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
     return 0;
 }
 
@@ -218,7 +221,7 @@ int64_t lx_sys_select(struct lx_call *c)
             return -EFAULT;
         if (tv[0] < 0 || tv[1] < 0 || tv[1] >= 1000000)
             return -EINVAL;
-        ms = tv[0] * 1000 + (tv[1] + 999) / 1000;
+        ms = tv[0] > INT64_MAX / 2000 ? INT64_MAX / 2 : tv[0] * 1000 + (tv[1] + 999) / 1000;
     }
     return select_common(c, c->a[0], c->a[1], c->a[2], c->a[3], ms);
 }

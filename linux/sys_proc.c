@@ -153,8 +153,8 @@ int64_t lx_sys_getgid(struct lx_call *c)
 int64_t lx_sys_rt_sigaction(struct lx_call *c)
 {
     uint64_t sig = c->a[0];
-    if (sig < 1 || sig > 64 || sig == 9 || sig == 19 || c->a[3] != 8)
-        return -EINVAL; /* SIGKILL, SIGSTOP cannot be caught */
+    if (sig < 1 || sig > 64 || c->a[3] != 8 || ((sig == 9 || sig == 19) && c->a[1]))
+        return -EINVAL; /* SIGKILL, SIGSTOP can be asked about, not caught */
     uint8_t *slot = c->lx->sigact[sig - 1];
     const uint8_t *act = NULL;
     if (c->a[1] && !(act = lx_uptr(c->in, c->a[1], 32)))

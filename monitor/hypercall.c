@@ -67,6 +67,19 @@ static int wait_fd(struct zg_instance *in, int fd, short events)
     }
 }
 
+int64_t zg_console_write(struct zg_instance *in, const uint8_t *buf, uint64_t len)
+{
+    if (in->cfg.console_fd >= 0 && in->console_bytes < ZG_CONSOLE_CAP) {
+        uint64_t n = len;
+        if (n > ZG_CONSOLE_CAP - in->console_bytes)
+            n = ZG_CONSOLE_CAP - in->console_bytes;
+        ssize_t w = write(in->cfg.console_fd, buf, n);
+        (void)w; /* the console is best effort */
+    }
+    in->console_bytes += len;
+    return (int64_t)len;
+}
+
 int64_t zg_io_recv(struct zg_instance *in, uint8_t *buf, uint64_t len)
 {
     if (!in->t.first_recv)
@@ -179,17 +192,8 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
             a->ret = -ZG_EINVAL;
         else if (!buf)
             a->ret = -ZG_EFAULT;
-        else {
-            if (in->cfg.console_fd >= 0 && in->console_bytes < ZG_CONSOLE_CAP) {
-                uint64_t n = len;
-                if (n > ZG_CONSOLE_CAP - in->console_bytes)
-                    n = ZG_CONSOLE_CAP - in->console_bytes;
-                ssize_t w = write(in->cfg.console_fd, buf, n);
-                (void)w; /* the console is best effort */
-            }
-            in->console_bytes += len;
-            a->ret = (int64_t)len;
-        }
+        else
+            a->ret = zg_console_write(in, buf, len);
         return ZG_HC_CONTINUE;
     }
     case ZG_HC_TIME: {

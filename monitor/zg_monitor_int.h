@@ -50,6 +50,10 @@ int zg_zerg_complete_ready(struct zg_instance *in, int restored);
 int64_t zg_io_recv(struct zg_instance *in, uint8_t *buf, uint64_t len);
 int64_t zg_io_send(struct zg_instance *in, const uint8_t *buf, uint64_t len);
 
+/* Writes to the instance's console (cfg.console_fd), at most ZG_CONSOLE_CAP
+ * bytes over the instance's life; best effort. Returns len. */
+int64_t zg_console_write(struct zg_instance *in, const uint8_t *buf, uint64_t len);
+
 /* Fills buf with len bytes from the host's random pool. 0 or -errno. */
 int zg_fill_random(void *buf, size_t len);
 

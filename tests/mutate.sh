@@ -31,6 +31,9 @@ if [ "${1:-}" = --list ]; then
     exit 0
 fi
 names=("$@")
+current=""
+# An interrupted run (a timeout, ^C) leaves no scratch copy behind.
+trap '[ -n "$current" ] && [ "${MUTATE_KEEP:-0}" != 1 ] && rm -rf "$current" "$current".before "$current".after "$current".log' EXIT
 if [ ${#names[@]} -eq 0 ]; then
     for f in tests/mutations/*.sh; do names+=("$(basename "$f" .sh)"); done
 fi
@@ -69,6 +72,7 @@ for name in "${names[@]}"; do
         continue
     fi
     d=$(mktemp -d "/tmp/zerg-mutation-$name.XXXXXX")
+    current=$d
     log=$d.log
     (
         MUT_DESC="" MUT_BUILD="" MUT_TIMEOUT=300

@@ -133,7 +133,7 @@ fi
 if tier mutation; then
     # Each guard fails against the code it guards, broken on purpose
     # (tests/mutations/, tests/README.md).
-    run_one "mutation" 3600 tests/mutate.sh
+    run_one "mutation" 4800 tests/mutate.sh
 fi
 
 if [ ${#failed_names[@]} -gt 0 ]; then

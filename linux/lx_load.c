@@ -452,6 +452,14 @@ int lx_save(struct zg_instance *in, void **buf, size_t *len)
     return 0;
 }
 
+static pthread_once_t host_cpu_once = PTHREAD_ONCE_INIT;
+static uint32_t host_cpu[LX_NCPU];
+
+static void read_host_cpu(void)
+{
+    lx_cpu_read(host_cpu);
+}
+
 static int bad_state(struct zg_instance *in, const char *what)
 {
     zg_inst_fail(in, "the template's Linux state is damaged: %s", what);
@@ -514,10 +522,9 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
         free(s);
         return bad_state(in, why);
     }
-    uint32_t have[LX_NCPU];
     char lack[200];
-    lx_cpu_read(have);
-    if (lx_cpu_missing(s->cpu, have, lack, sizeof(lack))) {
+    pthread_once(&host_cpu_once, read_host_cpu); /* CPUID may trap: once per process */
+    if (lx_cpu_missing(s->cpu, host_cpu, lack, sizeof(lack))) {
         free(s);
         zg_inst_fail(in,
                      "this host's CPU lacks features the template's program saw at start-up "

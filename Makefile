@@ -139,20 +139,23 @@ $(BUILD)/test/xlbench: tests/xen/xlbench.c
 # the files of a real page cache. tests/run.sh checks every seed is accepted.
 FUZZ_SEED_ELFS := $(BIN)/guests/zergling.elf \
                   $(addprefix $(BIN)/test-guests/,hello.elf hypercalls.elf servetest.elf loop.elf fault.elf wildptr.elf)
-$(BUILD)/test/mkseed_manifest: tests/fuzz/mkseed_manifest.c $(BUILD)/libzerg.a
+$(BUILD)/test/mkseed_%: tests/fuzz/mkseed_%.c $(BUILD)/libzerg.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(call WHOLE,$(BUILD)/libzerg.a) $(LDLIBS)
 
-$(FUZZ_SEEDS): tests/fuzz/mkseeds.sh $(BIN)/zerg $(BUILD)/test/mkseed_manifest $(FUZZ_SEED_ELFS)
+$(FUZZ_SEEDS): tests/fuzz/mkseeds.sh $(BIN)/zerg $(BUILD)/test/mkseed_manifest \
+               $(BUILD)/test/mkseed_lxstate $(FUZZ_SEED_ELFS)
 	tests/fuzz/mkseeds.sh $(BUILD)/fuzz-seeds $(BIN)/zerg $(BUILD)/test/mkseed_manifest $(FUZZ_SEED_ELFS)
 	@touch $@
 
-# The fuzzers need no hypervisor backend (hv.c's weak table resolves to none).
-FUZZ_LIB_SRCS := $(filter-out hypervisor/hv_%.c linux/%,$(LIB_SRCS))
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+# The fuzzers need no hypervisor backend (hv.c's weak table resolves to none);
+# the Linux personality's parsers are fuzzed too (fuzz_lx_state).
+FUZZ_LIB_SRCS := $(filter-out hypervisor/hv_%.c,$(LIB_SRCS))
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(BUILD)/gen/lx_names.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(INC) -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIB_SRCS) -llz4 -lxxhash -lpthread -lrt -lm
+	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIB_SRCS) -llz4 -lxxhash -lpthread -lrt -lm \
+	    -Wl,-z,noexecstack
 
 $(BUILD)/guest/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -280,6 +280,10 @@ void lx_log(struct zg_instance *in, const char *fmt, ...) __attribute__((format(
 /* ---- Loading (lx_load.c) ---------------------------------------------------- */
 int lx_boot(struct zg_instance *in, const void *image, size_t size);
 
+/* The address space of mem_size bytes with fv_size bytes of file view
+ * (linux_abi.h). 0, or -ENOSPC if the view leaves too little. */
+int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l);
+
 /* The state as a template carries it (PERSONA record), and back: lx_load
  * checks every field against the instance's memory (untrusted input). */
 #define LX_STATE_VERSION 1

@@ -382,7 +382,7 @@ out:
 
 /* ---- The address space of mem_size bytes (linux_abi.h) -------------------- */
 /* fv_size bytes of file view go below the stack (2 MiB-aligned). */
-static int plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l)
+int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l)
 {
     uint64_t fv = (fv_size + MIB2 - 1) & ~(MIB2 - 1);
     l->stack_gpa = mem_size - ZG_LINUX_STACK_SIZE;
@@ -483,7 +483,7 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
     const struct lx_layout *l = &s->l;
     uint64_t area_end = ZG_LINUX_MMAP_VA + l->mmap_size;
     const char *why = NULL;
-    if (in->mem_size < 32ull << 20 || plan_layout(in->mem_size, l->fv_size, &want) < 0 ||
+    if (in->mem_size < 32ull << 20 || lx_plan_layout(in->mem_size, l->fv_size, &want) < 0 ||
         memcmp(&want.ident_end, &l->ident_end, sizeof(*l) - offsetof(struct lx_layout, ident_end)))
         why = "layout";
     else if (l->image_lo < ZG_LINUX_RT_END || l->image_lo > l->image_hi ||
@@ -581,7 +581,7 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
             return vrc;
     }
     struct lx_layout *l = &lx->l;
-    if (plan_layout(m, view_size, l) < 0) {
+    if (lx_plan_layout(m, view_size, l) < 0) {
         free(view);
         zg_inst_fail(in, "--mem %llu MiB leaves no room for the %llu MiB of --ro files; give more",
                      (unsigned long long)(m >> 20), (unsigned long long)(view_size >> 20));

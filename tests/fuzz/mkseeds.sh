@@ -4,16 +4,18 @@
 # checks (tests/run.sh checks each seed is accepted: ZG_FUZZ_STRICT).
 #   tests/fuzz/mkseeds.sh OUTDIR ZERG MKSEED_MANIFEST ELF...
 # OUTDIR/elf: the guest ELFs given; OUTDIR/manifest: manifests written by the
-# real serializer; OUTDIR/pc_index, pc_pack, pc_root: the files of a page
+# real serializer; OUTDIR/lx_state: Linux personality states (mkseed_lxstate,
+# beside MKSEED_MANIFEST); OUTDIR/pc_index, pc_pack, pc_root: the files of a page
 # cache made by `zerg cache ingest-file` (text, random, zero and repeated pages).
 set -euo pipefail
 out=$1 zerg=$2 mkman=$3
 shift 3
 tmp=$(mktemp -d "${out%/}.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp"/{elf,manifest,pc_index,pc_pack,pc_root}
+mkdir -p "$tmp"/{elf,manifest,pc_index,pc_pack,pc_root,lx_state}
 for e in "$@"; do cp "$e" "$tmp/elf/"; done
 "$mkman" "$tmp/manifest"
+"$(dirname "$mkman")/mkseed_lxstate" "$tmp/lx_state"
 img=$tmp/img
 {
     for i in $(seq 1 6); do (yes "zerg page cache seed line $i" || true) | head -c 4096; done

@@ -17,7 +17,7 @@
 #define ZERG_LINUX_ABI_H
 
 /* The port of the Linux call (inside the range the zerg ABI claims). */
-#define ZG_LINUX_PORT 0x508u
+#define ZG_LINUX_PORT 0x508
 
 /* ---- Guest physical and virtual layout --------------------------------
  * [0, 1 MiB)        the monitor's: page tables, GDT, TSS (as zerg guests)
@@ -27,11 +27,11 @@
  *                   static PIE at ZG_LINUX_PIE_BASE), then the brk heap
  * then              the mmap area, mapped at ZG_LINUX_MMAP_VA
  * top 8 MiB         the stack, mapped just below ZG_LINUX_STACK_VA_END */
-#define ZG_LINUX_RT_GPA       0x100000u /* the entry code (one page) */
-#define ZG_LINUX_FRAME_GPA    0x101000u /* struct zg_linux_frame */
-#define ZG_LINUX_RT_STACK_TOP 0x108000u /* the entry's stack: [0x102000, 0x108000) */
-#define ZG_LINUX_RT_END       0x200000u
-#define ZG_LINUX_PIE_BASE     0x400000u
+#define ZG_LINUX_RT_GPA       0x100000 /* the entry code (one page) */
+#define ZG_LINUX_FRAME_GPA    0x101000 /* struct zg_linux_frame */
+#define ZG_LINUX_RT_STACK_TOP 0x108000 /* the entry's stack: [0x102000, 0x108000) */
+#define ZG_LINUX_RT_END       0x200000
+#define ZG_LINUX_PIE_BASE     0x400000
 #define ZG_LINUX_MMAP_VA      0x7f0000000000ull
 #define ZG_LINUX_STACK_VA_END 0x800000000000ull
 #define ZG_LINUX_STACK_TOP    0x7ffffffff000ull /* initial stack grows down from here */

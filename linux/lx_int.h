@@ -60,8 +60,9 @@ enum lx_fd_kind {
     LX_FD_DIR,     /* a directory of the view */
     LX_FD_SOCK,    /* a TCP socket the program made: bound, listening (sys_net.c) */
     LX_FD_CONN,    /* the instance's one connection, accepted from a listening socket */
+    LX_FD_EPOLL,   /* an epoll instance: lx_state.epoll[ent] (sys_poll.c) */
 };
-#define LX_FD_KIND_MAX LX_FD_CONN
+#define LX_FD_KIND_MAX LX_FD_EPOLL
 
 /* lx_fd.sock for LX_FD_SOCK */
 #define LX_SOCK_BOUND     0x1u
@@ -82,6 +83,20 @@ struct lx_fd {
 #define LX_NCPU     8   /* CPUID words a template records: see lx_cpu_read */
 #define LX_NRANGES  128 /* free ranges of the mmap area */
 #define LX_NSYSCALL 512 /* system-call numbers the table covers */
+#define LX_NEPOLL   4   /* epoll instances */
+#define LX_NEPOLLFD 64  /* descriptors registered in each */
+
+struct lx_epreg {
+    int32_t fd;      /* -1: a free slot */
+    uint32_t events; /* EPOLL* asked for (EPOLLONESHOT: disabled once reported) */
+    uint64_t data;   /* handed back with each event */
+};
+
+struct lx_epoll {
+    uint32_t used; /* an epoll descriptor refers to it */
+    uint32_t pad;
+    struct lx_epreg reg[LX_NEPOLLFD];
+};
 
 struct lx_range {
     uint64_t va, len;
@@ -107,6 +122,7 @@ struct lx_state {
     uint8_t sigact[64][32];            /* rt_sigaction: struct kernel_sigaction per signal */
     uint64_t sigmask;                  /* rt_sigprocmask */
     uint64_t altstack[3];              /* sigaltstack: ss_sp, ss_flags, ss_size */
+    struct lx_epoll epoll[LX_NEPOLL];  /* epoll instances (sys_poll.c) */
     uint64_t logged[LX_NSYSCALL / 64]; /* unknown calls already logged */
     uint64_t calls;                    /* system calls served */
     char exe[256];                     /* what /proc/self/exe names */
@@ -217,6 +233,14 @@ int64_t lx_sys_getcwd(struct lx_call *c);
 int64_t lx_sys_chdir(struct lx_call *c);
 /* sys_poll.c */
 int64_t lx_sys_poll(struct lx_call *c);
+int64_t lx_sys_epoll_create1(struct lx_call *c);
+int64_t lx_sys_epoll_create(struct lx_call *c);
+int64_t lx_sys_epoll_ctl(struct lx_call *c);
+int64_t lx_sys_epoll_wait(struct lx_call *c);
+int64_t lx_sys_epoll_pwait(struct lx_call *c);
+/* Descriptor fd is gone: its epoll registrations go with it (as Linux does
+ * when the last reference to a file is closed). */
+void lx_epoll_forget(struct lx_state *lx, int fd);
 int64_t lx_sys_ppoll(struct lx_call *c);
 int64_t lx_sys_select(struct lx_call *c);
 int64_t lx_sys_pselect6(struct lx_call *c);

@@ -512,9 +512,14 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
     for (unsigned i = 0; !why && i < LX_NFD; i++) {
         const struct lx_fd *f = &s->fd[i];
         if (f->kind > LX_FD_KIND_MAX ||
-            ((f->kind == LX_FD_FILE || f->kind == LX_FD_DIR) && (!fv || f->ent >= fv->nent)))
+            ((f->kind == LX_FD_FILE || f->kind == LX_FD_DIR) && (!fv || f->ent >= fv->nent)) ||
+            (f->kind == LX_FD_EPOLL && (f->ent >= LX_NEPOLL || !s->epoll[f->ent].used)))
             why = "descriptor table";
     }
+    for (unsigned e = 0; !why && e < LX_NEPOLL; e++)
+        for (unsigned i = 0; s->epoll[e].used && i < LX_NEPOLLFD; i++)
+            if (s->epoll[e].reg[i].fd < -1 || s->epoll[e].reg[i].fd >= LX_NFD)
+                why = "epoll registrations";
     if (!why && (!str_ends(s->exe, sizeof(s->exe)) || !str_ends(s->argv0, sizeof(s->argv0)) ||
                  !str_ends(s->cwd, sizeof(s->cwd)) || s->cwd[0] != '/'))
         why = "program name or directory";

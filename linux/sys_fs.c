@@ -203,7 +203,15 @@ int64_t lx_sys_close(struct lx_call *c)
     struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
+    if (f->kind == LX_FD_EPOLL) {
+        uint32_t e = f->ent, refs = 0;
+        for (unsigned i = 0; i < LX_NFD; i++)
+            refs += c->lx->fd[i].kind == LX_FD_EPOLL && c->lx->fd[i].ent == e;
+        if (refs == 1 && e < LX_NEPOLL)
+            c->lx->epoll[e].used = 0;
+    }
     memset(f, 0, sizeof(*f));
+    lx_epoll_forget(c->lx, (int)c->a[0]);
     return 0;
 }
 

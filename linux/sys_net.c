@@ -133,6 +133,16 @@ int lx_is_first_wait(struct lx_call *c)
         const struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
         return f && f->kind == LX_FD_SOCK && (f->sock & LX_SOCK_LISTENING);
     }
+    if ((c->nr == __NR_epoll_wait || c->nr == __NR_epoll_pwait) && c->a[0] < LX_NFD &&
+        c->lx->fd[c->a[0]].kind == LX_FD_EPOLL && c->lx->fd[c->a[0]].ent < LX_NEPOLL) {
+        const struct lx_epoll *ep = &c->lx->epoll[c->lx->fd[c->a[0]].ent];
+        for (unsigned i = 0; i < LX_NEPOLLFD; i++) {
+            const struct lx_fd *f =
+                ep->reg[i].fd >= 0 ? lx_fd_get(c->lx, (uint64_t)ep->reg[i].fd) : NULL;
+            if (f && f->kind == LX_FD_SOCK && (f->sock & LX_SOCK_LISTENING))
+                return 1;
+        }
+    }
     if (c->nr == __NR_poll || c->nr == __NR_ppoll) {
         uint64_t n = c->a[1];
         const struct pollfd *p = n && n <= 64 ? lx_uptr(c->in, c->a[0], n * sizeof(*p)) : NULL;

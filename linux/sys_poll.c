@@ -6,7 +6,9 @@
  * readable until its one connection is accepted; waiting on it once that
  * connection is closed ends the instance (there will be no other). */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <string.h>
 #include <time.h>
 
@@ -230,4 +232,154 @@ int64_t lx_sys_pselect6(struct lx_call *c)
 {
     int64_t ms, rc = ts_ms(c, c->a[4], &ms);
     return rc < 0 ? rc : select_common(c, c->a[0], c->a[1], c->a[2], c->a[3], ms);
+}
+
+/* ---- epoll: registrations kept in the state, waits through do_poll ---------- */
+void lx_epoll_forget(struct lx_state *lx, int fd)
+{
+    for (unsigned e = 0; e < LX_NEPOLL; e++)
+        for (unsigned i = 0; i < LX_NEPOLLFD; i++)
+            if (lx->epoll[e].used && lx->epoll[e].reg[i].fd == fd)
+                lx->epoll[e].reg[i].fd = -1;
+}
+
+int64_t lx_sys_epoll_create1(struct lx_call *c)
+{
+    if (c->a[0] & ~(uint64_t)O_CLOEXEC)
+        return -EINVAL;
+    unsigned e;
+    for (e = 0; e < LX_NEPOLL && c->lx->epoll[e].used; e++)
+        ;
+    if (e == LX_NEPOLL)
+        return -EMFILE;
+    int fd = lx_fd_alloc(c->lx, 0);
+    if (fd < 0)
+        return fd;
+    struct lx_epoll *ep = &c->lx->epoll[e];
+    memset(ep, 0, sizeof(*ep));
+    ep->used = 1;
+    for (unsigned i = 0; i < LX_NEPOLLFD; i++)
+        ep->reg[i].fd = -1;
+    c->lx->fd[fd] = (struct lx_fd){
+        .kind = LX_FD_EPOLL, .cloexec = (c->a[0] & O_CLOEXEC) ? 1 : 0, .flags = O_RDWR, .ent = e};
+    return fd;
+}
+
+int64_t lx_sys_epoll_create(struct lx_call *c)
+{
+    if ((int64_t)(int)c->a[0] <= 0)
+        return -EINVAL;
+    struct lx_call c1 = *c;
+    c1.a[0] = 0;
+    return lx_sys_epoll_create1(&c1);
+}
+
+static struct lx_epoll *epoll_of(struct lx_call *c, uint64_t fd, int64_t *err)
+{
+    struct lx_fd *f = lx_fd_get(c->lx, fd);
+    *err = !f ? -EBADF : (f->kind != LX_FD_EPOLL || f->ent >= LX_NEPOLL) ? -EINVAL : 0;
+    return *err ? NULL : &c->lx->epoll[f->ent];
+}
+
+int64_t lx_sys_epoll_ctl(struct lx_call *c)
+{
+    int64_t err;
+    struct lx_epoll *ep = epoll_of(c, c->a[0], &err);
+    if (!ep)
+        return err;
+    uint64_t op = c->a[1], fd = c->a[2];
+    struct lx_fd *t = lx_fd_get(c->lx, fd);
+    if (!t)
+        return -EBADF;
+    if (fd == c->a[0] || t->kind == LX_FD_FILE || t->kind == LX_FD_DIR)
+        return -EPERM; /* as Linux: regular files and directories cannot be polled */
+    uint32_t events = 0;
+    uint64_t data = 0;
+    if (op != EPOLL_CTL_DEL) {
+        const uint8_t *ev = lx_uptr(c->in, c->a[3], 12); /* struct epoll_event, packed */
+        if (!ev)
+            return -EFAULT;
+        memcpy(&events, ev, 4);
+        memcpy(&data, ev + 4, 8);
+    }
+    int at = -1, free_at = -1;
+    for (int i = 0; i < LX_NEPOLLFD; i++) {
+        if (ep->reg[i].fd == (int32_t)fd)
+            at = i;
+        else if (ep->reg[i].fd < 0 && free_at < 0)
+            free_at = i;
+    }
+    switch (op) {
+    case EPOLL_CTL_ADD:
+        if (at >= 0)
+            return -EEXIST;
+        if (free_at < 0)
+            return -ENOSPC;
+        ep->reg[free_at] = (struct lx_epreg){(int32_t)fd, events, data};
+        return 0;
+    case EPOLL_CTL_MOD:
+        if (at < 0)
+            return -ENOENT;
+        ep->reg[at].events = events;
+        ep->reg[at].data = data;
+        return 0;
+    case EPOLL_CTL_DEL:
+        if (at < 0)
+            return -ENOENT;
+        ep->reg[at].fd = -1;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+static int64_t epoll_wait_common(struct lx_call *c, int64_t timeout_ms)
+{
+    int64_t err;
+    struct lx_epoll *ep = epoll_of(c, c->a[0], &err);
+    if (!ep)
+        return err;
+    int64_t max = (int64_t)(int)c->a[2];
+    if (max <= 0 || max > LX_NEPOLLFD * 4)
+        return -EINVAL;
+    uint8_t *out = lx_uwptr(c->in, c->a[1], (uint64_t)max * 12);
+    if (!out)
+        return -EFAULT;
+    int fds[LX_NEPOLLFD] = {0}, idx[LX_NEPOLLFD] = {0};
+    short ev[LX_NEPOLLFD] = {0}, rev[LX_NEPOLLFD];
+    uint64_t n = 0;
+    for (int i = 0; i < LX_NEPOLLFD; i++) {
+        const struct lx_epreg *r = &ep->reg[i];
+        if (r->fd < 0 || !(r->events & (EPOLLIN | EPOLLOUT)))
+            continue; /* free, or a one-shot already reported */
+        fds[n] = r->fd;
+        ev[n] = (short)(r->events & (EPOLLIN | EPOLLOUT));
+        idx[n++] = i;
+    }
+    int64_t ready = do_poll(c, fds, ev, rev, n, timeout_ms);
+    if (ready <= 0 || c->stop)
+        return ready;
+    int64_t k = 0;
+    for (uint64_t j = 0; j < n && k < max; j++) {
+        if (!rev[j])
+            continue;
+        struct lx_epreg *r = &ep->reg[idx[j]];
+        uint32_t e = (uint32_t)(uint16_t)rev[j];
+        memcpy(out + k * 12, &e, 4);
+        memcpy(out + k * 12 + 4, &r->data, 8);
+        if (r->events & EPOLLONESHOT)
+            r->events &= ~(uint32_t)(EPOLLIN | EPOLLOUT);
+        k++;
+    }
+    return k;
+}
+
+int64_t lx_sys_epoll_wait(struct lx_call *c)
+{
+    return epoll_wait_common(c, (int64_t)(int)c->a[3]);
+}
+
+int64_t lx_sys_epoll_pwait(struct lx_call *c)
+{
+    return epoll_wait_common(c, (int64_t)(int)c->a[3]); /* the signal mask: no signals */
 }

@@ -1,5 +1,6 @@
 /* Linux test program, the server model: a small HTTP server that listens on
- * the port it is given, waits with poll, accepts, answers each connection
+ * the port it is given, waits with poll (or epoll: a third argument "epoll"),
+ * accepts, answers each connection
  * with what it saw (method, path, how many connections so far, its socket
  * names), closes it and waits for the next -- for N connections (0: ever).
  * Natively it serves real clients; under zerg each instance serves its one
@@ -10,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,10 +34,26 @@ int main(int argc, char **argv)
     socklen_t ml = sizeof(me);
     getsockname(ls, (struct sockaddr *)&me, &ml);
     fprintf(stderr, "listening on %d\n", ntohs(me.sin_port));
+    int use_epoll = argc > 3 && !strcmp(argv[3], "epoll"), ep = -1;
+    if (use_epoll) {
+        struct epoll_event e = {.events = EPOLLIN, .data.u64 = 77};
+        ep = epoll_create1(EPOLL_CLOEXEC);
+        if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, ls, &e) < 0) {
+            perror("server: epoll");
+            return 5;
+        }
+    }
     for (long n = 1; !max || n <= max; n++) {
-        struct pollfd p = {.fd = ls, .events = POLLIN};
-        if (poll(&p, 1, -1) != 1)
-            return 3;
+        if (use_epoll) {
+            struct epoll_event got[4];
+            if (epoll_wait(ep, got, 4, -1) != 1 || got[0].data.u64 != 77 ||
+                !(got[0].events & EPOLLIN))
+                return 3;
+        } else {
+            struct pollfd p = {.fd = ls, .events = POLLIN};
+            if (poll(&p, 1, -1) != 1)
+                return 3;
+        }
         struct sockaddr_in peer;
         socklen_t pl = sizeof(peer);
         int cs = accept4(ls, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);

@@ -92,9 +92,12 @@ for Z in $(zerg_bins); do
     # The server model: a program that listens, polls and accepts; natively it
     # serves a real client, under zerg the instance's one connection (the
     # request on stdin) and ends when the server waits for a second.
-    for variant in glibc musl; do
+    for variant in glibc musl glibc-epoll musl-epoll; do
+        wait_with=poll
+        [ "${variant#*-}" = epoll ] && wait_with=epoll
+        variant=${variant%-epoll}
         port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-        bin/linux-tests/server.$variant "$port" 1 2>/dev/null &
+        bin/linux-tests/server.$variant "$port" 1 $wait_with 2>/dev/null &
         sp=$!
         native=""
         for i in $(seq 1 50); do
@@ -110,12 +113,12 @@ sys.stdout.write(d.decode())' "$port" 2>/dev/null) && break
             sleep 0.05
         done
         wait $sp
-        zout=$(printf 'GET /srv HTTP/1.0\r\nHost: zerg\r\n\r\n' | "$Z" boot "bin/linux-tests/server.$variant" -- "$port" 2>"$TMP/s.err")
+        zout=$(printf 'GET /srv HTTP/1.0\r\nHost: zerg\r\n\r\n' | "$Z" boot "bin/linux-tests/server.$variant" -- "$port" 0 $wait_with 2>"$TMP/s.err")
         zrc=$?
         if [ $zrc = 0 ] && [ -n "$native" ] && [ "$zout" = "$native" ] && grep -q 'connection 1 ' <<<"$zout"; then
-            pass "$v/linux/server-model-$variant"
+            pass "$v/linux/server-model-$variant-$wait_with"
         else
-            fail "$v/linux/server-model-$variant" "rc=$zrc native=[$native] zerg=[$zout] $(head -c 300 "$TMP/s.err")"
+            fail "$v/linux/server-model-$variant-$wait_with" "rc=$zrc native=[$native] zerg=[$zout] $(head -c 300 "$TMP/s.err")"
         fi
     done
 
@@ -326,7 +329,7 @@ fi
 # The server model from a template: captured where the server first waits
 # for a connection (poll on its listening socket); served per connection,
 # pooled, every instance answering its one connection as connection 1.
-if bin/zerg template create srv -q --guest bin/linux-tests/server.glibc -- 8080 >"$TMP/srv.txt" 2>&1; then
+if bin/zerg template create srv -q --guest bin/linux-tests/server.glibc -- 8080 0 epoll >"$TMP/srv.txt" 2>&1; then
     bin/zerg serve -t srv -l "unix:$TMP/srv.sock" -n 2 >"$TMP/srv.log" 2>&1 &
     sp=$!
     for i in $(seq 1 50); do [ -S "$TMP/srv.sock" ] && break; sleep 0.1; done

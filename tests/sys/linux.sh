@@ -178,7 +178,7 @@ fuzz_linux() {
     local Z=$1 target=$2 per=$3 total=0 seed=0 bad="" runs=0
     while [ $total -lt "$target" ] && [ $seed -lt 60 ]; do
         seed=$((seed + 1))
-        "$Z" boot --timeout 600000 bin/linux-tests/scfuzz.glibc -- "$per" "$seed" \
+        "$Z" boot --timeout 300000 bin/linux-tests/scfuzz.glibc -- "$per" "$seed" \
             </dev/null >"$TMP/fz.out" 2>"$TMP/fz.err"
         local rc=$?
         runs=$((runs + 1))

@@ -190,6 +190,7 @@ struct lx_fd *lx_fd_get(struct lx_state *lx, uint64_t fd);
 int lx_fd_alloc(struct lx_state *lx, uint64_t from);
 void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *st);
 void lx_stat_of_ent(struct zg_instance *in, uint32_t i, struct stat *st);
+void lx_stat_of_dev(unsigned minor, struct stat *st); /* /dev/null, zero, (u)random */
 int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *out, size_t max);
 int lx_is_ready_open(const struct lx_call *c);
 

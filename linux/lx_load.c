@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "linux/lx_int.h"
+#include "monitor/zg_elf.h"
 
 #define PTE_P  0x1ull
 #define PTE_W  0x2ull
@@ -156,20 +157,6 @@ static int check_image(struct zg_instance *in, const uint8_t *img, size_t size, 
                       (unsigned long long)eh.e_entry);
     im->entry = eh.e_entry + im->base;
     return 0;
-}
-
-static void load_image(uint8_t *mem, const uint8_t *img, const struct lx_image *im)
-{
-    Elf64_Ehdr eh;
-    memcpy(&eh, img, sizeof(eh));
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        Elf64_Phdr ph;
-        memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
-        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
-            continue;
-        /* Bounds proven by check_image; memory is zero, so the bss is too. */
-        memcpy(mem + ph.p_vaddr + im->base, img + ph.p_offset, ph.p_filesz);
-    }
 }
 
 /* ---- The initial stack: argc, argv, envp, auxv, as Linux lays it out ------- */
@@ -603,7 +590,7 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
         return rc;
     l->image_lo = im.lo;
     l->image_hi = im.hi;
-    load_image(in->mem, img, &im);
+    zg_elf_copy_segments(img, in->mem, im.base); /* bounds proven by check_image */
     lx->brk_start = lx->brk = lx->brk_hwm =
         (im.hi + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
     lx->mmap_top = lx->mmap_hwm = ZG_LINUX_MMAP_VA;

@@ -479,12 +479,7 @@ void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *s
         st->st_ino = (ino_t)f->kind;
         return;
     }
-    unsigned minor = f->ent; /* /dev files: their minor number (sys_path.c) */
-    st->st_mode = S_IFCHR | 0666;
-    st->st_rdev = makedev(1, minor);
-    st->st_dev = 0x05;
-    st->st_ino = minor;
-    st->st_uid = st->st_gid = 0;
+    lx_stat_of_dev(f->ent, st); /* /dev files: ent is their minor number */
 }
 
 int64_t lx_sys_fstat(struct lx_call *c)

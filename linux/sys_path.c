@@ -200,11 +200,7 @@ static void stat_of_node(struct zg_instance *in, const struct lx_node *n, struct
         lx_stat_of_ent(in, (uint32_t)n->idx, st);
         return;
     case N_DEV:
-        st->st_mode = S_IFCHR | 0666;
-        st->st_rdev = makedev(1, devices[n->idx].minor);
-        st->st_dev = 0x05;
-        st->st_ino = devices[n->idx].minor;
-        st->st_nlink = 1;
+        lx_stat_of_dev(devices[n->idx].minor, st);
         return;
     default:
         st->st_mode = S_IFDIR | 0755;
@@ -212,6 +208,17 @@ static void stat_of_node(struct zg_instance *in, const struct lx_node *n, struct
         st->st_ino = n->kind == N_ROOT ? 2 : 3;
         return;
     }
+}
+
+void lx_stat_of_dev(unsigned minor, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_mode = S_IFCHR | 0666;
+    st->st_rdev = makedev(1, minor);
+    st->st_dev = 0x05;
+    st->st_ino = minor;
+    st->st_nlink = 1;
+    st->st_blksize = 4096;
 }
 
 /* The stat of (dirfd, path at va, flags), for the stat family. */

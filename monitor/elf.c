@@ -167,6 +167,12 @@ int zg_elf_load(const void *image, size_t size, uint8_t *mem, uint64_t mem_size,
     int rc = zg_elf_check(image, size, limit, info, err, errlen);
     if (rc < 0)
         return rc;
+    zg_elf_copy_segments(image, mem, 0); /* bounds proven by zg_elf_check */
+    return 0;
+}
+
+void zg_elf_copy_segments(const void *image, uint8_t *mem, uint64_t bias)
+{
     const uint8_t *img = image;
     Elf64_Ehdr eh;
     memcpy(&eh, img, sizeof(eh));
@@ -175,11 +181,9 @@ int zg_elf_load(const void *image, size_t size, uint8_t *mem, uint64_t mem_size,
         memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
         if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
-        /* Bounds were proven by zg_elf_check. */
-        memcpy(mem + ph.p_vaddr, img + ph.p_offset, ph.p_filesz);
-        memset(mem + ph.p_vaddr + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+        memcpy(mem + ph.p_vaddr + bias, img + ph.p_offset, ph.p_filesz);
+        memset(mem + ph.p_vaddr + bias + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
     }
-    return 0;
 }
 
 int zg_elf_has_zerg_note(const void *image, size_t size)

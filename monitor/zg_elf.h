@@ -35,6 +35,11 @@ int zg_elf_check(const void *image, size_t size, uint64_t limit, struct zg_elf_i
 int zg_elf_load(const void *image, size_t size, uint8_t *mem, uint64_t mem_size, uint64_t limit,
                 struct zg_elf_info *info, char *err, size_t errlen);
 
+/* Copies every PT_LOAD segment of an image whose headers and segment bounds
+ * a checker already proved (zg_elf_check, or the Linux personality's) into
+ * mem at p_vaddr + bias, and zeroes each segment's bss part. */
+void zg_elf_copy_segments(const void *image, uint8_t *mem, uint64_t bias);
+
 /* 1 if image is an x86-64 ELF64 file with a ZERG ABI note (a zerg guest,
  * whatever its version), 0 if it is one without (a Linux program, for the
  * "linux" personality), -ENOEXEC if it is not an x86-64 ELF64 file. Only

@@ -445,8 +445,8 @@ int zg_cmd_bench(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     uint64_t runs = 300, cold_runs = 40, live = 32;
-    static char ro[ZG_TOOL_LINES_MAX], env[ZG_TOOL_LINES_MAX];
-    ro[0] = env[0] = '\0';
+    static struct zg_tool_linux_opts lo;
+    memset(&lo, 0, sizeof(lo));
     const char *guest = NULL, *plot_file = NULL, *backend = NULL;
     int json = 0, c;
     optind = 1;
@@ -470,16 +470,9 @@ int zg_cmd_bench(int argc, char **argv)
             guest = optarg;
             break;
         case 'e':
-            if (!strchr(optarg, '=') || zg_tool_add_line(env, sizeof(env), optarg) < 0) {
-                zg_err("bench: --env '%s': not K=V, or too many", optarg);
-                return ZG_EXIT_USAGE;
-            }
-            break;
         case 'o':
-            if (zg_tool_add_line(ro, sizeof(ro), optarg) < 0) {
-                zg_err("bench: --ro '%s': empty, or too many trees", optarg);
+            if (zg_tool_linux_opt("bench", &lo, c == 'e', optarg))
                 return ZG_EXIT_USAGE;
-            }
             break;
         case 'j':
             json = 1;
@@ -563,8 +556,8 @@ int zg_cmd_bench(int argc, char **argv)
     b->cfg.out_fd = b->devnull;
     b->cfg.console_fd = -1;
     b->cfg.argv0 = gpath; /* a Linux program's cold boots: as template create gave them */
-    b->cfg.linux_ro = ro[0] ? ro : NULL;
-    b->cfg.linux_env = env[0] ? env : NULL;
+    b->cfg.linux_ro = zg_tool_linux_ro(&lo);
+    b->cfg.linux_env = zg_tool_linux_env(&lo);
     int tty = isatty(2) && !json;
     struct live_mem mem_fresh = {-1, -1, -1}, mem_pooled = {-1, -1, -1};
 

@@ -62,8 +62,8 @@ int zg_cmd_boot(int argc, char **argv)
     const char *backend = "kvm";
     int c;
     optind = 1;
-    static char ro[ZG_TOOL_LINES_MAX], env[ZG_TOOL_LINES_MAX];
-    ro[0] = env[0] = '\0';
+    static struct zg_tool_linux_opts lo;
+    memset(&lo, 0, sizeof(lo));
     while ((c = getopt_long(argc, argv, "+m:t:b:qvh", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
@@ -82,19 +82,11 @@ int zg_cmd_boot(int argc, char **argv)
             backend = optarg;
             break;
         case 'r':
-            if (zg_tool_add_line(ro, sizeof(ro), optarg) < 0) {
-                zg_err("boot: --ro '%s': empty, or too many trees", optarg);
-                return ZG_EXIT_USAGE;
-            }
-            cfg.linux_ro = ro;
-            break;
         case 'e':
-            if (!strchr(optarg, '=') || optarg[0] == '=' ||
-                zg_tool_add_line(env, sizeof(env), optarg) < 0) {
-                zg_err("boot: --env '%s': not K=V, or too many", optarg);
+            if (zg_tool_linux_opt("boot", &lo, c == 'e', optarg))
                 return ZG_EXIT_USAGE;
-            }
-            cfg.linux_env = env;
+            cfg.linux_ro = zg_tool_linux_ro(&lo);
+            cfg.linux_env = zg_tool_linux_env(&lo);
             break;
         case 'q':
             cfg.console_fd = -1;

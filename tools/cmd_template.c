@@ -69,28 +69,18 @@ static int do_create(int argc, char **argv)
         {"ro", required_argument, NULL, 'r'},      {"env", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
-    static char ro[ZG_TOOL_LINES_MAX], env[ZG_TOOL_LINES_MAX];
-    ro[0] = env[0] = '\0';
+    static struct zg_tool_linux_opts lo;
+    memset(&lo, 0, sizeof(lo));
     struct zg_tmpl_create_opts o = {
         .mem_size = ZG_DEFAULT_MEM, .deadline_ms = 60000, .console_fd = 2};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "g:m:t:fqb:h", opts, NULL)) != -1) {
-        if (c == 'r') {
-            if (zg_tool_add_line(ro, sizeof(ro), optarg) < 0) {
-                zg_err("template create: --ro '%s': empty, or too many trees", optarg);
+        if (c == 'r' || c == 'e') {
+            if (zg_tool_linux_opt("template create", &lo, c == 'e', optarg))
                 return ZG_EXIT_USAGE;
-            }
-            o.linux_ro = ro;
-            continue;
-        }
-        if (c == 'e') {
-            if (!strchr(optarg, '=') || optarg[0] == '=' ||
-                zg_tool_add_line(env, sizeof(env), optarg) < 0) {
-                zg_err("template create: --env '%s': not K=V, or too many", optarg);
-                return ZG_EXIT_USAGE;
-            }
-            o.linux_env = env;
+            o.linux_ro = zg_tool_linux_ro(&lo);
+            o.linux_env = zg_tool_linux_env(&lo);
             continue;
         }
         switch (c) {

@@ -142,7 +142,8 @@ int zg_tool_is_linux(const char *path)
     return q;
 }
 
-int zg_tool_add_line(char *buf, size_t len, const char *spec)
+/* Appends spec and a newline to buf. 0 or -E2BIG. */
+static int add_line(char *buf, size_t len, const char *spec)
 {
     size_t used = strlen(buf), n = strlen(spec);
     if (!n || strchr(spec, '\n') || used + n + 2 > len)
@@ -151,6 +152,27 @@ int zg_tool_add_line(char *buf, size_t len, const char *spec)
     buf[used + n] = '\n';
     buf[used + n + 1] = '\0';
     return 0;
+}
+
+int zg_tool_linux_opt(const char *verb, struct zg_tool_linux_opts *o, int is_env, const char *arg)
+{
+    if (is_env ? (!strchr(arg, '=') || arg[0] == '=' || add_line(o->env, sizeof(o->env), arg) < 0)
+               : add_line(o->ro, sizeof(o->ro), arg) < 0) {
+        zg_err("%s: %s '%s': %s", verb, is_env ? "--env" : "--ro", arg,
+               is_env ? "not K=V, or too many" : "empty, or too many trees");
+        return ZG_EXIT_USAGE;
+    }
+    return 0;
+}
+
+const char *zg_tool_linux_ro(const struct zg_tool_linux_opts *o)
+{
+    return o->ro[0] ? o->ro : NULL;
+}
+
+const char *zg_tool_linux_env(const struct zg_tool_linux_opts *o)
+{
+    return o->env[0] ? o->env : NULL;
 }
 
 int zg_parse_size(const char *s, uint64_t *out)

@@ -61,10 +61,19 @@ struct zg_persona_ops;
 int zg_tool_persona_quotes(const struct zg_persona_ops *p);
 int zg_tool_is_linux(const char *path);
 
-/* Appends one --ro HOST[=GUEST] or --env K=V to buf, the newline-separated
- * form zg_inst_config.linux_ro and .linux_env take. 0 or -E2BIG. */
+/* A Linux program's --ro HOST[=GUEST] and --env K=V options (boot, template
+ * create, bench), in the newline-separated form zg_inst_config.linux_ro and
+ * .linux_env take. zg_tool_linux_opt adds one (is_env: an --env, which must
+ * be K=V); 0, or ZG_EXIT_USAGE after "<verb>: --ro/--env 'ARG': ..." on
+ * stderr. zg_tool_linux_ro/_env: the lines, or NULL when none was given. */
 #define ZG_TOOL_LINES_MAX 8192
-int zg_tool_add_line(char *buf, size_t len, const char *spec);
+struct zg_tool_linux_opts {
+    char ro[ZG_TOOL_LINES_MAX];
+    char env[ZG_TOOL_LINES_MAX];
+};
+int zg_tool_linux_opt(const char *verb, struct zg_tool_linux_opts *o, int is_env, const char *arg);
+const char *zg_tool_linux_ro(const struct zg_tool_linux_opts *o);
+const char *zg_tool_linux_env(const struct zg_tool_linux_opts *o);
 
 /* Parses "64M", "1G", "4096", "2m" into bytes. 0 or -EINVAL. */
 int zg_parse_size(const char *s, uint64_t *out);

@@ -17,7 +17,7 @@
 
     .section .rodata.zg_linux_entry, "a"
     .globl zg_linux_entry_code, zg_linux_entry_code_end
-    .globl zg_linux_entry_user, zg_linux_entry_ring0, zg_linux_probe
+    .globl zg_linux_entry_user, zg_linux_entry_ring0, zg_linux_entry_fast, zg_linux_probe
     .code64
     .balign 64
 zg_linux_entry_code:
@@ -55,6 +55,38 @@ zg_linux_entry_ring0:
     SAVE_AND_CALL
     mov F(ZG_LINUX_F_RSP), %rsp
     sysretq
+
+    /* The fast entry (user variant only, lx_patch.c): a call site the monitor
+     * rewrote from `mov $NR,%eax; syscall` into `mov $STUB,%ecx; jmp *%rcx`
+     * reaches its stub, which sets EAX = NR and RCX = the return address and
+     * jumps here, with no `syscall` and so no trap into the PVM host. R11 gets
+     * RFLAGS, as `syscall` would leave it; nothing here changes the flags, so
+     * they need no restoring. The `out` value tells the monitor the call came
+     * through a rewritten site. */
+    .balign 64
+zg_linux_entry_fast:
+    mov %rsp, F(ZG_LINUX_F_RSP)
+    mov $ZG_LINUX_RT_STACK_TOP, %esp
+    pushfq
+    pop %r11
+    mov %rax, F(ZG_LINUX_F_NR)
+    mov %rdi, F(ZG_LINUX_F_ARG0)
+    mov %rsi, F(ZG_LINUX_F_ARG0 + 8)
+    mov %rdx, F(ZG_LINUX_F_ARG0 + 16)
+    mov %r10, F(ZG_LINUX_F_ARG0 + 24)
+    mov %r8, F(ZG_LINUX_F_ARG0 + 32)
+    mov %r9, F(ZG_LINUX_F_ARG0 + 40)
+    mov %rcx, F(ZG_LINUX_F_RIP)
+    mov %r11, F(ZG_LINUX_F_RFL)
+    mov $ZG_LINUX_CALL_FAST, %eax
+    mov $ZG_LINUX_PORT, %edx
+    outl %eax, %dx
+    mov F(ZG_LINUX_F_ARG0 + 16), %rdx
+    mov F(ZG_LINUX_F_RET), %rax
+    mov F(ZG_LINUX_F_RIP), %rcx
+    mov F(ZG_LINUX_F_RFL), %r11
+    mov F(ZG_LINUX_F_RSP), %rsp
+    jmp *%rcx
 
     /* The probe (lx_load.c): what CPL does `syscall` land at? It reports CS. */
     .balign 64

@@ -102,6 +102,13 @@ struct lx_range {
     uint64_t va, len;
 };
 
+/* A call site rewritten after the template point (lx_patch.c). */
+struct lx_site {
+    uint64_t rip; /* the return address of its `syscall` */
+    uint32_t nr, pad;
+};
+#define LX_NLEARNED 128
+
 /* The personality's state of one instance: plain data (no pointers), so a
  * template can carry it as it is. */
 struct lx_state {
@@ -118,17 +125,22 @@ struct lx_state {
     struct lx_range free[LX_NRANGES];
     struct lx_fd fd[LX_NFD];
     uint64_t fs_base, gs_base;
-    uint64_t clear_tid;                /* set_tid_address */
-    uint8_t sigact[64][32];            /* rt_sigaction: struct kernel_sigaction per signal */
-    uint64_t sigmask;                  /* rt_sigprocmask */
-    uint64_t altstack[3];              /* sigaltstack: ss_sp, ss_flags, ss_size */
-    struct lx_epoll epoll[LX_NEPOLL];  /* epoll instances (sys_poll.c) */
-    uint64_t logged[LX_NSYSCALL / 64]; /* unknown calls already logged */
-    uint64_t calls;                    /* system calls served */
-    char exe[256];                     /* what /proc/self/exe names */
-    char argv0[256];                   /* argv[0] */
-    char cwd[1024];                    /* the working directory */
-    uint32_t cpu[LX_NCPU];             /* the CPU features the program saw (lx_cpu_read) */
+    uint64_t clear_tid;                  /* set_tid_address */
+    uint8_t sigact[64][32];              /* rt_sigaction: struct kernel_sigaction per signal */
+    uint64_t sigmask;                    /* rt_sigprocmask */
+    uint64_t altstack[3];                /* sigaltstack: ss_sp, ss_flags, ss_size */
+    struct lx_epoll epoll[LX_NEPOLL];    /* epoll instances (sys_poll.c) */
+    uint64_t logged[LX_NSYSCALL / 64];   /* unknown calls already logged */
+    uint64_t calls;                      /* system calls served */
+    uint64_t trapped;                    /* of which arrived by `syscall` (a trap each) */
+    uint32_t rewrite;                    /* call sites may be rewritten (lx_patch.c) */
+    uint32_t rewritten;                  /* call sites rewritten in this run */
+    uint32_t nlearned, pad2;             /* call sites a pooled VM rewrites again after */
+    struct lx_site learned[LX_NLEARNED]; /* each reset (never from a template) */
+    char exe[256];                       /* what /proc/self/exe names */
+    char argv0[256];                     /* argv[0] */
+    char cwd[1024];                      /* the working directory */
+    uint32_t cpu[LX_NCPU];               /* the CPU features the program saw (lx_cpu_read) */
 };
 
 static inline struct lx_state *lx_of(struct zg_instance *in)
@@ -299,6 +311,14 @@ int64_t lx_sys_refused(struct lx_call *c);
 int64_t lx_sys_kill(struct lx_call *c);
 int64_t lx_sys_nosys(struct lx_call *c);
 
+/* Rewritten call sites (lx_patch.c): the call that just trapped ended at rip
+ * and carried number nr; if its site is `mov $nr,%eax; syscall` inside the
+ * program's image, rewrite it to jump to a stub of its own. 1 if rewritten. */
+int lx_patch_site(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint64_t nr);
+/* After a pooled VM's reset: rewrites again the sites in lx->learned (the
+ * template's bytes are back); drops those that no longer match. */
+void lx_patch_again(struct zg_instance *in, struct lx_state *lx);
+
 /* Writes a line to the instance's console (zerg's log), best effort. */
 void lx_log(struct zg_instance *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -311,7 +331,7 @@ int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l);
 
 /* The state as a template carries it (PERSONA record), and back: lx_load
  * checks every field against the instance's memory (untrusted input). */
-#define LX_STATE_VERSION 1
+#define LX_STATE_VERSION 2
 int lx_save(struct zg_instance *in, void **buf, size_t *len);
 int lx_load(struct zg_instance *in, const void *buf, size_t len);
 

@@ -434,6 +434,8 @@ int lx_save(struct zg_instance *in, void **buf, size_t *len)
         return -ENOMEM;
     memcpy(copy, lx_of(in), sizeof(*copy));
     copy->redo = 0;
+    copy->nlearned = 0; /* the template holds its rewritten sites in its memory */
+    memset(copy->learned, 0, sizeof(copy->learned));
     *buf = copy;
     *len = sizeof(*copy);
     return 0;
@@ -510,6 +512,8 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
     if (!why && (!str_ends(s->exe, sizeof(s->exe)) || !str_ends(s->argv0, sizeof(s->argv0)) ||
                  !str_ends(s->cwd, sizeof(s->cwd)) || s->cwd[0] != '/'))
         why = "program name or directory";
+    if (!why && s->rewrite > 1)
+        why = "call-site rewriting";
     if (why) {
         free(s);
         return bad_state(in, why);
@@ -525,8 +529,16 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
         return -ENOTSUP;
     }
     s->redo = 0;
+    s->calls = s->trapped = s->rewritten = 0; /* counted per run of an instance */
+    /* A pooled VM's reset: the call sites it learned are rewritten again
+     * (the host's own list, not the template's). */
+    const struct lx_state *old = in->pdata;
+    s->nlearned = old ? old->nlearned : 0;
+    if (old)
+        memcpy(s->learned, old->learned, sizeof(s->learned));
     free(in->pdata);
     in->pdata = s;
+    lx_patch_again(in, s);
     return 0;
 }
 
@@ -636,6 +648,10 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     memcpy(in->mem + ZG_LINUX_RT_GPA, zg_linux_entry_code,
            (size_t)(zg_linux_entry_code_end - zg_linux_entry_code));
     const uint8_t *entry = probe_cpl == 3 ? zg_linux_entry_user : zg_linux_entry_ring0;
+    /* Call sites are rewritten where `syscall` itself is the cost (it traps
+     * at CPL3 on PVM); with the CPL0 entry the stubs would not be the
+     * program's to run, and `syscall` is cheap there. */
+    lx->rewrite = probe_cpl == 3;
     st.sregs.efer |= 1; /* EFER.SCE: `syscall` */
     st.msrs[ZG_MSR_LSTAR] = ZG_LINUX_RT_GPA + (uint64_t)(entry - zg_linux_entry_code);
     st.msrs[ZG_MSR_STAR] = (0x10ull << 48) | (0x08ull << 32); /* kernel CS 0x08, user base 0x10 */

@@ -85,7 +85,7 @@ static const struct lx_row *row_of(unsigned nr)
 
 /* Serves the call in the frame; fills res and returns ZG_HC_STOP when the
  * instance ends (or stops at the template point). */
-static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_result *res)
+static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_result *res, int trapped)
 {
     struct lx_state *lx = lx_of(in);
     struct zg_linux_frame *f = zg_guest_wptr(in, ZG_LINUX_FRAME_GPA, sizeof(*f));
@@ -98,6 +98,8 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
     memcpy(c.a, f->arg, sizeof(c.a));
     uint64_t nr = f->nr;
     c.nr = nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL;
+    if (trapped) /* before the template point too: the template keeps the site */
+        lx_patch_site(in, lx, f->rip, nr);
     /* The template point: the program's first read of its request (stdio
      * model), its first wait for a connection (server model: accept, or poll
      * on its listening socket), or its opening of ZG_LINUX_READY_PATH (a
@@ -112,6 +114,7 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
         return ZG_HC_STOP;
     }
     lx->calls++;
+    lx->trapped += trapped != 0;
     const struct lx_row *r = row_of(nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL);
     int64_t ret;
     if (r) {
@@ -134,14 +137,14 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
 static enum zg_hc_action lx_io(struct zg_instance *in, unsigned port, uint64_t value,
                                struct zg_run_result *res)
 {
-    if (port != ZG_LINUX_PORT || value != ZG_LINUX_FRAME_GPA) {
+    if (port != ZG_LINUX_PORT || (value != ZG_LINUX_CALL_TRAP && value != ZG_LINUX_CALL_FAST)) {
         res->end = ZG_END_FAULT;
         snprintf(res->why, sizeof(res->why),
                  "Linux program wrote 0x%llx to port 0x%x, which is not its system-call entry",
                  (unsigned long long)value, port);
         return ZG_HC_STOP;
     }
-    return serve_frame(in, res);
+    return serve_frame(in, res, value == ZG_LINUX_CALL_TRAP);
 }
 
 static int lx_complete_ready(struct zg_instance *in, int restored)
@@ -157,13 +160,26 @@ static enum zg_hc_action lx_before_run(struct zg_instance *in, struct zg_run_res
     if (!lx->redo)
         return ZG_HC_CONTINUE;
     lx->redo = 0;
-    return serve_frame(in, res);
+    return serve_frame(in, res, 0); /* counted when it trapped */
 }
 
 static void lx_detach(struct zg_instance *in)
 {
     free(in->pdata);
     in->pdata = NULL;
+}
+
+static int lx_summary(const struct zg_instance *in, char *buf, size_t len)
+{
+    const struct lx_state *lx = in->pdata;
+    if (!lx)
+        return 0;
+    snprintf(buf, len,
+             "linux: %llu system calls, %llu by `syscall` (a trap each), %llu through "
+             "rewritten call sites; %u call sites rewritten in this run",
+             (unsigned long long)lx->calls, (unsigned long long)lx->trapped,
+             (unsigned long long)(lx->calls - lx->trapped), lx->rewritten);
+    return 1;
 }
 
 const struct zg_persona_ops zg_persona_linux_ops = {
@@ -176,5 +192,6 @@ const struct zg_persona_ops zg_persona_linux_ops = {
     .save = lx_save,
     .state_version = LX_STATE_VERSION,
     .load = lx_load,
+    .summary = lx_summary,
     .describe = lx_describe,
 };

@@ -45,6 +45,12 @@ const struct zg_persona_ops *zg_inst_persona(const struct zg_instance *in)
     return in->persona ? in->persona : &zg_persona_zerg_ops;
 }
 
+int zg_inst_summary(const struct zg_instance *in, char *buf, size_t len)
+{
+    const struct zg_persona_ops *p = zg_inst_persona(in);
+    return p->summary && len ? p->summary(in, buf, len) : 0;
+}
+
 int zg_inst_persona_load(struct zg_instance *in, const char *name, uint32_t version,
                          const void *state, size_t len)
 {

@@ -220,6 +220,10 @@ uint64_t zg_inst_bytes_out(const struct zg_instance *in);
 /* Round trips into the guest (backend run() calls: KVM_RUN) since the
  * instance was created or reset; each is an exit to the monitor. */
 uint64_t zg_inst_runs(const struct zg_instance *in);
+/* One line on what the instance's personality did since it was created or
+ * reset (Linux: calls served, how they arrived, call sites rewritten) into
+ * buf; 0 if it has nothing to say (zerg guests), else 1. */
+int zg_inst_summary(const struct zg_instance *in, char *buf, size_t len);
 
 /* Formats a one-line message into err (if err and errlen) and returns rc:
  *     return zg_errf(err, errlen, -ENOENT, "no template '%s'", name); */

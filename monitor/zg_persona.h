@@ -72,6 +72,9 @@ struct zg_persona_ops {
      * against the instance's memory. 0, or -EBADMSG with zg_inst_fail(). */
     int (*load)(struct zg_instance *in, const void *buf, size_t len);
 
+    /* zg_inst_summary: one line on what the instance did. NULL: nothing. */
+    int (*summary)(const struct zg_instance *in, char *buf, size_t len);
+
     /* Writes, as Markdown, the reference of what the personality serves (the
      * Linux system-call table: docs/linux-calls.md is its output). NULL:
      * nothing to describe. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Linux programs under zerg, in one run: what a system call costs (a program
-# timing N getppid calls, natively and under zerg; every call is one exit
-# to the monitor in this version), `zerg bench` on a template of Debian's
+# timing N getppid calls, natively and under zerg, through a call site zerg
+# rewrites and through one that keeps trapping; every call is one exit to
+# the monitor in this version), `zerg bench` on a template of Debian's
 # busybox httpd -i (stdio model, an --ro tree) beside zergling's, the round
 # trips into the guest per request, and zerg serve of busybox httpd behind
 # nginx under wrk (pooled and fresh) beside a static file. Medians; ratios
@@ -27,10 +28,14 @@ head -c 600 /dev/urandom | base64 >"$TMP/www/index.html" # about zergling's resp
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "== the cost of one system call (getppid, 20,000 per run, 5 runs; medians)"
-nat=$(for i in 1 2 3 4 5; do bin/linux-tests/callcost.glibc 20000; done | sed 's/.*, \([0-9.]*\) us per call/\1/' | median)
-zrg=$(for i in 1 2 3 4 5; do bin/zerg boot -q bin/linux-tests/callcost.glibc -- 20000 </dev/null; done | sed 's/.*, \([0-9.]*\) us per call/\1/' | median)
-printf '  natively:    %8.2f us per call\n  under zerg:  %8.2f us per call (%.0fx; each one an exit to the monitor)\n' \
-    "$nat" "$zrg" "$(awk -v a="$zrg" -v b="$nat" 'BEGIN {print (b > 0) ? a / b : 0}')"
+cc_us() { sed 's/.*, \([0-9.]*\) us per call/\1/' | median; }
+nat=$(for i in 1 2 3 4 5; do bin/linux-tests/callcost.glibc 20000; done | cc_us)
+zrw=$(for i in 1 2 3 4 5; do bin/zerg boot -q bin/linux-tests/callcost.glibc -- 20000 </dev/null; done | cc_us)
+ztr=$(for i in 1 2 3 4 5; do bin/zerg boot -q bin/linux-tests/callcost.glibc -- 20000 generic </dev/null; done | cc_us)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {print (b > 0) ? a / b : 0}'; }
+printf '  natively:                           %8.2f us per call\n' "$nat"
+printf '  under zerg, a rewritten call site:  %8.2f us per call (%.0fx; one exit each)\n' "$zrw" "$(ratio "$zrw" "$nat")"
+printf '  under zerg, a site that traps:      %8.2f us per call (%.0fx; the syscall trap and one exit)\n' "$ztr" "$(ratio "$ztr" "$nat")"
 
 echo
 echo "== zerg bench: busybox httpd -i (Linux program, --ro tree) and zergling, same run"
@@ -49,7 +54,7 @@ print("first byte fresh p50:  zergling %.1f us, busybox httpd %.1f us: %.2fx" %
       (zl["first_byte_fresh_us"]["p50"], bb["first_byte_fresh_us"]["p50"],
        bb["first_byte_fresh_us"]["p50"] / zl["first_byte_fresh_us"]["p50"]))
 PY
-printf 'GET /index.html HTTP/1.0\r\n\r\n' | bin/zerg run -v bbhttpd 2>&1 >/dev/null | grep 'round trips'
+printf 'GET /index.html HTTP/1.0\r\n\r\n' | bin/zerg run -v bbhttpd 2>&1 >/dev/null | grep -E 'round trips|linux:'
 
 echo
 echo "== zerg bench: a static Lua 5.4 handler that builds a 200,000-entry table at start-up"
@@ -57,7 +62,7 @@ bin/zerg template create lua -q --mem 256M --ro "$PWD/examples/lua=/app" --guest
     -- /app/handler.lua >/dev/null
 bin/zerg bench lua --guest bin/linux-apps/zlua --ro "$PWD/examples/lua=/app" --runs 100 --cold-runs 10 \
     2>/dev/null | sed -n '/p50/,/pages copied/p'
-printf 'GET /word/x HTTP/1.0\r\n\r\n' | bin/zerg run -v lua 2>&1 >/dev/null | grep 'round trips'
+printf 'GET /word/x HTTP/1.0\r\n\r\n' | bin/zerg run -v lua 2>&1 >/dev/null | grep -E 'round trips|linux:'
 
 echo
 echo "== zerg serve of busybox httpd behind nginx, wrk ${SECS}s per mode, 4 connections"

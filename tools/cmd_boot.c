@@ -187,6 +187,9 @@ int zg_cmd_boot(int argc, char **argv)
                 (unsigned long long)zg_inst_id(in), (unsigned long long)zg_inst_bytes_in(in),
                 (unsigned long long)zg_inst_bytes_out(in), (unsigned long long)zg_inst_runs(in),
                 status);
+        char sum[300];
+        if (zg_inst_summary(in, sum, sizeof(sum)))
+            fprintf(stderr, "zerg: %s\n", sum);
     }
 out:
     zg_inst_destroy(in);

@@ -117,6 +117,9 @@ int zg_cmd_run(int argc, char **argv)
                 us(t0, t->first_exit), us(t0, t->first_send), us(t0, t->exited));
         fprintf(stderr, "zerg: %llu round trips into the guest (each an exit to the monitor)\n",
                 (unsigned long long)zg_inst_runs(in));
+        char sum[300];
+        if (zg_inst_summary(in, sum, sizeof(sum)))
+            fprintf(stderr, "zerg: %s\n", sum);
     }
     zg_inst_destroy(in);
     zg_image_close(img);

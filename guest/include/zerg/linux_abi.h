@@ -22,7 +22,8 @@
 /* ---- Guest physical and virtual layout --------------------------------
  * [0, 1 MiB)        the monitor's: page tables, GDT, TSS (as zerg guests)
  * [1 MiB, 2 MiB)    the runtime area, identity mapped, user-accessible:
- *                   the entry code, the frame, the entry's private stack
+ *                   the entry code, the frame, the entry's private stack,
+ *                   the stubs of rewritten call sites
  * [2 MiB, brk_end)  identity mapped: the program at its link address (a
  *                   static PIE at ZG_LINUX_PIE_BASE), then the brk heap
  * then              the mmap area, mapped at ZG_LINUX_MMAP_VA
@@ -30,6 +31,9 @@
 #define ZG_LINUX_RT_GPA       0x100000 /* the entry code (one page) */
 #define ZG_LINUX_FRAME_GPA    0x101000 /* struct zg_linux_frame */
 #define ZG_LINUX_RT_STACK_TOP 0x108000 /* the entry's stack: [0x102000, 0x108000) */
+#define ZG_LINUX_STUB_GPA     0x110000 /* the stubs of rewritten call sites */
+#define ZG_LINUX_STUB_SIZE    0x10000
+#define ZG_LINUX_STUB_BYTES   32
 #define ZG_LINUX_RT_END       0x200000
 #define ZG_LINUX_PIE_BASE     0x400000
 #define ZG_LINUX_MMAP_VA      0x7f0000000000ull
@@ -43,6 +47,12 @@
  * so the program can reseed its generators right after it. Without it the
  * template point is the program's first read of descriptor 0. */
 #define ZG_LINUX_READY_PATH "/run/zerg/ready"
+
+/* The `out` value of a call: the frame's address, plus one when the call
+ * came through a call site the monitor rewrote (no `syscall`: docs/abi.md,
+ * "Rewritten call sites"). */
+#define ZG_LINUX_CALL_TRAP ZG_LINUX_FRAME_GPA
+#define ZG_LINUX_CALL_FAST (ZG_LINUX_FRAME_GPA + 1)
 
 /* Frame offsets, for the assembly entry. */
 #define ZG_LINUX_F_NR   0

@@ -1,0 +1,138 @@
+/* Linux personality: rewritten call sites (docs/abi.md, "Rewritten call
+ * sites").
+ *
+ * On the PVM flavour of KVM the `syscall` instruction itself traps into the
+ * host (~24 µs) before the guest-side entry runs, and then the entry exits to
+ * the monitor. A call site of the usual shape
+ *
+ *     b8 NN NN NN NN   mov $NR, %eax
+ *     0f 05            syscall
+ *
+ * is rewritten, the first time it traps, into the same seven bytes
+ *
+ *     b9 SS SS SS SS   mov $STUB, %ecx     (RCX: clobbered by `syscall` too)
+ *     ff e1            jmp *%rcx
+ *
+ * where STUB is a stub of this site in the runtime area that sets EAX = NR
+ * and RCX = the site's return address and jumps to the fast entry
+ * (entry.S): the call then costs one exit and no trap. Nothing is pushed on
+ * the program's stack (its red zone stays untouched) and only RAX, RCX and
+ * R11 change, as with `syscall`.
+ *
+ * Why this is safe enough to do: the site just executed a `syscall` that
+ * ended at RIP, and the five bytes before it are `mov $imm32, %eax` with
+ * imm32 equal to the number the call carried in RAX. The one case it would
+ * break is a jump into the middle of the pair (to the `syscall` with another
+ * EAX); compilers put the number right before the instruction, and a site of
+ * another shape (`xor %eax,%eax; syscall`, `mov %edx,%eax; syscall`) is left
+ * as it is and keeps trapping.
+ *
+ * Stubs live in a table of ZG_LINUX_STUB_SIZE / ZG_LINUX_STUB_BYTES slots
+ * indexed by a hash of the site, so finding a site's stub needs no state
+ * outside guest memory. The program can write the table (it shares the
+ * entry's privilege): the monitor only ever writes it, within its bounds,
+ * and a program that scribbles on it only breaks its own calls.
+ *
+ * A pooled VM keeps what it learned: a reset copies the template's pages
+ * back (the rewritten code pages among them, since writing them made them
+ * the VM's own), and the state load that follows (lx_load) rewrites the
+ * sites the VM learned after its template point again, from the list the
+ * monitor kept in host memory (lx_state.learned; sites rewritten before the
+ * template point are in the template itself). The VM's next requests no
+ * longer trap at them; a fresh restore starts from the template and learns
+ * them again.
+ */
+#include <string.h>
+
+#include "linux/lx_int.h"
+
+extern const uint8_t zg_linux_entry_code[], zg_linux_entry_fast[];
+
+#define NSLOTS (ZG_LINUX_STUB_SIZE / ZG_LINUX_STUB_BYTES)
+
+static unsigned slot_of(uint64_t site)
+{
+    return (unsigned)((site * 0x9e3779b97f4a7c15ull) >> 40) % NSLOTS;
+}
+
+/* The return address a stub encodes (see write_stub), or 0 for a free slot. */
+static uint64_t stub_ret(const uint8_t *s)
+{
+    if (s[0] != 0xb8 || s[5] != 0x48 || s[6] != 0xb9)
+        return 0;
+    uint64_t ret;
+    memcpy(&ret, s + 7, 8);
+    return ret;
+}
+
+static void write_stub(uint8_t *s, uint64_t stub_gpa, uint32_t nr, uint64_t ret)
+{
+    uint64_t fast = ZG_LINUX_RT_GPA + (uint64_t)(zg_linux_entry_fast - zg_linux_entry_code);
+    int32_t rel = (int32_t)(int64_t)(fast - (stub_gpa + 20));
+    memset(s, 0xcc, ZG_LINUX_STUB_BYTES); /* int3 after the jump */
+    s[0] = 0xb8; /* mov $nr, %eax */
+    memcpy(s + 1, &nr, 4);
+    s[5] = 0x48, s[6] = 0xb9; /* movabs $ret, %rcx */
+    memcpy(s + 7, &ret, 8);
+    s[15] = 0xe9; /* jmp fast */
+    memcpy(s + 16, &rel, 4);
+}
+
+static int patch(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint64_t nr)
+{
+    const struct lx_layout *l = &lx->l;
+    if (!lx->rewrite || nr >= LX_NSYSCALL || rip < l->image_lo + 7 || rip > l->image_hi)
+        return 0;
+    uint64_t site = rip - 7;
+    uint8_t *p = zg_guest_ptr(in, site, 7); /* identity mapped: va == gpa */
+    uint32_t imm;
+    if (!p || p[0] != 0xb8 || p[5] != 0x0f || p[6] != 0x05)
+        return 0;
+    memcpy(&imm, p + 1, 4);
+    if (imm != nr)
+        return 0;
+    unsigned first = slot_of(site);
+    for (unsigned k = 0; k < NSLOTS; k++) {
+        unsigned i = (first + k) % NSLOTS;
+        uint64_t gpa = ZG_LINUX_STUB_GPA + (uint64_t)i * ZG_LINUX_STUB_BYTES;
+        uint8_t *s = zg_guest_wptr(in, gpa, ZG_LINUX_STUB_BYTES);
+        if (!s)
+            return 0;
+        uint64_t r = stub_ret(s);
+        if (r && r != rip)
+            continue; /* another site's */
+        if (!r) {
+            if (s[0] != 0)
+                continue; /* neither free nor a stub: left alone */
+            write_stub(s, gpa, imm, rip);
+        } else if (memcmp(s + 1, &imm, 4) != 0) {
+            continue;
+        }
+        uint32_t target = (uint32_t)gpa;
+        zg_guest_mark(in, site, 7);
+        p[0] = 0xb9; /* mov $stub, %ecx */
+        memcpy(p + 1, &target, 4);
+        p[5] = 0xff, p[6] = 0xe1; /* jmp *%rcx */
+        return 1;
+    }
+    return 0; /* the table is full: the site keeps trapping */
+}
+
+int lx_patch_site(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint64_t nr)
+{
+    if (!patch(in, lx, rip, nr))
+        return 0;
+    lx->rewritten++;
+    if (lx->nlearned < LX_NLEARNED)
+        lx->learned[lx->nlearned++] = (struct lx_site){.rip = rip, .nr = (uint32_t)nr};
+    return 1;
+}
+
+void lx_patch_again(struct zg_instance *in, struct lx_state *lx)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < lx->nlearned && i < LX_NLEARNED; i++)
+        if (patch(in, lx, lx->learned[i].rip, lx->learned[i].nr))
+            lx->learned[n++] = lx->learned[i];
+    lx->nlearned = n;
+}

@@ -30,7 +30,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 
 LIB_SRCS  := $(sort $(wildcard monitor/*.c pagecache/*.c snapshotter/*.c restorer/*.c)) \
              hypervisor/hv.c $(HV_BACKENDS:%=hypervisor/hv_%.c) \
-             $(sort $(wildcard linux/*.c)) linux/entry.S
+             $(sort $(wildcard linux/*.c)) linux/rt_image.S
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -82,9 +82,32 @@ $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -c $< -o $@
 
-# The Linux personality's guest-side entry: code bytes the monitor copies
-# into guests (linux/entry.S), assembled into the library as data.
-$(BUILD)/obj/%.o $(BUILD)/asan/%.o: %.S
+# The Linux personality's guest-side runtime (linux/rt/: the system-call
+# entry and the calls served inside the guest): freestanding code linked at
+# ZG_LINUX_RT_GPA into a flat image, which linux/rt_image.S puts into the
+# library as data; the monitor copies it into every Linux guest.
+LXRT_CFLAGS := -std=c11 -ffreestanding -fno-pie -fno-pic -fno-stack-protector \
+               -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
+               -mno-red-zone -mgeneral-regs-only -O2 $(WARN) -Iguest/include -MMD -MP
+LXRT_SRCS := linux/rt/entry.S $(sort $(wildcard linux/rt/*.c))
+LXRT_OBJS := $(patsubst %,$(BUILD)/lxrt/%.o,$(basename $(LXRT_SRCS)))
+$(BUILD)/lxrt/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LXRT_CFLAGS) -c $< -o $@
+$(BUILD)/lxrt/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -Iguest/include -MMD -MP -c $< -o $@
+$(BUILD)/lxrt/rt.elf: $(LXRT_OBJS) linux/rt/rt.ld
+	$(CC) -nostdlib -static -no-pie -Wl,-T,linux/rt/rt.ld -Wl,--build-id=none \
+	    -Wl,-z,noexecstack -o $@ $(LXRT_OBJS)
+$(BUILD)/lxrt/rt.bin: $(BUILD)/lxrt/rt.elf
+	objcopy -O binary $< $@
+$(BUILD)/obj/linux/rt_image.o $(BUILD)/asan/linux/rt_image.o: $(BUILD)/lxrt/rt.bin
+# (Two rules: one pattern rule with two targets would make both at once.)
+$(BUILD)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(INC) -MMD -MP -c $< -o $@
+$(BUILD)/asan/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(INC) -MMD -MP -c $< -o $@
 
@@ -151,7 +174,11 @@ $(FUZZ_SEEDS): tests/fuzz/mkseeds.sh $(BIN)/zerg $(BUILD)/test/mkseed_manifest \
 # The fuzzers need no hypervisor backend (hv.c's weak table resolves to none);
 # the Linux personality's parsers are fuzzed too (fuzz_lx_state).
 FUZZ_LIB_SRCS := $(filter-out hypervisor/hv_%.c,$(LIB_SRCS))
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(BUILD)/gen/lx_names.h
+# One clang command per fuzzer, so its headers are listed here, not in .d files.
+FUZZ_HDRS := $(wildcard monitor/*.h pagecache/*.h snapshotter/*.h restorer/*.h hypervisor/*.h \
+                        linux/*.h guest/include/zerg/*.h tests/fuzz/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(FUZZ_HDRS) $(BUILD)/gen/lx_names.h \
+                 $(BUILD)/lxrt/rt.bin
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(INC) -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIB_SRCS) -llz4 -lxxhash -lpthread -lrt -lm \

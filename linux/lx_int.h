@@ -125,17 +125,20 @@ struct lx_state {
     struct lx_range free[LX_NRANGES];
     struct lx_fd fd[LX_NFD];
     uint64_t fs_base, gs_base;
-    uint64_t clear_tid;                  /* set_tid_address */
-    uint8_t sigact[64][32];              /* rt_sigaction: struct kernel_sigaction per signal */
-    uint64_t sigmask;                    /* rt_sigprocmask */
-    uint64_t altstack[3];                /* sigaltstack: ss_sp, ss_flags, ss_size */
-    struct lx_epoll epoll[LX_NEPOLL];    /* epoll instances (sys_poll.c) */
-    uint64_t logged[LX_NSYSCALL / 64];   /* unknown calls already logged */
-    uint64_t calls;                      /* system calls served */
-    uint64_t trapped;                    /* of which arrived by `syscall` (a trap each) */
-    uint32_t rewrite;                    /* call sites may be rewritten (lx_patch.c) */
-    uint32_t rewritten;                  /* call sites rewritten in this run */
-    uint32_t nlearned, pad2;             /* call sites a pooled VM rewrites again after */
+    uint64_t clear_tid;                /* set_tid_address */
+    struct lx_epoll epoll[LX_NEPOLL];  /* epoll instances (sys_poll.c) */
+    uint64_t logged[LX_NSYSCALL / 64]; /* unknown calls already logged */
+    uint64_t calls;                    /* system calls served */
+    uint64_t trapped;  /* exits after a `syscall` trap (served here or in the guest) */
+    uint64_t fast;     /* exits from rewritten call sites */
+    uint32_t out_shut; /* the response stream was shut down for writing */
+    uint32_t out_lost; /* buffered response bytes could not be sent */
+    uint32_t tsc_bad;  /* the guest's TSC is not the host's: no clocks in the guest */
+    uint32_t pad3;
+    uint64_t served0;        /* the runtime's count of calls it served, when this run began */
+    uint32_t rewrite;        /* call sites may be rewritten (lx_patch.c) */
+    uint32_t rewritten;      /* call sites rewritten in this run */
+    uint32_t nlearned, pad2; /* call sites a pooled VM rewrites again after */
     struct lx_site learned[LX_NLEARNED]; /* each reset (never from a template) */
     char exe[256];                       /* what /proc/self/exe names */
     char argv0[256];                     /* argv[0] */
@@ -301,9 +304,6 @@ int64_t lx_sys_getpid(struct lx_call *c);
 int64_t lx_sys_getppid(struct lx_call *c);
 int64_t lx_sys_getuid(struct lx_call *c);
 int64_t lx_sys_getgid(struct lx_call *c);
-int64_t lx_sys_rt_sigaction(struct lx_call *c);
-int64_t lx_sys_rt_sigprocmask(struct lx_call *c);
-int64_t lx_sys_sigaltstack(struct lx_call *c);
 int64_t lx_sys_zero(struct lx_call *c);
 int64_t lx_sys_sched_getaffinity(struct lx_call *c);
 int64_t lx_sys_sysinfo(struct lx_call *c);
@@ -319,6 +319,16 @@ int lx_patch_site(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uin
  * template's bytes are back); drops those that no longer match. */
 void lx_patch_again(struct zg_instance *in, struct lx_state *lx);
 
+/* The guest-side runtime (lx_persona.c): lx_publish fills the monitor's
+ * half of the shared page before the guest resumes; lx_flush sends the
+ * response bytes the runtime buffered (before any call the monitor serves,
+ * and when a run ends). */
+void lx_publish(struct zg_instance *in);
+void lx_flush(struct zg_instance *in);
+/* A call the runtime serves inside the guest reached the monitor anyway (a
+ * program that wrote over the runtime): ENOSYS, logged once. */
+int64_t lx_sys_in_guest(struct lx_call *c);
+
 /* Writes a line to the instance's console (zerg's log), best effort. */
 void lx_log(struct zg_instance *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -331,7 +341,10 @@ int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l);
 
 /* The state as a template carries it (PERSONA record), and back: lx_load
  * checks every field against the instance's memory (untrusted input). */
-#define LX_STATE_VERSION 2
+/* The state's version, and with it the guest-side runtime's contract (the
+ * shared page, linux_abi.h): a template carries the runtime it was made with
+ * in its memory, so a change to either bumps this. */
+#define LX_STATE_VERSION 3
 int lx_save(struct zg_instance *in, void **buf, size_t *len);
 int lx_load(struct zg_instance *in, const void *buf, size_t len);
 

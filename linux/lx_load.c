@@ -24,8 +24,16 @@
 #define LX_TABLES_GPA 0x20000u /* page tables: [0x20000, 0x40000) */
 #define LX_TABLES_END 0x40000u
 
-extern const uint8_t zg_linux_entry_code[], zg_linux_entry_code_end[];
-extern const uint8_t zg_linux_entry_user[], zg_linux_entry_ring0[], zg_linux_probe[];
+/* The guest-side runtime's image (linux/rt_image.S), linked at ZG_LINUX_RT_GPA. */
+extern const uint8_t zg_linux_rt_image[], zg_linux_rt_image_end[];
+
+static void copy_runtime(uint8_t *mem)
+{
+    size_t n = (size_t)(zg_linux_rt_image_end - zg_linux_rt_image);
+    _Static_assert(ZG_LINUX_RT_GPA + ZG_LINUX_RT_CODE_SIZE <= ZG_LINUX_FRAME_GPA, "runtime code");
+    memcpy(mem + ZG_LINUX_RT_GPA, zg_linux_rt_image,
+           n < ZG_LINUX_RT_CODE_SIZE ? n : ZG_LINUX_RT_CODE_SIZE); /* rt.ld asserts it fits */
+}
 
 /* ---- Page tables ------------------------------------------------------------ */
 struct pt_builder {
@@ -348,11 +356,10 @@ static void probe(void)
     if (zg_layout_build(mem, size, ZG_LINUX_RT_END, ZG_LINUX_RT_END, "", &st) < 0)
         goto out;
     st.sregs.apic_base = apic;
-    memcpy(mem + ZG_LINUX_RT_GPA, zg_linux_entry_code,
-           (size_t)(zg_linux_entry_code_end - zg_linux_entry_code));
+    copy_runtime(mem);
     mem[ZG_LINUX_RT_END] = 0x0f, mem[ZG_LINUX_RT_END + 1] = 0x05;
     st.sregs.efer |= 1; /* SCE */
-    st.msrs[ZG_MSR_LSTAR] = ZG_LINUX_RT_GPA + (uint64_t)(zg_linux_probe - zg_linux_entry_code);
+    st.msrs[ZG_MSR_LSTAR] = ZG_LINUX_ENTRY_PROBE;
     st.msrs[ZG_MSR_STAR] = (0x10ull << 48) | (0x08ull << 32);
     st.msrs[ZG_MSR_SFMASK] = 0;
     if (hv->vcpu_set_state(vm, &st, ZG_VCPU_REGS | ZG_VCPU_SREGS | ZG_VCPU_MSRS) < 0)
@@ -529,7 +536,7 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
         return -ENOTSUP;
     }
     s->redo = 0;
-    s->calls = s->trapped = s->rewritten = 0; /* counted per run of an instance */
+    s->calls = s->trapped = s->fast = s->rewritten = 0; /* counted per run of an instance */
     /* A pooled VM's reset: the call sites it learned are rewritten again
      * (the host's own list, not the template's). */
     const struct lx_state *old = in->pdata;
@@ -539,6 +546,9 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
     free(in->pdata);
     in->pdata = s;
     lx_patch_again(in, s);
+    const struct zg_linux_shared *sh = zg_guest_ptr(in, ZG_LINUX_SHARED_GPA, sizeof(*sh));
+    s->served0 = sh ? sh->served : 0;
+    s->tsc_bad = 0; /* this host's, checked again */
     return 0;
 }
 
@@ -627,15 +637,15 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     uint64_t pml4 = b.next;
     b.next += ZG_PAGE_SIZE;
     memset(in->mem + pml4, 0, ZG_PAGE_SIZE);
-    /* The runtime area: its code page read-only; with the CPL3 entry the frame
-     * and the entry's stack are the program's (it shares the entry's
-     * privilege anyway); with the CPL0 entry none of it is the program's, or
-     * it could replace the code that runs at CPL0. */
+    /* The runtime area: its code read-only; with the CPL3 entry the frame,
+     * the shared page and the entry's stack are the program's (it shares the
+     * runtime's privilege anyway); with the CPL0 entry none of it is the
+     * program's, or it could replace the code that runs at CPL0. */
     uint64_t rt_user = probe_cpl == 3 ? PTE_U : 0;
     if (map_range(&b, pml4, ZG_PAGE_SIZE, ZG_PAGE_SIZE, ZG_LINUX_RT_GPA - ZG_PAGE_SIZE, PTE_W) ||
-        map_range(&b, pml4, ZG_LINUX_RT_GPA, ZG_LINUX_RT_GPA, ZG_PAGE_SIZE, rt_user) ||
-        map_range(&b, pml4, ZG_LINUX_RT_GPA + ZG_PAGE_SIZE, ZG_LINUX_RT_GPA + ZG_PAGE_SIZE,
-                  ZG_LINUX_RT_END - ZG_LINUX_RT_GPA - ZG_PAGE_SIZE, PTE_W | rt_user) ||
+        map_range(&b, pml4, ZG_LINUX_RT_GPA, ZG_LINUX_RT_GPA, ZG_LINUX_RT_CODE_SIZE, rt_user) ||
+        map_range(&b, pml4, ZG_LINUX_FRAME_GPA, ZG_LINUX_FRAME_GPA,
+                  ZG_LINUX_RT_END - ZG_LINUX_FRAME_GPA, PTE_W | rt_user) ||
         map_range(&b, pml4, ZG_LINUX_RT_END, ZG_LINUX_RT_END, l->ident_end - ZG_LINUX_RT_END,
                   PTE_W | PTE_U) ||
         map_range(&b, pml4, ZG_LINUX_MMAP_VA, l->mmap_gpa, l->mmap_size, PTE_W | PTE_U) ||
@@ -645,15 +655,13 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
         return -ENOSPC;
     }
     st.sregs.cr3 = pml4;
-    memcpy(in->mem + ZG_LINUX_RT_GPA, zg_linux_entry_code,
-           (size_t)(zg_linux_entry_code_end - zg_linux_entry_code));
-    const uint8_t *entry = probe_cpl == 3 ? zg_linux_entry_user : zg_linux_entry_ring0;
+    copy_runtime(in->mem);
     /* Call sites are rewritten where `syscall` itself is the cost (it traps
      * at CPL3 on PVM); with the CPL0 entry the stubs would not be the
      * program's to run, and `syscall` is cheap there. */
     lx->rewrite = probe_cpl == 3;
     st.sregs.efer |= 1; /* EFER.SCE: `syscall` */
-    st.msrs[ZG_MSR_LSTAR] = ZG_LINUX_RT_GPA + (uint64_t)(entry - zg_linux_entry_code);
+    st.msrs[ZG_MSR_LSTAR] = probe_cpl == 3 ? ZG_LINUX_ENTRY_USER : ZG_LINUX_ENTRY_RING0;
     st.msrs[ZG_MSR_STAR] = (0x10ull << 48) | (0x08ull << 32); /* kernel CS 0x08, user base 0x10 */
     st.msrs[ZG_MSR_SFMASK] = 0; /* the entry keeps IOPL, and restores RFLAGS itself */
 

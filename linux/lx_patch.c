@@ -15,9 +15,9 @@
  *
  * where STUB is a stub of this site in the runtime area that sets EAX = NR
  * and RCX = the site's return address and jumps to the fast entry
- * (entry.S): the call then costs one exit and no trap. Nothing is pushed on
- * the program's stack (its red zone stays untouched) and only RAX, RCX and
- * R11 change, as with `syscall`.
+ * (linux/rt/entry.S, at a fixed offset of the runtime): the call then costs one exit and no trap.
+ * Nothing is pushed on the program's stack (its red zone stays untouched) and only RAX, RCX and R11
+ * change, as with `syscall`.
  *
  * Why this is safe enough to do: the site just executed a `syscall` that
  * ended at RIP, and the five bytes before it are `mov $imm32, %eax` with
@@ -46,8 +46,6 @@
 
 #include "linux/lx_int.h"
 
-extern const uint8_t zg_linux_entry_code[], zg_linux_entry_fast[];
-
 #define NSLOTS (ZG_LINUX_STUB_SIZE / ZG_LINUX_STUB_BYTES)
 
 static unsigned slot_of(uint64_t site)
@@ -67,10 +65,9 @@ static uint64_t stub_ret(const uint8_t *s)
 
 static void write_stub(uint8_t *s, uint64_t stub_gpa, uint32_t nr, uint64_t ret)
 {
-    uint64_t fast = ZG_LINUX_RT_GPA + (uint64_t)(zg_linux_entry_fast - zg_linux_entry_code);
-    int32_t rel = (int32_t)(int64_t)(fast - (stub_gpa + 20));
+    int32_t rel = (int32_t)(int64_t)(ZG_LINUX_ENTRY_FAST - (stub_gpa + 20));
     memset(s, 0xcc, ZG_LINUX_STUB_BYTES); /* int3 after the jump */
-    s[0] = 0xb8; /* mov $nr, %eax */
+    s[0] = 0xb8;                          /* mov $nr, %eax */
     memcpy(s + 1, &nr, 4);
     s[5] = 0x48, s[6] = 0xb9; /* movabs $ret, %rcx */
     memcpy(s + 7, &ret, 8);

@@ -5,7 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
+
+#include <fcntl.h>
+#include <pthread.h>
 
 #include "linux/lx_int.h"
 
@@ -69,6 +74,115 @@ int lx_ustr(struct zg_instance *in, uint64_t va, char *buf, size_t max)
     return -ENAMETOOLONG;
 }
 
+/* ---- The guest-side runtime's shared page ---------------------------------------
+ * The TSC's rate, for the runtime's clocks: measured against CLOCK_MONOTONIC
+ * from the first Linux instance of the process on, refined at every publish;
+ * 0 (the runtime asks the monitor) until 1 ms has passed. */
+static struct {
+    pthread_once_t once;
+    uint64_t tsc0, ns0;
+} cal = {.once = PTHREAD_ONCE_INIT};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void cal_start(void)
+{
+    cal.tsc0 = __rdtsc();
+    cal.ns0 = mono_ns();
+}
+
+/* ns per TSC tick, times 2^32; 0 if not known yet. */
+static uint64_t tsc_mul(uint64_t tsc, uint64_t ns)
+{
+    pthread_once(&cal.once, cal_start);
+    if (ns < cal.ns0 + 1000000 || tsc <= cal.tsc0)
+        return 0;
+    return (uint64_t)(((unsigned __int128)(ns - cal.ns0) << 32) / (tsc - cal.tsc0));
+}
+
+static struct zg_linux_shared *shared(struct zg_instance *in)
+{
+    return zg_guest_wptr(in, ZG_LINUX_SHARED_GPA, sizeof(struct zg_linux_shared));
+}
+
+void lx_publish(struct zg_instance *in)
+{
+    struct lx_state *lx = lx_of(in);
+    struct zg_linux_shared *sh = shared(in);
+    if (!sh)
+        return;
+    const struct lx_layout *l = &lx->l;
+    uint64_t r[3][2] = {{ZG_LINUX_RT_END, l->ident_end},
+                        {ZG_LINUX_MMAP_VA, ZG_LINUX_MMAP_VA + l->mmap_size},
+                        {ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, ZG_LINUX_STACK_VA_END}};
+    memcpy(sh->region, r, sizeof(r));
+    for (unsigned i = 0; i < LX_NFD && i < sizeof(sh->fdk); i++) {
+        const struct lx_fd *f = &lx->fd[i];
+        uint8_t k = ZG_LINUX_FDK_MONITOR;
+        if ((f->kind == LX_FD_STDOUT || f->kind == LX_FD_CONN) && !lx->out_shut && !lx->out_lost)
+            k = ZG_LINUX_FDK_OUT;
+        else if (f->kind == LX_FD_NULL && (f->flags & O_ACCMODE) != O_RDONLY)
+            k = ZG_LINUX_FDK_NULL;
+        sh->fdk[i] = k;
+    }
+    sh->rewrite = lx->rewrite;
+    sh->uid = (uint32_t)getuid();
+    sh->gid = (uint32_t)getgid();
+    sh->real_base = zg_wall_ns();
+    sh->mono_base = mono_ns();
+    sh->tsc_base = __rdtsc();
+    sh->tsc_mul = lx->tsc_bad ? 0 : tsc_mul(sh->tsc_base, sh->mono_base);
+}
+
+void lx_flush(struct zg_instance *in)
+{
+    struct zg_linux_shared *sh = shared(in);
+    if (!sh || !sh->out_len)
+        return;
+    uint64_t n = sh->out_len; /* the runtime's word: checked */
+    sh->out_len = 0;
+    if (n > ZG_LINUX_OUT_SIZE) {
+        lx_log(in, "zerg: linux: the runtime's response buffer claims %llu bytes; dropped",
+               (unsigned long long)n);
+        return;
+    }
+    const uint8_t *buf = zg_guest_ptr(in, ZG_LINUX_OUT_GPA, n);
+    if (buf && zg_io_send(in, buf, n) < 0)
+        lx_of(in)->out_lost = 1; /* the client went away: later writes get EPIPE */
+}
+
+/* At an exit the runtime wrote the guest's TSC into the shared page: if it
+ * is not between the host's TSC at the resume and now, the guest's TSC is
+ * not the host's (an offset: hardware KVM), and its clocks are the
+ * monitor's from then on. */
+static void check_tsc(struct zg_instance *in, struct lx_state *lx)
+{
+    const struct zg_linux_shared *sh = zg_guest_ptr(in, ZG_LINUX_SHARED_GPA, sizeof(*sh));
+    if (!sh || lx->tsc_bad)
+        return;
+    uint64_t seen = sh->tsc_seen, now = __rdtsc();
+    if (sh->tsc_base && (seen < sh->tsc_base || seen > now))
+        lx->tsc_bad = 1;
+}
+
+int64_t lx_sys_in_guest(struct lx_call *c)
+{
+    unsigned nr = c->nr < LX_NSYSCALL ? c->nr : 0;
+    if (!(c->lx->logged[nr / 64] & (1ull << (nr % 64)))) {
+        c->lx->logged[nr / 64] |= 1ull << (nr % 64);
+        lx_log(c->in,
+               "zerg: linux: %s reached the monitor, but it is served in the guest (the "
+               "program wrote over zerg's runtime?): ENOSYS",
+               lx_name(nr));
+    }
+    return -ENOSYS;
+}
+
 /* ---- Dispatch ----------------------------------------------------------------- */
 static const struct lx_row *row_of(unsigned nr)
 {
@@ -85,8 +199,13 @@ static const struct lx_row *row_of(unsigned nr)
 
 /* Serves the call in the frame; fills res and returns ZG_HC_STOP when the
  * instance ends (or stops at the template point). */
-static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_result *res, int trapped)
+/* How a call reached the monitor. */
+enum via { VIA_REDO, VIA_TRAP, VIA_FAST };
+
+static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_result *res,
+                                     enum via via)
 {
+    int trapped = via == VIA_TRAP;
     struct lx_state *lx = lx_of(in);
     struct zg_linux_frame *f = zg_guest_wptr(in, ZG_LINUX_FRAME_GPA, sizeof(*f));
     if (!f) { /* cannot happen: the frame is inside every Linux guest's memory */
@@ -100,6 +219,12 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
     c.nr = nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL;
     if (trapped) /* before the template point too: the template keeps the site */
         lx_patch_site(in, lx, f->rip, nr);
+    if (trapped && f->done == 1) { /* the runtime served it: the site was all */
+        lx->trapped++;
+        lx_publish(in);
+        return ZG_HC_CONTINUE;
+    }
+    lx_flush(in); /* what the program wrote before this call goes first */
     /* The template point: the program's first read of its request (stdio
      * model), its first wait for a connection (server model: accept, or poll
      * on its listening socket), or its opening of ZG_LINUX_READY_PATH (a
@@ -115,6 +240,7 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
     }
     lx->calls++;
     lx->trapped += trapped != 0;
+    lx->fast += via == VIA_FAST;
     const struct lx_row *r = row_of(nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL);
     int64_t ret;
     if (r) {
@@ -131,6 +257,7 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
     if (c.stop)
         return ZG_HC_STOP;
     f->ret = ret;
+    lx_publish(in);
     return ZG_HC_CONTINUE;
 }
 
@@ -144,7 +271,8 @@ static enum zg_hc_action lx_io(struct zg_instance *in, unsigned port, uint64_t v
                  (unsigned long long)value, port);
         return ZG_HC_STOP;
     }
-    return serve_frame(in, res, value == ZG_LINUX_CALL_TRAP);
+    check_tsc(in, lx_of(in));
+    return serve_frame(in, res, value == ZG_LINUX_CALL_TRAP ? VIA_TRAP : VIA_FAST);
 }
 
 static int lx_complete_ready(struct zg_instance *in, int restored)
@@ -157,10 +285,18 @@ static int lx_complete_ready(struct zg_instance *in, int restored)
 static enum zg_hc_action lx_before_run(struct zg_instance *in, struct zg_run_result *res)
 {
     struct lx_state *lx = lx_of(in);
-    if (!lx->redo)
+    if (!lx->redo) {
+        lx_publish(in);
         return ZG_HC_CONTINUE;
+    }
     lx->redo = 0;
-    return serve_frame(in, res, 0); /* counted when it trapped */
+    return serve_frame(in, res, VIA_REDO);
+}
+
+static void lx_end(struct zg_instance *in)
+{
+    if (in->pdata)
+        lx_flush(in); /* a program killed or faulting: what it wrote is sent */
 }
 
 static void lx_detach(struct zg_instance *in)
@@ -174,11 +310,14 @@ static int lx_summary(const struct zg_instance *in, char *buf, size_t len)
     const struct lx_state *lx = in->pdata;
     if (!lx)
         return 0;
+    const struct zg_linux_shared *sh = zg_guest_ptr(in, ZG_LINUX_SHARED_GPA, sizeof(*sh));
+    uint64_t inside = sh ? sh->served - lx->served0 : 0; /* the runtime's count: a statistic */
     snprintf(buf, len,
-             "linux: %llu system calls, %llu by `syscall` (a trap each), %llu through "
-             "rewritten call sites; %u call sites rewritten in this run",
-             (unsigned long long)lx->calls, (unsigned long long)lx->trapped,
-             (unsigned long long)(lx->calls - lx->trapped), lx->rewritten);
+             "linux: %llu system calls served in the guest, %llu by the monitor; exits: %llu "
+             "after a `syscall` trap, %llu from rewritten call sites; %u call sites rewritten "
+             "in this run",
+             (unsigned long long)inside, (unsigned long long)lx->calls,
+             (unsigned long long)lx->trapped, (unsigned long long)lx->fast, lx->rewritten);
     return 1;
 }
 
@@ -188,6 +327,7 @@ const struct zg_persona_ops zg_persona_linux_ops = {
     .io = lx_io,
     .complete_ready = lx_complete_ready,
     .before_run = lx_before_run,
+    .end = lx_end,
     .detach = lx_detach,
     .save = lx_save,
     .state_version = LX_STATE_VERSION,

@@ -226,8 +226,11 @@ int64_t lx_sys_shutdown(struct lx_call *c)
         return -EINVAL;
     if (f->kind != LX_FD_CONN)
         return -ENOTCONN;
-    if ((c->a[1] == SHUT_WR || c->a[1] == SHUT_RDWR) && c->in->cfg.out_fd >= 0)
-        shutdown(c->in->cfg.out_fd, SHUT_WR); /* the client sees the end (a pipe: no-op) */
+    if (c->a[1] == SHUT_WR || c->a[1] == SHUT_RDWR) {
+        c->lx->out_shut = 1; /* later writes reach the monitor, and fail */
+        if (c->in->cfg.out_fd >= 0)
+            shutdown(c->in->cfg.out_fd, SHUT_WR); /* the client sees the end (a pipe: no-op) */
+    }
     return 0;
 }
 

@@ -22,6 +22,19 @@ int64_t lx_sys_clock_gettime(struct lx_call *c)
     if (!out)
         return -EFAULT;
     clock_gettime((clockid_t)c->a[0], &ts);
+    if (c->a[0] == CLOCK_MONOTONIC || c->a[0] == CLOCK_MONOTONIC_COARSE) {
+        /* the guest-side runtime may have told the program a later time */
+        struct zg_linux_shared *sh =
+            zg_guest_wptr(c->in, ZG_LINUX_SHARED_GPA, sizeof(struct zg_linux_shared));
+        uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        if (sh && sh->last_mono > ns && sh->last_mono - ns < 1000000000ull) {
+            ns = sh->last_mono;
+            ts.tv_sec = (time_t)(ns / 1000000000ull);
+            ts.tv_nsec = (long)(ns % 1000000000ull);
+        }
+        if (sh)
+            sh->last_mono = ns;
+    }
     memcpy(out, &ts, sizeof(ts));
     return 0;
 }

@@ -574,6 +574,8 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
         }
         break;
     }
+    if (res->end != ZG_END_READY && persona->end)
+        persona->end(in);
     disarm_deadline();
     tl_running = NULL;
     if (res->end == ZG_END_READY) {

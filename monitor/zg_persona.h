@@ -58,6 +58,10 @@ struct zg_persona_ops {
      * nothing left; ZG_HC_STOP: the run is over, res filled. */
     enum zg_hc_action (*before_run)(struct zg_instance *in, struct zg_run_result *res);
 
+    /* The run ended (not at the template point): last work, such as sending
+     * output the guest buffered. NULL: none. */
+    void (*end)(struct zg_instance *in);
+
     /* Frees the personality's state of the instance (zg_inst_destroy). */
     void (*detach)(struct zg_instance *in);
 

@@ -109,21 +109,23 @@ int main(int argc, char **argv)
                                     0x7e0000000000ull,
                                     0x7ffffffff000ull + 0x1000,
                                     0xffff800000000000ull,
-                                    0x101000 - 4096 * 200};
+                                    0x101000 - 4096 * 200,
+                                    0x108100,  /* zerg's runtime: its shared page */
+                                    0x120000}; /* and its response buffer */
     int ok = 0, all = 0;
     int fz = open("/dev/zero", O_RDONLY);
     for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++) {
         void *p = (void *)wild[i];
-        long r[] = {syscall(SYS_read, fz, p, 64),
-                    syscall(SYS_write, 1, p, 64),
-                    syscall(SYS_uname, p),
-                    syscall(SYS_clock_gettime, 1, p),
-                    syscall(SYS_getrandom, p, 16, 0),
-                    syscall(SYS_fstat, 1, p),
-                    syscall(SYS_openat, AT_FDCWD, p, 0),
-                    syscall(SYS_gettimeofday, p, NULL),
-                    syscall(SYS_sysinfo, p),
-                    syscall(SYS_prlimit64, 0, 7, NULL, p)};
+        long r[] = {syscall(SYS_read, fz, p, 64), syscall(SYS_write, 1, p, 64),
+                    syscall(SYS_uname, p), syscall(SYS_clock_gettime, 1, p),
+                    syscall(SYS_getrandom, p, 16, 0), syscall(SYS_fstat, 1, p),
+                    syscall(SYS_openat, AT_FDCWD, p, 0), syscall(SYS_gettimeofday, p, NULL),
+                    syscall(SYS_sysinfo, p), syscall(SYS_prlimit64, 0, 7, NULL, p),
+                    /* served inside the guest by zerg's runtime: */
+                    syscall(SYS_rt_sigaction, 10, p, NULL, 8),
+                    syscall(SYS_rt_sigaction, 10, NULL, p, 8),
+                    syscall(SYS_rt_sigprocmask, 0, p, NULL, 8), syscall(SYS_sigaltstack, p, NULL),
+                    syscall(SYS_writev, 1, p, 2), syscall(SYS_time, p)};
         for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++) {
             all++;
             if (r[k] == -1 && errno == EFAULT)

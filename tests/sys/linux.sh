@@ -77,6 +77,31 @@ for Z in $(zerg_bins); do
         fi
     done
 
+    # Output order: standard output (buffered by zerg's guest-side runtime)
+    # and standard error (written at once) in turns, merged, as natively; and
+    # every line written before a fault or a deadline kill is sent.
+    for variant in glibc pie musl; do
+        P=bin/linux-tests/outorder.$variant
+        "$P" >"$TMP/on.out" 2>&1
+        nrc=$?
+        "$Z" boot "$P" >"$TMP/oz.all" 2>&1
+        zrc=$?
+        grep -av '^zerg: ' "$TMP/oz.all" >"$TMP/oz.out"
+        "$P" fault >"$TMP/onf.out" 2>/dev/null
+        "$Z" boot "$P" -- fault >"$TMP/ozf.out" 2>/dev/null
+        zfrc=$?
+        "$Z" boot --timeout 300 "$P" -- loop >"$TMP/ozl.out" 2>/dev/null
+        zlrc=$?
+        if [ $nrc = 0 ] && [ $zrc = 0 ] && cmp -s "$TMP/on.out" "$TMP/oz.out" &&
+            [ "$(grep -c '^err' "$TMP/oz.out")" = 8 ] && [ $zfrc = 125 ] && [ $zlrc = 124 ] &&
+            cmp -s "$TMP/onf.out" "$TMP/ozf.out" && cmp -s "$TMP/onf.out" "$TMP/ozl.out" &&
+            [ "$(tail -n 1 "$TMP/ozl.out")" = "end 00" ]; then
+            pass "$v/linux/output-order-$variant (merged streams identical; all sent after a fault and a kill)"
+        else
+            fail "$v/linux/output-order-$variant" "rc=$nrc/$zrc fault=$zfrc loop=$zlrc $(diff "$TMP/on.out" "$TMP/oz.out" | head -c 300 | tr '\n' ' ') fault: $(cmp "$TMP/onf.out" "$TMP/ozf.out" 2>&1) loop: $(cmp "$TMP/onf.out" "$TMP/ozl.out" 2>&1)"
+        fi
+    done
+
     # Debian's busybox (static, unmodified): a shell script as a request handler.
     SCRIPT='read line; set -- $line; n=0; while read h; do n=$((n+1)); [ "${#h}" -le 1 ] && break; done; echo "method=$1 path=$2 headers=$n"; for w in a b c; do printf "%s-" "$w"; done; echo; echo "$((6*7))"; exit 3'
     printf '%s' "$REQ" | busybox sh -c "$SCRIPT" >"$TMP/n.out" 2>&1

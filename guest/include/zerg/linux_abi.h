@@ -22,18 +22,29 @@
 /* ---- Guest physical and virtual layout --------------------------------
  * [0, 1 MiB)        the monitor's: page tables, GDT, TSS (as zerg guests)
  * [1 MiB, 2 MiB)    the runtime area, identity mapped, user-accessible:
- *                   the entry code, the frame, the entry's private stack,
- *                   the stubs of rewritten call sites
+ *                   the guest-side runtime's code (linux/rt/: the entry and
+ *                   the calls served in the guest), the frame and the
+ *                   shared page, the entry's private stack, the stubs of
+ *                   rewritten call sites, the buffered response bytes
  * [2 MiB, brk_end)  identity mapped: the program at its link address (a
  *                   static PIE at ZG_LINUX_PIE_BASE), then the brk heap
  * then              the mmap area, mapped at ZG_LINUX_MMAP_VA
  * top 8 MiB         the stack, mapped just below ZG_LINUX_STACK_VA_END */
-#define ZG_LINUX_RT_GPA       0x100000 /* the entry code (one page) */
-#define ZG_LINUX_FRAME_GPA    0x101000 /* struct zg_linux_frame */
-#define ZG_LINUX_RT_STACK_TOP 0x108000 /* the entry's stack: [0x102000, 0x108000) */
+#define ZG_LINUX_RT_GPA       0x100000 /* the runtime's code, read-only to the program */
+#define ZG_LINUX_RT_CODE_SIZE 0x8000
+/* The runtime's entry points, at fixed offsets (linux/rt/entry.S). */
+#define ZG_LINUX_ENTRY_USER   (ZG_LINUX_RT_GPA + 0)
+#define ZG_LINUX_ENTRY_RING0  (ZG_LINUX_RT_GPA + 8)
+#define ZG_LINUX_ENTRY_FAST   (ZG_LINUX_RT_GPA + 16)
+#define ZG_LINUX_ENTRY_PROBE  (ZG_LINUX_RT_GPA + 24)
+#define ZG_LINUX_FRAME_GPA    0x108000 /* struct zg_linux_frame */
+#define ZG_LINUX_SHARED_GPA   0x108100 /* struct zg_linux_shared */
+#define ZG_LINUX_RT_STACK_TOP 0x110000 /* the entry's stack: [0x109000, 0x110000) */
 #define ZG_LINUX_STUB_GPA     0x110000 /* the stubs of rewritten call sites */
 #define ZG_LINUX_STUB_SIZE    0x10000
 #define ZG_LINUX_STUB_BYTES   32
+#define ZG_LINUX_OUT_GPA      0x120000 /* response bytes the runtime buffered */
+#define ZG_LINUX_OUT_SIZE     0xe0000
 #define ZG_LINUX_RT_END       0x200000
 #define ZG_LINUX_PIE_BASE     0x400000
 #define ZG_LINUX_MMAP_VA      0x7f0000000000ull
@@ -61,10 +72,45 @@
 #define ZG_LINUX_F_RIP  64
 #define ZG_LINUX_F_RFL  72
 #define ZG_LINUX_F_RSP  80
-#define ZG_LINUX_F_SAVE 88 /* the entry's scratch: rdx, rdi, rsi, r8, r9, r10 */
+#define ZG_LINUX_F_DONE 88
+#define ZG_LINUX_F_SAVE 96 /* the entry's scratch */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
+
+/* What the shared page's fdk[] says of a descriptor, for the runtime. */
+enum zg_linux_fdk {
+    ZG_LINUX_FDK_MONITOR = 0, /* ask the monitor */
+    ZG_LINUX_FDK_OUT,         /* the response stream: writes may be buffered */
+    ZG_LINUX_FDK_NULL,        /* /dev/null opened for writing: writes vanish */
+};
+
+/* The shared page, right after the frame: what the guest-side runtime
+ * (linux/rt/) serves calls from without an exit. The monitor fills the
+ * first part before every resume; the runtime owns the second (the monitor
+ * reads what it needs of it as untrusted). */
+struct zg_linux_shared {
+    /* ---- written by the monitor before each resume ---- */
+    uint64_t region[3][2]; /* where the program's pointers may point: [lo, hi)
+                            * of image and heap, mmap area, stack (virtual) */
+    uint64_t tsc_base;     /* the host's TSC when it resumed the guest, */
+    uint64_t mono_base;    /* CLOCK_MONOTONIC then, */
+    uint64_t real_base;    /* CLOCK_REALTIME then; */
+    uint64_t tsc_mul;      /* ns = ((TSC - tsc_base) * tsc_mul) >> 32; 0: ask */
+    uint32_t uid, gid;     /* the ids the program sees */
+    uint32_t rewrite;      /* 1: the monitor rewrites call sites (lx_patch.c), so a
+                            * call that trapped at one it can rewrite goes to it */
+    uint32_t pad;
+    uint8_t fdk[256]; /* enum zg_linux_fdk of each descriptor */
+    /* ---- the runtime's ---- */
+    uint64_t out_len;       /* bytes buffered at ZG_LINUX_OUT_GPA */
+    uint64_t served;        /* calls served in the guest (a statistic) */
+    uint64_t tsc_seen;      /* the TSC when it last asked the monitor */
+    uint64_t last_mono;     /* the latest CLOCK_MONOTONIC it returned */
+    uint64_t sigmask;       /* rt_sigprocmask */
+    uint64_t altstack[3];   /* sigaltstack: ss_sp, ss_flags, ss_size */
+    uint8_t sigact[64][32]; /* rt_sigaction: struct kernel_sigaction per signal */
+};
 
 /* The frame: one per guest (one thread). */
 struct zg_linux_frame {
@@ -74,13 +120,19 @@ struct zg_linux_frame {
     uint64_t rip;     /* IN: where the program continues (RCX) */
     uint64_t rflags;  /* IN: the program's RFLAGS (R11) */
     uint64_t rsp;     /* IN: the program's stack pointer */
-    uint64_t save[6]; /* the entry's own scratch */
+    uint64_t done;    /* IN: 1 if the runtime served the call itself, and asks
+                       * the monitor only to rewrite its site (lx_patch.c) */
+    uint64_t save[5]; /* the entry's own scratch */
 };
 _Static_assert(sizeof(struct zg_linux_frame) == 136, "zg_linux_frame layout");
 _Static_assert(__builtin_offsetof(struct zg_linux_frame, ret) == ZG_LINUX_F_RET, "frame ret");
 _Static_assert(__builtin_offsetof(struct zg_linux_frame, rip) == ZG_LINUX_F_RIP, "frame rip");
 _Static_assert(__builtin_offsetof(struct zg_linux_frame, rsp) == ZG_LINUX_F_RSP, "frame rsp");
 _Static_assert(__builtin_offsetof(struct zg_linux_frame, save) == ZG_LINUX_F_SAVE, "frame save");
+_Static_assert(ZG_LINUX_FRAME_GPA + sizeof(struct zg_linux_frame) <= ZG_LINUX_SHARED_GPA &&
+                   ZG_LINUX_SHARED_GPA + sizeof(struct zg_linux_shared) <=
+                       ZG_LINUX_FRAME_GPA + 4096,
+               "frame and shared page");
 #endif
 
 #endif /* ZERG_LINUX_ABI_H */

@@ -88,8 +88,9 @@ $(BUILD)/asan/%.o: %.c
 # library as data; the monitor copies it into every Linux guest.
 LXRT_CFLAGS := -std=c11 -ffreestanding -fno-pie -fno-pic -fno-stack-protector \
                -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
-               -mno-red-zone -mgeneral-regs-only -O2 $(WARN) -Iguest/include -MMD -MP
-LXRT_SRCS := linux/rt/entry.S $(sort $(wildcard linux/rt/*.c))
+               -mno-red-zone -mgeneral-regs-only -O2 $(WARN) $(INC) -MMD -MP
+# lx_view.c (the view's names) is the monitor's too: one implementation.
+LXRT_SRCS := linux/rt/entry.S $(sort $(wildcard linux/rt/*.c)) linux/lx_view.c
 LXRT_OBJS := $(patsubst %,$(BUILD)/lxrt/%.o,$(basename $(LXRT_SRCS)))
 $(BUILD)/lxrt/%.o: %.c
 	@mkdir -p $(dir $@)

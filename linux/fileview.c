@@ -17,7 +17,7 @@
 
 #include "linux/lx_int.h"
 
-#define FV_MAX_ENTRIES 65536
+#define FV_MAX_ENTRIES LXV_MAX_ENTRIES
 #define FV_MAX_PATH    1024
 
 /* ---- Building (host side, at boot) ---------------------------------------- */
@@ -309,64 +309,42 @@ int lx_fv_build(struct zg_instance *in, const char *specs, void **out, uint64_t 
 }
 
 /* ---- Reading (the view in guest memory; checked, since it is guest data) -- */
-const struct lx_fv_hdr *lx_fv(struct zg_instance *in)
+/* The instance's view as lx_view sees it. */
+struct lxv lx_view_of(struct zg_instance *in)
 {
     const struct lx_state *lx = lx_of(in);
-    uint64_t size = lx->l.fv_size;
-    if (size < sizeof(struct lx_fv_hdr))
-        return NULL;
-    const uint8_t *v = in->mem + lx->l.fv_gpa;
-    const struct lx_fv_hdr *h = (const void *)v;
-    if (h->magic != LX_FV_MAGIC || h->size > size || h->ent_off > size || h->str_off > size ||
-        h->nent > FV_MAX_ENTRIES || (size - h->ent_off) / sizeof(struct lx_fv_ent) < h->nent ||
-        h->str_len > size - h->str_off)
-        return NULL;
-    return h;
+    const struct lx_layout *l = &lx->l;
+    if (!l->fv_size || l->fv_gpa > in->mem_size || l->fv_size > in->mem_size - l->fv_gpa)
+        return (struct lxv){0, 0};
+    return (struct lxv){in->mem + l->fv_gpa, l->fv_size};
+}
+
+const struct lx_fv_hdr *lx_fv(struct zg_instance *in)
+{
+    struct lxv v = lx_view_of(in);
+    return lxv_hdr(&v);
 }
 
 const struct lx_fv_ent *lx_fv_ent(struct zg_instance *in, uint32_t i)
 {
-    const struct lx_fv_hdr *h = lx_fv(in);
-    if (!h || i >= h->nent)
-        return NULL;
-    return (const void *)((const uint8_t *)h + h->ent_off + (uint64_t)i * sizeof(struct lx_fv_ent));
+    struct lxv v = lx_view_of(in);
+    return lxv_ent(&v, i);
 }
 
 const char *lx_fv_path(struct zg_instance *in, const struct lx_fv_ent *e)
 {
-    const struct lx_fv_hdr *h = lx_fv(in);
-    if (!h || !e || e->path_off > h->str_len || e->path_len >= h->str_len - e->path_off)
-        return NULL;
-    const char *p = (const char *)h + h->str_off + e->path_off;
-    return p[e->path_len] == '\0' && p[0] == '/' ? p : NULL; /* every path is absolute */
+    struct lxv v = lx_view_of(in);
+    return lxv_path(&v, e);
 }
 
 const uint8_t *lx_fv_data(struct zg_instance *in, const struct lx_fv_ent *e)
 {
-    const struct lx_fv_hdr *h = lx_fv(in);
-    if (!h || !e || e->data_off > h->size || e->size > h->size - e->data_off)
-        return NULL;
-    return (const uint8_t *)h + e->data_off;
+    struct lxv v = lx_view_of(in);
+    return lxv_data(&v, e);
 }
 
 int lx_fv_find(struct zg_instance *in, const char *path)
 {
-    const struct lx_fv_hdr *h = lx_fv(in);
-    if (!h)
-        return -ENOENT;
-    uint32_t lo = 0, hi = h->nent;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        const char *p = lx_fv_path(in, lx_fv_ent(in, mid));
-        if (!p)
-            return -EIO;
-        int c = strcmp(p, path);
-        if (c == 0)
-            return (int)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -ENOENT;
+    struct lxv v = lx_view_of(in);
+    return lxv_find(&v, path);
 }

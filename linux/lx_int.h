@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <zerg/linux_abi.h>
+#include "linux/lx_view.h"
 #include "monitor/zg_monitor_int.h"
 
 /* ---- The guest's address space (lx_load.c builds it) -------------------- */
@@ -17,67 +18,23 @@ struct lx_layout {
     uint64_t fv_gpa, fv_size;     /* the file view, below the stack, not mapped */
 };
 
-/* ---- The file view (fileview.c): the --ro trees, in guest memory ------------ */
-#define LX_FV_MAGIC 0x5646475au /* "ZGFV" */
-struct lx_fv_hdr {
-    uint32_t magic, version;
-    uint32_t nent, reserved;
-    uint64_t ent_off, str_off, str_len; /* entries, then their paths (NUL-terminated) */
-    uint64_t size;                      /* the view's bytes */
-};
-struct lx_fv_ent {
-    uint64_t path_off; /* into the strings: the full guest path */
-    uint32_t path_len;
-    uint32_t parent; /* the entry of the containing directory ("/": itself) */
-    uint32_t mode;   /* st_mode: S_IFDIR, S_IFREG or S_IFLNK and permissions */
-    uint32_t pad;
-    uint64_t size;     /* file bytes, or the link target's length */
-    uint64_t data_off; /* where they are, from the view's start (page aligned) */
-    int64_t mtime_ns;
-};
-_Static_assert(sizeof(struct lx_fv_hdr) == 48 && sizeof(struct lx_fv_ent) == 48, "view layout");
-
+/* ---- The file view (fileview.c, lx_view.h): the --ro trees, in guest memory ---- */
 /* Builds the view of the "HOST[=GUEST]" lines in specs into a new buffer. */
 int lx_fv_build(struct zg_instance *in, const char *specs, void **out, uint64_t *size);
 /* The instance's view (NULL: none or damaged), entry i, its path, its data;
  * lx_fv_find: the entry of a normalized absolute path, or -ENOENT. */
+struct lxv lx_view_of(struct zg_instance *in);
 const struct lx_fv_hdr *lx_fv(struct zg_instance *in);
 const struct lx_fv_ent *lx_fv_ent(struct zg_instance *in, uint32_t i);
 const char *lx_fv_path(struct zg_instance *in, const struct lx_fv_ent *e);
 const uint8_t *lx_fv_data(struct zg_instance *in, const struct lx_fv_ent *e);
 int lx_fv_find(struct zg_instance *in, const char *path);
 
-/* ---- Descriptors --------------------------------------------------------- */
-enum lx_fd_kind {
-    LX_FD_FREE = 0,
-    LX_FD_STDIN,   /* the request stream */
-    LX_FD_STDOUT,  /* the response stream */
-    LX_FD_CONSOLE, /* zerg's console (standard error) */
-    LX_FD_NULL,    /* /dev/null */
-    LX_FD_ZERO,    /* /dev/zero */
-    LX_FD_RANDOM,  /* /dev/urandom, /dev/random */
-    LX_FD_FILE,    /* a file of the view */
-    LX_FD_DIR,     /* a directory of the view */
-    LX_FD_SOCK,    /* a TCP socket the program made: bound, listening (sys_net.c) */
-    LX_FD_CONN,    /* the instance's one connection, accepted from a listening socket */
-    LX_FD_EPOLL,   /* an epoll instance: lx_state.epoll[ent] (sys_poll.c) */
-};
-#define LX_FD_KIND_MAX LX_FD_EPOLL
-
-/* lx_fd.sock for LX_FD_SOCK */
+/* ---- Descriptors: struct zg_linux_fd (linux_abi.h) ------------------------- */
+/* zg_linux_fd.sock for ZG_LINUX_FD_SOCK */
 #define LX_SOCK_BOUND     0x1u
 #define LX_SOCK_LISTENING 0x2u
 #define LX_SOCK_INET6     0x4u
-
-struct lx_fd {
-    uint8_t kind;    /* enum lx_fd_kind */
-    uint8_t cloexec; /* FD_CLOEXEC */
-    uint16_t port;   /* LX_FD_SOCK: the port it was bound to (host order) */
-    uint32_t flags;  /* the O_* status flags (F_GETFL) */
-    uint32_t ent;    /* LX_FD_FILE, LX_FD_DIR: the view entry */
-    uint32_t sock;   /* LX_FD_SOCK: LX_SOCK_* */
-    uint64_t pos;    /* the file offset (directories: the next entry to list) */
-};
 
 #define LX_NFD      256
 #define LX_NCPU     8   /* CPUID words a template records: see lx_cpu_read */
@@ -123,7 +80,7 @@ struct lx_state {
     uint32_t accepted; /* the server model: the connection was handed to the program */
     uint32_t pad;
     struct lx_range free[LX_NRANGES];
-    struct lx_fd fd[LX_NFD];
+    struct zg_linux_fd fd[LX_NFD];
     uint64_t fs_base, gs_base;
     uint64_t clear_tid;                /* set_tid_address */
     struct lx_epoll epoll[LX_NEPOLL];  /* epoll instances (sys_poll.c) */
@@ -142,7 +99,7 @@ struct lx_state {
     struct lx_site learned[LX_NLEARNED]; /* each reset (never from a template) */
     char exe[256];                       /* what /proc/self/exe names */
     char argv0[256];                     /* argv[0] */
-    char cwd[1024];                      /* the working directory */
+    char cwd[ZG_LINUX_CWD_SIZE];         /* the working directory */
     uint32_t cpu[LX_NCPU];               /* the CPU features the program saw (lx_cpu_read) */
 };
 
@@ -201,9 +158,9 @@ void lx_describe(int fd);
 
 /* Descriptors (sys_fs.c) and names (sys_path.c), shared between them. */
 struct stat;
-struct lx_fd *lx_fd_get(struct lx_state *lx, uint64_t fd);
+struct zg_linux_fd *lx_fd_get(struct lx_state *lx, uint64_t fd);
 int lx_fd_alloc(struct lx_state *lx, uint64_t from);
-void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *st);
+void lx_stat_of_fd(struct zg_instance *in, const struct zg_linux_fd *f, struct stat *st);
 void lx_stat_of_ent(struct zg_instance *in, uint32_t i, struct stat *st);
 void lx_stat_of_dev(unsigned minor, struct stat *st); /* /dev/null, zero, (u)random */
 int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *out, size_t max);

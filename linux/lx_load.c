@@ -506,10 +506,11 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
             why = "file view";
     }
     for (unsigned i = 0; !why && i < LX_NFD; i++) {
-        const struct lx_fd *f = &s->fd[i];
-        if (f->kind > LX_FD_KIND_MAX ||
-            ((f->kind == LX_FD_FILE || f->kind == LX_FD_DIR) && (!fv || f->ent >= fv->nent)) ||
-            (f->kind == LX_FD_EPOLL && (f->ent >= LX_NEPOLL || !s->epoll[f->ent].used)))
+        const struct zg_linux_fd *f = &s->fd[i];
+        if (f->kind > ZG_LINUX_FD_KIND_MAX ||
+            ((f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR) &&
+             (!fv || f->ent >= fv->nent)) ||
+            (f->kind == ZG_LINUX_FD_EPOLL && (f->ent >= LX_NEPOLL || !s->epoll[f->ent].used)))
             why = "descriptor table";
     }
     for (unsigned e = 0; !why && e < LX_NEPOLL; e++)
@@ -649,6 +650,9 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
         map_range(&b, pml4, ZG_LINUX_RT_END, ZG_LINUX_RT_END, l->ident_end - ZG_LINUX_RT_END,
                   PTE_W | PTE_U) ||
         map_range(&b, pml4, ZG_LINUX_MMAP_VA, l->mmap_gpa, l->mmap_size, PTE_W | PTE_U) ||
+        /* the file view, read-only, for the guest-side runtime (lx_view) */
+        map_range(&b, pml4, ZG_LINUX_VIEW_VA, l->fv_gpa, (l->fv_size + MIB2 - 1) & ~(MIB2 - 1),
+                  PTE_U) ||
         map_range(&b, pml4, ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, l->stack_gpa,
                   ZG_LINUX_STACK_SIZE, PTE_W | PTE_U)) {
         zg_inst_fail(in, "cannot lay out the guest: out of page-table pages");
@@ -666,9 +670,9 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     st.msrs[ZG_MSR_SFMASK] = 0; /* the entry keeps IOPL, and restores RFLAGS itself */
 
     /* Descriptors 0, 1, 2: the request, the response, the console. */
-    lx->fd[0] = (struct lx_fd){.kind = LX_FD_STDIN, .flags = 0 /* O_RDONLY */};
-    lx->fd[1] = (struct lx_fd){.kind = LX_FD_STDOUT, .flags = 1 /* O_WRONLY */};
-    lx->fd[2] = (struct lx_fd){.kind = LX_FD_CONSOLE, .flags = 1};
+    lx->fd[0] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_STDIN, .flags = 0 /* O_RDONLY */};
+    lx->fd[1] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_STDOUT, .flags = 1 /* O_WRONLY */};
+    lx->fd[2] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_CONSOLE, .flags = 1};
 
     uint64_t rsp;
     rc = build_stack(in, lx, &im, &rsp);

@@ -122,15 +122,28 @@ void lx_publish(struct zg_instance *in)
                         {ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, ZG_LINUX_STACK_VA_END}};
     memcpy(sh->region, r, sizeof(r));
     for (unsigned i = 0; i < LX_NFD && i < sizeof(sh->fdk); i++) {
-        const struct lx_fd *f = &lx->fd[i];
+        const struct zg_linux_fd *f = &lx->fd[i];
         uint8_t k = ZG_LINUX_FDK_MONITOR;
-        if ((f->kind == LX_FD_STDOUT || f->kind == LX_FD_CONN) && !lx->out_shut && !lx->out_lost)
+        if ((f->kind == ZG_LINUX_FD_STDOUT || f->kind == ZG_LINUX_FD_CONN) && !lx->out_shut &&
+            !lx->out_lost)
             k = ZG_LINUX_FDK_OUT;
-        else if (f->kind == LX_FD_NULL && (f->flags & O_ACCMODE) != O_RDONLY)
+        else if (f->kind == ZG_LINUX_FD_NULL && (f->flags & O_ACCMODE) != O_RDONLY)
             k = ZG_LINUX_FDK_NULL;
         sh->fdk[i] = k;
     }
     sh->rewrite = lx->rewrite;
+    sh->view_size = l->fv_size;
+    sh->epoll_used = 0;
+    for (unsigned e = 0; e < LX_NEPOLL; e++)
+        sh->epoll_used |= lx->epoll[e].used != 0;
+    /* The descriptor table and the working directory, as the monitor has them. */
+    struct zg_linux_fd *g = zg_guest_wptr(in, ZG_LINUX_FDS_GPA, sizeof(lx->fd));
+    char *cwd = zg_guest_wptr(in, ZG_LINUX_CWD_GPA, ZG_LINUX_CWD_SIZE);
+    if (g)
+        memcpy(g, lx->fd, sizeof(lx->fd));
+    if (cwd)
+        memcpy(cwd, lx->cwd, ZG_LINUX_CWD_SIZE);
+    sh->fds_changed = 0;
     sh->uid = (uint32_t)getuid();
     sh->gid = (uint32_t)getgid();
     sh->real_base = zg_wall_ns();
@@ -154,6 +167,42 @@ void lx_flush(struct zg_instance *in)
     const uint8_t *buf = zg_guest_ptr(in, ZG_LINUX_OUT_GPA, n);
     if (buf && zg_io_send(in, buf, n) < 0)
         lx_of(in)->out_lost = 1; /* the client went away: later writes get EPIPE */
+}
+
+/* At an exit: the runtime may have opened or closed files and directories
+ * of the view, or moved their positions, in the guest's copy of the
+ * descriptor table. Those entries are taken back, each checked against the
+ * view; nothing else of the guest's copy is believed. */
+static void import_fds(struct zg_instance *in, struct lx_state *lx)
+{
+    const struct zg_linux_shared *sh = zg_guest_ptr(in, ZG_LINUX_SHARED_GPA, sizeof(*sh));
+    const struct zg_linux_fd *g = zg_guest_ptr(in, ZG_LINUX_FDS_GPA, sizeof(lx->fd));
+    if (!sh || !g || !sh->fds_changed)
+        return;
+    struct lxv v = lx_view_of(in);
+    for (unsigned i = 0; i < LX_NFD; i++) {
+        struct zg_linux_fd *m = &lx->fd[i], n = g[i];
+        if (m->kind != ZG_LINUX_FD_FREE && m->kind != ZG_LINUX_FD_FILE &&
+            m->kind != ZG_LINUX_FD_DIR)
+            continue; /* the monitor's own */
+        if (n.kind == ZG_LINUX_FD_FREE) {
+            if (m->kind != ZG_LINUX_FD_FREE) {
+                memset(m, 0, sizeof(*m));
+                lx_epoll_forget(lx, (int)i);
+            }
+            continue;
+        }
+        const struct lx_fv_ent *e = lxv_ent(&v, n.ent);
+        unsigned want = n.kind == ZG_LINUX_FD_FILE  ? LXV_S_IFREG
+                        : n.kind == ZG_LINUX_FD_DIR ? LXV_S_IFDIR
+                                                    : 0;
+        if (!want || !e || (e->mode & LXV_S_IFMT) != want)
+            continue; /* not something the runtime may make: ignored */
+        n.port = 0;
+        n.sock = 0;
+        n.cloexec = n.cloexec != 0;
+        *m = n;
+    }
 }
 
 /* At an exit the runtime wrote the guest's TSC into the shared page: if it
@@ -231,7 +280,7 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
      * program that wants to choose). */
     if ((in->cfg.flags & ZG_INST_STOP_AT_READY) &&
         (((nr == 0 || nr == 19) /* read, readv */ && c.a[0] == 0 &&
-          lx->fd[0].kind == LX_FD_STDIN) ||
+          lx->fd[0].kind == ZG_LINUX_FD_STDIN) ||
          lx_is_ready_open(&c) || lx_is_first_wait(&c))) {
         in->cfg.flags &= ~ZG_INST_STOP_AT_READY;
         in->ready_gpa = ZG_LINUX_FRAME_GPA;
@@ -272,6 +321,7 @@ static enum zg_hc_action lx_io(struct zg_instance *in, unsigned port, uint64_t v
         return ZG_HC_STOP;
     }
     check_tsc(in, lx_of(in));
+    import_fds(in, lx_of(in));
     return serve_frame(in, res, value == ZG_LINUX_CALL_TRAP ? VIA_TRAP : VIA_FAST);
 }
 

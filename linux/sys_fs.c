@@ -14,15 +14,15 @@
 
 #define IOV_MAX_LX 1024
 
-struct lx_fd *lx_fd_get(struct lx_state *lx, uint64_t fd)
+struct zg_linux_fd *lx_fd_get(struct lx_state *lx, uint64_t fd)
 {
-    return fd < LX_NFD && lx->fd[fd].kind != LX_FD_FREE ? &lx->fd[fd] : NULL;
+    return fd < LX_NFD && lx->fd[fd].kind != ZG_LINUX_FD_FREE ? &lx->fd[fd] : NULL;
 }
 
 int lx_fd_alloc(struct lx_state *lx, uint64_t from)
 {
     for (uint64_t i = from; i < LX_NFD; i++)
-        if (lx->fd[i].kind == LX_FD_FREE)
+        if (lx->fd[i].kind == ZG_LINUX_FD_FREE)
             return (int)i;
     return -EMFILE;
 }
@@ -36,7 +36,8 @@ static void umark(struct zg_instance *in, uint64_t va, uint64_t len)
 
 /* ---- Reading and writing ------------------------------------------------------ */
 /* Reads from f at its position, or at `off` (pread; UINT64_MAX: none). */
-static int64_t do_read(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t len, uint64_t off)
+static int64_t do_read(struct lx_call *c, struct zg_linux_fd *f, uint64_t va, uint64_t len,
+                       uint64_t off)
 {
     if (!len)
         return 0;
@@ -47,26 +48,26 @@ static int64_t do_read(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t
         return -EFAULT;
     int64_t n;
     switch (f->kind) {
-    case LX_FD_STDIN:
-    case LX_FD_CONN:
+    case ZG_LINUX_FD_STDIN:
+    case ZG_LINUX_FD_CONN:
         n = zg_io_recv(c->in, buf, len);
         break;
-    case LX_FD_SOCK:
+    case ZG_LINUX_FD_SOCK:
         return -ENOTCONN;
-    case LX_FD_NULL:
+    case ZG_LINUX_FD_NULL:
         return (f->flags & O_ACCMODE) == O_WRONLY ? -EBADF : 0;
-    case LX_FD_ZERO:
+    case ZG_LINUX_FD_ZERO:
         if ((f->flags & O_ACCMODE) == O_WRONLY)
             return -EBADF;
         memset(buf, 0, len);
         n = (int64_t)len;
         break;
-    case LX_FD_RANDOM:
+    case ZG_LINUX_FD_RANDOM:
         if ((f->flags & O_ACCMODE) == O_WRONLY)
             return -EBADF;
         n = zg_fill_random(buf, len) < 0 ? -EIO : (int64_t)len;
         break;
-    case LX_FD_FILE: {
+    case ZG_LINUX_FD_FILE: {
         const struct lx_fv_ent *e = lx_fv_ent(c->in, f->ent);
         const uint8_t *data = e ? lx_fv_data(c->in, e) : NULL;
         if (!data)
@@ -78,7 +79,7 @@ static int64_t do_read(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t
             f->pos = pos + (uint64_t)n;
         break;
     }
-    case LX_FD_DIR:
+    case ZG_LINUX_FD_DIR:
         return -EISDIR;
     default:
         return -EBADF; /* opened for writing */
@@ -88,15 +89,15 @@ static int64_t do_read(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t
     return n;
 }
 
-static int64_t do_write(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_t len)
+static int64_t do_write(struct lx_call *c, struct zg_linux_fd *f, uint64_t va, uint64_t len)
 {
     if (!len)
         return 0;
-    if (f->kind == LX_FD_NULL || f->kind == LX_FD_ZERO || f->kind == LX_FD_RANDOM)
+    if (f->kind == ZG_LINUX_FD_NULL || f->kind == ZG_LINUX_FD_ZERO || f->kind == ZG_LINUX_FD_RANDOM)
         return (f->flags & O_ACCMODE) == O_RDONLY
                    ? -EBADF
                    : (int64_t)len; /* the bytes are never looked at */
-    if (f->kind == LX_FD_FILE || f->kind == LX_FD_DIR)
+    if (f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR)
         return -EBADF; /* the view is read-only: opened for reading only */
     if (len > ZG_IO_MAX)
         len = ZG_IO_MAX;
@@ -105,12 +106,12 @@ static int64_t do_write(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_
         return -EFAULT;
     struct zg_instance *in = c->in;
     switch (f->kind) {
-    case LX_FD_STDOUT:
-    case LX_FD_CONN:
+    case ZG_LINUX_FD_STDOUT:
+    case ZG_LINUX_FD_CONN:
         return zg_io_send(in, buf, len);
-    case LX_FD_SOCK:
+    case ZG_LINUX_FD_SOCK:
         return -ENOTCONN;
-    case LX_FD_CONSOLE:
+    case ZG_LINUX_FD_CONSOLE:
         return zg_console_write(in, buf, len);
     default:
         return -EBADF; /* opened for reading */
@@ -119,25 +120,26 @@ static int64_t do_write(struct lx_call *c, struct lx_fd *f, uint64_t va, uint64_
 
 int64_t lx_sys_read(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     return f ? do_read(c, f, c->a[1], c->a[2], UINT64_MAX) : -EBADF;
 }
 
 int64_t lx_sys_write(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     return f ? do_write(c, f, c->a[1], c->a[2]) : -EBADF;
 }
 
-static int is_stream(const struct lx_fd *f)
+static int is_stream(const struct zg_linux_fd *f)
 {
-    return f->kind == LX_FD_STDIN || f->kind == LX_FD_STDOUT || f->kind == LX_FD_CONSOLE ||
-           f->kind == LX_FD_SOCK || f->kind == LX_FD_CONN;
+    return f->kind == ZG_LINUX_FD_STDIN || f->kind == ZG_LINUX_FD_STDOUT ||
+           f->kind == ZG_LINUX_FD_CONSOLE || f->kind == ZG_LINUX_FD_SOCK ||
+           f->kind == ZG_LINUX_FD_CONN;
 }
 
 int64_t lx_sys_pread64(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     if (is_stream(f))
@@ -147,7 +149,7 @@ int64_t lx_sys_pread64(struct lx_call *c)
 
 int64_t lx_sys_pwrite64(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     if (is_stream(f))
@@ -158,7 +160,7 @@ int64_t lx_sys_pwrite64(struct lx_call *c)
 /* readv/writev: one iovec at a time; a short transfer ends the call. */
 int64_t lx_vec(struct lx_call *c, uint64_t fd, uint64_t iov_va, uint64_t cnt, int writing)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, fd);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, fd);
     if (!f)
         return -EBADF;
     if (cnt > IOV_MAX_LX)
@@ -200,13 +202,13 @@ int64_t lx_sys_writev(struct lx_call *c)
 
 int64_t lx_sys_close(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
-    if (f->kind == LX_FD_EPOLL) {
+    if (f->kind == ZG_LINUX_FD_EPOLL) {
         uint32_t e = f->ent, refs = 0;
         for (unsigned i = 0; i < LX_NFD; i++)
-            refs += c->lx->fd[i].kind == LX_FD_EPOLL && c->lx->fd[i].ent == e;
+            refs += c->lx->fd[i].kind == ZG_LINUX_FD_EPOLL && c->lx->fd[i].ent == e;
         if (refs == 1 && e < LX_NEPOLL)
             c->lx->epoll[e].used = 0;
     }
@@ -217,7 +219,7 @@ int64_t lx_sys_close(struct lx_call *c)
 
 static int64_t dup_to(struct lx_state *lx, uint64_t old, uint64_t new, int cloexec)
 {
-    struct lx_fd *f = lx_fd_get(lx, old);
+    struct zg_linux_fd *f = lx_fd_get(lx, old);
     if (!f)
         return -EBADF;
     if (new >= LX_NFD)
@@ -255,7 +257,7 @@ int64_t lx_sys_dup3(struct lx_call *c)
 
 int64_t lx_sys_fcntl(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     switch (c->a[1]) {
@@ -288,14 +290,14 @@ int64_t lx_sys_ioctl(struct lx_call *c)
 
 int64_t lx_sys_lseek(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     if (c->a[2] > 4)
         return -EINVAL;
     if (is_stream(f))
         return -ESPIPE;
-    if (f->kind != LX_FD_FILE && f->kind != LX_FD_DIR)
+    if (f->kind != ZG_LINUX_FD_FILE && f->kind != ZG_LINUX_FD_DIR)
         return 0; /* /dev files: always at 0 */
     const struct lx_fv_ent *e = lx_fv_ent(c->in, f->ent);
     if (!e)
@@ -321,7 +323,7 @@ int64_t lx_sys_lseek(struct lx_call *c)
     }
     if ((off > 0 && base > INT64_MAX - off) || base + off < 0)
         return -EINVAL;
-    if (f->kind == LX_FD_DIR && base + off != 0)
+    if (f->kind == ZG_LINUX_FD_DIR && base + off != 0)
         return -EINVAL; /* directories only rewind */
     f->pos = (uint64_t)(base + off);
     return (int64_t)f->pos;
@@ -329,10 +331,11 @@ int64_t lx_sys_lseek(struct lx_call *c)
 
 int64_t lx_sys_sendfile(struct lx_call *c)
 {
-    struct lx_fd *out = lx_fd_get(c->lx, c->a[0]), *in = lx_fd_get(c->lx, c->a[1]);
+    struct zg_linux_fd *out = lx_fd_get(c->lx, c->a[0]), *in = lx_fd_get(c->lx, c->a[1]);
     if (!out || !in)
         return -EBADF;
-    if (in->kind != LX_FD_FILE && in->kind != LX_FD_ZERO && in->kind != LX_FD_NULL)
+    if (in->kind != ZG_LINUX_FD_FILE && in->kind != ZG_LINUX_FD_ZERO &&
+        in->kind != ZG_LINUX_FD_NULL)
         return -EINVAL;
     uint64_t off = UINT64_MAX;
     uint64_t *offp = NULL;
@@ -344,12 +347,12 @@ int64_t lx_sys_sendfile(struct lx_call *c)
             return -EINVAL;
     }
     uint64_t count = c->a[3] > ZG_IO_MAX ? ZG_IO_MAX : c->a[3];
-    if (!count || in->kind == LX_FD_NULL)
+    if (!count || in->kind == ZG_LINUX_FD_NULL)
         return 0;
     const uint8_t *src;
     uint64_t n;
     static const uint8_t zeros[4096];
-    if (in->kind == LX_FD_ZERO) {
+    if (in->kind == ZG_LINUX_FD_ZERO) {
         src = zeros;
         n = count < sizeof(zeros) ? count : sizeof(zeros);
     } else {
@@ -365,16 +368,16 @@ int64_t lx_sys_sendfile(struct lx_call *c)
     }
     int64_t w;
     switch (out->kind) {
-    case LX_FD_STDOUT:
-    case LX_FD_CONN:
+    case ZG_LINUX_FD_STDOUT:
+    case ZG_LINUX_FD_CONN:
         w = zg_io_send(c->in, src, n);
         break;
-    case LX_FD_NULL:
-    case LX_FD_ZERO:
-    case LX_FD_RANDOM:
+    case ZG_LINUX_FD_NULL:
+    case ZG_LINUX_FD_ZERO:
+    case ZG_LINUX_FD_RANDOM:
         w = (int64_t)n;
         break;
-    case LX_FD_CONSOLE:
+    case ZG_LINUX_FD_CONSOLE:
         w = zg_console_write(c->in, src, n);
         break;
     default:
@@ -382,7 +385,7 @@ int64_t lx_sys_sendfile(struct lx_call *c)
     }
     if (w <= 0)
         return w;
-    if (in->kind == LX_FD_FILE) {
+    if (in->kind == ZG_LINUX_FD_FILE) {
         if (offp) {
             off += (uint64_t)w;
             memcpy(offp, &off, 8);
@@ -396,10 +399,10 @@ int64_t lx_sys_sendfile(struct lx_call *c)
 /* getdents64: the directory's entries after "." and "..", one per call slot. */
 int64_t lx_sys_getdents64(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
-    if (f->kind != LX_FD_DIR)
+    if (f->kind != ZG_LINUX_FD_DIR)
         return -ENOTDIR;
     const struct lx_fv_hdr *h = lx_fv(c->in);
     if (!h)
@@ -456,9 +459,9 @@ int64_t lx_sys_getdents64(struct lx_call *c)
 }
 
 /* ---- stat ------------------------------------------------------------------- */
-void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *st)
+void lx_stat_of_fd(struct zg_instance *in, const struct zg_linux_fd *f, struct stat *st)
 {
-    if (f->kind == LX_FD_FILE || f->kind == LX_FD_DIR) {
+    if (f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR) {
         lx_stat_of_ent(in, f->ent, st);
         return;
     }
@@ -467,7 +470,7 @@ void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *s
     st->st_uid = getuid();
     st->st_gid = getgid();
     st->st_blksize = 4096;
-    if (f->kind == LX_FD_SOCK || f->kind == LX_FD_CONN) {
+    if (f->kind == ZG_LINUX_FD_SOCK || f->kind == ZG_LINUX_FD_CONN) {
         st->st_mode = S_IFSOCK | 0777;
         st->st_dev = 0x08;
         st->st_ino = (ino_t)f->kind;
@@ -484,7 +487,7 @@ void lx_stat_of_fd(struct zg_instance *in, const struct lx_fd *f, struct stat *s
 
 int64_t lx_sys_fstat(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     struct stat st, *out = lx_uwptr(c->in, c->a[1], sizeof(st));

@@ -170,7 +170,7 @@ int64_t lx_sys_mmap(struct lx_call *c)
         return -EINVAL;
     len = PAGEUP(len);
     if (!(flags & MAP_ANONYMOUS)) {
-        if ((int64_t)c->a[4] < 0 || c->a[4] >= LX_NFD || lx->fd[c->a[4]].kind == LX_FD_FREE)
+        if ((int64_t)c->a[4] < 0 || c->a[4] >= LX_NFD || lx->fd[c->a[4]].kind == ZG_LINUX_FD_FREE)
             return -EBADF;
         return -ENODEV; /* mapping files: part 2 of the personality */
     }

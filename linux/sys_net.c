@@ -18,10 +18,12 @@
 
 #define PEER_PORT 40000 /* the connection's peer, as the program sees it */
 
-static struct lx_fd *sock_of(struct lx_call *c, uint64_t fd, int64_t *err)
+static struct zg_linux_fd *sock_of(struct lx_call *c, uint64_t fd, int64_t *err)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, fd);
-    *err = !f ? -EBADF : (f->kind != LX_FD_SOCK && f->kind != LX_FD_CONN) ? -ENOTSOCK : 0;
+    struct zg_linux_fd *f = lx_fd_get(c->lx, fd);
+    *err = !f                                                             ? -EBADF
+           : (f->kind != ZG_LINUX_FD_SOCK && f->kind != ZG_LINUX_FD_CONN) ? -ENOTSOCK
+                                                                          : 0;
     return *err ? NULL : f;
 }
 
@@ -39,20 +41,21 @@ int64_t lx_sys_socket(struct lx_call *c)
     int fd = lx_fd_alloc(c->lx, 0);
     if (fd < 0)
         return fd;
-    c->lx->fd[fd] = (struct lx_fd){.kind = LX_FD_SOCK,
-                                   .cloexec = (flags & SOCK_CLOEXEC) ? 1 : 0,
-                                   .flags = O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0),
-                                   .sock = domain == AF_INET6 ? LX_SOCK_INET6 : 0};
+    c->lx->fd[fd] =
+        (struct zg_linux_fd){.kind = ZG_LINUX_FD_SOCK,
+                             .cloexec = (flags & SOCK_CLOEXEC) ? 1 : 0,
+                             .flags = O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0),
+                             .sock = domain == AF_INET6 ? LX_SOCK_INET6 : 0};
     return fd;
 }
 
 int64_t lx_sys_bind(struct lx_call *c)
 {
     int64_t err;
-    struct lx_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
-    if (f->kind != LX_FD_SOCK || (f->sock & LX_SOCK_BOUND))
+    if (f->kind != ZG_LINUX_FD_SOCK || (f->sock & LX_SOCK_BOUND))
         return -EINVAL;
     uint64_t need = (f->sock & LX_SOCK_INET6) ? 24 : 16;
     if (c->a[2] < need)
@@ -74,10 +77,10 @@ int64_t lx_sys_bind(struct lx_call *c)
 int64_t lx_sys_listen(struct lx_call *c)
 {
     int64_t err;
-    struct lx_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
-    if (f->kind != LX_FD_SOCK)
+    if (f->kind != ZG_LINUX_FD_SOCK)
         return -EINVAL;
     if (!(f->sock & LX_SOCK_BOUND))
         f->port = 8080, f->sock |= LX_SOCK_BOUND; /* Linux binds an ephemeral port */
@@ -130,16 +133,16 @@ int lx_is_first_wait(struct lx_call *c)
     if (c->lx->accepted)
         return 0;
     if (c->nr == __NR_accept || c->nr == __NR_accept4) {
-        const struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
-        return f && f->kind == LX_FD_SOCK && (f->sock & LX_SOCK_LISTENING);
+        const struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
+        return f && f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING);
     }
     if ((c->nr == __NR_epoll_wait || c->nr == __NR_epoll_pwait) && c->a[0] < LX_NFD &&
-        c->lx->fd[c->a[0]].kind == LX_FD_EPOLL && c->lx->fd[c->a[0]].ent < LX_NEPOLL) {
+        c->lx->fd[c->a[0]].kind == ZG_LINUX_FD_EPOLL && c->lx->fd[c->a[0]].ent < LX_NEPOLL) {
         const struct lx_epoll *ep = &c->lx->epoll[c->lx->fd[c->a[0]].ent];
         for (unsigned i = 0; i < LX_NEPOLLFD; i++) {
-            const struct lx_fd *f =
+            const struct zg_linux_fd *f =
                 ep->reg[i].fd >= 0 ? lx_fd_get(c->lx, (uint64_t)ep->reg[i].fd) : NULL;
-            if (f && f->kind == LX_FD_SOCK && (f->sock & LX_SOCK_LISTENING))
+            if (f && f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING))
                 return 1;
         }
     }
@@ -147,8 +150,8 @@ int lx_is_first_wait(struct lx_call *c)
         uint64_t n = c->a[1];
         const struct pollfd *p = n && n <= 64 ? lx_uptr(c->in, c->a[0], n * sizeof(*p)) : NULL;
         for (uint64_t i = 0; p && i < n; i++) {
-            const struct lx_fd *f = p[i].fd >= 0 ? lx_fd_get(c->lx, (uint64_t)p[i].fd) : NULL;
-            if (f && f->kind == LX_FD_SOCK && (f->sock & LX_SOCK_LISTENING))
+            const struct zg_linux_fd *f = p[i].fd >= 0 ? lx_fd_get(c->lx, (uint64_t)p[i].fd) : NULL;
+            if (f && f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING))
                 return 1;
         }
     }
@@ -158,10 +161,10 @@ int lx_is_first_wait(struct lx_call *c)
 static int64_t do_accept(struct lx_call *c, uint64_t flags)
 {
     int64_t err;
-    struct lx_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
-    if (f->kind != LX_FD_SOCK || !(f->sock & LX_SOCK_LISTENING))
+    if (f->kind != ZG_LINUX_FD_SOCK || !(f->sock & LX_SOCK_LISTENING))
         return -EINVAL;
     if (flags & ~(uint64_t)(SOCK_CLOEXEC | SOCK_NONBLOCK))
         return -EINVAL;
@@ -174,11 +177,12 @@ static int64_t do_accept(struct lx_call *c, uint64_t flags)
     if (rc < 0)
         return rc;
     c->lx->accepted = 1;
-    c->lx->fd[fd] = (struct lx_fd){.kind = LX_FD_CONN,
-                                   .cloexec = (flags & SOCK_CLOEXEC) ? 1 : 0,
-                                   .flags = O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0),
-                                   .port = f->port,
-                                   .sock = f->sock & LX_SOCK_INET6};
+    c->lx->fd[fd] =
+        (struct zg_linux_fd){.kind = ZG_LINUX_FD_CONN,
+                             .cloexec = (flags & SOCK_CLOEXEC) ? 1 : 0,
+                             .flags = O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0),
+                             .port = f->port,
+                             .sock = f->sock & LX_SOCK_INET6};
     return fd;
 }
 
@@ -201,17 +205,17 @@ int64_t lx_sys_connect(struct lx_call *c)
 int64_t lx_sys_getsockname(struct lx_call *c)
 {
     int64_t err;
-    struct lx_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
     return f ? put_addr(c, (f->sock & LX_SOCK_INET6) != 0, f->port, c->a[1], c->a[2]) : err;
 }
 
 int64_t lx_sys_getpeername(struct lx_call *c)
 {
     int64_t err;
-    struct lx_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
-    if (f->kind != LX_FD_CONN)
+    if (f->kind != ZG_LINUX_FD_CONN)
         return -ENOTCONN;
     return put_addr(c, (f->sock & LX_SOCK_INET6) != 0, PEER_PORT, c->a[1], c->a[2]);
 }
@@ -219,12 +223,12 @@ int64_t lx_sys_getpeername(struct lx_call *c)
 int64_t lx_sys_shutdown(struct lx_call *c)
 {
     int64_t err;
-    struct lx_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
     if (c->a[1] > SHUT_RDWR)
         return -EINVAL;
-    if (f->kind != LX_FD_CONN)
+    if (f->kind != ZG_LINUX_FD_CONN)
         return -ENOTCONN;
     if (c->a[1] == SHUT_WR || c->a[1] == SHUT_RDWR) {
         c->lx->out_shut = 1; /* later writes reach the monitor, and fail */
@@ -265,7 +269,7 @@ int64_t lx_sys_getsockopt(struct lx_call *c)
 int64_t lx_sys_recvfrom(struct lx_call *c)
 {
     int64_t err;
-    struct lx_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
     if (c->a[3] & MSG_PEEK)
@@ -273,7 +277,7 @@ int64_t lx_sys_recvfrom(struct lx_call *c)
     struct lx_call r = *c;
     r.nr = __NR_read;
     int64_t n = lx_sys_read(&r);
-    if (n >= 0 && c->a[4] && f->kind == LX_FD_CONN) {
+    if (n >= 0 && c->a[4] && f->kind == ZG_LINUX_FD_CONN) {
         int64_t rc = put_addr(c, (f->sock & LX_SOCK_INET6) != 0, PEER_PORT, c->a[4], c->a[5]);
         if (rc < 0)
             return rc;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,134 +16,36 @@
 
 #include "linux/lx_int.h"
 
-#define MAX_LINKS 8
-
-static const struct {
-    const char *path;
-    enum lx_fd_kind kind;
-    unsigned minor;
-} devices[] = {
-    {"/dev/null", LX_FD_NULL, 3},
-    {"/dev/zero", LX_FD_ZERO, 5},
-    {"/dev/random", LX_FD_RANDOM, 8},
-    {"/dev/urandom", LX_FD_RANDOM, 9},
-};
-#define NDEV (sizeof(devices) / sizeof(devices[0]))
-
-/* What a resolved path names. */
-struct lx_node {
-    enum { N_DEV, N_ENT, N_ROOT, N_DEVDIR } kind;
-    int idx; /* N_DEV: devices[idx]; N_ENT: the view entry */
-};
-
-static int lookup(struct zg_instance *in, const char *path, struct lx_node *n)
+/* Names are lx_view's (shared with the guest-side runtime): these adapt
+ * them to the instance's view. */
+static int lookup(struct zg_instance *in, const char *path, struct lxv_node *n)
 {
-    for (size_t i = 0; i < NDEV; i++)
-        if (!strcmp(path, devices[i].path)) {
-            *n = (struct lx_node){N_DEV, (int)i};
-            return 0;
-        }
-    int e = lx_fv_find(in, path);
-    if (e >= 0) {
-        *n = (struct lx_node){N_ENT, e};
-        return 0;
-    }
-    if (!strcmp(path, "/")) {
-        *n = (struct lx_node){N_ROOT, 0};
-        return 0;
-    }
-    if (!strcmp(path, "/dev")) {
-        *n = (struct lx_node){N_DEVDIR, 0};
-        return 0;
-    }
-    return -ENOENT;
+    struct lxv v = lx_view_of(in);
+    return lxv_lookup(&v, path, n);
 }
 
-static int is_dir(struct zg_instance *in, const struct lx_node *n)
+static int is_dir(struct zg_instance *in, const struct lxv_node *n)
 {
-    if (n->kind == N_ROOT || n->kind == N_DEVDIR)
-        return 1;
-    const struct lx_fv_ent *e = n->kind == N_ENT ? lx_fv_ent(in, (uint32_t)n->idx) : NULL;
-    return e && S_ISDIR(e->mode);
+    struct lxv v = lx_view_of(in);
+    return lxv_is_dir(&v, n);
 }
 
-/* Resolves `raw` against base (an absolute directory path) into out,
- * following symbolic links of the view (the last component only if
- * `follow`). 0, -ENOENT, -ENOTDIR, -ELOOP, -ENAMETOOLONG. */
-static int resolve_from(struct zg_instance *in, const char *base, const char *raw, int follow,
-                        char *out, size_t max)
+_Static_assert(LXV_ENOENT == ENOENT && LXV_EIO == EIO && LXV_ENOTDIR == ENOTDIR &&
+                   LXV_ENAMETOOLONG == ENAMETOOLONG && LXV_ELOOP == ELOOP,
+               "lx_view's errno values");
+_Static_assert(sizeof(struct stat) == sizeof(struct lxv_stat) &&
+                   offsetof(struct stat, st_mode) == offsetof(struct lxv_stat, mode) &&
+                   offsetof(struct stat, st_rdev) == offsetof(struct lxv_stat, rdev) &&
+                   offsetof(struct stat, st_size) == offsetof(struct lxv_stat, size) &&
+                   offsetof(struct stat, st_mtim) == offsetof(struct lxv_stat, mtime),
+               "struct stat is the kernel's");
+
+static void stat_of_node(struct zg_instance *in, const struct lxv_node *n, struct stat *st)
 {
-    char todo[PATH_MAX * 2];
-    if ((size_t)snprintf(todo, sizeof(todo), "%s", raw) >= sizeof(todo))
-        return -ENAMETOOLONG;
-    if (raw[0] == '/')
-        snprintf(out, max, "/");
-    else if ((size_t)snprintf(out, max, "%s", base) >= max)
-        return -ENAMETOOLONG;
-    int links = 0;
-    char *p = todo;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        char *end = strchr(p, '/');
-        size_t cl = end ? (size_t)(end - p) : strlen(p);
-        int last = !end || !end[strspn(end, "/")];
-        if (cl == 1 && p[0] == '.') {
-            p += cl;
-            continue;
-        }
-        if (cl == 2 && p[0] == '.' && p[1] == '.') {
-            char *s = strrchr(out, '/');
-            if (s && s != out)
-                *s = '\0';
-            else
-                snprintf(out, max, "/");
-            p += cl;
-            continue;
-        }
-        /* The directory so far must be one. */
-        struct lx_node dn;
-        if (lookup(in, out, &dn) < 0)
-            return -ENOENT;
-        if (!is_dir(in, &dn))
-            return -ENOTDIR;
-        size_t ol = strlen(out);
-        if (ol + 1 + cl + 1 > max)
-            return -ENAMETOOLONG;
-        if (ol > 1)
-            out[ol++] = '/';
-        memcpy(out + ol, p, cl);
-        out[ol + cl] = '\0';
-        p += cl;
-        struct lx_node n;
-        if (lookup(in, out, &n) == 0 && n.kind == N_ENT && (!last || follow)) {
-            const struct lx_fv_ent *e = lx_fv_ent(in, (uint32_t)n.idx);
-            if (e && S_ISLNK(e->mode)) {
-                const uint8_t *t = lx_fv_data(in, e);
-                if (!t || e->size >= PATH_MAX)
-                    return -EIO;
-                if (++links > MAX_LINKS)
-                    return -ELOOP;
-                char rest[PATH_MAX * 2];
-                int rl = snprintf(rest, sizeof(rest), "%.*s/%s", (int)e->size, (const char *)t, p);
-                if (rl < 0 || (size_t)rl >= sizeof(rest))
-                    return -ENAMETOOLONG;
-                memcpy(todo, rest, (size_t)rl + 1);
-                p = todo;
-                /* The link's directory is where a relative target starts. */
-                char *s = strrchr(out, '/');
-                if (s && s != out)
-                    *s = '\0';
-                else
-                    snprintf(out, max, "/");
-                if (todo[0] == '/')
-                    snprintf(out, max, "/");
-            }
-        }
-    }
-    return 0;
+    struct lxv v = lx_view_of(in);
+    struct lxv_stat s;
+    lxv_stat_of(&v, n, &s);
+    memcpy(st, &s, sizeof(*st));
 }
 
 /* The program's path at va relative to dirfd (AT_FDCWD: the working
@@ -158,10 +61,10 @@ int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *
     const char *base = c->lx->cwd;
     char dirpath[PATH_MAX];
     if (raw[0] != '/' && dirfd != AT_FDCWD) {
-        struct lx_fd *f = lx_fd_get(c->lx, (uint64_t)dirfd);
+        struct zg_linux_fd *f = lx_fd_get(c->lx, (uint64_t)dirfd);
         if (!f)
             return -EBADF;
-        if (f->kind != LX_FD_DIR)
+        if (f->kind != ZG_LINUX_FD_DIR)
             return -ENOTDIR;
         const char *p = lx_fv_path(c->in, lx_fv_ent(c->in, f->ent));
         if (!p)
@@ -169,56 +72,26 @@ int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *
         snprintf(dirpath, sizeof(dirpath), "%s", p);
         base = dirpath;
     }
-    return resolve_from(c->in, base, raw, follow, out, max);
+    struct lxv v = lx_view_of(c->in);
+    return lxv_resolve(&v, base, raw, follow, out, max);
 }
 
 /* ---- stat ---------------------------------------------------------------------- */
 void lx_stat_of_ent(struct zg_instance *in, uint32_t i, struct stat *st)
 {
-    memset(st, 0, sizeof(*st));
-    const struct lx_fv_ent *e = lx_fv_ent(in, i);
-    if (!e)
-        return;
-    st->st_dev = 0x7a;
-    st->st_ino = 100u + i;
-    st->st_mode = e->mode;
-    st->st_nlink = S_ISDIR(e->mode) ? 2 : 1;
-    st->st_size = (off_t)e->size;
-    st->st_blksize = 4096;
-    st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
-    st->st_mtim.tv_sec = e->mtime_ns / 1000000000;
-    st->st_mtim.tv_nsec = e->mtime_ns % 1000000000;
-    st->st_atim = st->st_ctim = st->st_mtim;
-}
-
-static void stat_of_node(struct zg_instance *in, const struct lx_node *n, struct stat *st)
-{
-    memset(st, 0, sizeof(*st));
-    st->st_blksize = 4096;
-    switch (n->kind) {
-    case N_ENT:
-        lx_stat_of_ent(in, (uint32_t)n->idx, st);
-        return;
-    case N_DEV:
-        lx_stat_of_dev(devices[n->idx].minor, st);
-        return;
-    default:
-        st->st_mode = S_IFDIR | 0755;
-        st->st_nlink = 2;
-        st->st_ino = n->kind == N_ROOT ? 2 : 3;
-        return;
-    }
+    stat_of_node(in, &(struct lxv_node){LXV_N_ENT, (int)i}, st);
 }
 
 void lx_stat_of_dev(unsigned minor, struct stat *st)
 {
+    for (int i = 0; i < LXV_NDEV; i++)
+        if (lxv_devices[i].minor == minor) {
+            struct lxv_stat s;
+            lxv_stat_of(&(struct lxv){0, 0}, &(struct lxv_node){LXV_N_DEV, i}, &s);
+            memcpy(st, &s, sizeof(*st));
+            return;
+        }
     memset(st, 0, sizeof(*st));
-    st->st_mode = S_IFCHR | 0666;
-    st->st_rdev = makedev(1, minor);
-    st->st_dev = 0x05;
-    st->st_ino = minor;
-    st->st_nlink = 1;
-    st->st_blksize = 4096;
 }
 
 /* The stat of (dirfd, path at va, flags), for the stat family. */
@@ -230,9 +103,9 @@ static int stat_at(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t flags
     if (!*p0) {
         if (!(flags & AT_EMPTY_PATH))
             return -ENOENT;
-        struct lx_fd *f = dirfd == AT_FDCWD ? NULL : lx_fd_get(c->lx, (uint64_t)dirfd);
+        struct zg_linux_fd *f = dirfd == AT_FDCWD ? NULL : lx_fd_get(c->lx, (uint64_t)dirfd);
         if (dirfd == AT_FDCWD) {
-            struct lx_node n;
+            struct lxv_node n;
             if (lookup(c->in, c->lx->cwd, &n) < 0)
                 return -ENOENT;
             stat_of_node(c->in, &n, st);
@@ -247,7 +120,7 @@ static int stat_at(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t flags
     int rc = lx_resolve(c, dirfd, va, !(flags & AT_SYMLINK_NOFOLLOW), path, sizeof(path));
     if (rc < 0)
         return rc;
-    struct lx_node n;
+    struct lxv_node n;
     rc = lookup(c->in, path, &n);
     if (rc < 0)
         return rc;
@@ -330,16 +203,16 @@ static int64_t do_open(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t f
     if (lx_is_ready_open(c)) { /* the template point is behind it: a /dev/null */
         int fd = lx_fd_alloc(c->lx, 0);
         if (fd >= 0)
-            c->lx->fd[fd] = (struct lx_fd){.kind = LX_FD_NULL,
-                                           .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
-                                           .flags = O_RDONLY,
-                                           .ent = 3};
+            c->lx->fd[fd] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_NULL,
+                                                 .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
+                                                 .flags = O_RDONLY,
+                                                 .ent = 3};
         return fd;
     }
     int rc = lx_resolve(c, dirfd, va, !(flags & O_NOFOLLOW), path, sizeof(path));
     if (rc < 0)
         return rc == -ENOENT && (flags & O_CREAT) ? -EROFS : rc;
-    struct lx_node n;
+    struct lxv_node n;
     rc = lookup(c->in, path, &n);
     if (rc < 0)
         return (flags & O_CREAT) ? -EROFS : rc;
@@ -348,23 +221,23 @@ static int64_t do_open(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t f
     int dir = is_dir(c->in, &n);
     if ((flags & O_DIRECTORY) && !dir)
         return -ENOTDIR;
-    struct lx_fd f = {.cloexec = (flags & O_CLOEXEC) ? 1 : 0,
-                      .flags = (uint32_t)(flags & ~(uint64_t)(O_CLOEXEC | O_CREAT | O_EXCL |
-                                                              O_NOCTTY | O_TRUNC))};
-    if (n.kind == N_DEV) {
-        f.kind = (uint8_t)devices[n.idx].kind;
-        f.ent = devices[n.idx].minor;
+    struct zg_linux_fd f = {.cloexec = (flags & O_CLOEXEC) ? 1 : 0,
+                            .flags = (uint32_t)(flags & ~(uint64_t)(O_CLOEXEC | O_CREAT | O_EXCL |
+                                                                    O_NOCTTY | O_TRUNC))};
+    if (n.kind == LXV_N_DEV) {
+        f.kind = (uint8_t)lxv_devices[n.idx].kind;
+        f.ent = lxv_devices[n.idx].minor;
     } else {
         if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
             return dir ? -EISDIR : -EROFS;
-        if (n.kind != N_ENT)
+        if (n.kind != LXV_N_ENT)
             return -ENOENT; /* "/" and "/dev" without a view cannot be listed */
         const struct lx_fv_ent *e = lx_fv_ent(c->in, (uint32_t)n.idx);
         if (!e)
             return -EIO;
         if (S_ISLNK(e->mode))
             return -ELOOP; /* O_NOFOLLOW on a link */
-        f.kind = dir ? LX_FD_DIR : LX_FD_FILE;
+        f.kind = dir ? ZG_LINUX_FD_DIR : ZG_LINUX_FD_FILE;
         f.ent = (uint32_t)n.idx;
     }
     int fd = lx_fd_alloc(c->lx, 0);
@@ -404,11 +277,12 @@ static int64_t do_readlink(struct lx_call *c, int64_t dirfd, uint64_t va, uint64
         rc = lx_resolve(c, dirfd, va, 0, path, sizeof(path));
         if (rc < 0)
             return rc;
-        struct lx_node nd;
+        struct lxv_node nd;
         rc = lookup(c->in, path, &nd);
         if (rc < 0)
             return rc;
-        const struct lx_fv_ent *e = nd.kind == N_ENT ? lx_fv_ent(c->in, (uint32_t)nd.idx) : NULL;
+        const struct lx_fv_ent *e =
+            nd.kind == LXV_N_ENT ? lx_fv_ent(c->in, (uint32_t)nd.idx) : NULL;
         if (!e || !S_ISLNK(e->mode))
             return -EINVAL;
         target = (const char *)lx_fv_data(c->in, e);
@@ -474,7 +348,7 @@ int64_t lx_sys_getcwd(struct lx_call *c)
 
 static int64_t set_cwd(struct lx_call *c, const char *path)
 {
-    struct lx_node n;
+    struct lxv_node n;
     int rc = lookup(c->in, path, &n);
     if (rc < 0)
         return rc;
@@ -495,10 +369,10 @@ int64_t lx_sys_chdir(struct lx_call *c)
 
 int64_t lx_sys_fchdir(struct lx_call *c)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
-    if (f->kind != LX_FD_DIR)
+    if (f->kind != ZG_LINUX_FD_DIR)
         return -ENOTDIR;
     const char *p = lx_fv_path(c->in, lx_fv_ent(c->in, f->ent));
     return p ? set_cwd(c, p) : -EIO;

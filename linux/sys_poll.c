@@ -19,16 +19,16 @@
 /* What fd is ready for now, of `events` (POLLIN/POLLOUT), without waiting;
  * for the request stream, `timeout_ms` of waiting (-1 forever) are allowed.
  * Returns revents, or -1 for a bad descriptor (POLLNVAL). */
-static int ready_of(struct lx_call *c, const struct lx_fd *f, int events, int timeout_ms)
+static int ready_of(struct lx_call *c, const struct zg_linux_fd *f, int events, int timeout_ms)
 {
     switch (f->kind) {
-    case LX_FD_SOCK: /* listening: a connection waits until it is accepted */
+    case ZG_LINUX_FD_SOCK: /* listening: a connection waits until it is accepted */
         return (events & POLLIN) && (f->sock & LX_SOCK_LISTENING) && !c->lx->accepted &&
                        c->in->cfg.in_fd >= 0
                    ? POLLIN
                    : 0;
-    case LX_FD_STDIN:
-    case LX_FD_CONN: {
+    case ZG_LINUX_FD_STDIN:
+    case ZG_LINUX_FD_CONN: {
         if (!(events & POLLIN) || c->in->cfg.in_fd < 0)
             return (events & POLLIN) ? POLLIN : 0; /* no stream: end of file at once */
         struct pollfd p = {.fd = c->in->cfg.in_fd, .events = POLLIN};
@@ -37,8 +37,8 @@ static int ready_of(struct lx_call *c, const struct lx_fd *f, int events, int ti
             return 0;
         return (p.revents & (POLLIN | POLLHUP | POLLERR)) ? POLLIN : 0;
     }
-    case LX_FD_STDOUT:
-    case LX_FD_CONSOLE:
+    case ZG_LINUX_FD_STDOUT:
+    case ZG_LINUX_FD_CONSOLE:
         return events & POLLOUT;
     default:
         return events & (POLLIN | POLLOUT);
@@ -63,7 +63,7 @@ static int wait_ms(struct lx_call *c, int64_t timeout_ms)
 static int conn_open(const struct lx_state *lx)
 {
     for (unsigned i = 0; i < LX_NFD; i++)
-        if (lx->fd[i].kind == LX_FD_CONN)
+        if (lx->fd[i].kind == ZG_LINUX_FD_CONN)
             return 1;
     return 0;
 }
@@ -82,16 +82,16 @@ static int64_t do_poll(struct lx_call *c, const int *fds, const short *ev, short
             rev[i] = 0;
             if (fds[i] < 0)
                 continue;
-            const struct lx_fd *f =
+            const struct zg_linux_fd *f =
                 fds[i] < LX_NFD && c->lx->fd[fds[i]].kind ? &c->lx->fd[fds[i]] : NULL;
             if (!f) {
                 rev[i] = POLLNVAL;
                 ready++;
                 continue;
             }
-            if ((f->kind == LX_FD_STDIN || f->kind == LX_FD_CONN) && (ev[i] & POLLIN))
+            if ((f->kind == ZG_LINUX_FD_STDIN || f->kind == ZG_LINUX_FD_CONN) && (ev[i] & POLLIN))
                 stdin_at = (int)i;
-            if (f->kind == LX_FD_SOCK && (f->sock & LX_SOCK_LISTENING) && c->lx->accepted &&
+            if (f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING) && c->lx->accepted &&
                 !conn_open(c->lx) && lx_conn_over(c))
                 return 0; /* waiting for a second connection: the instance is over */
             int r = ready_of(c, f, ev[i], 0);
@@ -260,8 +260,10 @@ int64_t lx_sys_epoll_create1(struct lx_call *c)
     ep->used = 1;
     for (unsigned i = 0; i < LX_NEPOLLFD; i++)
         ep->reg[i].fd = -1;
-    c->lx->fd[fd] = (struct lx_fd){
-        .kind = LX_FD_EPOLL, .cloexec = (c->a[0] & O_CLOEXEC) ? 1 : 0, .flags = O_RDWR, .ent = e};
+    c->lx->fd[fd] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_EPOLL,
+                                         .cloexec = (c->a[0] & O_CLOEXEC) ? 1 : 0,
+                                         .flags = O_RDWR,
+                                         .ent = e};
     return fd;
 }
 
@@ -276,8 +278,8 @@ int64_t lx_sys_epoll_create(struct lx_call *c)
 
 static struct lx_epoll *epoll_of(struct lx_call *c, uint64_t fd, int64_t *err)
 {
-    struct lx_fd *f = lx_fd_get(c->lx, fd);
-    *err = !f ? -EBADF : (f->kind != LX_FD_EPOLL || f->ent >= LX_NEPOLL) ? -EINVAL : 0;
+    struct zg_linux_fd *f = lx_fd_get(c->lx, fd);
+    *err = !f ? -EBADF : (f->kind != ZG_LINUX_FD_EPOLL || f->ent >= LX_NEPOLL) ? -EINVAL : 0;
     return *err ? NULL : &c->lx->epoll[f->ent];
 }
 
@@ -288,10 +290,10 @@ int64_t lx_sys_epoll_ctl(struct lx_call *c)
     if (!ep)
         return err;
     uint64_t op = c->a[1], fd = c->a[2];
-    struct lx_fd *t = lx_fd_get(c->lx, fd);
+    struct zg_linux_fd *t = lx_fd_get(c->lx, fd);
     if (!t)
         return -EBADF;
-    if (fd == c->a[0] || t->kind == LX_FD_FILE || t->kind == LX_FD_DIR)
+    if (fd == c->a[0] || t->kind == ZG_LINUX_FD_FILE || t->kind == ZG_LINUX_FD_DIR)
         return -EPERM; /* as Linux: regular files and directories cannot be polled */
     uint32_t events = 0;
     uint64_t data = 0;

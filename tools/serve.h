@@ -80,6 +80,7 @@ struct sv_report {
     uint64_t bytes_in;      /* read from the connection */
     uint64_t bytes_out;     /* written to it */
     uint64_t private_bytes; /* memory it wrote (pooled/capped; else 0) */
+    uint64_t exits;         /* round trips into the guest (zg_inst_runs) */
     int32_t end;            /* enum zg_end, or SV_END_RESTORE */
     int32_t status;         /* ZG_END_EXIT: the guest's status */
     uint64_t vm;            /* which VM of its slot ran it: the slot numbers every VM it

@@ -110,6 +110,7 @@ static void run_cold(struct slot *s, const struct sv_template *tp, int fd, struc
         r->bytes_in = zg_inst_bytes_in(in);
         r->bytes_out = zg_inst_bytes_out(in);
         r->private_bytes = zg_inst_private_bytes(in);
+        r->exits = zg_inst_runs(in);
     }
     r->run_ns = zg_now_ns() - t0;
     zg_inst_destroy(in);
@@ -162,6 +163,7 @@ static void run_job(struct slot *s, const struct sv_job *job, int fd)
     r.bytes_in = zg_inst_bytes_in(in);
     r.bytes_out = zg_inst_bytes_out(in);
     r.private_bytes = zg_inst_private_bytes(in);
+    r.exits = zg_inst_runs(in);
     if (res.end == ZG_END_HOST) {
         /* A VM whose hook failed is not reused. */
         zg_inst_destroy(in);

@@ -29,12 +29,27 @@
 
 #include <zerg/linux_abi.h>
 
+#include "linux/lx_view.h"
+
 #define SH  ((struct zg_linux_shared *)ZG_LINUX_SHARED_GPA)
 #define OUT ((uint8_t *)ZG_LINUX_OUT_GPA)
+#define FDS ((struct zg_linux_fd *)ZG_LINUX_FDS_GPA)
+#define CWD ((const char *)ZG_LINUX_CWD_GPA)
 
 /* Linux's numbers, as the program uses them. */
 enum {
+    NR_read = 0,
     NR_write = 1,
+    NR_open = 2,
+    NR_close = 3,
+    NR_stat = 4,
+    NR_fstat = 5,
+    NR_lstat = 6,
+    NR_lseek = 8,
+    NR_pread64 = 17,
+    NR_sendfile = 40,
+    NR_openat = 257,
+    NR_newfstatat = 262,
     NR_rt_sigaction = 13,
     NR_rt_sigprocmask = 14,
     NR_writev = 20,
@@ -53,9 +68,26 @@ enum {
     NR_time = 201,
     NR_clock_gettime = 228,
 };
-#define EFAULT  14
-#define EINVAL  22
-#define IOV_MAX 1024
+#define EFAULT              14
+#define EINVAL              22
+#define EMFILE              24
+#define IOV_MAX             1024
+#define IO_MAX              (1u << 20) /* the monitor's clamp of one read or write (ZG_IO_MAX) */
+#define NFD                 256
+#define AT_FDCWD            (-100)
+#define AT_SYMLINK_NOFOLLOW 0x100
+#define AT_NO_AUTOMOUNT     0x800
+#define AT_EMPTY_PATH       0x1000
+/* open flags the runtime serves (read-only opens; anything else is the
+ * monitor's): O_NOCTTY, O_NONBLOCK, O_LARGEFILE, O_DIRECTORY, O_NOFOLLOW,
+ * O_CLOEXEC */
+#define O_NOCTTY            0400
+#define O_NONBLOCK          04000
+#define O_LARGEFILE         0100000
+#define O_DIRECTORY         0200000
+#define O_NOFOLLOW          0400000
+#define O_CLOEXEC           02000000
+#define OPEN_SERVED         (O_NOCTTY | O_NONBLOCK | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 int zg_rt_call(struct zg_linux_frame *f, int trapped);
 
@@ -158,6 +190,250 @@ static int do_writev(const uint64_t *a, int64_t *ret)
         if (v[2 * i + 1])
             put(v[2 * i], v[2 * i + 1]);
     *ret = (int64_t)total;
+    return 1;
+}
+
+/* ---- Files of the view (lx_view: the monitor's own names) ------------------- */
+static struct lxv view(void)
+{
+    return (struct lxv){(const uint8_t *)ZG_LINUX_VIEW_VA, SH->view_size};
+}
+
+/* The program's string at va into buf (max bytes): 0, or -1 (a bad pointer
+ * or too long: the monitor answers). */
+static int ustr(uint64_t va, char *buf, uint64_t max)
+{
+    for (uint64_t i = 0; i < max; i++) {
+        if (!ok(va + i, 1))
+            return -1;
+        buf[i] = *(const char *)(va + i);
+        if (!buf[i])
+            return 0;
+    }
+    return -1;
+}
+
+static int is_ready_path(const char *p)
+{
+    static const char ready[] = ZG_LINUX_READY_PATH;
+    for (unsigned i = 0; i < sizeof(ready); i++)
+        if (p[i] != ready[i])
+            return 0;
+    return 1;
+}
+
+/* The descriptor, if it is a file or directory of the view. */
+static struct zg_linux_fd *vfd(uint64_t fd)
+{
+    if (fd >= NFD)
+        return 0;
+    struct zg_linux_fd *f = &FDS[fd];
+    return f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR ? f : 0;
+}
+
+/* Resolves the program's path (dirfd, va) as the monitor's lx_resolve
+ * would: 1 with *rc = 0 and `out` filled or *rc = a resolution error, or 0
+ * if the monitor is to answer (a bad pointer, a descriptor that is not a
+ * directory of the view, a path it treats specially). */
+static int resolve(int64_t dirfd, uint64_t va, int follow, char *out, int *rc)
+{
+    char raw[LXV_PATH_MAX];
+    if (ustr(va, raw, sizeof(raw)) < 0 || !raw[0] || is_ready_path(raw))
+        return 0;
+    struct lxv v = view();
+    const char *base = CWD;
+    if (raw[0] != '/' && dirfd != AT_FDCWD) {
+        struct zg_linux_fd *d = (uint64_t)dirfd < NFD ? &FDS[dirfd] : 0;
+        if (!d || d->kind != ZG_LINUX_FD_DIR || !(base = lxv_path(&v, lxv_ent(&v, d->ent))))
+            return 0;
+    }
+    int cl = 0;
+    while (cl < ZG_LINUX_CWD_SIZE && base[cl])
+        cl++;
+    if (cl == ZG_LINUX_CWD_SIZE || base[0] != '/')
+        return 0;
+    *rc = lxv_resolve(&v, base, raw, follow, out, LXV_PATH_MAX);
+    return 1;
+}
+
+static int do_open(int64_t dirfd, uint64_t va, uint64_t flags, int64_t *ret)
+{
+    if (flags & ~(uint64_t)OPEN_SERVED) /* writing, creating, O_PATH...: the monitor's */
+        return 0;
+    char path[LXV_PATH_MAX];
+    int rc;
+    if (!resolve(dirfd, va, !(flags & O_NOFOLLOW), path, &rc))
+        return 0;
+    struct lxv v = view();
+    struct lxv_node n;
+    if (rc == 0)
+        rc = lxv_lookup(&v, path, &n);
+    if (rc < 0) {
+        *ret = rc;
+        return 1;
+    }
+    if (n.kind != LXV_N_ENT)
+        return 0; /* devices, "/", "/dev" */
+    const struct lx_fv_ent *e = lxv_ent(&v, (uint32_t)n.idx);
+    if (!e)
+        return 0;
+    uint32_t type = e->mode & LXV_S_IFMT;
+    int dir = type == LXV_S_IFDIR;
+    if ((flags & O_DIRECTORY) && !dir) {
+        *ret = -LXV_ENOTDIR;
+        return 1;
+    }
+    if (type == LXV_S_IFLNK) {
+        *ret = -LXV_ELOOP; /* O_NOFOLLOW on a link */
+        return 1;
+    }
+    int fd = 0;
+    while (fd < NFD && FDS[fd].kind != ZG_LINUX_FD_FREE)
+        fd++;
+    if (fd == NFD) {
+        *ret = -EMFILE;
+        return 1;
+    }
+    FDS[fd] = (struct zg_linux_fd){.kind = dir ? ZG_LINUX_FD_DIR : ZG_LINUX_FD_FILE,
+                                   .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
+                                   .flags = (uint32_t)(flags & ~(uint64_t)(O_CLOEXEC | O_NOCTTY)),
+                                   .ent = (uint32_t)n.idx};
+    SH->fds_changed = 1;
+    *ret = fd;
+    return 1;
+}
+
+static int do_close(uint64_t fd, int64_t *ret)
+{
+    struct zg_linux_fd *f = vfd(fd);
+    if (!f || SH->epoll_used) /* registrations to drop: the monitor's */
+        return 0;
+    *f = (struct zg_linux_fd){0};
+    SH->fds_changed = 1;
+    *ret = 0;
+    return 1;
+}
+
+/* read (off = -1) and pread64 of a file of the view. */
+static int do_read(uint64_t fd, uint64_t va, uint64_t len, int64_t off, int64_t *ret)
+{
+    struct zg_linux_fd *f = vfd(fd);
+    if (!f || f->kind != ZG_LINUX_FD_FILE)
+        return 0;
+    if (!len) {
+        *ret = 0;
+        return 1;
+    }
+    if (len > IO_MAX)
+        len = IO_MAX;
+    struct lxv v = view();
+    const struct lx_fv_ent *e = lxv_ent(&v, f->ent);
+    const uint8_t *data = lxv_data(&v, e);
+    if (!ok(va, len) || !data)
+        return 0;
+    uint64_t pos = off < 0 ? f->pos : (uint64_t)off;
+    uint64_t n = pos >= e->size ? 0 : (len < e->size - pos ? len : e->size - pos);
+    memcpy((void *)va, data + pos, n);
+    if (off < 0) {
+        f->pos = pos + n;
+        SH->fds_changed = 1;
+    }
+    *ret = (int64_t)n;
+    return 1;
+}
+
+static int do_lseek(uint64_t fd, int64_t off, uint64_t whence, int64_t *ret)
+{
+    struct zg_linux_fd *f = vfd(fd);
+    struct lxv v = view();
+    const struct lx_fv_ent *e = f ? lxv_ent(&v, f->ent) : 0;
+    if (!e || whence > 2)
+        return 0;
+    int64_t base = whence == 0 ? 0 : whence == 1 ? (int64_t)f->pos : (int64_t)e->size;
+    if ((off > 0 && base > INT64_MAX - off) || base + off < 0 ||
+        (f->kind == ZG_LINUX_FD_DIR && base + off != 0))
+        return 0; /* EINVAL: the monitor says it */
+    f->pos = (uint64_t)(base + off);
+    SH->fds_changed = 1;
+    *ret = (int64_t)f->pos;
+    return 1;
+}
+
+static int put_stat(uint64_t va, const struct lxv_node *n, int64_t *ret)
+{
+    if (!ok(va, sizeof(struct lxv_stat)))
+        return 0;
+    struct lxv v = view();
+    struct lxv_stat st;
+    lxv_stat_of(&v, n, &st);
+    memcpy((void *)va, &st, sizeof(st));
+    *ret = 0;
+    return 1;
+}
+
+static int do_fstat(uint64_t fd, uint64_t st, int64_t *ret)
+{
+    struct zg_linux_fd *f = vfd(fd);
+    if (!f)
+        return 0;
+    struct lxv_node n = {LXV_N_ENT, (int)f->ent};
+    return put_stat(st, &n, ret);
+}
+
+/* stat, lstat, newfstatat of a path (an empty one is the monitor's). */
+static int do_stat_at(int64_t dirfd, uint64_t va, uint64_t st, uint64_t flags, int64_t *ret)
+{
+    if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH))
+        return 0;
+    char path[LXV_PATH_MAX];
+    int rc;
+    if (!resolve(dirfd, va, !(flags & AT_SYMLINK_NOFOLLOW), path, &rc))
+        return 0;
+    struct lxv v = view();
+    struct lxv_node n;
+    if (rc == 0)
+        rc = lxv_lookup(&v, path, &n);
+    if (rc < 0) {
+        *ret = rc;
+        return 1;
+    }
+    return put_stat(st, &n, ret);
+}
+
+/* sendfile from a file of the view to the response stream: into the buffer. */
+static int do_sendfile(const uint64_t *a, int64_t *ret)
+{
+    uint64_t out = a[0], offp = a[2], count = a[3];
+    struct zg_linux_fd *in = vfd(a[1]);
+    if (out >= NFD || SH->fdk[out] != ZG_LINUX_FDK_OUT || !in || in->kind != ZG_LINUX_FD_FILE)
+        return 0;
+    uint64_t off = in->pos;
+    if (offp) {
+        if (!ok(offp, 8))
+            return 0;
+        off = *(const uint64_t *)offp;
+        if ((int64_t)off < 0)
+            return 0;
+    }
+    if (count > IO_MAX)
+        count = IO_MAX;
+    struct lxv v = view();
+    const struct lx_fv_ent *e = lxv_ent(&v, in->ent);
+    const uint8_t *data = lxv_data(&v, e);
+    if (!data)
+        return 0;
+    uint64_t n = !count || off >= e->size ? 0 : (count < e->size - off ? count : e->size - off);
+    if (!room(n))
+        return 0;
+    memcpy(OUT + SH->out_len, data + off, n);
+    SH->out_len += n;
+    if (n && offp) {
+        *(uint64_t *)offp = off + n;
+    } else if (n) {
+        in->pos = off + n;
+        SH->fds_changed = 1;
+    }
+    *ret = (int64_t)n;
     return 1;
 }
 
@@ -349,6 +625,50 @@ static int serve(struct zg_linux_frame *f)
         break;
     case NR_write:
         if (!do_write(a, &ret))
+            goto ask;
+        break;
+    case NR_read:
+        if (!do_read(a[0], a[1], a[2], -1, &ret))
+            goto ask;
+        break;
+    case NR_pread64:
+        if ((int64_t)a[3] < 0 || !do_read(a[0], a[1], a[2], (int64_t)a[3], &ret))
+            goto ask;
+        break;
+    case NR_open:
+        if (!do_open(AT_FDCWD, a[0], a[1], &ret))
+            goto ask;
+        break;
+    case NR_openat:
+        if (!do_open((int64_t)(int)a[0], a[1], a[2], &ret))
+            goto ask;
+        break;
+    case NR_close:
+        if (!do_close(a[0], &ret))
+            goto ask;
+        break;
+    case NR_lseek:
+        if (!do_lseek(a[0], (int64_t)a[1], a[2], &ret))
+            goto ask;
+        break;
+    case NR_fstat:
+        if (!do_fstat(a[0], a[1], &ret))
+            goto ask;
+        break;
+    case NR_stat:
+        if (!do_stat_at(AT_FDCWD, a[0], a[1], 0, &ret))
+            goto ask;
+        break;
+    case NR_lstat:
+        if (!do_stat_at(AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW, &ret))
+            goto ask;
+        break;
+    case NR_newfstatat:
+        if (!do_stat_at((int64_t)(int)a[0], a[1], a[2], a[3], &ret))
+            goto ask;
+        break;
+    case NR_sendfile:
+        if (!do_sendfile(a, &ret))
             goto ask;
         break;
     case NR_writev:

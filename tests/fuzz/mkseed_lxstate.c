@@ -27,14 +27,14 @@ static int write_seed(const char *dir, const char *name, int view)
     s.nfree = 2;
     s.free[0] = (struct lx_range){ZG_LINUX_MMAP_VA + 0x10000, 0x20000};
     s.free[1] = (struct lx_range){ZG_LINUX_MMAP_VA + 0x100000, 0x1000};
-    s.fd[0] = (struct lx_fd){.kind = LX_FD_STDIN};
-    s.fd[1] = (struct lx_fd){.kind = LX_FD_STDOUT, .flags = 1};
-    s.fd[2] = (struct lx_fd){.kind = LX_FD_CONSOLE, .flags = 1};
-    s.fd[3] = (struct lx_fd){.kind = LX_FD_RANDOM, .ent = 9};
-    s.fd[4] =
-        (struct lx_fd){.kind = LX_FD_SOCK, .port = 8080, .sock = LX_SOCK_BOUND | LX_SOCK_LISTENING};
+    s.fd[0] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_STDIN};
+    s.fd[1] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_STDOUT, .flags = 1};
+    s.fd[2] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_CONSOLE, .flags = 1};
+    s.fd[3] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_RANDOM, .ent = 9};
+    s.fd[4] = (struct zg_linux_fd){
+        .kind = ZG_LINUX_FD_SOCK, .port = 8080, .sock = LX_SOCK_BOUND | LX_SOCK_LISTENING};
     if (view)
-        s.fd[5] = (struct lx_fd){.kind = LX_FD_DIR, .ent = 0};
+        s.fd[5] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_DIR, .ent = 0};
     snprintf(s.cwd, sizeof(s.cwd), "/");
     snprintf(s.exe, sizeof(s.exe), "/usr/bin/prog");
     snprintf(s.argv0, sizeof(s.argv0), "prog");

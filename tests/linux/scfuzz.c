@@ -7,7 +7,8 @@
  * (exit, TLS base, signal return, unmapping its own memory) or sleep for a
  * random time are not fuzzed.
  *
- *     scfuzz [N] [SEED]   first the targeted checks ("efault checks OK/ALL, opened 0"),
+ *     scfuzz [N] [SEED] [zerg]
+ *                         first the targeted checks ("efault checks OK/ALL, opened 0"),
  *                         then N random calls ("progress K" every 10,000, "calls N");
  *                         exit 0 if the checks held. A wild write may wreck the
  *                         program itself (the guest faults): tests/sys/linux.sh runs
@@ -98,9 +99,26 @@ static int excluded(long nr)
     }
 }
 
+/* zerg's guest-side runtime keeps state the program can reach: the shared
+ * page, the guest's copy of the descriptor table, the working directory
+ * (docs/abi.md). A program that scribbles on them must hurt only itself:
+ * every so often, random bytes there, then the calls go on. */
+static void scribble(void)
+{
+    static const struct {
+        uint64_t at, len;
+    } areas[] = {{0x108100, 0x700}, {0x109000, 0x1800}, {0x10b000, 0x400}};
+    unsigned a = (unsigned)(next() % 3);
+    uint8_t *p = (uint8_t *)areas[a].at;
+    for (int i = 0; i < 16; i++)
+        p[next() % areas[a].len] = (uint8_t)next();
+}
+
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 1000000;
+    /* Under zerg (the harness says so): its runtime's state is scribbled on. */
+    int zerg = argc > 3 && !strcmp(argv[3], "zerg");
     if (argc > 2)
         rng ^= (uint64_t)atoll(argv[2]) * 0x9e3779b97f4a7c15ull;
     /* Wild pointers: each of these must be EFAULT, never a crash or data. */
@@ -160,6 +178,8 @@ int main(int argc, char **argv)
             (a0 == 1 || a1 == 1))
             continue;
         syscall(nr, a0, a1, arg(), arg(), arg(), arg());
+        if (zerg && done % 5000 == 4999)
+            scribble();
         if (++done % 10000 == 0) {
             /* Progress, in case a wild write wrecks the program itself (a
              * fault of the guest, not of zerg): the harness adds these up. */

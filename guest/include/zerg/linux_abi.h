@@ -39,12 +39,16 @@
 #define ZG_LINUX_ENTRY_PROBE  (ZG_LINUX_RT_GPA + 24)
 #define ZG_LINUX_FRAME_GPA    0x108000 /* struct zg_linux_frame */
 #define ZG_LINUX_SHARED_GPA   0x108100 /* struct zg_linux_shared */
-#define ZG_LINUX_RT_STACK_TOP 0x110000 /* the entry's stack: [0x109000, 0x110000) */
+#define ZG_LINUX_FDS_GPA      0x109000 /* the descriptor table: struct zg_linux_fd[256] */
+#define ZG_LINUX_CWD_GPA      0x10b000 /* the working directory (a copy: the monitor's) */
+#define ZG_LINUX_CWD_SIZE     1024
 #define ZG_LINUX_STUB_GPA     0x110000 /* the stubs of rewritten call sites */
 #define ZG_LINUX_STUB_SIZE    0x10000
 #define ZG_LINUX_STUB_BYTES   32
-#define ZG_LINUX_OUT_GPA      0x120000 /* response bytes the runtime buffered */
-#define ZG_LINUX_OUT_SIZE     0xe0000
+#define ZG_LINUX_RT_STACK_TOP 0x140000 /* the runtime's stack: [0x120000, 0x140000) */
+#define ZG_LINUX_OUT_GPA      0x140000 /* response bytes the runtime buffered */
+#define ZG_LINUX_OUT_SIZE     0xc0000
+#define ZG_LINUX_VIEW_VA      0x600000000000ull /* the file view, read-only */
 #define ZG_LINUX_RT_END       0x200000
 #define ZG_LINUX_PIE_BASE     0x400000
 #define ZG_LINUX_MMAP_VA      0x7f0000000000ull
@@ -78,6 +82,38 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
+/* A descriptor (the table at ZG_LINUX_FDS_GPA, 256 of them). The monitor
+ * keeps the master copy and writes it into the guest before each resume;
+ * the runtime may open and close files and directories of the view in it
+ * and move their positions (and says so in the shared page's fds_changed):
+ * the monitor then takes those entries back, checked, and nothing else. */
+enum zg_linux_fd_kind {
+    ZG_LINUX_FD_FREE = 0,
+    ZG_LINUX_FD_STDIN,   /* the request stream */
+    ZG_LINUX_FD_STDOUT,  /* the response stream */
+    ZG_LINUX_FD_CONSOLE, /* zerg's console (standard error) */
+    ZG_LINUX_FD_NULL,    /* /dev/null */
+    ZG_LINUX_FD_ZERO,    /* /dev/zero */
+    ZG_LINUX_FD_RANDOM,  /* /dev/urandom, /dev/random */
+    ZG_LINUX_FD_FILE,    /* a file of the view */
+    ZG_LINUX_FD_DIR,     /* a directory of the view */
+    ZG_LINUX_FD_SOCK,    /* a TCP socket the program made: bound, listening */
+    ZG_LINUX_FD_CONN,    /* the instance's one connection, accepted */
+    ZG_LINUX_FD_EPOLL,   /* an epoll instance */
+};
+#define ZG_LINUX_FD_KIND_MAX ZG_LINUX_FD_EPOLL
+
+struct zg_linux_fd {
+    uint8_t kind;    /* enum zg_linux_fd_kind */
+    uint8_t cloexec; /* FD_CLOEXEC */
+    uint16_t port;   /* SOCK: the port it was bound to (host order) */
+    uint32_t flags;  /* the O_* status flags (F_GETFL) */
+    uint32_t ent;    /* FILE, DIR: the view entry; EPOLL: the instance; devices: minor */
+    uint32_t sock;   /* SOCK: the monitor's flags */
+    uint64_t pos;    /* the file offset (directories: the next entry to list) */
+};
+_Static_assert(sizeof(struct zg_linux_fd) == 24, "zg_linux_fd layout");
+
 /* What the shared page's fdk[] says of a descriptor, for the runtime. */
 enum zg_linux_fdk {
     ZG_LINUX_FDK_MONITOR = 0, /* ask the monitor */
@@ -100,10 +136,12 @@ struct zg_linux_shared {
     uint32_t uid, gid;     /* the ids the program sees */
     uint32_t rewrite;      /* 1: the monitor rewrites call sites (lx_patch.c), so a
                             * call that trapped at one it can rewrite goes to it */
-    uint32_t pad;
-    uint8_t fdk[256]; /* enum zg_linux_fdk of each descriptor */
+    uint32_t epoll_used;   /* an epoll instance exists: closes go to the monitor */
+    uint64_t view_size;    /* the file view's bytes, at ZG_LINUX_VIEW_VA (0: none) */
+    uint8_t fdk[256];      /* enum zg_linux_fdk of each descriptor */
     /* ---- the runtime's ---- */
     uint64_t out_len;       /* bytes buffered at ZG_LINUX_OUT_GPA */
+    uint64_t fds_changed;   /* the runtime changed the descriptor table */
     uint64_t served;        /* calls served in the guest (a statistic) */
     uint64_t tsc_seen;      /* the TSC when it last asked the monitor */
     uint64_t last_mono;     /* the latest CLOCK_MONOTONIC it returned */

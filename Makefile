@@ -28,7 +28,7 @@ HV_LIBS_xen := -lxenctrl -lxenforeignmemory -lxenevtchn -lxentoollog
 LDLIBS += $(foreach b,$(HV_BACKENDS),$(HV_LIBS_$(b)))
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIB_SRCS  := $(sort $(wildcard monitor/*.c pagecache/*.c snapshotter/*.c restorer/*.c)) \
+LIB_SRCS  := $(sort $(wildcard monitor/*.c pagecache/*.c template/*.c snapshotter/*.c restorer/*.c)) \
              hypervisor/hv.c $(HV_BACKENDS:%=hypervisor/hv_%.c) \
              $(sort $(wildcard linux/*.c)) linux/rt_image.S
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
@@ -176,7 +176,7 @@ $(FUZZ_SEEDS): tests/fuzz/mkseeds.sh $(BIN)/zerg $(BUILD)/test/mkseed_manifest \
 # the Linux personality's parsers are fuzzed too (fuzz_lx_state).
 FUZZ_LIB_SRCS := $(filter-out hypervisor/hv_%.c,$(LIB_SRCS))
 # One clang command per fuzzer, so its headers are listed here, not in .d files.
-FUZZ_HDRS := $(wildcard monitor/*.h pagecache/*.h snapshotter/*.h restorer/*.h hypervisor/*.h \
+FUZZ_HDRS := $(wildcard monitor/*.h pagecache/*.h template/*.h snapshotter/*.h restorer/*.h hypervisor/*.h \
                         linux/*.h guest/include/zerg/*.h tests/fuzz/*.h)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(FUZZ_HDRS) $(BUILD)/gen/lx_names.h \
                  $(BUILD)/lxrt/rt.bin

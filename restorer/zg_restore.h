@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #include "monitor/zg_monitor.h"
-#include "snapshotter/zg_template.h"
+#include "template/zg_template.h"
 
 struct zg_image {
     struct zg_tmpl *tmpl; /* the manifest */

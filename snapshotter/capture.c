@@ -11,7 +11,7 @@
 #include "monitor/zg_elf.h"
 #include "monitor/zg_monitor.h"
 #include "monitor/zg_persona.h"
-#include "snapshotter/zg_template.h"
+#include "snapshotter/zg_snapshot.h"
 
 static int open_cache(const char *home, unsigned flags, struct zg_pc **pc)
 {

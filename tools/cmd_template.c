@@ -9,7 +9,7 @@
 
 #include "monitor/zg_monitor.h"
 #include "restorer/zg_restore.h"
-#include "snapshotter/zg_template.h"
+#include "snapshotter/zg_snapshot.h"
 #include "tools/zg_tool.h"
 
 static void template_usage(FILE *f)

@@ -9,7 +9,7 @@
 #include "monitor/zg_elf.h"
 #include "monitor/zg_monitor.h"
 #include "monitor/zg_persona.h"
-#include "snapshotter/zg_template.h"
+#include "snapshotter/zg_snapshot.h"
 #include "tools/zg_tool.h"
 
 static const struct zg_cmd commands[] = {

@@ -6,7 +6,7 @@
 
 #include <xxhash.h>
 
-#include "snapshotter/zg_template.h"
+#include "template/zg_template.h"
 #include "tests/fuzz/fuzz_strict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

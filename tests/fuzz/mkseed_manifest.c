@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "snapshotter/zg_template.h"
+#include "template/zg_template.h"
 
 static int write_seed(const char *dir, const char *name, uint64_t npages, const char *cmdline,
                       const char *backend, const char *persona)

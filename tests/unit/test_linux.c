@@ -11,7 +11,7 @@
 
 #include "linux/lx_int.h"
 #include "restorer/zg_restore.h"
-#include "snapshotter/zg_template.h"
+#include "snapshotter/zg_snapshot.h"
 #include "tests/zt.h"
 
 ZT_TEST(cpu_features_read)

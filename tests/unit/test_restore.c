@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "restorer/zg_restore.h"
+#include "snapshotter/zg_snapshot.h"
 #include "tests/zt.h"
 
 static char home[256];

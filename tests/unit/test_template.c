@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
-#include "snapshotter/zg_template.h"
+#include "template/zg_template.h"
 #include "tests/zt.h"
 
 static struct zg_tmpl *sample(void)

@@ -1,7 +1,7 @@
-/* zg_template: warm templates — the manifest format and capturing one.
+/* zg_template: warm templates — the manifest format, owned here once.
  *
  * What it does
- *   A template is a guest captured inside its first READY call: the complete
+ *   A template is a guest captured at its ready point: the complete
  *   vCPU state, the guest address of the READY struct, and one page-cache key
  *   per 4 KiB page of guest memory (pages live in the shared page cache,
  *   pagecache/). The manifest is one file, <home>/templates/<name>.zgt,
@@ -10,13 +10,11 @@
  *   cache root of the same name, so GC keeps exactly the pages templates use.
  *
  * What it does not do
- *   Run instances from a template: that is restorer/.
+ *   Capture a running guest (snapshotter/zg_snapshot.h) or run instances
+ *   from a template (restorer/): both use this format and nothing else of
+ *   each other.
  *
  * Usage
- *     struct zg_tmpl_create_opts o = {.name = "web", .guest_path = "app.elf", ...};
- *     struct zg_tmpl_create_stats st;
- *     if (zg_tmpl_create(&o, &st, err, sizeof(err)) < 0) ... err says why ...
- *
  *     struct zg_tmpl *t;
  *     if (zg_tmpl_load(home, "web", &t, err, sizeof(err)) < 0) ...
  *     ... t->info.mem_size, t->state, t->keys[i] ...
@@ -153,32 +151,5 @@ void zg_tmpl_list_free(char **names, size_t n);
 
 /* Deletes the manifest and its page cache root (pages go at the next GC). */
 int zg_tmpl_remove(const char *home, const char *name, char *err, size_t errlen);
-
-/* ---- Capturing ------------------------------------------------------------ */
-struct zg_tmpl_create_opts {
-    const char *home;           /* zerg home (zg_home_dir) */
-    const char *name;           /* template name */
-    const char *guest_path;     /* the guest ELF */
-    const struct zg_hv_ops *hv; /* the backend (NULL: kvm); the template records it */
-    uint64_t mem_size;          /* guest memory */
-    const char *cmdline;        /* guest arguments */
-    const char *linux_ro;       /* a Linux program's --ro trees ("HOST[=GUEST]" lines) */
-    const char *linux_env;      /* its --env ("K=V" lines) */
-    uint64_t deadline_ms;       /* cold boot to READY must finish within this */
-    int console_fd;             /* the guest's console during boot; -1 discards */
-    int replace;                /* overwrite an existing template */
-    zg_pc_progress_fn progress; /* ingest progress, may be NULL */
-    void *progress_arg;
-};
-
-struct zg_tmpl_create_stats {
-    uint64_t boot_ns;    /* VM creation to READY */
-    uint64_t capture_ns; /* state + pages into the cache + manifest */
-    struct zg_pc_ingest_stats pages;
-};
-
-/* Cold-boots the guest, stops it inside READY, captures it. */
-int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_stats *st, char *err,
-                   size_t errlen);
 
 #endif /* ZG_TEMPLATE_H */

@@ -11,7 +11,7 @@
 #include <xxhash.h>
 
 #include "monitor/zg_monitor.h"
-#include "snapshotter/zg_template.h"
+#include "template/zg_template.h"
 
 #define ZG_TMPL_MAX_FILE (64u << 20)
 

@@ -588,113 +588,148 @@ static int rewritable(const struct zg_linux_frame *f)
     return p[0] == 0xb8 && p[5] == 0x0f && p[6] == 0x05 && imm == f->nr;
 }
 
+/* The table: number -> handler. A handler serves the call (1, *ret set) or
+ * leaves it to the monitor (0). */
+typedef int (*rt_fn)(const uint64_t *a, int64_t *ret);
+
+static int sys_one(const uint64_t *a, int64_t *ret) /* getpid, gettid: 1 */
+{
+    (void)a;
+    *ret = 1;
+    return 1;
+}
+
+static int sys_zero(const uint64_t *a, int64_t *ret) /* getppid; calls accepted */
+{
+    (void)a;
+    *ret = 0;
+    return 1;
+}
+
+static int sys_uid(const uint64_t *a, int64_t *ret)
+{
+    (void)a;
+    *ret = SH->uid;
+    return 1;
+}
+
+static int sys_gid(const uint64_t *a, int64_t *ret)
+{
+    (void)a;
+    *ret = SH->gid;
+    return 1;
+}
+
+static int sys_read(const uint64_t *a, int64_t *ret)
+{
+    return do_read(a[0], a[1], a[2], -1, ret);
+}
+
+static int sys_pread64(const uint64_t *a, int64_t *ret)
+{
+    return (int64_t)a[3] >= 0 && do_read(a[0], a[1], a[2], (int64_t)a[3], ret);
+}
+
+static int sys_open(const uint64_t *a, int64_t *ret)
+{
+    return do_open(AT_FDCWD, a[0], a[1], ret);
+}
+
+static int sys_openat(const uint64_t *a, int64_t *ret)
+{
+    return do_open((int64_t)(int)a[0], a[1], a[2], ret);
+}
+
+static int sys_close(const uint64_t *a, int64_t *ret)
+{
+    return do_close(a[0], ret);
+}
+
+static int sys_lseek(const uint64_t *a, int64_t *ret)
+{
+    return do_lseek(a[0], (int64_t)a[1], a[2], ret);
+}
+
+static int sys_fstat(const uint64_t *a, int64_t *ret)
+{
+    return do_fstat(a[0], a[1], ret);
+}
+
+static int sys_stat(const uint64_t *a, int64_t *ret)
+{
+    return do_stat_at(AT_FDCWD, a[0], a[1], 0, ret);
+}
+
+static int sys_lstat(const uint64_t *a, int64_t *ret)
+{
+    return do_stat_at(AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW, ret);
+}
+
+static int sys_newfstatat(const uint64_t *a, int64_t *ret)
+{
+    return do_stat_at((int64_t)(int)a[0], a[1], a[2], a[3], ret);
+}
+
+static int sys_rt_sigaction(const uint64_t *a, int64_t *ret)
+{
+    *ret = do_rt_sigaction(a);
+    return 1;
+}
+
+static int sys_rt_sigprocmask(const uint64_t *a, int64_t *ret)
+{
+    *ret = do_rt_sigprocmask(a);
+    return 1;
+}
+
+static int sys_sigaltstack(const uint64_t *a, int64_t *ret)
+{
+    *ret = do_sigaltstack(a);
+    return 1;
+}
+
+static const rt_fn calls[] = {
+    [NR_read] = sys_read,
+    [NR_write] = do_write,
+    [NR_open] = sys_open,
+    [NR_close] = sys_close,
+    [NR_stat] = sys_stat,
+    [NR_fstat] = sys_fstat,
+    [NR_lstat] = sys_lstat,
+    [NR_lseek] = sys_lseek,
+    [NR_rt_sigaction] = sys_rt_sigaction,
+    [NR_rt_sigprocmask] = sys_rt_sigprocmask,
+    [NR_pread64] = sys_pread64,
+    [NR_writev] = do_writev,
+    [NR_sched_yield] = sys_zero,
+    [NR_alarm] = sys_zero,
+    [NR_getpid] = sys_one,
+    [NR_sendfile] = do_sendfile,
+    [NR_gettimeofday] = do_gettimeofday,
+    [NR_getuid] = sys_uid,
+    [NR_getgid] = sys_gid,
+    [NR_geteuid] = sys_uid,
+    [NR_getegid] = sys_gid,
+    [NR_getppid] = sys_zero,
+    [NR_sigaltstack] = sys_sigaltstack,
+    [NR_prctl] = sys_zero,
+    [NR_gettid] = sys_one,
+    [NR_time] = do_time,
+    [NR_clock_gettime] = do_clock_gettime,
+    [NR_openat] = sys_openat,
+    [NR_newfstatat] = sys_newfstatat,
+};
+
 /* Serves the call if it can: 1 (f->ret set), else 0. */
 static int serve(struct zg_linux_frame *f)
 {
-    const uint64_t *a = f->arg;
+    rt_fn fn = f->nr < sizeof(calls) / sizeof(calls[0]) ? calls[f->nr] : 0;
     int64_t ret = 0;
-    switch (f->nr) {
-    case NR_getpid:
-    case NR_gettid:
-        ret = 1;
-        break;
-    case NR_getppid:
-        ret = 0;
-        break;
-    case NR_getuid:
-    case NR_geteuid:
-        ret = SH->uid;
-        break;
-    case NR_getgid:
-    case NR_getegid:
-        ret = SH->gid;
-        break;
-    case NR_sched_yield:
-    case NR_alarm:
-    case NR_prctl:
-        ret = 0;
-        break;
-    case NR_rt_sigaction:
-        ret = do_rt_sigaction(a);
-        break;
-    case NR_rt_sigprocmask:
-        ret = do_rt_sigprocmask(a);
-        break;
-    case NR_sigaltstack:
-        ret = do_sigaltstack(a);
-        break;
-    case NR_write:
-        if (!do_write(a, &ret))
-            goto ask;
-        break;
-    case NR_read:
-        if (!do_read(a[0], a[1], a[2], -1, &ret))
-            goto ask;
-        break;
-    case NR_pread64:
-        if ((int64_t)a[3] < 0 || !do_read(a[0], a[1], a[2], (int64_t)a[3], &ret))
-            goto ask;
-        break;
-    case NR_open:
-        if (!do_open(AT_FDCWD, a[0], a[1], &ret))
-            goto ask;
-        break;
-    case NR_openat:
-        if (!do_open((int64_t)(int)a[0], a[1], a[2], &ret))
-            goto ask;
-        break;
-    case NR_close:
-        if (!do_close(a[0], &ret))
-            goto ask;
-        break;
-    case NR_lseek:
-        if (!do_lseek(a[0], (int64_t)a[1], a[2], &ret))
-            goto ask;
-        break;
-    case NR_fstat:
-        if (!do_fstat(a[0], a[1], &ret))
-            goto ask;
-        break;
-    case NR_stat:
-        if (!do_stat_at(AT_FDCWD, a[0], a[1], 0, &ret))
-            goto ask;
-        break;
-    case NR_lstat:
-        if (!do_stat_at(AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW, &ret))
-            goto ask;
-        break;
-    case NR_newfstatat:
-        if (!do_stat_at((int64_t)(int)a[0], a[1], a[2], a[3], &ret))
-            goto ask;
-        break;
-    case NR_sendfile:
-        if (!do_sendfile(a, &ret))
-            goto ask;
-        break;
-    case NR_writev:
-        if (!do_writev(a, &ret))
-            goto ask;
-        break;
-    case NR_clock_gettime:
-        if (!do_clock_gettime(a, &ret))
-            goto ask;
-        break;
-    case NR_gettimeofday:
-        if (!do_gettimeofday(a, &ret))
-            goto ask;
-        break;
-    case NR_time:
-        if (!do_time(a, &ret))
-            goto ask;
-        break;
-    default:
-        goto ask;
-    }
+    if (!fn || !fn(f->arg, &ret))
+        return 0;
     f->ret = ret;
     SH->served++;
     return 1;
-ask:
-    return 0;
 }
 
 /* The entry's question: 1 if the call is served (f->ret set), 0 if the

@@ -136,13 +136,15 @@ void lx_publish(struct zg_instance *in)
     sh->epoll_used = 0;
     for (unsigned e = 0; e < LX_NEPOLL; e++)
         sh->epoll_used |= lx->epoll[e].used != 0;
-    /* The descriptor table and the working directory, as the monitor has them. */
-    struct zg_linux_fd *g = zg_guest_wptr(in, ZG_LINUX_FDS_GPA, sizeof(lx->fd));
-    char *cwd = zg_guest_wptr(in, ZG_LINUX_CWD_GPA, ZG_LINUX_CWD_SIZE);
-    if (g)
-        memcpy(g, lx->fd, sizeof(lx->fd));
-    if (cwd)
-        memcpy(cwd, lx->cwd, ZG_LINUX_CWD_SIZE);
+    /* The descriptor table and the working directory, as the monitor has them
+     * (written only when they differ: a page written is a page a pooled
+     * reset copies back). */
+    const void *g = zg_guest_ptr(in, ZG_LINUX_FDS_GPA, sizeof(lx->fd));
+    const void *cwd = zg_guest_ptr(in, ZG_LINUX_CWD_GPA, ZG_LINUX_CWD_SIZE);
+    if (g && memcmp(g, lx->fd, sizeof(lx->fd)))
+        memcpy(zg_guest_wptr(in, ZG_LINUX_FDS_GPA, sizeof(lx->fd)), lx->fd, sizeof(lx->fd));
+    if (cwd && memcmp(cwd, lx->cwd, ZG_LINUX_CWD_SIZE))
+        memcpy(zg_guest_wptr(in, ZG_LINUX_CWD_GPA, ZG_LINUX_CWD_SIZE), lx->cwd, ZG_LINUX_CWD_SIZE);
     sh->fds_changed = 0;
     sh->uid = (uint32_t)getuid();
     sh->gid = (uint32_t)getgid();

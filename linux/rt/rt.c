@@ -48,6 +48,9 @@ enum {
     NR_lseek = 8,
     NR_pread64 = 17,
     NR_sendfile = 40,
+    NR_getsockname = 51,
+    NR_getpeername = 52,
+    NR_shutdown = 48,
     NR_openat = 257,
     NR_newfstatat = 262,
     NR_rt_sigaction = 13,
@@ -71,6 +74,7 @@ enum {
 #define EFAULT              14
 #define EINVAL              22
 #define EMFILE              24
+#define ENOTSOCK            88
 #define IOV_MAX             1024
 #define IO_MAX              (1u << 20) /* the monitor's clamp of one read or write (ZG_IO_MAX) */
 #define NFD                 256
@@ -688,6 +692,18 @@ static int sys_sigaltstack(const uint64_t *a, int64_t *ret)
     return 1;
 }
 
+/* shutdown, getsockname, getpeername of a descriptor that is not a socket
+ * (the stdio model's streams, files): ENOTSOCK, as the monitor's sock_of. */
+static int sys_not_a_socket(const uint64_t *a, int64_t *ret)
+{
+    unsigned k = a[0] < NFD ? FDS[a[0]].kind : ZG_LINUX_FD_FREE;
+    if (k == ZG_LINUX_FD_FREE || k == ZG_LINUX_FD_SOCK || k == ZG_LINUX_FD_CONN ||
+        k > ZG_LINUX_FD_KIND_MAX)
+        return 0;
+    *ret = -ENOTSOCK;
+    return 1;
+}
+
 static const rt_fn calls[] = {
     [NR_read] = sys_read,
     [NR_write] = do_write,
@@ -705,6 +721,9 @@ static const rt_fn calls[] = {
     [NR_alarm] = sys_zero,
     [NR_getpid] = sys_one,
     [NR_sendfile] = do_sendfile,
+    [NR_shutdown] = sys_not_a_socket,
+    [NR_getsockname] = sys_not_a_socket,
+    [NR_getpeername] = sys_not_a_socket,
     [NR_gettimeofday] = do_gettimeofday,
     [NR_getuid] = sys_uid,
     [NR_getgid] = sys_gid,

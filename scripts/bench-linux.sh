@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Linux programs under zerg, in one run: what a system call costs (a program
-# timing N getppid calls, natively and under zerg, through a call site zerg
-# rewrites and through one that keeps trapping; every call is one exit to
-# the monitor in this version), `zerg bench` on a template of Debian's
+# timing N calls natively and under zerg: one the guest-side runtime serves
+# and one the monitor serves, each through a call site zerg rewrites and
+# through one that keeps trapping), `zerg bench` on a template of Debian's
 # busybox httpd -i (stdio model, an --ro tree) beside zergling's, the round
 # trips into the guest per request, and zerg serve of busybox httpd behind
 # nginx under wrk (pooled and fresh) beside a static file. Medians; ratios
@@ -27,15 +27,25 @@ head -c 600 /dev/urandom | base64 >"$TMP/www/index.html" # about zergling's resp
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-echo "== the cost of one system call (getppid, 20,000 per run, 5 runs; medians)"
+echo "== the cost of one system call (20,000 per run, 5 runs; medians)"
 cc_us() { sed 's/.*, \([0-9.]*\) us per call/\1/' | median; }
-nat=$(for i in 1 2 3 4 5; do bin/linux-tests/callcost.glibc 20000; done | cc_us)
-zrw=$(for i in 1 2 3 4 5; do bin/zerg boot -q bin/linux-tests/callcost.glibc -- 20000 </dev/null; done | cc_us)
-ztr=$(for i in 1 2 3 4 5; do bin/zerg boot -q bin/linux-tests/callcost.glibc -- 20000 generic </dev/null; done | cc_us)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {print (b > 0) ? a / b : 0}'; }
-printf '  natively:                           %8.2f us per call\n' "$nat"
-printf '  under zerg, a rewritten call site:  %8.2f us per call (%.0fx; one exit each)\n' "$zrw" "$(ratio "$zrw" "$nat")"
-printf '  under zerg, a site that traps:      %8.2f us per call (%.0fx; the syscall trap and one exit)\n' "$ztr" "$(ratio "$ztr" "$nat")"
+cost() { # MODE: "native zerg" medians
+    local n z
+    n=$(for i in 1 2 3 4 5; do bin/linux-tests/callcost.glibc 20000 "$1"; done | cc_us)
+    z=$(for i in 1 2 3 4 5; do bin/zerg boot -q bin/linux-tests/callcost.glibc -- 20000 "$1" </dev/null; done | cc_us)
+    echo "$n $z"
+}
+printf '  %-58s %10s %10s\n' "" "native us" "zerg us"
+for m in wrapper generic monitor monitor-generic; do
+    case $m in
+    wrapper) what="getppid(), served in the guest, rewritten site" ;;
+    generic) what="syscall(SYS_getppid), in the guest, the syscall trap" ;;
+    monitor) what="uname(), served by the monitor: one exit" ;;
+    monitor-generic) what="syscall(SYS_uname): the syscall trap and one exit" ;;
+    esac
+    read -r n z <<<"$(cost $m)"
+    printf '  %-58s %10.2f %10.2f\n' "$what" "$n" "$z"
+done
 
 echo
 echo "== zerg bench: busybox httpd -i (Linux program, --ro tree) and zergling, same run"
@@ -50,10 +60,13 @@ import json, sys
 zl, bb = (json.load(open(f)) for f in sys.argv[1:3])
 a, b = zl["first_byte_pooled_us"]["p50"], bb["first_byte_pooled_us"]["p50"]
 print("first byte pooled p50: zergling %.1f us, busybox httpd %.1f us: %.2fx (goal <= 2x)" % (a, b, b / a))
+print("round trips per pooled request: zergling %.2f, busybox httpd %.2f (goal <= 3)" %
+      (zl["exits_per_pooled_request"], bb["exits_per_pooled_request"]))
 print("first byte fresh p50:  zergling %.1f us, busybox httpd %.1f us: %.2fx" %
       (zl["first_byte_fresh_us"]["p50"], bb["first_byte_fresh_us"]["p50"],
        bb["first_byte_fresh_us"]["p50"] / zl["first_byte_fresh_us"]["p50"]))
 PY
+echo "(a fresh instance, as zerg run makes, learns the call sites; a pooled VM keeps them)"
 printf 'GET /index.html HTTP/1.0\r\n\r\n' | bin/zerg run -v bbhttpd 2>&1 >/dev/null | grep -E 'round trips|linux:'
 
 echo

@@ -202,6 +202,7 @@ struct bench {
     struct series s[NSER];
     struct zg_instance *pool; /* the pooled VM, kept across rounds */
     uint64_t copied_total;
+    uint64_t exits_fresh, exits_pooled; /* round trips into the guest, summed */
     long kib_total, kib_n; /* private KiB of the first fresh instances */
     char err[512];
 };
@@ -248,6 +249,7 @@ static int step_fresh(struct bench *b)
         status = ZG_EXIT_FAULT;
     } else {
         b->s[FRESH].v[b->s[FRESH].n++] = us(t0, tm->first_exit);
+        b->exits_fresh += zg_inst_runs(in);
         b->s[FB_FRESH].v[b->s[FB_FRESH].n++] = us(t0, tm->first_send);
         if (b->kib_n < 50 && !b->paravirt) {
             long k = anon_kib(zg_inst_mem(in, NULL));
@@ -287,6 +289,7 @@ static int step_pooled(struct bench *b)
     b->s[POOLED].v[b->s[POOLED].n++] = us(t0, tm->first_exit);
     b->s[FB_POOLED].v[b->s[FB_POOLED].n++] = us(t0, tm->first_send);
     b->copied_total += copied;
+    b->exits_pooled += zg_inst_runs(b->pool);
     return 0;
 }
 
@@ -661,6 +664,8 @@ int zg_cmd_bench(int argc, char **argv)
         summarize(&s[i]);
     double private_kib = b->kib_n ? (double)b->kib_total / (double)b->kib_n : -1;
     double pages_per_reset = runs ? (double)b->copied_total / (double)runs : 0;
+    double exits_fresh = s[FRESH].n ? (double)b->exits_fresh / (double)s[FRESH].n : 0;
+    double exits_pooled = s[POOLED].n ? (double)b->exits_pooled / (double)s[POOLED].n : 0;
     const char *floor_name = paravirt ? "Xen" : "KVM";
     if (json) {
         printf("{\"template\":\"%s\",\"runs\":%llu,\"cold_runs\":%llu", name,
@@ -683,6 +688,9 @@ int zg_cmd_bench(int argc, char **argv)
                    ",\"ratio_first_byte_cold_to_pooled\":%.1f",
                    s[COLD].p50 / s[FB_POOLED].p50, s[FB_COLD].p50 / s[FB_POOLED].p50);
         }
+        printf(",\"exits_per_fresh_request\":%.2f", exits_fresh);
+        if (!paravirt)
+            printf(",\"exits_per_pooled_request\":%.2f", exits_pooled);
         printf(",\"ratio_first_byte_cold_to_fresh\":%.1f"
                ",\"ratio_first_byte_fresh_to_floor\":%.2f"
                ",\"ratio_cold_to_restore_fresh\":%.1f,\"ratio_restore_fresh_to_floor\":%.2f}\n",
@@ -709,6 +717,10 @@ int zg_cmd_bench(int argc, char **argv)
         printf("cold boot to READY / restore fresh:      %8.1fx\n", s[COLD].p50 / s[FRESH].p50);
         printf("restore fresh / %s floor (p50):         %8.2fx\n", floor_name,
                s[FRESH].p50 / s[FLOOR].p50);
+        printf("round trips into the guest per request:  %8.2f fresh", exits_fresh);
+        if (!paravirt)
+            printf(", %.2f pooled", exits_pooled);
+        printf(" (each an exit to the monitor)\n");
         if (!paravirt) {
             printf("pages copied back per pooled reset:      %8.1f\n", pages_per_reset);
             printf("\nmemory per live instance, KiB (%llu held at once; median of %d):\n",

@@ -97,6 +97,11 @@ for k in ("private_kib_per_instance", "private_kib_per_pooled_instance",
     v = j.get(k)
     if not isinstance(v, (int, float)) or not v > 0:
         bad.append("%s is %s" % (k, v))
+# Round trips per request: zergling's request takes the same calls fresh and
+# pooled, at least its READY answer and its EXIT.
+ef, ep = j.get("exits_per_fresh_request"), j.get("exits_per_pooled_request")
+if not isinstance(ef, (int, float)) or not isinstance(ep, (int, float)) or not 2 <= ep <= ef:
+    bad.append("exits per request: fresh %s, pooled %s" % (ef, ep))
 # The host-wide figures (MemAvailable) move with everything else running on
 # the machine, so only their presence is asserted.
 for k in ("host_kib_per_fresh_instance", "host_kib_per_pooled_instance"):

@@ -86,12 +86,12 @@ struct lx_state {
     struct lx_epoll epoll[LX_NEPOLL];  /* epoll instances (sys_poll.c) */
     uint64_t logged[LX_NSYSCALL / 64]; /* unknown calls already logged */
     uint64_t calls;                    /* system calls served */
-    uint64_t trapped;  /* exits after a `syscall` trap (served here or in the guest) */
-    uint64_t fast;     /* exits from rewritten call sites */
-    uint32_t out_shut; /* the response stream was shut down for writing */
-    uint32_t out_lost; /* buffered response bytes could not be sent */
-    uint32_t tsc_bad;  /* the guest's TSC is not the host's: no clocks in the guest */
-    uint32_t pad3;
+    uint64_t trapped;        /* exits after a `syscall` trap (served here or in the guest) */
+    uint64_t fast;           /* exits from rewritten call sites */
+    uint32_t out_shut;       /* the response stream was shut down for writing */
+    uint32_t out_lost;       /* buffered response bytes could not be sent */
+    uint32_t tsc_bad;        /* the guest's TSC is not the host's: no clocks in the guest */
+    uint32_t rnd_fresh;      /* the shared page's randomness was filled in this run */
     uint64_t served0;        /* the runtime's count of calls it served, when this run began */
     uint32_t rewrite;        /* call sites may be rewritten (lx_patch.c) */
     uint32_t rewritten;      /* call sites rewritten in this run */

@@ -549,7 +549,8 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
     lx_patch_again(in, s);
     const struct zg_linux_shared *sh = zg_guest_ptr(in, ZG_LINUX_SHARED_GPA, sizeof(*sh));
     s->served0 = sh ? sh->served : 0;
-    s->tsc_bad = 0; /* this host's, checked again */
+    s->tsc_bad = 0;   /* this host's, checked again */
+    s->rnd_fresh = 0; /* the template's randomness is never handed out */
     return 0;
 }
 

@@ -121,15 +121,17 @@ void lx_publish(struct zg_instance *in)
                         {ZG_LINUX_MMAP_VA, ZG_LINUX_MMAP_VA + l->mmap_size},
                         {ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, ZG_LINUX_STACK_VA_END}};
     memcpy(sh->region, r, sizeof(r));
-    for (unsigned i = 0; i < LX_NFD && i < sizeof(sh->fdk); i++) {
-        const struct zg_linux_fd *f = &lx->fd[i];
-        uint8_t k = ZG_LINUX_FDK_MONITOR;
-        if ((f->kind == ZG_LINUX_FD_STDOUT || f->kind == ZG_LINUX_FD_CONN) && !lx->out_shut &&
-            !lx->out_lost)
-            k = ZG_LINUX_FDK_OUT;
-        else if (f->kind == ZG_LINUX_FD_NULL && (f->flags & O_ACCMODE) != O_RDONLY)
-            k = ZG_LINUX_FDK_NULL;
-        sh->fdk[i] = k;
+    sh->out_ok = !lx->out_shut && !lx->out_lost;
+    /* Fresh randomness for the runtime (getrandom, /dev/urandom): refilled
+     * when used, and always at the first resume of a run, so no two
+     * instances of a template ever see the same bytes. */
+    if (!lx->rnd_fresh || sh->rnd_avail != sizeof(sh->rnd)) {
+        if (zg_fill_random(sh->rnd, sizeof(sh->rnd)) == 0) {
+            sh->rnd_avail = sizeof(sh->rnd);
+            lx->rnd_fresh = 1;
+        } else {
+            sh->rnd_avail = 0;
+        }
     }
     sh->rewrite = lx->rewrite;
     sh->view_size = l->fv_size;
@@ -171,10 +173,18 @@ void lx_flush(struct zg_instance *in)
         lx_of(in)->out_lost = 1; /* the client went away: later writes get EPIPE */
 }
 
+/* The descriptor kinds the runtime may make and free: files and
+ * directories of the view, and the devices. */
+static int lx_fd_runtime_kind(unsigned k)
+{
+    return k == ZG_LINUX_FD_FREE || k == ZG_LINUX_FD_FILE || k == ZG_LINUX_FD_DIR ||
+           k == ZG_LINUX_FD_NULL || k == ZG_LINUX_FD_ZERO || k == ZG_LINUX_FD_RANDOM;
+}
+
 /* At an exit: the runtime may have opened or closed files and directories
- * of the view, or moved their positions, in the guest's copy of the
- * descriptor table. Those entries are taken back, each checked against the
- * view; nothing else of the guest's copy is believed. */
+ * of the view and devices, or moved their positions, in the guest's copy of
+ * the descriptor table. Those entries are taken back, each checked against
+ * the view or the devices; nothing else of the guest's copy is believed. */
 static void import_fds(struct zg_instance *in, struct lx_state *lx)
 {
     const struct zg_linux_shared *sh = zg_guest_ptr(in, ZG_LINUX_SHARED_GPA, sizeof(*sh));
@@ -184,8 +194,7 @@ static void import_fds(struct zg_instance *in, struct lx_state *lx)
     struct lxv v = lx_view_of(in);
     for (unsigned i = 0; i < LX_NFD; i++) {
         struct zg_linux_fd *m = &lx->fd[i], n = g[i];
-        if (m->kind != ZG_LINUX_FD_FREE && m->kind != ZG_LINUX_FD_FILE &&
-            m->kind != ZG_LINUX_FD_DIR)
+        if (!lx_fd_runtime_kind(m->kind))
             continue; /* the monitor's own */
         if (n.kind == ZG_LINUX_FD_FREE) {
             if (m->kind != ZG_LINUX_FD_FREE) {
@@ -194,12 +203,16 @@ static void import_fds(struct zg_instance *in, struct lx_state *lx)
             }
             continue;
         }
-        const struct lx_fv_ent *e = lxv_ent(&v, n.ent);
-        unsigned want = n.kind == ZG_LINUX_FD_FILE  ? LXV_S_IFREG
-                        : n.kind == ZG_LINUX_FD_DIR ? LXV_S_IFDIR
-                                                    : 0;
-        if (!want || !e || (e->mode & LXV_S_IFMT) != want)
-            continue; /* not something the runtime may make: ignored */
+        if (n.kind == ZG_LINUX_FD_FILE || n.kind == ZG_LINUX_FD_DIR) {
+            const struct lx_fv_ent *e = lxv_ent(&v, n.ent);
+            unsigned want = n.kind == ZG_LINUX_FD_FILE ? LXV_S_IFREG : LXV_S_IFDIR;
+            if (!e || (e->mode & LXV_S_IFMT) != want)
+                continue; /* not a view entry of that type: ignored */
+        } else {
+            int d = lxv_dev_of_minor(n.ent);
+            if (!lx_fd_runtime_kind(n.kind) || d < 0 || lxv_devices[d].kind != n.kind)
+                continue; /* not something the runtime may make: ignored */
+        }
         n.port = 0;
         n.sock = 0;
         n.cloexec = n.cloexec != 0;

@@ -269,3 +269,48 @@ void lxv_stat_of(const struct lxv *v, const struct lxv_node *n, struct lxv_stat 
         return;
     }
 }
+
+int lxv_dev_of_minor(unsigned minor)
+{
+    for (int i = 0; i < LXV_NDEV; i++)
+        if (lxv_devices[i].minor == minor)
+            return i;
+    return -1;
+}
+
+void lxv_stat_of_fd(const struct lxv *v, const struct zg_linux_fd *f, uint32_t uid, uint32_t gid,
+                    struct lxv_stat *st)
+{
+    switch (f->kind) {
+    case ZG_LINUX_FD_FILE:
+    case ZG_LINUX_FD_DIR:
+        lxv_stat_of(v, &(struct lxv_node){LXV_N_ENT, (int)f->ent}, st);
+        return;
+    case ZG_LINUX_FD_NULL:
+    case ZG_LINUX_FD_ZERO:
+    case ZG_LINUX_FD_RANDOM: {
+        int d = lxv_dev_of_minor(f->ent);
+        if (d >= 0) {
+            lxv_stat_of(v, &(struct lxv_node){LXV_N_DEV, d}, st);
+            return;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    /* sockets, the streams (pipes to the program), anything else */
+    *st = (struct lxv_stat){.nlink = 1, .uid = uid, .gid = gid, .blksize = 4096};
+    int sock = f->kind == ZG_LINUX_FD_SOCK || f->kind == ZG_LINUX_FD_CONN;
+    int stream = sock || f->kind == ZG_LINUX_FD_STDIN || f->kind == ZG_LINUX_FD_STDOUT ||
+                 f->kind == ZG_LINUX_FD_CONSOLE;
+    if (stream) {
+        st->mode = sock ? LXV_S_IFSOCK | 0777 : LXV_S_IFIFO | 0600;
+        st->dev = sock ? 0x08 : 0x0c;
+        st->ino = f->kind;
+    } else {
+        st->mode = 0600; /* an epoll instance: an anonymous inode, as Linux's */
+        st->dev = 0x0d;
+        st->ino = f->kind;
+    }
+}

@@ -56,6 +56,8 @@ _Static_assert(sizeof(struct lx_fv_hdr) == 48 && sizeof(struct lx_fv_ent) == 48,
 #define LXV_S_IFREG      0100000u
 #define LXV_S_IFLNK      0120000u
 #define LXV_S_IFCHR      0020000u
+#define LXV_S_IFIFO      0010000u
+#define LXV_S_IFSOCK     0140000u
 
 /* A view: its bytes. */
 struct lxv {
@@ -112,5 +114,15 @@ _Static_assert(sizeof(struct lxv_stat) == 144, "struct stat on x86-64");
 
 /* The stat of a node. */
 void lxv_stat_of(const struct lxv *v, const struct lxv_node *n, struct lxv_stat *st);
+
+/* The stat of an open descriptor (struct zg_linux_fd) of any kind: a file or
+ * directory of the view, a device, a stream (a pipe to the program), a
+ * socket; uid and gid are the ids the program sees. */
+struct zg_linux_fd;
+void lxv_stat_of_fd(const struct lxv *v, const struct zg_linux_fd *f, uint32_t uid, uint32_t gid,
+                    struct lxv_stat *st);
+
+/* The device of a minor number (an index into lxv_devices), or -1. */
+int lxv_dev_of_minor(unsigned minor);
 
 #endif /* LX_VIEW_H */

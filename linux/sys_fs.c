@@ -461,28 +461,10 @@ int64_t lx_sys_getdents64(struct lx_call *c)
 /* ---- stat ------------------------------------------------------------------- */
 void lx_stat_of_fd(struct zg_instance *in, const struct zg_linux_fd *f, struct stat *st)
 {
-    if (f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR) {
-        lx_stat_of_ent(in, f->ent, st);
-        return;
-    }
-    memset(st, 0, sizeof(*st));
-    st->st_nlink = 1;
-    st->st_uid = getuid();
-    st->st_gid = getgid();
-    st->st_blksize = 4096;
-    if (f->kind == ZG_LINUX_FD_SOCK || f->kind == ZG_LINUX_FD_CONN) {
-        st->st_mode = S_IFSOCK | 0777;
-        st->st_dev = 0x08;
-        st->st_ino = (ino_t)f->kind;
-        return;
-    }
-    if (is_stream(f)) {
-        st->st_mode = S_IFIFO | 0600;
-        st->st_dev = 0x0c;
-        st->st_ino = (ino_t)f->kind;
-        return;
-    }
-    lx_stat_of_dev(f->ent, st); /* /dev files: ent is their minor number */
+    struct lxv v = lx_view_of(in); /* lx_view's: the guest-side runtime gives the same */
+    struct lxv_stat s;
+    lxv_stat_of_fd(&v, f, (uint32_t)getuid(), (uint32_t)getgid(), &s);
+    memcpy(st, &s, sizeof(*st));
 }
 
 int64_t lx_sys_fstat(struct lx_call *c)

@@ -203,7 +203,7 @@ struct bench {
     struct zg_instance *pool; /* the pooled VM, kept across rounds */
     uint64_t copied_total;
     uint64_t exits_fresh, exits_pooled; /* round trips into the guest, summed */
-    long kib_total, kib_n; /* private KiB of the first fresh instances */
+    long kib_total, kib_n;              /* private KiB of the first fresh instances */
     char err[512];
 };
 

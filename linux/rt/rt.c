@@ -48,6 +48,8 @@ enum {
     NR_lseek = 8,
     NR_pread64 = 17,
     NR_sendfile = 40,
+    NR_ioctl = 16,
+    NR_getrandom = 318,
     NR_getsockname = 51,
     NR_getpeername = 52,
     NR_shutdown = 48,
@@ -75,6 +77,7 @@ enum {
 #define EINVAL              22
 #define EMFILE              24
 #define ENOTSOCK            88
+#define ENOTTY              25
 #define IOV_MAX             1024
 #define IO_MAX              (1u << 20) /* the monitor's clamp of one read or write (ZG_IO_MAX) */
 #define NFD                 256
@@ -85,6 +88,7 @@ enum {
 /* open flags the runtime serves (read-only opens; anything else is the
  * monitor's): O_NOCTTY, O_NONBLOCK, O_LARGEFILE, O_DIRECTORY, O_NOFOLLOW,
  * O_CLOEXEC */
+#define O_ACCMODE           03
 #define O_NOCTTY            0400
 #define O_NONBLOCK          04000
 #define O_LARGEFILE         0100000
@@ -148,26 +152,40 @@ static void put(uint64_t va, uint64_t len)
     SH->out_len += len;
 }
 
+/* Is fd the response stream, its writes to be buffered? */
+static int is_out(uint64_t fd)
+{
+    if (fd >= NFD || !SH->out_ok)
+        return 0;
+    unsigned k = FDS[fd].kind;
+    return k == ZG_LINUX_FD_STDOUT || k == ZG_LINUX_FD_CONN;
+}
+
+/* Is fd a device opened for writing (/dev/null, zero, random: the bytes
+ * written are never looked at)? */
+static int is_sink(uint64_t fd)
+{
+    if (fd >= NFD)
+        return 0;
+    unsigned k = FDS[fd].kind;
+    return (k == ZG_LINUX_FD_NULL || k == ZG_LINUX_FD_ZERO || k == ZG_LINUX_FD_RANDOM) &&
+           (FDS[fd].flags & 3) != 0 /* not O_RDONLY */;
+}
+
 /* write(fd, buf, len): served when the bytes fit the buffer. */
 static int do_write(const uint64_t *a, int64_t *ret)
 {
     uint64_t fd = a[0], va = a[1], len = a[2];
-    if (fd >= 256)
-        return 0;
-    switch (SH->fdk[fd]) {
-    case ZG_LINUX_FDK_NULL: /* the bytes are never looked at */
+    if (is_sink(fd)) {
         *ret = (int64_t)len;
         return 1;
-    case ZG_LINUX_FDK_OUT:
-        if (len && (!ok(va, len) || !room(len)))
-            return 0;
-        if (len)
-            put(va, len);
-        *ret = (int64_t)len;
-        return 1;
-    default:
-        return 0;
     }
+    if (!is_out(fd) || (len && (!ok(va, len) || !room(len))))
+        return 0;
+    if (len)
+        put(va, len);
+    *ret = (int64_t)len;
+    return 1;
 }
 
 /* writev(fd, iov, cnt) of the response stream: served when every iovec is
@@ -175,7 +193,7 @@ static int do_write(const uint64_t *a, int64_t *ret)
 static int do_writev(const uint64_t *a, int64_t *ret)
 {
     uint64_t fd = a[0], iov = a[1], cnt = a[2], total = 0;
-    if (fd >= 256 || SH->fdk[fd] != ZG_LINUX_FDK_OUT || cnt > IOV_MAX)
+    if (!is_out(fd) || cnt > IOV_MAX)
         return 0;
     if (cnt && !ok(iov, cnt * 16))
         return 0;
@@ -235,6 +253,49 @@ static struct zg_linux_fd *vfd(uint64_t fd)
     return f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR ? f : 0;
 }
 
+/* The descriptor, if the runtime may serve it: a file or directory of the
+ * view, or a device. */
+static struct zg_linux_fd *rfd(uint64_t fd)
+{
+    if (fd >= NFD)
+        return 0;
+    struct zg_linux_fd *f = &FDS[fd];
+    unsigned k = f->kind;
+    return k == ZG_LINUX_FD_FILE || k == ZG_LINUX_FD_DIR || k == ZG_LINUX_FD_NULL ||
+                   k == ZG_LINUX_FD_ZERO || k == ZG_LINUX_FD_RANDOM
+               ? f
+               : 0;
+}
+
+/* Any open descriptor (the monitor's kinds too), for fstat and ioctl. */
+static const struct zg_linux_fd *anyfd(uint64_t fd)
+{
+    if (fd >= NFD || FDS[fd].kind == ZG_LINUX_FD_FREE || FDS[fd].kind > ZG_LINUX_FD_KIND_MAX)
+        return 0;
+    return &FDS[fd];
+}
+
+/* Takes n bytes of the monitor's fresh randomness into dst: 1, or 0 if
+ * there are not that many left (the monitor then serves the call). */
+static int take_random(uint8_t *dst, uint64_t n)
+{
+    uint64_t avail = SH->rnd_avail;
+    if (avail > sizeof(SH->rnd) || n > avail)
+        return 0;
+    memcpy(dst, SH->rnd + sizeof(SH->rnd) - avail, n);
+    memset(SH->rnd + sizeof(SH->rnd) - avail, 0, n); /* never handed out twice */
+    SH->rnd_avail = avail - n;
+    return 1;
+}
+
+static int alloc_fd(void)
+{
+    int fd = 0;
+    while (fd < NFD && FDS[fd].kind != ZG_LINUX_FD_FREE)
+        fd++;
+    return fd < NFD ? fd : -EMFILE;
+}
+
 /* Resolves the program's path (dirfd, va) as the monitor's lx_resolve
  * would: 1 with *rc = 0 and `out` filled or *rc = a resolution error, or 0
  * if the monitor is to answer (a bad pointer, a descriptor that is not a
@@ -262,7 +323,7 @@ static int resolve(int64_t dirfd, uint64_t va, int follow, char *out, int *rc)
 
 static int do_open(int64_t dirfd, uint64_t va, uint64_t flags, int64_t *ret)
 {
-    if (flags & ~(uint64_t)OPEN_SERVED) /* writing, creating, O_PATH...: the monitor's */
+    if (flags & ~(uint64_t)(OPEN_SERVED | O_ACCMODE)) /* creating, O_PATH...: the monitor's */
         return 0;
     char path[LXV_PATH_MAX];
     int rc;
@@ -276,40 +337,53 @@ static int do_open(int64_t dirfd, uint64_t va, uint64_t flags, int64_t *ret)
         *ret = rc;
         return 1;
     }
-    if (n.kind != LXV_N_ENT)
-        return 0; /* devices, "/", "/dev" */
-    const struct lx_fv_ent *e = lxv_ent(&v, (uint32_t)n.idx);
-    if (!e)
-        return 0;
-    uint32_t type = e->mode & LXV_S_IFMT;
-    int dir = type == LXV_S_IFDIR;
+    int dir = lxv_is_dir(&v, &n);
     if ((flags & O_DIRECTORY) && !dir) {
         *ret = -LXV_ENOTDIR;
         return 1;
     }
+    uint32_t status = (uint32_t)(flags & ~(uint64_t)(O_CLOEXEC | O_NOCTTY));
+    if (n.kind == LXV_N_DEV) {
+        int fd = alloc_fd();
+        if (fd >= 0) {
+            FDS[fd] = (struct zg_linux_fd){.kind = (uint8_t)lxv_devices[n.idx].kind,
+                                           .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
+                                           .flags = status,
+                                           .ent = lxv_devices[n.idx].minor};
+            SH->fds_changed = 1;
+        }
+        *ret = fd;
+        return 1;
+    }
+    if ((flags & O_ACCMODE) != 0) /* writing the view: EROFS, EISDIR from the monitor */
+        return 0;
+    if (n.kind != LXV_N_ENT) {
+        *ret = -LXV_ENOENT; /* "/" and "/dev" without a view cannot be listed */
+        return 1;
+    }
+    const struct lx_fv_ent *e = lxv_ent(&v, (uint32_t)n.idx);
+    if (!e)
+        return 0;
+    uint32_t type = e->mode & LXV_S_IFMT;
     if (type == LXV_S_IFLNK) {
         *ret = -LXV_ELOOP; /* O_NOFOLLOW on a link */
         return 1;
     }
-    int fd = 0;
-    while (fd < NFD && FDS[fd].kind != ZG_LINUX_FD_FREE)
-        fd++;
-    if (fd == NFD) {
-        *ret = -EMFILE;
-        return 1;
+    int fd = alloc_fd();
+    if (fd >= 0) {
+        FDS[fd] = (struct zg_linux_fd){.kind = dir ? ZG_LINUX_FD_DIR : ZG_LINUX_FD_FILE,
+                                       .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
+                                       .flags = status,
+                                       .ent = (uint32_t)n.idx};
+        SH->fds_changed = 1;
     }
-    FDS[fd] = (struct zg_linux_fd){.kind = dir ? ZG_LINUX_FD_DIR : ZG_LINUX_FD_FILE,
-                                   .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
-                                   .flags = (uint32_t)(flags & ~(uint64_t)(O_CLOEXEC | O_NOCTTY)),
-                                   .ent = (uint32_t)n.idx};
-    SH->fds_changed = 1;
     *ret = fd;
     return 1;
 }
 
 static int do_close(uint64_t fd, int64_t *ret)
 {
-    struct zg_linux_fd *f = vfd(fd);
+    struct zg_linux_fd *f = rfd(fd);
     if (!f || SH->epoll_used) /* registrations to drop: the monitor's */
         return 0;
     *f = (struct zg_linux_fd){0};
@@ -321,8 +395,8 @@ static int do_close(uint64_t fd, int64_t *ret)
 /* read (off = -1) and pread64 of a file of the view. */
 static int do_read(uint64_t fd, uint64_t va, uint64_t len, int64_t off, int64_t *ret)
 {
-    struct zg_linux_fd *f = vfd(fd);
-    if (!f || f->kind != ZG_LINUX_FD_FILE)
+    struct zg_linux_fd *f = rfd(fd);
+    if (!f || f->kind == ZG_LINUX_FD_DIR)
         return 0;
     if (!len) {
         *ret = 0;
@@ -330,6 +404,18 @@ static int do_read(uint64_t fd, uint64_t va, uint64_t len, int64_t off, int64_t 
     }
     if (len > IO_MAX)
         len = IO_MAX;
+    if (f->kind != ZG_LINUX_FD_FILE) { /* a device opened for reading */
+        if ((f->flags & O_ACCMODE) == 1 /* O_WRONLY: EBADF */ || !ok(va, len))
+            return 0;
+        if (f->kind == ZG_LINUX_FD_NULL)
+            len = 0;
+        else if (f->kind == ZG_LINUX_FD_ZERO)
+            memset((void *)va, 0, len);
+        else if (!take_random((uint8_t *)va, len))
+            return 0;
+        *ret = (int64_t)len;
+        return 1;
+    }
     struct lxv v = view();
     const struct lx_fv_ent *e = lxv_ent(&v, f->ent);
     const uint8_t *data = lxv_data(&v, e);
@@ -375,20 +461,39 @@ static int put_stat(uint64_t va, const struct lxv_node *n, int64_t *ret)
     return 1;
 }
 
-static int do_fstat(uint64_t fd, uint64_t st, int64_t *ret)
+static int do_fstat(uint64_t fd, uint64_t va, int64_t *ret)
 {
-    struct zg_linux_fd *f = vfd(fd);
-    if (!f)
+    const struct zg_linux_fd *f = anyfd(fd);
+    if (!f || !ok(va, sizeof(struct lxv_stat)))
         return 0;
-    struct lxv_node n = {LXV_N_ENT, (int)f->ent};
-    return put_stat(st, &n, ret);
+    struct lxv v = view();
+    struct lxv_stat st;
+    lxv_stat_of_fd(&v, f, SH->uid, SH->gid, &st);
+    memcpy((void *)va, &st, sizeof(st));
+    *ret = 0;
+    return 1;
 }
 
 /* stat, lstat, newfstatat of a path (an empty one is the monitor's). */
 static int do_stat_at(int64_t dirfd, uint64_t va, uint64_t st, uint64_t flags, int64_t *ret)
 {
-    if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH))
+    if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH) || !ok(va, 1))
         return 0;
+    if (!*(const char *)va) { /* the descriptor itself, or the working directory */
+        struct lxv v = view();
+        struct lxv_node n;
+        if (!(flags & AT_EMPTY_PATH)) {
+            *ret = -LXV_ENOENT;
+            return 1;
+        }
+        if (dirfd != AT_FDCWD)
+            return do_fstat((uint64_t)dirfd, st, ret);
+        if (lxv_lookup(&v, CWD, &n) < 0) {
+            *ret = -LXV_ENOENT;
+            return 1;
+        }
+        return put_stat(st, &n, ret);
+    }
     char path[LXV_PATH_MAX];
     int rc;
     if (!resolve(dirfd, va, !(flags & AT_SYMLINK_NOFOLLOW), path, &rc))
@@ -404,12 +509,31 @@ static int do_stat_at(int64_t dirfd, uint64_t va, uint64_t st, uint64_t flags, i
     return put_stat(st, &n, ret);
 }
 
+static int do_ioctl(const uint64_t *a, int64_t *ret)
+{
+    if (!anyfd(a[0]))
+        return 0;   /* EBADF */
+    *ret = -ENOTTY; /* no terminal anywhere */
+    return 1;
+}
+
+static int do_getrandom(const uint64_t *a, int64_t *ret)
+{
+    uint64_t va = a[0], len = a[1];
+    if (a[2] & ~7ull) /* GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE */
+        return 0;
+    if (len && (!ok(va, len) || !take_random((uint8_t *)va, len)))
+        return 0;
+    *ret = (int64_t)len;
+    return 1;
+}
+
 /* sendfile from a file of the view to the response stream: into the buffer. */
 static int do_sendfile(const uint64_t *a, int64_t *ret)
 {
     uint64_t out = a[0], offp = a[2], count = a[3];
     struct zg_linux_fd *in = vfd(a[1]);
-    if (out >= NFD || SH->fdk[out] != ZG_LINUX_FDK_OUT || !in || in->kind != ZG_LINUX_FD_FILE)
+    if (!is_out(out) || !in || in->kind != ZG_LINUX_FD_FILE)
         return 0;
     uint64_t off = in->pos;
     if (offp) {
@@ -722,6 +846,8 @@ static const rt_fn calls[] = {
     [NR_getpid] = sys_one,
     [NR_sendfile] = do_sendfile,
     [NR_shutdown] = sys_not_a_socket,
+    [NR_ioctl] = do_ioctl,
+    [NR_getrandom] = do_getrandom,
     [NR_getsockname] = sys_not_a_socket,
     [NR_getpeername] = sys_not_a_socket,
     [NR_gettimeofday] = do_gettimeofday,

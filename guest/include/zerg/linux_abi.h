@@ -114,13 +114,6 @@ struct zg_linux_fd {
 };
 _Static_assert(sizeof(struct zg_linux_fd) == 24, "zg_linux_fd layout");
 
-/* What the shared page's fdk[] says of a descriptor, for the runtime. */
-enum zg_linux_fdk {
-    ZG_LINUX_FDK_MONITOR = 0, /* ask the monitor */
-    ZG_LINUX_FDK_OUT,         /* the response stream: writes may be buffered */
-    ZG_LINUX_FDK_NULL,        /* /dev/null opened for writing: writes vanish */
-};
-
 /* The shared page, right after the frame: what the guest-side runtime
  * (linux/rt/) serves calls from without an exit. The monitor fills the
  * first part before every resume; the runtime owns the second (the monitor
@@ -138,8 +131,12 @@ struct zg_linux_shared {
                             * call that trapped at one it can rewrite goes to it */
     uint32_t epoll_used;   /* an epoll instance exists: closes go to the monitor */
     uint64_t view_size;    /* the file view's bytes, at ZG_LINUX_VIEW_VA (0: none) */
-    uint8_t fdk[256];      /* enum zg_linux_fdk of each descriptor */
+    uint32_t out_ok;       /* writes of the response stream may be buffered (it is
+                            * neither shut down for writing nor gone) */
+    uint32_t pad;
+    uint8_t rnd[256]; /* fresh host randomness: its last rnd_avail bytes */
     /* ---- the runtime's ---- */
+    uint64_t rnd_avail;     /* bytes of rnd[] not used yet (the monitor refills) */
     uint64_t out_len;       /* bytes buffered at ZG_LINUX_OUT_GPA */
     uint64_t fds_changed;   /* the runtime changed the descriptor table */
     uint64_t served;        /* calls served in the guest (a statistic) */

@@ -207,15 +207,16 @@ $(BIN)/test-guests/%.elf: $$(addprefix $(BUILD)/guest/,$$(subst .c,.o,$$(wildcar
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_LDFLAGS) -o $@ $(filter-out $(if $(filter $*,$(GUESTS_OWN_NOTE)),$(NOTE_OBJ)),$(filter %.o,$^)) -lgcc
 
-$(BIN)/linux-tests/%.glibc: tests/linux/%.c
+# (guest/include: forge.c, a zerg-only test, names zerg's shared page.)
+$(BIN)/linux-tests/%.glibc: tests/linux/%.c guest/include/zerg/linux_abi.h
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -Wall -o $@ $<
-$(BIN)/linux-tests/%.pie: tests/linux/%.c
+	$(CC) -static -O2 -Wall -Iguest/include -o $@ $<
+$(BIN)/linux-tests/%.pie: tests/linux/%.c guest/include/zerg/linux_abi.h
 	@mkdir -p $(dir $@)
-	$(CC) -static-pie -O2 -Wall -o $@ $<
-$(BIN)/linux-tests/%.musl: tests/linux/%.c
+	$(CC) -static-pie -O2 -Wall -Iguest/include -o $@ $<
+$(BIN)/linux-tests/%.musl: tests/linux/%.c guest/include/zerg/linux_abi.h
 	@mkdir -p $(dir $@)
-	musl-gcc -static -O2 -Wall -o $@ $<
+	musl-gcc -static -O2 -Wall -Iguest/include -o $@ $<
 
 # A static Lua 5.4 interpreter from Debian's liblua5.4.a (examples/lua/).
 LUA_A := /usr/lib/x86_64-linux-gnu/liblua5.4.a

@@ -321,18 +321,29 @@ static int resolve(int64_t dirfd, uint64_t va, int follow, char *out, int *rc)
     return 1;
 }
 
+/* What the program's path names: resolve, then look up. 1 with *rc = 0 and
+ * *n set, or *rc = the error the monitor would give; 0 if the monitor is to
+ * answer. */
+static int name(int64_t dirfd, uint64_t va, int follow, struct lxv_node *n, int *rc)
+{
+    char path[LXV_PATH_MAX];
+    if (!resolve(dirfd, va, follow, path, rc))
+        return 0;
+    struct lxv v = view();
+    if (*rc == 0)
+        *rc = lxv_lookup(&v, path, n);
+    return 1;
+}
+
 static int do_open(int64_t dirfd, uint64_t va, uint64_t flags, int64_t *ret)
 {
     if (flags & ~(uint64_t)(OPEN_SERVED | O_ACCMODE)) /* creating, O_PATH...: the monitor's */
         return 0;
-    char path[LXV_PATH_MAX];
-    int rc;
-    if (!resolve(dirfd, va, !(flags & O_NOFOLLOW), path, &rc))
-        return 0;
     struct lxv v = view();
     struct lxv_node n;
-    if (rc == 0)
-        rc = lxv_lookup(&v, path, &n);
+    int rc;
+    if (!name(dirfd, va, !(flags & O_NOFOLLOW), &n, &rc))
+        return 0;
     if (rc < 0) {
         *ret = rc;
         return 1;
@@ -494,14 +505,10 @@ static int do_stat_at(int64_t dirfd, uint64_t va, uint64_t st, uint64_t flags, i
         }
         return put_stat(st, &n, ret);
     }
-    char path[LXV_PATH_MAX];
-    int rc;
-    if (!resolve(dirfd, va, !(flags & AT_SYMLINK_NOFOLLOW), path, &rc))
-        return 0;
-    struct lxv v = view();
     struct lxv_node n;
-    if (rc == 0)
-        rc = lxv_lookup(&v, path, &n);
+    int rc;
+    if (!name(dirfd, va, !(flags & AT_SYMLINK_NOFOLLOW), &n, &rc))
+        return 0;
     if (rc < 0) {
         *ret = rc;
         return 1;

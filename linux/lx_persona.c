@@ -122,6 +122,10 @@ void lx_publish(struct zg_instance *in)
                         {ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, ZG_LINUX_STACK_VA_END}};
     memcpy(sh->region, r, sizeof(r));
     sh->out_ok = !lx->out_shut && !lx->out_lost;
+    sh->brk_start = lx->brk_start;
+    sh->brk_limit = l->ident_end;
+    sh->brk = lx->brk;
+    sh->brk_hwm = lx->brk_hwm;
     /* Fresh randomness for the runtime (getrandom, /dev/urandom): refilled
      * when used, and always at the first resume of a run, so no two
      * instances of a template ever see the same bytes. */
@@ -217,6 +221,21 @@ static void import_fds(struct zg_instance *in, struct lx_state *lx)
         n.sock = 0;
         n.cloexec = n.cloexec != 0;
         *m = n;
+    }
+}
+
+/* At an exit: the heap's end as the runtime moved it (brk is served in the
+ * guest), taken back within the heap's bounds. */
+static void import_brk(struct zg_instance *in, struct lx_state *lx)
+{
+    const struct zg_linux_shared *sh = zg_guest_ptr(in, ZG_LINUX_SHARED_GPA, sizeof(*sh));
+    if (!sh)
+        return;
+    uint64_t brk = sh->brk, hwm = sh->brk_hwm, end = lx->l.ident_end;
+    if (brk >= lx->brk_start && brk <= end && hwm >= brk && hwm <= end) {
+        lx->brk = brk;
+        if (hwm > lx->brk_hwm)
+            lx->brk_hwm = hwm;
     }
 }
 
@@ -337,6 +356,7 @@ static enum zg_hc_action lx_io(struct zg_instance *in, unsigned port, uint64_t v
     }
     check_tsc(in, lx_of(in));
     import_fds(in, lx_of(in));
+    import_brk(in, lx_of(in));
     return serve_frame(in, res, value == ZG_LINUX_CALL_TRAP ? VIA_TRAP : VIA_FAST);
 }
 

@@ -30,7 +30,7 @@ const struct lx_row lx_rows[] = {
     ROW(mmap, lx_sys_mmap, LX_PARTIAL, "anonymous private memory; files: ENODEV"),
     ROW(mprotect, lx_sys_mprotect, LX_PARTIAL, "accepted; pages stay readable and writable"),
     ROW(munmap, lx_sys_munmap, LX_FULL, "in the mmap area"),
-    ROW(brk, lx_sys_brk, LX_FULL, ""),
+    ROW(brk, lx_sys_brk, LX_FULL, "in the guest"),
     ROW(rt_sigaction, lx_sys_in_guest, LX_PARTIAL,
         "in the guest: recorded; no signal is ever delivered"),
     ROW(rt_sigprocmask, lx_sys_in_guest, LX_PARTIAL,

@@ -49,6 +49,7 @@ enum {
     NR_pread64 = 17,
     NR_sendfile = 40,
     NR_ioctl = 16,
+    NR_brk = 12,
     NR_getrandom = 318,
     NR_getsockname = 51,
     NR_getpeername = 52,
@@ -572,6 +573,28 @@ static int do_sendfile(const uint64_t *a, int64_t *ret)
     return 1;
 }
 
+/* ---- The heap ------------------------------------------------------------------ */
+/* brk, as the monitor's lx_sys_brk: memory above the old end that an earlier,
+ * higher end used is zeroed before it is handed out again. */
+static int do_brk(const uint64_t *a, int64_t *ret)
+{
+    uint64_t want = a[0], old = SH->brk;
+    if (want < SH->brk_start || want > SH->brk_limit) {
+        *ret = (int64_t)old; /* Linux answers a refused brk with the current one */
+        return 1;
+    }
+    if (want > old) {
+        uint64_t dirty_end = want < SH->brk_hwm ? want : SH->brk_hwm;
+        if (dirty_end > old)
+            memset((void *)old, 0, dirty_end - old);
+    }
+    SH->brk = want;
+    if (want > SH->brk_hwm)
+        SH->brk_hwm = want;
+    *ret = (int64_t)want;
+    return 1;
+}
+
 /* ---- Clocks ------------------------------------------------------------------ */
 /* Nanoseconds since the monitor's last resume, or -1 if the runtime cannot
  * tell (the TSC rate is not known yet, or too long has passed). */
@@ -854,6 +877,7 @@ static const rt_fn calls[] = {
     [NR_sendfile] = do_sendfile,
     [NR_shutdown] = sys_not_a_socket,
     [NR_ioctl] = do_ioctl,
+    [NR_brk] = do_brk,
     [NR_getrandom] = do_getrandom,
     [NR_getsockname] = sys_not_a_socket,
     [NR_getpeername] = sys_not_a_socket,

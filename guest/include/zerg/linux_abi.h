@@ -134,11 +134,15 @@ struct zg_linux_shared {
     uint32_t out_ok;       /* writes of the response stream may be buffered (it is
                             * neither shut down for writing nor gone) */
     uint32_t pad;
-    uint8_t rnd[256]; /* fresh host randomness: its last rnd_avail bytes */
+    uint8_t rnd[256];   /* fresh host randomness: its last rnd_avail bytes */
+    uint64_t brk_start; /* the heap starts here ... */
+    uint64_t brk_limit; /* ... and may grow up to here */
     /* ---- the runtime's ---- */
     uint64_t rnd_avail;     /* bytes of rnd[] not used yet (the monitor refills) */
     uint64_t out_len;       /* bytes buffered at ZG_LINUX_OUT_GPA */
     uint64_t fds_changed;   /* the runtime changed the descriptor table */
+    uint64_t brk, brk_hwm;  /* the heap's end, the highest it has been (the monitor
+                             * writes both before a resume and reads them back) */
     uint64_t served;        /* calls served in the guest (a statistic) */
     uint64_t tsc_seen;      /* the TSC when it last asked the monitor */
     uint64_t last_mono;     /* the latest CLOCK_MONOTONIC it returned */

@@ -87,9 +87,12 @@ static int map_range(struct pt_builder *b, uint64_t pml4, uint64_t va, uint64_t 
 
 /* ---- The program ---------------------------------------------------------- */
 struct lx_image {
-    uint64_t base; /* load bias (static PIE) */
+    uint64_t base; /* load bias (PIE, the interpreter) */
     uint64_t entry, phdr, phnum;
     uint64_t lo, hi;
+    uint64_t interp_off, interp_len;  /* PT_INTERP: the interpreter's path in the file */
+    uint64_t at_base;                 /* AT_BASE: the interpreter's load bias, or 0 */
+    uint64_t interp_hi, interp_entry; /* the interpreter's end and entry point */
 };
 
 __attribute__((format(printf, 2, 3))) static int refuse(struct zg_instance *in, const char *fmt,
@@ -110,9 +113,10 @@ static int in_bounds(uint64_t off, uint64_t len, uint64_t size)
 }
 
 /* Checks the program's headers and segments against a top of `limit`
- * (virtual == physical there); fills *im. */
+ * (virtual == physical there), an ET_DYN one loaded at `dyn_base`; fills
+ * *im. */
 static int check_image(struct zg_instance *in, const uint8_t *img, size_t size, uint64_t limit,
-                       struct lx_image *im)
+                       uint64_t dyn_base, struct lx_image *im)
 {
     Elf64_Ehdr eh;
     if (size < sizeof(eh))
@@ -127,15 +131,21 @@ static int check_image(struct zg_instance *in, const uint8_t *img, size_t size, 
         !in_bounds(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size))
         return refuse(in, "bad program headers");
     memset(im, 0, sizeof(*im));
-    im->base = eh.e_type == ET_DYN ? ZG_LINUX_PIE_BASE : 0;
+    im->base = eh.e_type == ET_DYN ? dyn_base : 0;
     im->lo = UINT64_MAX;
     im->phnum = eh.e_phnum;
     int entry_ok = 0, loads = 0;
     for (unsigned i = 0; i < eh.e_phnum; i++) {
         Elf64_Phdr ph;
         memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
-        if (ph.p_type == PT_INTERP)
-            return refuse(in, "dynamically linked (PT_INTERP): only static programs run so far");
+        if (ph.p_type == PT_INTERP) {
+            if (!in_bounds(ph.p_offset, ph.p_filesz, size) || ph.p_filesz < 2 ||
+                ph.p_filesz > 4096 || img[ph.p_offset + ph.p_filesz - 1] != '\0')
+                return refuse(in, "bad PT_INTERP");
+            im->interp_off = ph.p_offset;
+            im->interp_len = ph.p_filesz - 1;
+            continue;
+        }
         if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
         if (!in_bounds(ph.p_offset, ph.p_filesz, size) || ph.p_filesz > ph.p_memsz)
@@ -165,6 +175,37 @@ static int check_image(struct zg_instance *in, const uint8_t *img, size_t size, 
                       (unsigned long long)eh.e_entry);
     im->entry = eh.e_entry + im->base;
     return 0;
+}
+
+/* Loads the interpreter a dynamic program names (PT_INTERP: Debian's
+ * /lib64/ld-linux-x86-64.so.2), read from the host like the program itself,
+ * after the program on the next 2 MiB boundary; fills AT_BASE and the
+ * interpreter's end and entry in *im. */
+static int load_interp(struct zg_instance *in, const char *path, uint64_t limit,
+                       struct lx_image *im)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = zg_file_read(path, 64u << 20, &buf, &len);
+    if (rc < 0) {
+        zg_inst_fail(in, "Linux program refused: its interpreter %s: %s", path, strerror(-rc));
+        return -ENOEXEC;
+    }
+    struct lx_image ii;
+    uint64_t base = (im->hi + MIB2 - 1) & ~(MIB2 - 1);
+    rc = check_image(in, buf, len, limit, base, &ii);
+    if (rc == 0 && ii.interp_len)
+        rc = refuse(in, "its interpreter %s names an interpreter itself", path);
+    else if (rc == 0 && !ii.base)
+        rc = refuse(in, "its interpreter %s is not position-independent (ET_DYN)", path);
+    if (rc == 0) {
+        zg_elf_copy_segments(buf, in->mem, ii.base); /* bounds proven by check_image */
+        im->at_base = ii.base;
+        im->interp_hi = ii.hi;
+        im->interp_entry = ii.entry;
+    }
+    free(buf);
+    return rc;
 }
 
 /* ---- The initial stack: argc, argv, envp, auxv, as Linux lays it out ------- */
@@ -298,7 +339,7 @@ static int build_stack(struct zg_instance *in, struct lx_state *lx, const struct
         {AT_PHENT, sizeof(Elf64_Phdr)},
         {AT_PHNUM, im->phnum},
         {AT_PAGESZ, ZG_PAGE_SIZE},
-        {AT_BASE, 0},
+        {AT_BASE, im->at_base},
         {AT_FLAGS, 0},
         {AT_ENTRY, im->entry},
         {AT_UID, getuid()},
@@ -609,14 +650,22 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     }
 
     struct lx_image im;
-    int rc = check_image(in, img, size, l->ident_end, &im);
+    int rc = check_image(in, img, size, l->ident_end, ZG_LINUX_PIE_BASE, &im);
     if (rc < 0)
         return rc;
-    l->image_lo = im.lo;
-    l->image_hi = im.hi;
     zg_elf_copy_segments(img, in->mem, im.base); /* bounds proven by check_image */
+    uint64_t image_hi = im.hi, entry = im.entry;
+    if (im.interp_len) { /* a dynamic program: its interpreter runs first, as on Linux */
+        rc = load_interp(in, (const char *)img + im.interp_off, l->ident_end, &im);
+        if (rc < 0)
+            return rc;
+        image_hi = im.interp_hi;
+        entry = im.interp_entry;
+    }
+    l->image_lo = im.lo;
+    l->image_hi = image_hi;
     lx->brk_start = lx->brk = lx->brk_hwm =
-        (im.hi + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
+        (image_hi + ZG_PAGE_SIZE - 1) & ~(uint64_t)(ZG_PAGE_SIZE - 1);
     lx->mmap_top = lx->mmap_hwm = ZG_LINUX_MMAP_VA;
 
     /* zerg's entry state (GDT, TSS, segments at CPL3, IOPL 3) ... */
@@ -628,7 +677,7 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
         return rc;
     }
     uint64_t apic = st.sregs.apic_base;
-    rc = zg_layout_build(in->mem, m, ZG_LINUX_RT_END, im.entry, "", &st);
+    rc = zg_layout_build(in->mem, m, ZG_LINUX_RT_END, entry, "", &st);
     if (rc < 0) {
         zg_inst_fail(in, "cannot lay out the guest: %s", strerror(-rc));
         return rc;
@@ -685,7 +734,7 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
         return rc;
     }
     memset(&st.regs, 0, sizeof(st.regs));
-    st.regs.rip = im.entry;
+    st.regs.rip = entry;
     st.regs.rsp = rsp;
     st.regs.rflags = 0x3002; /* IOPL 3, reserved bit */
     rc = in->hv->vcpu_set_state(in->vm, &st, ZG_VCPU_REGS | ZG_VCPU_SREGS | ZG_VCPU_MSRS);

@@ -162,6 +162,8 @@ static int in_area(const struct lx_state *lx, uint64_t va, uint64_t len)
            len <= lx->l.mmap_size - (va - ZG_LINUX_MMAP_VA);
 }
 
+static int64_t map_anon(struct lx_call *c, uint64_t addr, uint64_t len, uint64_t flags);
+
 int64_t lx_sys_mmap(struct lx_call *c)
 {
     struct lx_state *lx = c->lx;
@@ -169,11 +171,43 @@ int64_t lx_sys_mmap(struct lx_call *c)
     if (!len || len > (1ull << 46) || (addr & (PAGE - 1)))
         return -EINVAL;
     len = PAGEUP(len);
+    const struct zg_linux_fd *file = NULL;
+    uint64_t off = c->a[5];
     if (!(flags & MAP_ANONYMOUS)) {
-        if ((int64_t)c->a[4] < 0 || c->a[4] >= LX_NFD || lx->fd[c->a[4]].kind == ZG_LINUX_FD_FREE)
+        file = lx_fd_get(lx, c->a[4]);
+        if ((int64_t)c->a[4] < 0 || !file)
             return -EBADF;
-        return -ENODEV; /* mapping files: part 2 of the personality */
+        if (file->kind == ZG_LINUX_FD_ZERO)
+            file = NULL; /* /dev/zero: anonymous memory */
+        else if (file->kind != ZG_LINUX_FD_FILE)
+            return -ENODEV;
+        else if (off & (PAGE - 1))
+            return -EINVAL;
+        else if ((flags & MAP_SHARED) && (c->a[2] & PROT_WRITE))
+            return -EACCES; /* the view is read-only */
     }
+    int64_t va = map_anon(c, addr, len, flags);
+    if (va < 0 || !file)
+        return va;
+    /* A file of the view: its bytes, copied (the view is read-only, so a
+     * private and a shared mapping look the same); past its end, zeros. */
+    const struct lx_fv_ent *e = lx_fv_ent(c->in, file->ent);
+    const uint8_t *data = e ? lx_fv_data(c->in, e) : NULL;
+    if (!data)
+        return -EIO;
+    uint64_t n = off >= e->size ? 0 : (len < e->size - off ? len : e->size - off);
+    uint8_t *dst = n ? lx_uwptr(c->in, (uint64_t)va, n) : NULL;
+    if (n && !dst)
+        return -EFAULT;
+    if (n)
+        memcpy(dst, data + off, n);
+    return va;
+}
+
+/* The anonymous part of mmap: where the mapping goes, zeroed. */
+static int64_t map_anon(struct lx_call *c, uint64_t addr, uint64_t len, uint64_t flags)
+{
+    struct lx_state *lx = c->lx;
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
         if (!in_area(lx, addr, len))
             return -ENOMEM;

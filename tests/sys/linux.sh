@@ -5,7 +5,7 @@
 # natively and under zerg with the same request on stdin, and standard
 # output, standard error and the exit status must match. Then the bad cases:
 # fork/exec, a program that never ends, one that exhausts memory, malformed
-# and dynamically linked ELFs, a Linux program for Xen; the system-call
+# ELFs, a Linux program for Xen; dynamically linked Debian programs; the system-call
 # fuzzer; templates of Linux programs, restored and served.
 #   LINUX_ONLY=fuzz               only the fuzzer
 #   LINUX_ONLY=forge              only the forged-descriptor check
@@ -197,17 +197,52 @@ sys.stdout.write(d.decode())' "$port" 2>/dev/null) && break
         fi
     done
 
-    # Malformed and not-yet-supported images: a clear error, a non-zero exit.
+    # Malformed images: a clear error, a non-zero exit. A truncated ELF, and a
+    # dynamic program whose interpreter (PT_INTERP) does not exist.
     head -c 600 bin/linux-tests/syscalls.glibc >"$TMP/trunc"
     out=$("$Z" boot "$TMP/trunc" 2>&1 </dev/null)
     rc=$?
-    out2=$("$Z" boot /bin/true 2>&1 </dev/null)
+    python3 - /bin/true "$TMP/badinterp" <<'PY'
+import sys
+b = open(sys.argv[1], "rb").read()
+old = b"/lib64/ld-linux-x86-64.so.2\0"
+assert old in b
+open(sys.argv[2], "wb").write(b.replace(old, b"/lib64/ld-linux-x86-64.so.9\0"))
+PY
+    out2=$("$Z" boot "$TMP/badinterp" 2>&1 </dev/null)
     rc2=$?
     if [ $rc = 126 ] && grep -q 'refused' <<<"$out" && [ $rc2 = 126 ] &&
-        grep -q 'dynamically linked' <<<"$out2"; then
+        grep -q 'interpreter /lib64/ld-linux-x86-64.so.9: No such file' <<<"$out2"; then
         pass "$v/linux/bad-images"
     else
         fail "$v/linux/bad-images" "rc=$rc $out / rc=$rc2 $out2"
+    fi
+
+    # Dynamically linked programs from Debian (the start of issue 14): the
+    # interpreter comes from the host, the libraries from the --ro view, each
+    # at the path ldd names. Their output must match the host's.
+    ro_libs() {
+        local lib
+        for lib in $(ldd "$1" | awk '/=>/ {print $3}'); do
+            printf -- '--ro %s=%s ' "$(readlink -f "$lib")" "$lib"
+        done
+    }
+    want=$(/bin/echo hello dynamic world)
+    # shellcheck disable=SC2046
+    got=$("$Z" boot $(ro_libs /bin/echo) /bin/echo -- hello dynamic world 2>"$TMP/dy.err")
+    jq_want=$(echo '{"a":[1,2,3]}' | jq -c '.a|map(.*2)')
+    # shellcheck disable=SC2046
+    jq_got=$(echo '{"a":[1,2,3]}' | "$Z" boot $(ro_libs /usr/bin/jq) /usr/bin/jq -- -c '.a|map(.*2)' 2>>"$TMP/dy.err")
+    py='import json, re, sys; print(json.dumps({"v": list(sys.version_info[:2]), "m": re.findall("[a-z]+", "ab cd")}))'
+    py_want=$(/usr/bin/python3.11 -c "$py")
+    # shellcheck disable=SC2046
+    py_got=$("$Z" boot --mem 512M --timeout 60000 $(ro_libs /usr/bin/python3.11) --ro /usr/lib/python3.11 \
+        /usr/bin/python3.11 -- -c "$py" 2>>"$TMP/dy.err")
+    if [ -n "$want" ] && [ "$got" = "$want" ] && [ -n "$jq_want" ] && [ "$jq_got" = "$jq_want" ] &&
+        [ -n "$py_want" ] && [ "$py_got" = "$py_want" ] && ! grep -Eq 'Sanitizer|runtime error' "$TMP/dy.err"; then
+        pass "$v/linux/dynamic-programs (echo, jq, python3.11 as on the host)"
+    else
+        fail "$v/linux/dynamic-programs" "echo='$got' jq='$jq_got' py='$py_got' $(head -c 400 "$TMP/dy.err")"
     fi
 done
 

@@ -249,6 +249,7 @@ int64_t lx_sys_time(struct lx_call *c);
 int64_t lx_sys_nanosleep(struct lx_call *c);
 int64_t lx_sys_clock_nanosleep(struct lx_call *c);
 int64_t lx_sys_getrandom(struct lx_call *c);
+int64_t lx_sys_futex(struct lx_call *c);
 /* sys_proc.c */
 int64_t lx_sys_exit(struct lx_call *c);
 int64_t lx_sys_arch_prctl(struct lx_call *c);
@@ -272,6 +273,9 @@ int64_t lx_sys_nosys(struct lx_call *c);
  * and carried number nr; if its site is `mov $nr,%eax; syscall` inside the
  * program's image, rewrite it to jump to a stub of its own. 1 if rewritten. */
 int lx_patch_site(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint64_t nr);
+/* Is a call site ending at rip where sites may be rewritten (the program's
+ * image, the mmap area)? */
+int lx_code_site(const struct lx_state *lx, uint64_t rip);
 /* After a pooled VM's reset: rewrites again the sites in lx->learned (the
  * template's bytes are back); drops those that no longer match. */
 void lx_patch_again(struct zg_instance *in, struct lx_state *lx);

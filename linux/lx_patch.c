@@ -19,13 +19,13 @@
  * Nothing is pushed on the program's stack (its red zone stays untouched) and only RAX, RCX and R11
  * change, as with `syscall`.
  *
- * Why this is safe enough to do: the site just executed a `syscall` that
- * ended at RIP, and the five bytes before it are `mov $imm32, %eax` with
- * imm32 equal to the number the call carried in RAX. The one case it would
- * break is a jump into the middle of the pair (to the `syscall` with another
- * EAX); compilers put the number right before the instruction, and a site of
- * another shape (`xor %eax,%eax; syscall`, `mov %edx,%eax; syscall`) is left
- * as it is and keeps trapping.
+ * Sites are rewritten in the program's image (program and interpreter) and
+ * in the mmap area (the shared libraries of a dynamic program). Why this is
+ * safe enough to do: the site just executed a `syscall` that ended at RIP, and the five bytes
+ * before it are `mov $imm32, %eax` with imm32 equal to the number the call carried in RAX. The one
+ * case it would break is a jump into the middle of the pair (to the `syscall` with another EAX);
+ * compilers put the number right before the instruction, and a site of another shape (`xor
+ * %eax,%eax; syscall`, `mov %edx,%eax; syscall`) is left as it is and keeps trapping.
  *
  * Stubs live in a table of ZG_LINUX_STUB_SIZE / ZG_LINUX_STUB_BYTES slots
  * indexed by a hash of the site, so finding a site's stub needs no state
@@ -77,11 +77,10 @@ static void write_stub(uint8_t *s, uint64_t stub_gpa, uint32_t nr, uint64_t ret)
 
 static int patch(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint64_t nr)
 {
-    const struct lx_layout *l = &lx->l;
-    if (!lx->rewrite || nr >= LX_NSYSCALL || rip < l->image_lo + 7 || rip > l->image_hi)
+    if (!lx->rewrite || nr >= LX_NSYSCALL || !lx_code_site(lx, rip))
         return 0;
     uint64_t site = rip - 7;
-    uint8_t *p = zg_guest_ptr(in, site, 7); /* identity mapped: va == gpa */
+    const uint8_t *p = lx_uptr(in, site, 7);
     uint32_t imm;
     if (!p || p[0] != 0xb8 || p[5] != 0x0f || p[6] != 0x05)
         return 0;
@@ -106,13 +105,21 @@ static int patch(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint
             continue;
         }
         uint32_t target = (uint32_t)gpa;
-        zg_guest_mark(in, site, 7);
-        p[0] = 0xb9; /* mov $stub, %ecx */
-        memcpy(p + 1, &target, 4);
-        p[5] = 0xff, p[6] = 0xe1; /* jmp *%rcx */
+        uint8_t *w = lx_uwptr(in, site, 7); /* the same bytes as p, recorded as written */
+        w[0] = 0xb9;                        /* mov $stub, %ecx */
+        memcpy(w + 1, &target, 4);
+        w[5] = 0xff, w[6] = 0xe1; /* jmp *%rcx */
         return 1;
     }
     return 0; /* the table is full: the site keeps trapping */
+}
+
+int lx_code_site(const struct lx_state *lx, uint64_t rip)
+{
+    const struct lx_layout *l = &lx->l;
+    uint64_t mmap_end = ZG_LINUX_MMAP_VA + l->mmap_size;
+    return (rip >= l->image_lo + 7 && rip <= l->image_hi) ||
+           (rip >= ZG_LINUX_MMAP_VA + 7 && rip <= mmap_end);
 }
 
 int lx_patch_site(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint64_t nr)

@@ -138,6 +138,9 @@ void lx_publish(struct zg_instance *in)
         }
     }
     sh->rewrite = lx->rewrite;
+    uint64_t code[2][2] = {{l->image_lo + 7, l->image_hi + 1},
+                           {ZG_LINUX_MMAP_VA + 7, ZG_LINUX_MMAP_VA + l->mmap_size + 1}};
+    memcpy(sh->code, code, sizeof(code)); /* lx_code_site's ranges */
     sh->view_size = l->fv_size;
     sh->epoll_used = 0;
     for (unsigned e = 0; e < LX_NEPOLL; e++)

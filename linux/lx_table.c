@@ -74,6 +74,8 @@ const struct lx_row lx_rows[] = {
     ROW(prctl, lx_sys_zero, LX_PARTIAL, "in the guest: accepted"),
     ROW(gettid, lx_sys_getpid, LX_FULL, "in the guest: 1"),
     ROW(time, lx_sys_time, LX_FULL, "in the guest by the TSC"),
+    ROW(futex, lx_sys_futex, LX_PARTIAL,
+        "one thread: wakes wake nobody, a wait times out or is EINTR"),
     ROW(sched_getaffinity, lx_sys_sched_getaffinity, LX_FULL, "one CPU"),
     ROW(set_tid_address, lx_sys_set_tid_address, LX_FULL, "one thread"),
     ROW(clock_gettime, lx_sys_clock_gettime, LX_FULL,

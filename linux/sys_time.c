@@ -130,6 +130,77 @@ int64_t lx_sys_clock_nanosleep(struct lx_call *c)
     return do_sleep(c, c->a[0], c->a[1], c->a[2]);
 }
 
+/* futex, for one thread: nobody ever waits on a futex while another wakes
+ * it. The wakes wake nobody (FUTEX_WAKE_OP still does its operation). A
+ * wait finds another value at the address (EAGAIN), or could only end by
+ * its timeout, which is slept (ETIMEDOUT); with none it would never return:
+ * EINTR, logged once (glibc then looks again; the deadline ends a program
+ * that insists). */
+int64_t lx_sys_futex(struct lx_call *c)
+{
+    unsigned cmd = (unsigned)(c->a[1] & ~(uint64_t)(128 | 256)); /* PRIVATE, CLOCK_REALTIME */
+    uint32_t val = (uint32_t)c->a[2];
+    uint32_t *word = lx_uwptr(c->in, c->a[0], 4);
+    switch (cmd) {
+    case 1:  /* FUTEX_WAKE */
+    case 10: /* FUTEX_WAKE_BITSET */
+    case 3:  /* FUTEX_REQUEUE */
+        return word ? 0 : -EFAULT;
+    case 4: /* FUTEX_CMP_REQUEUE */
+        if (!word)
+            return -EFAULT;
+        return *word != (uint32_t)c->a[5] ? -EAGAIN : 0;
+    case 5: { /* FUTEX_WAKE_OP: *uaddr2 = *uaddr2 OP oparg, then the (no) wakes */
+        uint32_t *w2 = lx_uwptr(c->in, c->a[4], 4), v3 = (uint32_t)c->a[5];
+        if (!word || !w2)
+            return -EFAULT;
+        uint32_t op = (v3 >> 28) & 7, arg = (v3 >> 12) & 0xfff;
+        if ((v3 >> 31) & 1) /* FUTEX_OP_OPARG_SHIFT */
+            arg = arg < 32 ? 1u << arg : 0;
+        uint32_t old = *w2;
+        switch (op) {
+        case 0:
+            *w2 = arg;
+            break; /* SET */
+        case 1:
+            *w2 = old + arg;
+            break; /* ADD */
+        case 2:
+            *w2 = old | arg;
+            break; /* OR */
+        case 3:
+            *w2 = old & ~arg;
+            break; /* ANDN */
+        case 4:
+            *w2 = old ^ arg;
+            break; /* XOR */
+        default:
+            return -ENOSYS;
+        }
+        return 0;
+    }
+    case 0: /* FUTEX_WAIT: a relative timeout on CLOCK_MONOTONIC */
+    case 9: /* FUTEX_WAIT_BITSET: an absolute one */
+        break;
+    default:
+        return -ENOSYS;
+    }
+    if (!word)
+        return -EFAULT;
+    if (*word != val)
+        return -EAGAIN;
+    if (!c->a[3]) {
+        if (!(c->lx->logged[c->nr / 64] & (1ull << (c->nr % 64)))) {
+            c->lx->logged[c->nr / 64] |= 1ull << (c->nr % 64);
+            lx_log(c->in, "zerg: linux: futex wait that no other thread could end: EINTR");
+        }
+        return -EINTR;
+    }
+    clockid_t clk = (cmd == 9 && (c->a[1] & 256)) ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+    int64_t rc = do_sleep(c, (uint64_t)clk, cmd == 9 ? TIMER_ABSTIME : 0, c->a[3]);
+    return rc == 0 ? -ETIMEDOUT : rc;
+}
+
 int64_t lx_sys_getrandom(struct lx_call *c)
 {
     uint64_t len = c->a[1];

@@ -738,7 +738,9 @@ static int64_t do_sigaltstack(const uint64_t *a)
 static int rewritable(const struct zg_linux_frame *f)
 {
     uint64_t rip = f->rip;
-    if (!SH->rewrite || rip < 7 || !ok(rip - 7, 7))
+    int code = (rip >= SH->code[0][0] && rip < SH->code[0][1]) ||
+               (rip >= SH->code[1][0] && rip < SH->code[1][1]); /* lx_code_site */
+    if (!SH->rewrite || !code || rip < 7 || !ok(rip - 7, 7))
         return 0;
     const uint8_t *p = (const uint8_t *)(rip - 7);
     uint32_t imm =

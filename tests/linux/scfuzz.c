@@ -84,6 +84,7 @@ static int excluded(long nr)
     case SYS_mmap:      /* MAP_FIXED would clobber its own memory */
     case SYS_nanosleep: /* random sleeps */
     case SYS_clock_nanosleep:
+    case SYS_futex: /* a wait may sleep for a random timeout */
     case SYS_poll:
     case SYS_ppoll:
     case SYS_select:

@@ -368,6 +368,31 @@ else
     fail linux/explicit-ready-point-and-env "$out $(cat "$TMP/rdy.txt")"
 fi
 
+# Debian's python3.11 (dynamically linked) running a handler that imports
+# json, re and hashlib (which loads libcrypto) and builds a table: a template
+# taken at its first read of the request, restored twice, answers as the
+# program does natively.
+py_ro=""
+for lib in $(ldd /usr/bin/python3.11 | awk '/=>/ {print $3}') /lib/x86_64-linux-gnu/libcrypto.so.3; do
+    py_ro+=" --ro $(readlink -f "$lib")=$lib"
+done
+req=$'GET /abc HTTP/1.0\r\n\r\n'
+native=$(printf '%s' "$req" | /usr/bin/python3.11 examples/python/handler.py)
+# shellcheck disable=SC2086
+if bin/zerg template create py -q --mem 512M $py_ro --ro /usr/lib/python3.11 \
+    --ro "$PWD/examples/python/handler.py=/app/handler.py" --guest /usr/bin/python3.11 \
+    -- /app/handler.py >"$TMP/py.txt" 2>&1; then
+    r1=$(printf '%s' "$req" | bin/zerg run py 2>>"$TMP/py.txt")
+    r2=$(printf '%s' "$req" | bin/zerg run py 2>>"$TMP/py.txt")
+    if [ -n "$native" ] && [ "$r1" = "$native" ] && [ "$r2" = "$native" ]; then
+        pass "linux/python-template-restores (Debian's python3.11, a dynamic program)"
+    else
+        fail linux/python-template-restores "native=$native r1=$r1 r2=$r2 $(tail -n 3 "$TMP/py.txt")"
+    fi
+else
+    fail linux/python-template-restores "$(tail -n 5 "$TMP/py.txt")"
+fi
+
 # A static Lua 5.4 (Debian's liblua5.4.a) running a handler that builds a
 # 200,000-entry table: restored instances answer as the program does natively
 # (same table digest) and each draws its own random numbers (it reseeds after

@@ -129,6 +129,7 @@ struct zg_linux_shared {
     uint32_t uid, gid;     /* the ids the program sees */
     uint32_t rewrite;      /* 1: the monitor rewrites call sites (lx_patch.c), so a
                             * call that trapped at one it can rewrite goes to it */
+    uint64_t code[2][2];   /* where: [lo, hi) of the rip after a site (image, mmap area) */
     uint32_t epoll_used;   /* an epoll instance exists: closes go to the monitor */
     uint64_t view_size;    /* the file view's bytes, at ZG_LINUX_VIEW_VA (0: none) */
     uint32_t out_ok;       /* writes of the response stream may be buffered (it is

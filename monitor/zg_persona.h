@@ -7,7 +7,7 @@
  *   happens at the template point belong to its personality. Two exist:
  *     "zerg"   guests written against zerg's own ABI (guest/include/zerg/abi.h),
  *              the monitor's built-in hypercalls (monitor/hypercall.c);
- *     "linux"  unmodified static x86-64 Linux programs (linux/, docs/abi.md
+ *     "linux"  unmodified x86-64 Linux programs (linux/, docs/abi.md
  *              "Linux programs"): a system-call layer behind the guest-side
  *              entry at MSR_LSTAR.
  *   Personalities are found by name (zg_persona_lookup) or by the image

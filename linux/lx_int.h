@@ -294,6 +294,13 @@ int64_t lx_sys_in_guest(struct lx_call *c);
 void lx_log(struct zg_instance *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- Loading (lx_load.c) ---------------------------------------------------- */
+/* The shared libraries a dynamic program (its ELF image) needs, and those
+ * the shared objects of its --ro trees need, as "HOST=GUEST" lines for the
+ * view (lx_libs.c); *out NULL if none. 0, or -ENOENT (a library the program
+ * needs is not on the host: zg_inst_fail says which), -ENOMEM, -E2BIG. */
+int lx_libs(struct zg_instance *in, const void *img, size_t size, const char *prog,
+            const char *ro_specs, char **out);
+
 int lx_boot(struct zg_instance *in, const void *image, size_t size);
 
 /* The address space of mem_size bytes with fv_size bytes of file view

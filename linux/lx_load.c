@@ -177,6 +177,26 @@ static int check_image(struct zg_instance *in, const uint8_t *img, size_t size, 
     return 0;
 }
 
+/* Does the image name an interpreter (a dynamic program)? A malformed one
+ * says no here: check_image refuses it with the reason. */
+static int has_interp(const uint8_t *img, size_t size)
+{
+    Elf64_Ehdr eh;
+    if (size < sizeof(eh))
+        return 0;
+    memcpy(&eh, img, sizeof(eh));
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64 ||
+        !in_bounds(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size))
+        return 0;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        if (ph.p_type == PT_INTERP)
+            return 1;
+    }
+    return 0;
+}
+
 /* Loads the interpreter a dynamic program names (PT_INTERP: Debian's
  * /lib64/ld-linux-x86-64.so.2), read from the host like the program itself,
  * after the program on the next 2 MiB boundary; fills AT_BASE and the
@@ -632,8 +652,26 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     lx_cpu_read(lx->cpu);
     void *view = NULL;
     uint64_t view_size = 0;
-    if (in->cfg.linux_ro && in->cfg.linux_ro[0]) {
-        int vrc = lx_fv_build(in, in->cfg.linux_ro, &view, &view_size);
+    /* A dynamic program's libraries join the view, before the --ro trees
+     * (the view keeps the last of two items of one path: the user's). */
+    char *libs = NULL;
+    if (has_interp(img, size)) {
+        int lrc = lx_libs(in, img, size, in->cfg.argv0 ? in->cfg.argv0 : "the program",
+                          in->cfg.linux_ro, &libs);
+        if (lrc < 0)
+            return lrc == -ENOENT ? -ENOEXEC : lrc;
+    }
+    const char *ro = in->cfg.linux_ro ? in->cfg.linux_ro : "";
+    if (libs || ro[0]) {
+        char *specs = malloc((libs ? strlen(libs) : 0) + strlen(ro) + 1);
+        if (!specs) {
+            free(libs);
+            return -ENOMEM;
+        }
+        sprintf(specs, "%s%s", libs ? libs : "", ro);
+        free(libs);
+        int vrc = lx_fv_build(in, specs, &view, &view_size);
+        free(specs);
         if (vrc < 0)
             return vrc;
     }

@@ -114,6 +114,15 @@ static inline struct lx_state *lx_of(struct zg_instance *in)
  * NULL otherwise (the call returns -EFAULT). lx_uwptr also records the pages
  * as written by the host (pooled reset, memory cap). len must be > 0. */
 void *lx_uptr(struct zg_instance *in, uint64_t va, uint64_t len);
+
+/* The regions a program's pointers may name: image and heap (identity
+ * mapped), the mmap area, the stack; [lo, hi) virtual, from gpa physical.
+ * lx_uptr's test, and what the runtime gets for its own (lx_publish). */
+#define LX_NREGIONS 3
+struct lx_region {
+    uint64_t lo, hi, gpa;
+};
+void lx_regions(const struct lx_state *lx, struct lx_region r[LX_NREGIONS]);
 void *lx_uwptr(struct zg_instance *in, uint64_t va, uint64_t len);
 
 /* Copies the NUL-terminated string at va into buf (size max). 0, -EFAULT,
@@ -276,6 +285,9 @@ int lx_patch_site(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uin
 /* Is a call site ending at rip where sites may be rewritten (the program's
  * image, the mmap area)? */
 int lx_code_site(const struct lx_state *lx, uint64_t rip);
+/* Its ranges, [lo, hi) of rip: the image, the mmap area (the runtime gets
+ * them too, to ask the monitor only about sites it would rewrite). */
+void lx_code_ranges(const struct lx_state *lx, uint64_t r[2][2]);
 /* After a pooled VM's reset: rewrites again the sites in lx->learned (the
  * template's bytes are back); drops those that no longer match. */
 void lx_patch_again(struct zg_instance *in, struct lx_state *lx);
@@ -289,6 +301,10 @@ void lx_flush(struct zg_instance *in);
 /* A call the runtime serves inside the guest reached the monitor anyway (a
  * program that wrote over the runtime): ENOSYS, logged once. */
 int64_t lx_sys_in_guest(struct lx_call *c);
+
+/* 1 the first time it is asked about call nr (a number past the table:
+ * every time), then 0: what is logged about a call, is logged once. */
+int lx_first_time(struct lx_state *lx, unsigned nr);
 
 /* Writes a line to the instance's console (zerg's log), best effort. */
 void lx_log(struct zg_instance *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "linux/lx_int.h"
+#include "monitor/zg_elf.h"
 
 #define MAX_LIBS  512
 #define MAX_SCAN  4096 /* shared objects looked at in the carried trees */
@@ -60,12 +61,13 @@ static int add_spec(struct libs *L, const char *host, const char *guest)
     return 0;
 }
 
-/* The file offset of virtual address va in an ELF image, or UINT64_MAX. */
-static uint64_t file_off(const uint8_t *img, size_t size, const Elf64_Ehdr *eh, uint64_t va)
+/* The file offset of virtual address va in an ELF image (phnum headers), or
+ * UINT64_MAX. */
+static uint64_t file_off(const uint8_t *img, size_t size, int phnum, uint64_t va)
 {
-    for (unsigned i = 0; i < eh->e_phnum; i++) {
+    for (int i = 0; i < phnum; i++) {
         Elf64_Phdr ph;
-        memcpy(&ph, img + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        zg_elf_phdr(img, (unsigned)i, &ph);
         if (ph.p_type == PT_LOAD && va >= ph.p_vaddr && va - ph.p_vaddr < ph.p_filesz &&
             ph.p_offset + (va - ph.p_vaddr) < size)
             return ph.p_offset + (va - ph.p_vaddr);
@@ -79,18 +81,11 @@ static uint64_t file_off(const uint8_t *img, size_t size, const Elf64_Ehdr *eh, 
 static int each_needed(struct libs *L, const uint8_t *img, size_t size, const char *what,
                        int (*fn)(struct libs *, const char *, const char *))
 {
-    Elf64_Ehdr eh;
-    if (size < sizeof(eh))
-        return 0;
-    memcpy(&eh, img, sizeof(eh));
-    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 128 ||
-        eh.e_phoff > size || (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > size - eh.e_phoff)
-        return 0;
+    int phnum = zg_elf_phnum(img, size);
     uint64_t dyn_off = 0, dyn_size = 0;
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
+    for (int i = 0; i < phnum; i++) {
         Elf64_Phdr ph;
-        memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        zg_elf_phdr(img, (unsigned)i, &ph);
         if (ph.p_type == PT_DYNAMIC && ph.p_offset <= size && ph.p_filesz <= size - ph.p_offset)
             dyn_off = ph.p_offset, dyn_size = ph.p_filesz;
     }
@@ -103,7 +98,7 @@ static int each_needed(struct libs *L, const uint8_t *img, size_t size, const ch
         else if (d.d_tag == DT_STRSZ)
             strsz = d.d_un.d_val;
     }
-    uint64_t str = strtab ? file_off(img, size, &eh, strtab) : UINT64_MAX;
+    uint64_t str = strtab ? file_off(img, size, phnum, strtab) : UINT64_MAX;
     if (str == UINT64_MAX || strsz > size - str)
         return 0;
     for (uint64_t i = 0; i < n; i++) {

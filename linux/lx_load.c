@@ -181,16 +181,10 @@ static int check_image(struct zg_instance *in, const uint8_t *img, size_t size, 
  * says no here: check_image refuses it with the reason. */
 static int has_interp(const uint8_t *img, size_t size)
 {
-    Elf64_Ehdr eh;
-    if (size < sizeof(eh))
-        return 0;
-    memcpy(&eh, img, sizeof(eh));
-    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64 ||
-        !in_bounds(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size))
-        return 0;
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
+    int phnum = zg_elf_phnum(img, size);
+    for (int i = 0; i < phnum; i++) {
         Elf64_Phdr ph;
-        memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        zg_elf_phdr(img, (unsigned)i, &ph);
         if (ph.p_type == PT_INTERP)
             return 1;
     }

@@ -81,12 +81,9 @@ static int patch(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint
         return 0;
     uint64_t site = rip - 7;
     const uint8_t *p = lx_uptr(in, site, 7);
-    uint32_t imm;
-    if (!p || p[0] != 0xb8 || p[5] != 0x0f || p[6] != 0x05)
+    if (!p || !zg_linux_site_rewritable(p, nr))
         return 0;
-    memcpy(&imm, p + 1, 4);
-    if (imm != nr)
-        return 0;
+    uint32_t imm = (uint32_t)nr;
     unsigned first = slot_of(site);
     for (unsigned k = 0; k < NSLOTS; k++) {
         unsigned i = (first + k) % NSLOTS;
@@ -114,12 +111,18 @@ static int patch(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint
     return 0; /* the table is full: the site keeps trapping */
 }
 
-int lx_code_site(const struct lx_state *lx, uint64_t rip)
+void lx_code_ranges(const struct lx_state *lx, uint64_t r[2][2])
 {
     const struct lx_layout *l = &lx->l;
-    uint64_t mmap_end = ZG_LINUX_MMAP_VA + l->mmap_size;
-    return (rip >= l->image_lo + 7 && rip <= l->image_hi) ||
-           (rip >= ZG_LINUX_MMAP_VA + 7 && rip <= mmap_end);
+    r[0][0] = l->image_lo + 7, r[0][1] = l->image_hi + 1;
+    r[1][0] = ZG_LINUX_MMAP_VA + 7, r[1][1] = ZG_LINUX_MMAP_VA + l->mmap_size + 1;
+}
+
+int lx_code_site(const struct lx_state *lx, uint64_t rip)
+{
+    uint64_t r[2][2];
+    lx_code_ranges(lx, r);
+    return (rip >= r[0][0] && rip < r[0][1]) || (rip >= r[1][0] && rip < r[1][1]);
 }
 
 int lx_patch_site(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint64_t nr)

@@ -2,15 +2,12 @@
  * program names it. */
 #include <errno.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
-
-#include <fcntl.h>
-#include <pthread.h>
 
 #include "linux/lx_int.h"
 
@@ -32,20 +29,26 @@ void lx_log(struct zg_instance *in, const char *fmt, ...)
     (void)w; /* the console is best effort */
 }
 
-/* The guest-physical address of the program's [va, va+len), or 0. */
-static uint64_t translate(const struct lx_state *lx, uint64_t va, uint64_t len)
+void lx_regions(const struct lx_state *lx, struct lx_region r[LX_NREGIONS])
 {
     const struct lx_layout *l = &lx->l;
+    r[0] = (struct lx_region){ZG_LINUX_RT_END, l->ident_end, ZG_LINUX_RT_END};
+    r[1] = (struct lx_region){ZG_LINUX_MMAP_VA, ZG_LINUX_MMAP_VA + l->mmap_size, l->mmap_gpa};
+    r[2] = (struct lx_region){ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, ZG_LINUX_STACK_VA_END,
+                              l->stack_gpa};
+}
+
+/* The guest-physical address of the program's [va, va+len), or 0 (the
+ * runtime's ok() makes the same test on the regions lx_publish gives it). */
+static uint64_t translate(const struct lx_state *lx, uint64_t va, uint64_t len)
+{
     if (len == 0 || va + len < va)
         return 0;
-    if (va >= ZG_LINUX_RT_END && va + len <= l->ident_end)
-        return va;
-    if (va >= ZG_LINUX_MMAP_VA && va - ZG_LINUX_MMAP_VA <= l->mmap_size &&
-        len <= l->mmap_size - (va - ZG_LINUX_MMAP_VA))
-        return l->mmap_gpa + (va - ZG_LINUX_MMAP_VA);
-    uint64_t slo = ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE;
-    if (va >= slo && va + len <= ZG_LINUX_STACK_VA_END)
-        return l->stack_gpa + (va - slo);
+    struct lx_region r[LX_NREGIONS];
+    lx_regions(lx, r);
+    for (int i = 0; i < LX_NREGIONS; i++)
+        if (va >= r[i].lo && va <= r[i].hi && len <= r[i].hi - va)
+            return r[i].gpa + (va - r[i].lo);
     return 0;
 }
 
@@ -83,17 +86,10 @@ static struct {
     uint64_t tsc0, ns0;
 } cal = {.once = PTHREAD_ONCE_INIT};
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void cal_start(void)
 {
     cal.tsc0 = __rdtsc();
-    cal.ns0 = mono_ns();
+    cal.ns0 = zg_now_ns();
 }
 
 /* ns per TSC tick, times 2^32; 0 if not known yet. */
@@ -103,6 +99,15 @@ static uint64_t tsc_mul(uint64_t tsc, uint64_t ns)
     if (ns < cal.ns0 + 1000000 || tsc <= cal.tsc0)
         return 0;
     return (uint64_t)(((unsigned __int128)(ns - cal.ns0) << 32) / (tsc - cal.tsc0));
+}
+
+static pthread_once_t ids_once = PTHREAD_ONCE_INIT;
+static uint32_t host_uid, host_gid;
+
+static void read_ids(void)
+{
+    host_uid = (uint32_t)getuid();
+    host_gid = (uint32_t)getgid();
 }
 
 static struct zg_linux_shared *shared(struct zg_instance *in)
@@ -117,10 +122,10 @@ void lx_publish(struct zg_instance *in)
     if (!sh)
         return;
     const struct lx_layout *l = &lx->l;
-    uint64_t r[3][2] = {{ZG_LINUX_RT_END, l->ident_end},
-                        {ZG_LINUX_MMAP_VA, ZG_LINUX_MMAP_VA + l->mmap_size},
-                        {ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, ZG_LINUX_STACK_VA_END}};
-    memcpy(sh->region, r, sizeof(r));
+    struct lx_region r[LX_NREGIONS];
+    lx_regions(lx, r);
+    for (int i = 0; i < LX_NREGIONS; i++)
+        sh->region[i][0] = r[i].lo, sh->region[i][1] = r[i].hi;
     sh->out_ok = !lx->out_shut && !lx->out_lost;
     sh->brk_start = lx->brk_start;
     sh->brk_limit = l->ident_end;
@@ -138,9 +143,7 @@ void lx_publish(struct zg_instance *in)
         }
     }
     sh->rewrite = lx->rewrite;
-    uint64_t code[2][2] = {{l->image_lo + 7, l->image_hi + 1},
-                           {ZG_LINUX_MMAP_VA + 7, ZG_LINUX_MMAP_VA + l->mmap_size + 1}};
-    memcpy(sh->code, code, sizeof(code)); /* lx_code_site's ranges */
+    lx_code_ranges(lx, sh->code);
     sh->view_size = l->fv_size;
     sh->epoll_used = 0;
     for (unsigned e = 0; e < LX_NEPOLL; e++)
@@ -155,10 +158,11 @@ void lx_publish(struct zg_instance *in)
     if (cwd && memcmp(cwd, lx->cwd, ZG_LINUX_CWD_SIZE))
         memcpy(zg_guest_wptr(in, ZG_LINUX_CWD_GPA, ZG_LINUX_CWD_SIZE), lx->cwd, ZG_LINUX_CWD_SIZE);
     sh->fds_changed = 0;
-    sh->uid = (uint32_t)getuid();
-    sh->gid = (uint32_t)getgid();
+    pthread_once(&ids_once, read_ids); /* no host call per exit: zerg never changes them */
+    sh->uid = host_uid;
+    sh->gid = host_gid;
     sh->real_base = zg_wall_ns();
-    sh->mono_base = mono_ns();
+    sh->mono_base = zg_now_ns(); /* CLOCK_MONOTONIC */
     sh->tsc_base = __rdtsc();
     sh->tsc_mul = lx->tsc_bad ? 0 : tsc_mul(sh->tsc_base, sh->mono_base);
 }
@@ -180,14 +184,6 @@ void lx_flush(struct zg_instance *in)
         lx_of(in)->out_lost = 1; /* the client went away: later writes get EPIPE */
 }
 
-/* The descriptor kinds the runtime may make and free: files and
- * directories of the view, and the devices. */
-static int lx_fd_runtime_kind(unsigned k)
-{
-    return k == ZG_LINUX_FD_FREE || k == ZG_LINUX_FD_FILE || k == ZG_LINUX_FD_DIR ||
-           k == ZG_LINUX_FD_NULL || k == ZG_LINUX_FD_ZERO || k == ZG_LINUX_FD_RANDOM;
-}
-
 /* At an exit: the runtime may have opened or closed files and directories
  * of the view and devices, or moved their positions, in the guest's copy of
  * the descriptor table. Those entries are taken back, each checked against
@@ -201,7 +197,7 @@ static void import_fds(struct zg_instance *in, struct lx_state *lx)
     struct lxv v = lx_view_of(in);
     for (unsigned i = 0; i < LX_NFD; i++) {
         struct zg_linux_fd *m = &lx->fd[i], n = g[i];
-        if (!lx_fd_runtime_kind(m->kind))
+        if (m->kind != ZG_LINUX_FD_FREE && !zg_linux_fd_runtime(m->kind))
             continue; /* the monitor's own */
         if (n.kind == ZG_LINUX_FD_FREE) {
             if (m->kind != ZG_LINUX_FD_FREE) {
@@ -217,7 +213,7 @@ static void import_fds(struct zg_instance *in, struct lx_state *lx)
                 continue; /* not a view entry of that type: ignored */
         } else {
             int d = lxv_dev_of_minor(n.ent);
-            if (!lx_fd_runtime_kind(n.kind) || d < 0 || lxv_devices[d].kind != n.kind)
+            if (!zg_linux_fd_device(n.kind) || d < 0 || lxv_devices[d].kind != n.kind)
                 continue; /* not something the runtime may make: ignored */
         }
         n.port = 0;
@@ -256,16 +252,25 @@ static void check_tsc(struct zg_instance *in, struct lx_state *lx)
         lx->tsc_bad = 1;
 }
 
+int lx_first_time(struct lx_state *lx, unsigned nr)
+{
+    if (nr >= LX_NSYSCALL)
+        return 1;
+    uint64_t bit = 1ull << (nr % 64);
+    if (lx->logged[nr / 64] & bit)
+        return 0;
+    lx->logged[nr / 64] |= bit;
+    return 1;
+}
+
 int64_t lx_sys_in_guest(struct lx_call *c)
 {
-    unsigned nr = c->nr < LX_NSYSCALL ? c->nr : 0;
-    if (!(c->lx->logged[nr / 64] & (1ull << (nr % 64)))) {
-        c->lx->logged[nr / 64] |= 1ull << (nr % 64);
+    unsigned nr = c->nr;
+    if (lx_first_time(c->lx, nr))
         lx_log(c->in,
                "zerg: linux: %s reached the monitor, but it is served in the guest (the "
                "program wrote over zerg's runtime?): ENOSYS",
                lx_name(nr));
-    }
     return -ENOSYS;
 }
 
@@ -332,12 +337,9 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
     if (r) {
         ret = r->fn(&c);
     } else {
-        if (nr >= LX_NSYSCALL || !(lx->logged[nr / 64] & (1ull << (nr % 64)))) {
-            if (nr < LX_NSYSCALL)
-                lx->logged[nr / 64] |= 1ull << (nr % 64);
+        if (lx_first_time(lx, nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL))
             lx_log(in, "zerg: linux: system call %s (%llu) is not supported: ENOSYS",
                    lx_name((unsigned)(nr < LX_NSYSCALL ? nr : 0xffff)), (unsigned long long)nr);
-        }
         ret = -ENOSYS;
     }
     if (c.stop)

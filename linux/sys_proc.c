@@ -191,11 +191,9 @@ int64_t lx_sys_sysinfo(struct lx_call *c)
 int64_t lx_sys_refused(struct lx_call *c)
 {
     unsigned nr = c->nr;
-    if (nr < LX_NSYSCALL && !(c->lx->logged[nr / 64] & (1ull << (nr % 64)))) {
-        c->lx->logged[nr / 64] |= 1ull << (nr % 64);
+    if (lx_first_time(c->lx, nr))
         lx_log(c->in, "zerg: linux: %s is refused: %s (ENOSYS)", lx_name(nr),
                "an instance is one program of one thread");
-    }
     return -ENOSYS;
 }
 

@@ -190,10 +190,8 @@ int64_t lx_sys_futex(struct lx_call *c)
     if (*word != val)
         return -EAGAIN;
     if (!c->a[3]) {
-        if (!(c->lx->logged[c->nr / 64] & (1ull << (c->nr % 64)))) {
-            c->lx->logged[c->nr / 64] |= 1ull << (c->nr % 64);
+        if (lx_first_time(c->lx, c->nr))
             lx_log(c->in, "zerg: linux: futex wait that no other thread could end: EINTR");
-        }
         return -EINTR;
     }
     clockid_t clk = (cmd == 9 && (c->a[1] & 256)) ? CLOCK_REALTIME : CLOCK_MONOTONIC;

@@ -186,21 +186,36 @@ void zg_elf_copy_segments(const void *image, uint8_t *mem, uint64_t bias)
     }
 }
 
-int zg_elf_has_zerg_note(const void *image, size_t size)
+int zg_elf_phnum(const void *image, size_t size)
 {
-    const uint8_t *img = image;
     Elf64_Ehdr eh;
-    if (size < sizeof(eh) || size > ZG_ELF_MAX_SIZE)
+    if (size < sizeof(eh))
         return -ENOEXEC;
-    memcpy(&eh, img, sizeof(eh));
+    memcpy(&eh, image, sizeof(eh));
     if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
         eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
         eh.e_phnum > ZG_ELF_MAX_PHDRS ||
         !in_bounds(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size))
         return -ENOEXEC;
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
+    return eh.e_phnum;
+}
+
+void zg_elf_phdr(const void *image, unsigned i, Elf64_Phdr *ph)
+{
+    Elf64_Ehdr eh;
+    memcpy(&eh, image, sizeof(eh));
+    memcpy(ph, (const uint8_t *)image + eh.e_phoff + (uint64_t)i * sizeof(*ph), sizeof(*ph));
+}
+
+int zg_elf_has_zerg_note(const void *image, size_t size)
+{
+    const uint8_t *img = image;
+    int phnum = size > ZG_ELF_MAX_SIZE ? -ENOEXEC : zg_elf_phnum(image, size);
+    if (phnum < 0)
+        return -ENOEXEC;
+    for (unsigned i = 0; i < (unsigned)phnum; i++) {
         Elf64_Phdr ph;
-        memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        zg_elf_phdr(image, i, &ph);
         if (ph.p_type != PT_NOTE || !in_bounds(ph.p_offset, ph.p_filesz, size))
             continue;
         uint32_t v = 0;

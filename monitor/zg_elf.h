@@ -10,6 +10,7 @@
 #ifndef ZG_ELF_H
 #define ZG_ELF_H
 
+#include <elf.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,13 @@ int zg_elf_load(const void *image, size_t size, uint8_t *mem, uint64_t mem_size,
  * a checker already proved (zg_elf_check, or the Linux personality's) into
  * mem at p_vaddr + bias, and zeroes each segment's bss part. */
 void zg_elf_copy_segments(const void *image, uint8_t *mem, uint64_t bias);
+
+/* The number of program headers of image[0..size) if it is an x86-64 ELF64
+ * file whose headers (at most ZG_ELF_MAX_PHDRS) lie in it, else -ENOEXEC;
+ * zg_elf_phdr copies header i (below that number) into *ph. Nothing past
+ * the headers is looked at. */
+int zg_elf_phnum(const void *image, size_t size);
+void zg_elf_phdr(const void *image, unsigned i, Elf64_Phdr *ph);
 
 /* 1 if image is an x86-64 ELF64 file with a ZERG ABI note (a zerg guest,
  * whatever its version), 0 if it is one without (a Linux program, for the

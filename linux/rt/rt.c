@@ -8,19 +8,14 @@
  * The rule: the runtime serves a call only when it can give exactly the
  * answer the monitor would; anything else (an error it would have to
  * reproduce, a buffer that is full, a clock not yet calibrated) it hands to
- * the monitor, which remains the reference. What it serves:
- *   - ids: getpid, gettid, getppid, getuid/geteuid, getgid/getegid;
- *   - accepted calls: sched_yield, alarm, prctl (0, as the monitor);
- *   - signal bookkeeping, which lives here and nowhere else: rt_sigaction,
- *     rt_sigprocmask, sigaltstack (recorded and read back; no signal is
- *     ever delivered);
- *   - writes of the response stream (write, writev), buffered at
- *     ZG_LINUX_OUT_GPA: the monitor sends them before it serves the next
- *     call that reaches it and when the run ends, so the order of every
- *     stream is kept; /dev/null writes;
- *   - clocks (clock_gettime of REALTIME and MONOTONIC and their COARSE
- *     forms, gettimeofday, time) from the TSC and the bases the monitor
- *     published when it last resumed the guest.
+ * the monitor, which remains the reference. What it serves (the full list,
+ * with what the monitor shares with it, is docs/abi.md's): ids and accepted
+ * calls; signal bookkeeping, which lives here and nowhere else; writes of the
+ * response stream, buffered at ZG_LINUX_OUT_GPA until the monitor's next
+ * call or the end of the run; clocks from the TSC; brk; getrandom and the
+ * devices; fstat and ioctl of any descriptor; and the files of the view
+ * (open, close, read, pread64, lseek, the stat family, sendfile), with
+ * lx_view.c's names, the monitor's own.
  * The program can write everything here (it shares the runtime's
  * privilege): what it breaks is its own answers; the monitor trusts nothing
  * it reads back. */
@@ -147,9 +142,10 @@ static int room(uint64_t len)
     return used <= ZG_LINUX_OUT_SIZE && len <= ZG_LINUX_OUT_SIZE - used;
 }
 
-static void put(uint64_t va, uint64_t len)
+/* Appends len bytes to the buffer (room() said they fit). */
+static void put(const void *src, uint64_t len)
 {
-    memcpy(OUT + SH->out_len, (const void *)va, len);
+    memcpy(OUT + SH->out_len, src, len);
     SH->out_len += len;
 }
 
@@ -168,9 +164,7 @@ static int is_sink(uint64_t fd)
 {
     if (fd >= NFD)
         return 0;
-    unsigned k = FDS[fd].kind;
-    return (k == ZG_LINUX_FD_NULL || k == ZG_LINUX_FD_ZERO || k == ZG_LINUX_FD_RANDOM) &&
-           (FDS[fd].flags & 3) != 0 /* not O_RDONLY */;
+    return zg_linux_fd_device(FDS[fd].kind) && (FDS[fd].flags & O_ACCMODE) != 0 /* O_RDONLY */;
 }
 
 /* write(fd, buf, len): served when the bytes fit the buffer. */
@@ -184,7 +178,7 @@ static int do_write(const uint64_t *a, int64_t *ret)
     if (!is_out(fd) || (len && (!ok(va, len) || !room(len))))
         return 0;
     if (len)
-        put(va, len);
+        put((const void *)va, len);
     *ret = (int64_t)len;
     return 1;
 }
@@ -211,7 +205,7 @@ static int do_writev(const uint64_t *a, int64_t *ret)
         return 0;
     for (uint64_t i = 0; i < cnt; i++)
         if (v[2 * i + 1])
-            put(v[2 * i], v[2 * i + 1]);
+            put((const void *)v[2 * i], v[2 * i + 1]);
     *ret = (int64_t)total;
     return 1;
 }
@@ -260,12 +254,7 @@ static struct zg_linux_fd *rfd(uint64_t fd)
 {
     if (fd >= NFD)
         return 0;
-    struct zg_linux_fd *f = &FDS[fd];
-    unsigned k = f->kind;
-    return k == ZG_LINUX_FD_FILE || k == ZG_LINUX_FD_DIR || k == ZG_LINUX_FD_NULL ||
-                   k == ZG_LINUX_FD_ZERO || k == ZG_LINUX_FD_RANDOM
-               ? f
-               : 0;
+    return zg_linux_fd_runtime(FDS[fd].kind) ? &FDS[fd] : 0;
 }
 
 /* Any open descriptor (the monitor's kinds too), for fstat and ioctl. */
@@ -461,13 +450,18 @@ static int do_lseek(uint64_t fd, int64_t off, uint64_t whence, int64_t *ret)
     return 1;
 }
 
-static int put_stat(uint64_t va, const struct lxv_node *n, int64_t *ret)
+/* The stat of a node (n) or of a descriptor (f), to the program's va. */
+static int put_stat(uint64_t va, const struct lxv_node *n, const struct zg_linux_fd *f,
+                    int64_t *ret)
 {
     if (!ok(va, sizeof(struct lxv_stat)))
         return 0;
     struct lxv v = view();
     struct lxv_stat st;
-    lxv_stat_of(&v, n, &st);
+    if (f)
+        lxv_stat_of_fd(&v, f, SH->uid, SH->gid, &st);
+    else
+        lxv_stat_of(&v, n, &st);
     memcpy((void *)va, &st, sizeof(st));
     *ret = 0;
     return 1;
@@ -476,14 +470,7 @@ static int put_stat(uint64_t va, const struct lxv_node *n, int64_t *ret)
 static int do_fstat(uint64_t fd, uint64_t va, int64_t *ret)
 {
     const struct zg_linux_fd *f = anyfd(fd);
-    if (!f || !ok(va, sizeof(struct lxv_stat)))
-        return 0;
-    struct lxv v = view();
-    struct lxv_stat st;
-    lxv_stat_of_fd(&v, f, SH->uid, SH->gid, &st);
-    memcpy((void *)va, &st, sizeof(st));
-    *ret = 0;
-    return 1;
+    return f && put_stat(va, 0, f, ret);
 }
 
 /* stat, lstat, newfstatat of a path (an empty one is the monitor's). */
@@ -504,7 +491,7 @@ static int do_stat_at(int64_t dirfd, uint64_t va, uint64_t st, uint64_t flags, i
             *ret = -LXV_ENOENT;
             return 1;
         }
-        return put_stat(st, &n, ret);
+        return put_stat(st, &n, 0, ret);
     }
     struct lxv_node n;
     int rc;
@@ -514,7 +501,7 @@ static int do_stat_at(int64_t dirfd, uint64_t va, uint64_t st, uint64_t flags, i
         *ret = rc;
         return 1;
     }
-    return put_stat(st, &n, ret);
+    return put_stat(st, &n, 0, ret);
 }
 
 static int do_ioctl(const uint64_t *a, int64_t *ret)
@@ -561,8 +548,7 @@ static int do_sendfile(const uint64_t *a, int64_t *ret)
     uint64_t n = !count || off >= e->size ? 0 : (count < e->size - off ? count : e->size - off);
     if (!room(n))
         return 0;
-    memcpy(OUT + SH->out_len, data + off, n);
-    SH->out_len += n;
+    put(data + off, n);
     if (n && offp) {
         *(uint64_t *)offp = off + n;
     } else if (n) {
@@ -742,10 +728,7 @@ static int rewritable(const struct zg_linux_frame *f)
                (rip >= SH->code[1][0] && rip < SH->code[1][1]); /* lx_code_site */
     if (!SH->rewrite || !code || rip < 7 || !ok(rip - 7, 7))
         return 0;
-    const uint8_t *p = (const uint8_t *)(rip - 7);
-    uint32_t imm =
-        (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
-    return p[0] == 0xb8 && p[5] == 0x0f && p[6] == 0x05 && imm == f->nr;
+    return zg_linux_site_rewritable((const uint8_t *)(rip - 7), f->nr);
 }
 
 /* The table: number -> handler. A handler serves the call (1, *ret set) or

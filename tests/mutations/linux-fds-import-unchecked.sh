@@ -7,9 +7,9 @@ mut_apply() {
     local line='                continue; /* not something the runtime may make: ignored */'
     grep -qxF "$line" linux/lx_persona.c || return 1
     sed -i 's|^                continue; /\* not something the runtime may make: ignored \*/$|                (void)0; /* mutation: accepted */|' linux/lx_persona.c
-    local line2='        if (!lx_fd_runtime_kind(m->kind))'
+    local line2='        if (m->kind != ZG_LINUX_FD_FREE && !zg_linux_fd_runtime(m->kind))'
     grep -qxF "$line2" linux/lx_persona.c || return 1
-    sed -i 's|^        if (!lx_fd_runtime_kind(m->kind))$|        if (0) /* mutation */|' linux/lx_persona.c
+    sed -i 's|^        if (m->kind != ZG_LINUX_FD_FREE \&\& !zg_linux_fd_runtime(m->kind))$|        if (0) /* mutation */|' linux/lx_persona.c
     ! grep -qxF "$line" linux/lx_persona.c
 }
 mut_check() {

@@ -114,6 +114,28 @@ struct zg_linux_fd {
 };
 _Static_assert(sizeof(struct zg_linux_fd) == 24, "zg_linux_fd layout");
 
+/* The kinds the runtime may make, serve and free itself: the devices, and
+ * files and directories of the view (the monitor takes back no others). */
+static inline int zg_linux_fd_device(unsigned kind)
+{
+    return kind == ZG_LINUX_FD_NULL || kind == ZG_LINUX_FD_ZERO || kind == ZG_LINUX_FD_RANDOM;
+}
+
+static inline int zg_linux_fd_runtime(unsigned kind)
+{
+    return kind == ZG_LINUX_FD_FILE || kind == ZG_LINUX_FD_DIR || zg_linux_fd_device(kind);
+}
+
+/* A call site the monitor rewrites (linux/lx_patch.c): the seven bytes that
+ * end at the return address of a `syscall` carrying number nr are
+ * `mov $nr,%eax; syscall` (b8 NN NN NN NN 0f 05). */
+static inline int zg_linux_site_rewritable(const uint8_t p[7], uint64_t nr)
+{
+    uint32_t imm =
+        (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+    return p[0] == 0xb8 && p[5] == 0x0f && p[6] == 0x05 && imm == nr;
+}
+
 /* The shared page, right after the frame: what the guest-side runtime
  * (linux/rt/) serves calls from without an exit. The monitor fills the
  * first part before every resume; the runtime owns the second (the monitor

@@ -139,13 +139,17 @@ int64_t lx_sys_clock_nanosleep(struct lx_call *c)
 int64_t lx_sys_futex(struct lx_call *c)
 {
     unsigned cmd = (unsigned)(c->a[1] & ~(uint64_t)(128 | 256)); /* PRIVATE, CLOCK_REALTIME */
+    int private = (c->a[1] & 128) != 0;
     uint32_t val = (uint32_t)c->a[2];
-    uint32_t *word = lx_uwptr(c->in, c->a[0], 4);
+    if (c->a[0] & 3)
+        return -EINVAL; /* an unaligned futex word, as Linux */
+    const uint32_t *word = lx_uptr(c->in, c->a[0], 4);
     switch (cmd) {
     case 1:  /* FUTEX_WAKE */
     case 10: /* FUTEX_WAKE_BITSET */
     case 3:  /* FUTEX_REQUEUE */
-        return word ? 0 : -EFAULT;
+        /* a private futex's wake does not look at the word (Linux neither) */
+        return word || private ? 0 : -EFAULT;
     case 4: /* FUTEX_CMP_REQUEUE */
         if (!word)
             return -EFAULT;

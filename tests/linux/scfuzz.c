@@ -144,7 +144,8 @@ int main(int argc, char **argv)
                     syscall(SYS_rt_sigaction, 10, p, NULL, 8),
                     syscall(SYS_rt_sigaction, 10, NULL, p, 8),
                     syscall(SYS_rt_sigprocmask, 0, p, NULL, 8), syscall(SYS_sigaltstack, p, NULL),
-                    syscall(SYS_writev, 1, p, 2), syscall(SYS_time, p)};
+                    syscall(SYS_writev, 1, p, 2), syscall(SYS_time, p),
+                    syscall(SYS_futex, p, 1 /* FUTEX_WAKE, shared */, 1, NULL, NULL, 0)};
         for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++) {
             all++;
             if (r[k] == -1 && errno == EFAULT)

@@ -203,6 +203,22 @@ int main(int argc, char **argv)
     long now = (long)syscall(SYS_time, NULL);
     printf("time agrees %d\n", labs(now - tv.tv_sec) <= 2);
 
+    /* (Linux's numbers: musl has no <linux/futex.h>.) */
+    enum { F_WAIT = 0, F_WAKE = 1, F_WAKE_OP = 5, F_PRIVATE = 128, F_OP_ADD = 1 };
+    /* futex, one thread: a wake wakes nobody, a wait finds another value or
+     * times out; FUTEX_WAKE_OP still does its operation. */
+    uint32_t word = 5, word2 = 1;
+    RAW("futex wake", SYS_futex, &word, F_WAKE | F_PRIVATE, 1, NULL, NULL, 0);
+    RAW("futex wait, other value", SYS_futex, &word, F_WAIT | F_PRIVATE, 4, NULL, NULL, 0);
+    RAW("futex wait 1ms", SYS_futex, &word, F_WAIT | F_PRIVATE, 5, &(struct timespec){0, 1000000},
+        NULL, 0);
+    RAW("futex wake_op add 2", SYS_futex, &word, F_WAKE_OP | F_PRIVATE, 1, (void *)1, &word2,
+        F_OP_ADD << 28 | 2 << 12 /* FUTEX_OP(ADD, 2, CMP_EQ, 0) */);
+    printf("wake_op word %u\n", word2);
+    RAW("futex wake, bad address", SYS_futex, (void *)16, F_WAKE, 1, NULL, NULL, 0);
+    RAW("futex wake, unaligned", SYS_futex, (char *)&word + 1, F_WAKE | F_PRIVATE, 1, NULL, NULL,
+        0);
+
     /* Signals: recorded, not delivered. */
     struct sigaction sa = {0}, old;
     sa.sa_handler = SIG_IGN;

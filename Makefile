@@ -55,11 +55,12 @@ RT_SRCS := guest/rt/start.S guest/rt/hypercall.c guest/rt/xen.c guest/rt/string.
 RT_OBJS := $(patsubst %,$(BUILD)/guest/%.o,$(basename $(RT_SRCS)))
 NOTE_OBJ := $(BUILD)/guest/guest/rt/note.o
 
-# Linux test programs (tests/linux/*.c), each built three ways: static glibc,
-# static-PIE glibc and static musl; tests/sys/linux.sh runs them natively and
+# Linux test programs (tests/linux/*.c), each built four ways: static glibc,
+# static-PIE glibc, static musl and dynamically linked (glibc, PIE, loaded by
+# the host's ld-linux-x86-64.so.2); tests/sys/linux.sh runs them natively and
 # under zerg and compares.
 LINUX_PROGS := $(basename $(notdir $(wildcard tests/linux/*.c)))
-LINUX_ELFS  := $(foreach p,$(LINUX_PROGS),$(foreach v,glibc pie musl,$(BIN)/linux-tests/$(p).$(v)))
+LINUX_ELFS  := $(foreach p,$(LINUX_PROGS),$(foreach v,glibc pie musl dyn,$(BIN)/linux-tests/$(p).$(v)))
 
 APPS        := $(notdir $(wildcard guest/apps/*))
 TEST_GUESTS := $(notdir $(wildcard tests/guests/*))
@@ -217,6 +218,10 @@ $(BIN)/linux-tests/%.pie: tests/linux/%.c guest/include/zerg/linux_abi.h
 $(BIN)/linux-tests/%.musl: tests/linux/%.c guest/include/zerg/linux_abi.h
 	@mkdir -p $(dir $@)
 	musl-gcc -static -O2 -Wall -Iguest/include -o $@ $<
+# Dynamically linked (Debian's default: a PIE that names ld-linux-x86-64.so.2).
+$(BIN)/linux-tests/%.dyn: tests/linux/%.c guest/include/zerg/linux_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Iguest/include -o $@ $<
 
 # A static Lua 5.4 interpreter from Debian's liblua5.4.a (examples/lua/).
 LUA_A := /usr/lib/x86_64-linux-gnu/liblua5.4.a

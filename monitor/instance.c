@@ -174,6 +174,7 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
     if (!in)
         return -ENOMEM;
     *out = in;
+    in->pagemap_fd = -1;
     in->cfg = *cfg;
     in->hv = cfg->hv ? cfg->hv : zg_hv_lookup("kvm");
     in->id = next_instance_id();
@@ -216,17 +217,11 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
     }
     if (cfg->mem_cap)
         in->cfg.flags |= ZG_INST_TRACK_DIRTY;
-    if (in->cfg.flags & ZG_INST_TRACK_DIRTY) {
-        size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
-        in->host_dirty = calloc(words, sizeof(uint64_t));
-        in->log_scratch = calloc(words, sizeof(uint64_t));
-        if (!in->host_dirty || !in->log_scratch) {
-            fail(in, "out of memory for the dirty bitmap");
-            return -ENOMEM;
-        }
+    if (zg_written_init(in) < 0) {
+        fail(in, "out of memory for the written-page record");
+        return -ENOMEM;
     }
-    rc = in->hv->mem_map(in->vm, in->mem, in->mem_size,
-                         (in->cfg.flags & ZG_INST_TRACK_DIRTY) ? ZG_MEM_DIRTY_LOG : 0);
+    rc = in->hv->mem_map(in->vm, in->mem, in->mem_size, zg_written_mem_flags(in));
     if (rc < 0) {
         fail(in, "%s: cannot map guest memory: %s", in->hv->name, strerror(-rc));
         return rc;
@@ -323,51 +318,21 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
     return 0;
 }
 
-/* Folds the guest's writes since the last look (KVM's dirty log, which the
- * read clears) into host_dirty, which then holds every page written since
- * the instance was created or reset, and counts them into private_pages.
- * 0, or a negative errno from the backend. Used by the memory cap's ticks
- * and by zg_inst_reset. */
-static int fold_dirty_log(struct zg_instance *in)
-{
-    size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
-    int rc = in->hv->dirty_log(in->vm, in->log_scratch);
-    if (rc < 0)
-        return rc;
-    uint64_t n = 0;
-    for (size_t w = 0; w < words; w++) {
-        in->host_dirty[w] |= in->log_scratch[w];
-        n += (uint64_t)__builtin_popcountll(in->host_dirty[w]);
-    }
-    in->private_pages = n;
-    return 0;
-}
-
 int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_vcpu_state *st,
                   uint64_t ready_gpa, uint64_t *copied)
 {
-    if (!in->host_dirty)
+    if (!(in->cfg.flags & ZG_INST_TRACK_DIRTY) || zg_paravirt(in))
         return -EINVAL;
-    size_t words = (in->mem_size / ZG_PAGE_SIZE + 63) / 64;
     /* Completes a pending `out` first, so nothing of the last run lands
      * after the copy-back. */
+    uint64_t n = 0;
     int rc = in->hv->vcpu_get_state(in->vm, &(struct zg_vcpu_state){0}, 0);
     if (rc == 0)
-        rc = fold_dirty_log(in);
+        rc = zg_written_put_back(in, image, &n);
     if (rc < 0) {
-        fail(in, "%s: cannot read the dirty log: %s", in->hv->name, strerror(-rc));
+        fail(in, "%s: cannot put the written pages back (%s): %s", in->hv->name,
+             zg_written_method(in), strerror(-rc));
         return rc;
-    }
-    uint64_t n = 0;
-    for (size_t w = 0; w < words; w++) {
-        uint64_t bits = in->host_dirty[w];
-        in->host_dirty[w] = 0;
-        while (bits) {
-            uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            memcpy(in->mem + pg * ZG_PAGE_SIZE, image + pg * ZG_PAGE_SIZE, ZG_PAGE_SIZE);
-            n++;
-        }
     }
     if (copied)
         *copied = n;
@@ -427,8 +392,7 @@ void zg_inst_destroy(struct zg_instance *in)
         in->hv->vm_destroy(in->vm); /* paravirt: frees the memory too */
     if (in->mem && !zg_paravirt(in))
         munmap(in->mem, in->mem_size);
-    free(in->host_dirty);
-    free(in->log_scratch);
+    zg_written_free(in);
     free(in);
 }
 
@@ -525,10 +489,10 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
         if (ex.reason == ZG_EXIT_KICKED) {
             if (in->tick && in->cfg.mem_cap) {
                 in->tick = 0;
-                rc = fold_dirty_log(in);
+                rc = zg_written_count(in, in->cfg.mem_cap / ZG_PAGE_SIZE);
                 if (rc < 0) {
-                    end_run(in, res, ZG_END_HOST, "%s: cannot read the dirty log: %s", in->hv->name,
-                            strerror(-rc));
+                    end_run(in, res, ZG_END_HOST, "%s: cannot count the written pages (%s): %s",
+                            in->hv->name, zg_written_method(in), strerror(-rc));
                     break;
                 }
                 if (in->private_pages * ZG_PAGE_SIZE > in->cfg.mem_cap) {
@@ -585,6 +549,11 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
         in->t.exited = zg_now_ns();
     }
     return 0;
+}
+
+const char *zg_inst_written_method(const struct zg_instance *in)
+{
+    return zg_written_method(in);
 }
 
 const char *zg_inst_backend(const struct zg_instance *in)

@@ -91,8 +91,8 @@ struct zg_inst_config {
                                  * of this file's first mem_size bytes; -1: zeroed memory */
     uint64_t mem_cap;           /* bytes of guest memory the instance may write after it is
                                  * created or reset (its private pages, counted every
-                                 * ZG_MEMCAP_TICK_MS from KVM's dirty log, so a burst may
-                                 * overshoot by one tick's writes); 0: no cap. Implies
+                                 * ZG_MEMCAP_TICK_MS as zg_inst_reset knows them, so a
+                                 * burst may overshoot by one tick's writes); 0: no cap. Implies
                                  * ZG_INST_TRACK_DIRTY. */
     unsigned flags;             /* ZG_INST_* */
 };
@@ -166,14 +166,24 @@ int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size);
 int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint64_t ready_gpa);
 
 /* Puts an instance created with ZG_INST_TRACK_DIRTY back to the captured
- * guest, in place: every page written since the last reset (by the guest,
- * from KVM's dirty log, or by the monitor) is copied back from `image` (the
- * template's memory, mem_size bytes), then as zg_inst_resume(). The VM,
- * its memory slot and the pages nobody wrote are kept. The instance gets a
- * new id; counters and times start over. *copied (may be NULL) gets the
- * number of pages copied back. Works after any ending, good or bad. */
+ * guest, in place: every page written since the last reset (by the guest or
+ * by the monitor) gets `image`'s bytes again (the template's memory,
+ * mem_size bytes, the file cfg.image_fd maps), then as zg_inst_resume().
+ * The VM, its memory slot and the pages nobody wrote are kept; so are the
+ * instance's own copies of recently written pages, mapped and writable,
+ * so that the next request writes them without a fault (monitor/written.c).
+ * The instance gets a new id; counters and times start over. *copied (may
+ * be NULL) gets the number of pages whose bytes were put back. Works after
+ * any ending, good or bad. */
 int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_vcpu_state *st,
                   uint64_t ready_gpa, uint64_t *copied);
+
+/* How the instance's written pages are known, for zg_inst_reset and the
+ * memory cap: "pagemap" (the host's page table: the instance's own copies of
+ * the image's pages; Linux 6.7+, image-backed memory), "kvm-dirty-log", or
+ * "none" (no ZG_INST_TRACK_DIRTY). ZERG_DIRTY_LOG=kvm in the environment
+ * chooses KVM's log. */
+const char *zg_inst_written_method(const struct zg_instance *in);
 
 /* The backend's name ("kvm", "xen"). */
 const char *zg_inst_backend(const struct zg_instance *in);

@@ -19,15 +19,22 @@ struct zg_instance {
     uint64_t deadline_at;      /* absolute ns; 0 until the first run */
     volatile sig_atomic_t expired;
     volatile sig_atomic_t tick; /* the timer fired: time to count private pages */
-    uint64_t *log_scratch;      /* ZG_INST_TRACK_DIRTY: one dirty-log read */
-    uint64_t private_pages;     /* as last counted */
-    uint64_t ready_gpa;         /* the READY struct the guest is stopped in; 0 if none */
+    /* Which pages were written (monitor/written.c), with ZG_INST_TRACK_DIRTY:
+     * by the host's page table (pagemap_fd >= 0), or by KVM's dirty log
+     * (log_scratch, host_dirty). */
+    int pagemap_fd;         /* this process's /proc/self/pagemap */
+    uint8_t *idle;          /* per page: 0 not a kept copy, else resets it has been kept */
+    uint64_t kept;          /* copies kept at the last reset */
+    const uint8_t *image;   /* the image the last reset compared with */
+    uint64_t *log_scratch;  /* KVM's log: one dirty-log read */
+    uint64_t private_pages; /* as last counted */
+    uint64_t ready_gpa;     /* the READY struct the guest is stopped in; 0 if none */
     int stopped_at_ready;
     int dead; /* the run ended for good */
     uint64_t bytes_in, bytes_out, console_bytes;
     uint64_t runs;        /* backend run() calls (KVM_RUN round trips) since created or reset */
-    uint64_t *host_dirty; /* ZG_INST_TRACK_DIRTY: pages the monitor wrote, and (with
-                           * mem_cap) the guest's writes read from the dirty log so far */
+    uint64_t *host_dirty; /* KVM's log: pages the monitor wrote, and the guest's writes
+                           * read from the log so far */
     struct zg_inst_times t;
     const struct zg_persona_ops *persona; /* NULL until booted or resumed: zerg */
     void *pdata;                          /* the personality's state of this instance */
@@ -69,6 +76,21 @@ enum zg_hc_action {
 /* Dispatches hypercall `nr` with argument struct at guest address `gpa`. */
 enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t gpa,
                                  struct zg_run_result *res);
+
+/* Which guest pages were written (monitor/written.c). zg_written_init
+ * chooses the way for an instance with ZG_INST_TRACK_DIRTY (the host's page
+ * table when memory maps an image and PAGEMAP_SCAN works, unless
+ * ZERG_DIRTY_LOG=kvm; else KVM's dirty log) and allocates; -ENOMEM.
+ * zg_written_mem_flags gives the flags for mem_map. zg_written_count sets
+ * private_pages (pages written since the reset; exact only when over limit).
+ * zg_written_put_back makes guest memory equal image again and counts the
+ * pages it copied. Both 0 or -errno. */
+int zg_written_init(struct zg_instance *in);
+unsigned zg_written_mem_flags(const struct zg_instance *in);
+const char *zg_written_method(const struct zg_instance *in);
+int zg_written_count(struct zg_instance *in, uint64_t limit);
+int zg_written_put_back(struct zg_instance *in, const uint8_t *image, uint64_t *copied);
+void zg_written_free(struct zg_instance *in);
 
 /* The backend owns guest memory and validates page tables (Xen PV). */
 static inline int zg_paravirt(const struct zg_instance *in)

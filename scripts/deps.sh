@@ -12,7 +12,7 @@ PKGS=(
     qemu-system-x86 cpio                # the Xen rig (tests/xen/): Xen + dom0 under QEMU TCG
     musl-tools strace busybox-static file # Linux programs: musl builds, Debian's static busybox
     liblua5.4-dev                       # a static Lua interpreter (examples/lua) from liblua5.4.a
-    jq                                  # a dynamically linked Debian program run as a guest
+    jq lua5.4                           # dynamically linked Debian programs run as guests
 )
 
 missing=()

@@ -63,7 +63,7 @@ for Z in $(zerg_bins); do
     done
 
     [ "${LINUX_ONLY:-}" = forge ] && continue
-    for variant in glibc pie musl; do
+    for variant in glibc pie musl dyn; do
         P=bin/linux-tests/syscalls.$variant
         printf '%s' "$REQ" | "$P" conform >"$TMP/n.out" 2>"$TMP/n.err"
         nrc=$?
@@ -81,7 +81,7 @@ for Z in $(zerg_bins); do
     done
 
     # Files: an --ro tree seen by the program exactly as the host kernel shows it.
-    for variant in glibc pie musl; do
+    for variant in glibc pie musl dyn; do
         P=bin/linux-tests/files.$variant
         "$P" "$TREE" >"$TMP/fn.out" 2>&1
         nrc=$?
@@ -98,7 +98,7 @@ for Z in $(zerg_bins); do
     # Output order: standard output (buffered by zerg's guest-side runtime)
     # and standard error (written at once) in turns, merged, as natively; and
     # every line written before a fault or a deadline kill is sent.
-    for variant in glibc pie musl; do
+    for variant in glibc pie musl dyn; do
         P=bin/linux-tests/outorder.$variant
         "$P" >"$TMP/on.out" 2>&1
         nrc=$?
@@ -256,10 +256,10 @@ done
 # file opened. The fuzzer also scribbles on the state zerg's guest-side
 # runtime keeps in guest memory (the monitor must trust none of it).
 fuzz_linux() {
-    local Z=$1 target=$2 per=$3 total=0 seed=0 bad="" runs=0
+    local Z=$1 target=$2 per=$3 variant=${4:-glibc} total=0 seed=0 bad="" runs=0
     while [ $total -lt "$target" ] && [ $seed -lt 60 ]; do
         seed=$((seed + 1))
-        "$Z" boot --timeout 300000 bin/linux-tests/scfuzz.glibc -- "$per" "$seed" zerg \
+        "$Z" boot --timeout 300000 "bin/linux-tests/scfuzz.$variant" -- "$per" "$seed" zerg \
             </dev/null >"$TMP/fz.out" 2>"$TMP/fz.err"
         local rc=$?
         runs=$((runs + 1))
@@ -277,13 +277,16 @@ fuzz_linux() {
         fi
     done
     if [ -z "$bad" ] && [ $total -ge "$target" ]; then
-        pass "$(basename "$Z")/linux/syscall-fuzzer ($total random calls in $runs runs; wild pointers EFAULT; no host file)"
+        pass "$(basename "$Z")/linux/syscall-fuzzer-$variant ($total random calls in $runs runs; wild pointers EFAULT; no host file)"
     else
-        fail "$(basename "$Z")/linux/syscall-fuzzer" "${bad:-only $total calls in $runs runs}"
+        fail "$(basename "$Z")/linux/syscall-fuzzer-$variant" "${bad:-only $total calls in $runs runs}"
     fi
 }
 fuzz_linux bin/zerg "${LINUX_FUZZ_CALLS:-1000000}" 200000
 fuzz_linux bin/zerg-asan "${LINUX_FUZZ_CALLS_ASAN:-100000}" 50000
+# The same against a dynamically linked build: ld.so, libc.so and the
+# program's own pages in the mmap area are what its wild writes may hit.
+fuzz_linux bin/zerg "${LINUX_FUZZ_CALLS_DYN:-300000}" 100000 dyn
 [ "${LINUX_ONLY:-}" = fuzz ] && exit $T_FAILED
 # No host file is opened on the program's behalf: the host process, traced.
 if command -v strace >/dev/null; then
@@ -299,9 +302,9 @@ if command -v strace >/dev/null; then
 fi
 
 # How many distinct system calls the conformance program makes (natively,
-# seen by strace), in its glibc and musl builds together.
+# seen by strace), in its glibc, musl and dynamic builds together.
 if command -v strace >/dev/null; then
-    for variant in glibc musl; do
+    for variant in glibc musl dyn; do
         printf '%s' "$REQ" | strace -o "$TMP/st.$variant" bin/linux-tests/syscalls.$variant x >/dev/null 2>&1
     done
     calls=$(cat "$TMP"/st.* | sed -n 's/^\([a-z0-9_]*\)(.*/\1/p' | grep -vx execve | sort -u)
@@ -370,37 +373,66 @@ else
 fi
 
 # Debian's python3.11 (dynamically linked) running a handler that imports
-# json, re and hashlib (whose extension module needs libcrypto: zerg finds it
-# by looking into the carried /usr/lib/python3.11) and builds a table: a template
-# taken at its first read of the request, restored twice, answers as the
-# program does natively.
-req=$'GET /abc HTTP/1.0\r\n\r\n'
+# json, re, hashlib (whose extension module needs libcrypto: zerg finds it by
+# looking into the carried /usr/lib/python3.11) and random, and builds a
+# table: a template taken at its first read of the request, restored twice,
+# answers as the program does natively, and each instance draws its own
+# os.urandom bytes and, reseeded after the template point, its own `random`
+# numbers. A second Python app's template in the same cache stores at most
+# 10% of the pages the first stored: the interpreter, its libraries and the
+# stdlib's pages are shared by content.
+req=$'GET /abc HTTP/1.0\r\nHost: zerg\r\n\r\n'
+pynorm() { sed -e 's/"token": "[0-9a-f]*"/"token": T/' -e 's/"lucky": [0-9]*/"lucky": L/' \
+    -e 's/^Content-Length: .*/Content-Length: N/'; }
+pyfield() { sed -n "s/.*\"$1\": \"\{0,1\}\([0-9a-f]*\).*/\1/p"; }
 native=$(printf '%s' "$req" | /usr/bin/python3.11 examples/python/handler.py)
+export ZERG_HOME=$TMP/pyhome
 if bin/zerg template create py -q --mem 512M --ro /usr/lib/python3.11 \
     --ro "$PWD/examples/python/handler.py=/app/handler.py" --guest /usr/bin/python3.11 \
     -- /app/handler.py >"$TMP/py.txt" 2>&1; then
     r1=$(printf '%s' "$req" | bin/zerg run py 2>>"$TMP/py.txt")
     r2=$(printf '%s' "$req" | bin/zerg run py 2>>"$TMP/py.txt")
-    if [ -n "$native" ] && [ "$r1" = "$native" ] && [ "$r2" = "$native" ]; then
-        pass "linux/python-template-restores (Debian's python3.11, a dynamic program)"
+    if [ -n "$native" ] && [ "$(pynorm <<<"$r1")" = "$(pynorm <<<"$native")" ] &&
+        [ "$(pynorm <<<"$r2")" = "$(pynorm <<<"$native")" ] && [ -n "$(pyfield token <<<"$r1")" ] &&
+        [ "$(pyfield token <<<"$r1")" != "$(pyfield token <<<"$r2")" ] &&
+        [ -n "$(pyfield lucky <<<"$r1")" ] && [ "$(pyfield lucky <<<"$r1")" != "$(pyfield lucky <<<"$r2")" ]; then
+        pass "linux/python-template-restores-reseeded (Debian's python3.11, a dynamic program)"
     else
-        fail linux/python-template-restores "native=$native r1=$r1 r2=$r2 $(tail -n 3 "$TMP/py.txt")"
+        fail linux/python-template-restores-reseeded "native=$native r1=$r1 r2=$r2 $(tail -n 3 "$TMP/py.txt")"
+    fi
+    words_want=$(printf 'GET /c?text=the+cat+and+the+cat+sat HTTP/1.0\r\n\r\n' | /usr/bin/python3.11 examples/python/words.py)
+    if bin/zerg template create words -q --mem 512M --ro /usr/lib/python3.11 \
+        --ro "$PWD/examples/python/words.py=/app/words.py" --guest /usr/bin/python3.11 \
+        -- /app/words.py >"$TMP/w.txt" 2>&1; then
+        words_got=$(printf 'GET /c?text=the+cat+and+the+cat+sat HTTP/1.0\r\n\r\n' | bin/zerg run words 2>&1)
+        first=$(sed -n 's/.* \([0-9]*\) newly stored.*/\1/p' "$TMP/py.txt")
+        second=$(sed -n 's/.* \([0-9]*\) newly stored.*/\1/p' "$TMP/w.txt")
+        stats=$(bin/zerg cache stats 2>&1)
+        if [ -n "$words_want" ] && [ "$words_got" = "$words_want" ] && [ "${first:-0}" -gt 1000 ] &&
+            [ -n "$second" ] && [ $((second * 10)) -le "$first" ] && grep -q '^  words ' <<<"$stats"; then
+            pass "linux/python-second-template-shares-pages ($second new pages, first $first)"
+        else
+            fail linux/python-second-template-shares-pages "first=$first second=$second got=$words_got $(tail -n 2 "$TMP/w.txt")"
+        fi
+    else
+        fail linux/python-second-template-shares-pages "$(tail -n 5 "$TMP/w.txt")"
     fi
 else
-    fail linux/python-template-restores "$(tail -n 5 "$TMP/py.txt")"
+    fail linux/python-template-restores-reseeded "$(tail -n 5 "$TMP/py.txt")"
 fi
+export ZERG_HOME=$TMP/home
 
 # A static Lua 5.4 (Debian's liblua5.4.a) running a handler that builds a
 # 200,000-entry table: restored instances answer as the program does natively
 # (same table digest) and each draws its own random numbers (it reseeds after
 # its template point, /run/zerg/ready).
+d() { sed -n 's/.*"words":\([0-9]*\),"digest":\([0-9]*\).*/\1 \2/p' <<<"$1"; }
+l() { sed -n 's/.*"lucky":\([0-9]*\).*/\1/p' <<<"$1"; }
 native=$(printf 'GET /word/a HTTP/1.0\r\n\r\n' | bin/linux-apps/zlua examples/lua/handler.lua | tail -n 1)
 if bin/zerg template create lua -q --mem 256M --ro "$PWD/examples/lua=/app" --guest bin/linux-apps/zlua \
     -- /app/handler.lua >"$TMP/lua.txt" 2>&1; then
     r1=$(printf 'GET /word/a HTTP/1.0\r\n\r\n' | bin/zerg run lua | tail -n 1)
     r2=$(printf 'GET /word/a HTTP/1.0\r\n\r\n' | bin/zerg run lua | tail -n 1)
-    d() { sed -n 's/.*"words":\([0-9]*\),"digest":\([0-9]*\).*/\1 \2/p' <<<"$1"; }
-    l() { sed -n 's/.*"lucky":\([0-9]*\).*/\1/p' <<<"$1"; }
     if [ -n "$(d "$native")" ] && [ "$(d "$r1")" = "$(d "$native")" ] && [ "$(d "$r2")" = "$(d "$native")" ] &&
         [ -n "$(l "$r1")" ] && [ "$(l "$r1")" != "$(l "$r2")" ]; then
         pass "linux/lua-template-restores-reseeded ($(d "$r1" | cut -d' ' -f1) entries)"
@@ -409,6 +441,23 @@ if bin/zerg template create lua -q --mem 256M --ro "$PWD/examples/lua=/app" --gu
     fi
 else
     fail linux/lua-template-restores-reseeded "$(cat "$TMP/lua.txt")"
+fi
+
+# Debian's own /usr/bin/lua5.4 (a dynamic PIE: liblua5.4.so.0 and libc come
+# from the host, found and carried by zerg) with the same handler.
+native=$(printf 'GET /word/a HTTP/1.0\r\n\r\n' | /usr/bin/lua5.4 examples/lua/handler.lua | tail -n 1)
+if bin/zerg template create lua54 -q --mem 256M --ro "$PWD/examples/lua=/app" --guest /usr/bin/lua5.4 \
+    -- /app/handler.lua >"$TMP/lua54.txt" 2>&1; then
+    r1=$(printf 'GET /word/a HTTP/1.0\r\n\r\n' | bin/zerg run lua54 | tail -n 1)
+    r2=$(printf 'GET /word/a HTTP/1.0\r\n\r\n' | bin/zerg run lua54 | tail -n 1)
+    if [ -n "$(d "$native")" ] && [ "$(d "$r1")" = "$(d "$native")" ] && [ "$(d "$r2")" = "$(d "$native")" ] &&
+        [ -n "$(l "$r1")" ] && [ "$(l "$r1")" != "$(l "$r2")" ]; then
+        pass "linux/lua54-dynamic-template-restores-reseeded ($(d "$r1" | cut -d' ' -f1) entries)"
+    else
+        fail linux/lua54-dynamic-template-restores-reseeded "native=$native r1=$r1 r2=$r2"
+    fi
+else
+    fail linux/lua54-dynamic-template-restores-reseeded "$(cat "$TMP/lua54.txt")"
 fi
 
 bin/zerg serve -t bbsh -l "unix:$TMP/bb.sock" -n 1 >"$TMP/serve.log" 2>&1 &

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,12 +82,12 @@ static uint64_t pages_holding(const uint8_t *mem, uint64_t size, const char *mar
 
 /* Reset in place, before READY is answered: memory and state must be the
  * template's, and no page may still hold the request's bytes. */
-static const char *reset_and_compare(struct zg_instance *in, const char *marker, char *msg,
-                                     size_t len)
+static const char *reset_and_compare_to(const struct zg_image *im, struct zg_instance *in,
+                                        const char *marker, char *msg, size_t len)
 {
-    const struct zg_tmpl *t = img->tmpl;
+    const struct zg_tmpl *t = im->tmpl;
     uint64_t copied = 0;
-    if (zg_inst_reset(in, img->map, &t->state, t->info.ready_gpa, &copied) != 0)
+    if (zg_inst_reset(in, im->map, &t->state, t->info.ready_gpa, &copied) != 0)
         return "zg_inst_reset failed";
     if (copied == 0)
         return "the reset copied no page back";
@@ -121,6 +122,12 @@ static const char *reset_and_compare(struct zg_instance *in, const char *marker,
     return NULL;
 }
 
+static const char *reset_and_compare(struct zg_instance *in, const char *marker, char *msg,
+                                     size_t len)
+{
+    return reset_and_compare_to(img, in, marker, msg, len);
+}
+
 /* Requests of several sizes, each followed by a reset compared page by page
  * with the template. zergling reads its request head into an 8192-byte
  * buffer (REQ_MAX) and writes only a terminating zero after what it read and
@@ -128,7 +135,7 @@ static const char *reset_and_compare(struct zg_instance *in, const char *marker,
  * of that buffer are written by the monitor's RECV alone, never by the
  * guest: KVM's dirty log does not see them, only the monitor's own record of
  * the pages it wrote does. */
-ZT_TEST(reset_equals_template)
+static void reset_equals_template_by(const char *method)
 {
     static const struct {
         size_t len;    /* 0: the short request below */
@@ -148,6 +155,14 @@ ZT_TEST(reset_equals_template)
     struct zg_instance *in = NULL, *fresh;
     char err[256], msg[300];
     ZT_EQ(zg_restore(img, &cfg, &in, err, sizeof(err)), 0);
+    if (!in)
+        return;
+    if (strcmp(zg_inst_written_method(in), method) != 0) {
+        ZT_FAILF("pages written are tracked by %s, expected %s", zg_inst_written_method(in),
+                 method);
+        zg_inst_destroy(in);
+        return;
+    }
     const struct zg_tmpl *t = img->tmpl;
     uint64_t size;
     const uint8_t *mem = zg_inst_mem(in, &size);
@@ -214,6 +229,132 @@ ZT_TEST(reset_equals_template)
     close(fd);
     zg_inst_destroy(fresh);
     zg_inst_destroy(in);
+}
+
+/* Linux 6.7 or later has PAGEMAP_SCAN, so written pages are tracked by the
+ * host's page table; before, by KVM's dirty log. */
+static int kernel_has_pagemap_scan(void)
+{
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+        return 0;
+    return major > 6 || (major == 6 && minor >= 7);
+}
+
+ZT_TEST(reset_equals_template)
+{
+    reset_equals_template_by(kernel_has_pagemap_scan() ? "pagemap" : "kvm-dirty-log");
+}
+
+/* The same through KVM's dirty log, the way kernels before 6.7 track. */
+ZT_TEST(reset_equals_template_kvm_log)
+{
+    setenv("ZERG_DIRTY_LOG", "kvm", 1);
+    reset_equals_template_by("kvm-dirty-log");
+    unsetenv("ZERG_DIRTY_LOG");
+}
+
+/* Pages of the instance's memory that are its own copies, read from
+ * /proc/self/pagemap (present, not the file's: bit 63 set, bit 61 clear). */
+static long own_copies(const uint8_t *mem, uint64_t size)
+{
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    long n = 0;
+    uint64_t e[512];
+    for (uint64_t p = 0; p < size / 4096; p += 512) {
+        off_t at = (off_t)(((uintptr_t)mem / 4096 + p) * sizeof(uint64_t));
+        if (pread(fd, e, sizeof(e), at) != (ssize_t)sizeof(e)) {
+            n = -1;
+            break;
+        }
+        for (int i = 0; i < 512; i++)
+            n += (e[i] >> 63 & 1) && !(e[i] >> 61 & 1);
+    }
+    close(fd);
+    return n;
+}
+
+/* A pooled VM whose requests write other windows of a buffer with other
+ * bytes: after every reset memory is the template's page for page (pages
+ * kept from an earlier request and written again included), and the copies
+ * a reset keeps stay near what recent requests wrote: a window no request
+ * wrote for 8 resets is given back (monitor/written.c). */
+ZT_TEST(written_pages_put_back_and_given_back)
+{
+    if (access("bin/linux-tests/pages.glibc", R_OK) != 0) {
+        ZT_SKIP("needs make's bin/linux-tests/pages.glibc");
+        return;
+    }
+    struct zg_tmpl_create_opts o = {.home = home,
+                                    .name = "pages",
+                                    .guest_path = "bin/linux-tests/pages.glibc",
+                                    .mem_size = 64ull << 20,
+                                    .deadline_ms = 60000,
+                                    .console_fd = -1};
+    struct zg_tmpl_create_stats st;
+    char err[256], msg[300];
+    struct zg_image *pim = NULL;
+    if (zg_tmpl_create(&o, &st, err, sizeof(err)) < 0 ||
+        zg_image_open(home, "pages", 0, &pim, err, sizeof(err)) < 0) {
+        ZT_FAILF("template: %s", err);
+        return;
+    }
+    struct zg_inst_config cfg = zg_inst_config_default();
+    cfg.flags = ZG_INST_TRACK_DIRTY;
+    cfg.console_fd = -1;
+    cfg.out_fd = devnull;
+    cfg.in_fd = -1;
+    struct zg_instance *in = NULL;
+    ZT_EQ(zg_restore(pim, &cfg, &in, err, sizeof(err)), 0);
+    if (!in) {
+        zg_image_close(pim);
+        return;
+    }
+    uint64_t size;
+    const uint8_t *mem = zg_inst_mem(in, &size);
+    long base = own_copies(mem, size), peak = 0;
+    /* 100 pages at 0..99 three times (other bytes each time), then windows
+     * further on, one each request: the first window goes idle. */
+    static const int first[] = {0, 0, 0, 200, 300, 400, 500, 600, 700, 800, 900, 200, 300};
+    for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+        char req[64];
+        snprintf(req, sizeof(req), "%d 100 %zu", first[i], 11 + i);
+        int fd = request_fd(req);
+        if (i > 0)
+            ZT_EQ(zg_inst_complete_ready(in, 1), 0);
+        zg_inst_set_io(in, fd, devnull);
+        struct zg_run_result res;
+        ZT_EQ(zg_inst_run(in, &res), 0);
+        close(fd);
+        if (res.end != ZG_END_EXIT || res.status != 0) {
+            ZT_FAILF("request %zu: %s (status %d)", i, res.why, res.status);
+            break;
+        }
+        const char *why = reset_and_compare_to(pim, in, NULL, msg, sizeof(msg));
+        if (why) {
+            ZT_FAILF("request %zu: %s", i, why);
+            break;
+        }
+        long c = own_copies(mem, size);
+        if (c > peak)
+            peak = c;
+    }
+    long end = own_copies(mem, size);
+    printf("# copies of pages the instance holds: %ld before, %ld at most, %ld at the end\n", base,
+           peak, end);
+    if (kernel_has_pagemap_scan()) {
+        /* kept: at most the last 8 requests' windows and the little else a
+         * request writes; given back: window 0..99, idle for 10 resets */
+        if (peak - base > 9 * 100 + 64 || end - base > 8 * 100 + 64)
+            ZT_FAILF("copies kept: %ld at most, %ld at the end, from %ld (windows of 100 pages)",
+                     peak, end, base);
+        ZT_TRUE(end > 0);
+    }
+    zg_inst_destroy(in);
+    zg_image_close(pim);
 }
 
 /* KiB of `field` ("Name:   123 kB") in a /proc file, or -1. */
@@ -356,6 +497,8 @@ int main(void)
         return 1;
     }
     ZT_RUN(reset_equals_template);
+    ZT_RUN(reset_equals_template_kvm_log);
+    ZT_RUN(written_pages_put_back_and_given_back);
     ZT_RUN(thousand_instances_share_memory);
     zg_image_close(img);
     char cmd[400];

@@ -311,8 +311,10 @@ void lx_log(struct zg_instance *in, const char *fmt, ...) __attribute__((format(
 
 /* ---- Loading (lx_load.c) ---------------------------------------------------- */
 /* The shared libraries a dynamic program (its ELF image) needs, and those
- * the shared objects of its --ro trees need, as "HOST=GUEST" lines for the
- * view (lx_libs.c); *out NULL if none. 0, or -ENOENT (a library the program
+ * the shared objects of its --ro trees need, and the host's /etc files its C
+ * library reads at start (ld.so.cache, localtime, passwd, group,
+ * nsswitch.conf: those the host has), as "HOST=GUEST" lines for the view
+ * (lx_libs.c); *out NULL if none. 0, or -ENOENT (a library the program
  * needs is not on the host: zg_inst_fail says which), -ENOMEM, -E2BIG. */
 int lx_libs(struct zg_instance *in, const void *img, size_t size, const char *prog,
             const char *ro_specs, char **out);
@@ -328,7 +330,7 @@ int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l);
 /* The state's version, and with it the guest-side runtime's contract (the
  * shared page, linux_abi.h): a template carries the runtime it was made with
  * in its memory, so a change to either bumps this. */
-#define LX_STATE_VERSION 3
+#define LX_STATE_VERSION 4
 int lx_save(struct zg_instance *in, void **buf, size_t *len);
 int lx_load(struct zg_instance *in, const void *buf, size_t len);
 

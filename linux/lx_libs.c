@@ -9,7 +9,12 @@
  * not have is an error naming it, at boot or template creation; one that
  * only a shared object of a carried tree needs is logged and left out (that
  * object fails to load if the program ever loads it, as it would on a host
- * without the library). */
+ * without the library).
+ *
+ * A dynamic program also gets the /etc files a C library reads at start-up
+ * (etc_files: ld.so's cache, the time zone, the user and group databases and
+ * how to look them up), the host's, when the host has them; an --ro item of
+ * the same path wins. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -25,6 +30,10 @@
 #define MAX_LIBS  512
 #define MAX_SCAN  4096 /* shared objects looked at in the carried trees */
 #define MAX_BYTES (256u << 20)
+
+static const char *const etc_files[] = {"/etc/ld.so.cache", "/etc/localtime", "/etc/passwd",
+                                        "/etc/group", "/etc/nsswitch.conf"};
+#define MAX_ETC_BYTES (4u << 20)
 
 static const char *const lib_dirs[] = {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib",
                                        "/usr/lib"};
@@ -234,6 +243,13 @@ int lx_libs(struct zg_instance *in, const void *img, size_t size, const char *pr
                 rc = scan_tree(&L, spec, 0);
         }
         s = nl ? nl + 1 : s + l;
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof(etc_files) / sizeof(etc_files[0]); i++) {
+        char real[4096];
+        struct stat st;
+        if (realpath(etc_files[i], real) && stat(real, &st) == 0 && S_ISREG(st.st_mode) &&
+            st.st_size <= MAX_ETC_BYTES)
+            rc = add_spec(&L, real, etc_files[i]);
     }
     for (int i = 0; i < L.n; i++)
         free(L.names[i]);

@@ -134,13 +134,17 @@ void lx_publish(struct zg_instance *in)
     /* Fresh randomness for the runtime (getrandom, /dev/urandom): refilled
      * when used, and always at the first resume of a run, so no two
      * instances of a template ever see the same bytes. */
-    if (!lx->rnd_fresh || sh->rnd_avail != sizeof(sh->rnd)) {
-        if (zg_fill_random(sh->rnd, sizeof(sh->rnd)) == 0) {
-            sh->rnd_avail = sizeof(sh->rnd);
+    uint8_t *rnd = zg_guest_ptr(in, ZG_LINUX_RND_GPA, ZG_LINUX_RND_SIZE);
+    if (rnd && (!lx->rnd_fresh || sh->rnd_avail != ZG_LINUX_RND_SIZE)) {
+        zg_guest_mark(in, ZG_LINUX_RND_GPA, ZG_LINUX_RND_SIZE);
+        if (zg_fill_random(rnd, ZG_LINUX_RND_SIZE) == 0) {
+            sh->rnd_avail = ZG_LINUX_RND_SIZE;
             lx->rnd_fresh = 1;
         } else {
             sh->rnd_avail = 0;
         }
+    } else if (!rnd) {
+        sh->rnd_avail = 0;
     }
     sh->rewrite = lx->rewrite;
     lx_code_ranges(lx, sh->code);

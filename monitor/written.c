@@ -13,10 +13,14 @@
  * a page nobody wrote is still the file's. PAGEMAP_SCAN (Linux 6.7) lists
  * the copies. A reset compares each copy with the image and copies back
  * those that differ; the copies stay mapped, writable, in KVM's page table,
- * so the next request writes the same pages without a fault. A copy that
- * equals the image at ZG_KEEP_IDLE resets in a row is dropped
- * (MADV_DONTNEED puts the file's page back; KVM hears of it through its MMU
- * notifier), so what a reset compares stays near what recent requests wrote.
+ * so the next request writes the same pages without a fault. A copy equal
+ * to the image is kept too: a page written and written back (a reference
+ * count up and down again) equals it at every reset, yet a request writes it
+ * every time -- dropping it would cost a fault each time. What a reset
+ * compares is bounded instead: past ZG_KEEP_MAX copies, the equal copies
+ * that have been equal for the most resets in a row are dropped until
+ * ZG_KEEP_MAX / 2 are left (MADV_DONTNEED puts the file's page back; KVM
+ * hears of it through its MMU notifier).
  * Equal pages need nothing: the instance is then exactly the image. */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +47,13 @@ struct pm_scan_arg {
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #endif
 
-/* Resets in a row a kept copy may equal the image before it is dropped. */
-#define ZG_KEEP_IDLE 8u
-/* Past this many copies, a reset drops every copy that equals the image. */
-#define ZG_KEEP_MAX  8192u
+/* Past this many copies (8 MiB), a reset drops the longest-equal copies
+ * down to half of it. */
+#define ZG_KEEP_MAX 2048u
+
+/* in->idle[page]: 0 not a kept copy (or a copy made since the last reset);
+ * 1 kept, it differed from the image at the last reset; k >= 2 kept, it
+ * equalled the image at the last k - 1 resets (at most 255). */
 
 static inline uint64_t pages_of(const struct zg_instance *in)
 {
@@ -207,13 +214,15 @@ int zg_written_count(struct zg_instance *in, uint64_t limit)
     return 0;
 }
 
-/* One reset's work on the copies. */
+/* One reset's work on the copies: first every copy compared (those that
+ * differ get the image's bytes), then, only when there are too many, the
+ * longest-equal ones dropped. */
 struct put_back {
     const uint8_t *image;
     uint64_t copied, total, dropped;
+    uint64_t equal_for[256];      /* equal copies by in->idle value */
+    unsigned drop_at;             /* pass 2: drop equal copies with idle >= this */
     uint64_t drop_from, drop_len; /* a run of pages to drop, not yet dropped */
-    int drop_all_equal;
-    int err;
 };
 
 static int flush_drop(struct zg_instance *in, struct put_back *b)
@@ -236,13 +245,21 @@ static int put_back_run(struct zg_instance *in, uint64_t pg, uint64_t pages, voi
         if (memcmp(m, img, ZG_PAGE_SIZE) != 0) {
             memcpy(m, img, ZG_PAGE_SIZE);
             b->copied++;
-            in->idle[p] = 1; /* kept: written this time */
+            in->idle[p] = 1;
             continue;
         }
-        if (!b->drop_all_equal && in->idle[p] < ZG_KEEP_IDLE) {
-            in->idle[p]++; /* kept: equal now, maybe written again next time */
+        in->idle[p] = in->idle[p] < 2 ? 2 : in->idle[p] == 255 ? 255 : in->idle[p] + 1;
+        b->equal_for[in->idle[p]]++;
+    }
+    return 0;
+}
+
+static int drop_run(struct zg_instance *in, uint64_t pg, uint64_t pages, void *arg)
+{
+    struct put_back *b = arg;
+    for (uint64_t p = pg; p < pg + pages; p++) {
+        if (in->idle[p] < b->drop_at)
             continue;
-        }
         in->idle[p] = 0;
         if (b->drop_len && b->drop_from + b->drop_len == p) {
             b->drop_len++;
@@ -261,10 +278,21 @@ int zg_written_put_back(struct zg_instance *in, const uint8_t *image, uint64_t *
 {
     uint64_t n = 0;
     if (in->pagemap_fd >= 0) {
-        struct put_back b = {.image = image, .drop_all_equal = in->kept > ZG_KEEP_MAX};
+        struct put_back b = {.image = image};
         int rc = scan_copies(in, put_back_run, &b, &b.total);
-        if (rc == 0)
-            rc = flush_drop(in, &b);
+        if (rc == 0 && b.total > ZG_KEEP_MAX) {
+            /* the longest-equal first, down to half the bound */
+            uint64_t need = b.total - ZG_KEEP_MAX / 2, have = 0;
+            unsigned at = 256;
+            while (at > 2 && have < need)
+                have += b.equal_for[--at];
+            b.drop_at = at;
+            uint64_t seen;
+            if (have)
+                rc = scan_copies(in, drop_run, &b, &seen);
+            if (rc == 0)
+                rc = flush_drop(in, &b);
+        }
         if (rc < 0)
             return rc;
         in->image = image;

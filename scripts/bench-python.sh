@@ -3,6 +3,8 @@
 # Debian's python3.11 running examples/python/handler.py -- its start-up
 # natively, `zerg bench` of its template (cold start to the template point
 # against restore, fresh and pooled; private memory per live instance), what
+# each page a request writes costs a pooled VM (both ways of knowing which
+# pages were written: monitor/written.c), what
 # a second Python template adds to the page cache, zerg serve of it behind
 # nginx under wrk (pooled and fresh) beside a static file; and `zerg bench` of
 # Debian's /usr/bin/lua5.4 (a dynamic PIE) with the Lua handler. Medians;
@@ -36,6 +38,30 @@ done | median)
 echo "natively, start to exit (7 runs, median): $native us"
 bin/zerg template create py -q --mem 512M "${PYRO[@]}" --guest $PY -- /app/handler.py | tee "$TMP/py.create"
 bin/zerg bench py --guest $PY "${PYRO[@]}" --runs "$RUNS" --cold-runs 10 --live 16 2>/dev/null
+
+echo
+echo "== what each page a request writes costs a pooled VM (tests/linux/pages.c), both ways"
+bin/zerg template create pg0 -q --guest bin/linux-tests/pages.glibc -- 0 0 7 >/dev/null
+bin/zerg template create pg500 -q --guest bin/linux-tests/pages.glibc -- 0 500 7 >/dev/null
+for way in pagemap kvm; do
+    for t in pg0 pg500; do
+        if [ $way = kvm ]; then
+            ZERG_DIRTY_LOG=kvm bin/zerg bench $t --guest bin/linux-tests/pages.glibc --runs "$RUNS" \
+                --cold-runs 2 --live 2 --json >"$TMP/$t.$way.json" 2>/dev/null
+        else
+            bin/zerg bench $t --guest bin/linux-tests/pages.glibc --runs "$RUNS" --cold-runs 2 \
+                --live 2 --json >"$TMP/$t.$way.json" 2>/dev/null
+        fi
+    done
+done
+python3 - "$TMP" <<'PY'
+import json, sys
+d = sys.argv[1]
+for way, what in (("pagemap", "the host's page table (default)"), ("kvm", "KVM's dirty log (ZERG_DIRTY_LOG=kvm)")):
+    a, b = (json.load(open("%s/%s.%s.json" % (d, t, way)))["first_byte_pooled_us"]["p50"] for t in ("pg0", "pg500"))
+    print("  %-40s pooled first byte p50: 0 pages %8.1f us, 500 pages %8.1f us: %.2f us a page" %
+          (what, a, b, (b - a) / 500))
+PY
 
 echo
 echo "== a second Python template in the same cache (examples/python/words.py)"

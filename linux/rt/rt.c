@@ -30,6 +30,7 @@
 #define OUT ((uint8_t *)ZG_LINUX_OUT_GPA)
 #define FDS ((struct zg_linux_fd *)ZG_LINUX_FDS_GPA)
 #define CWD ((const char *)ZG_LINUX_CWD_GPA)
+#define RND ((uint8_t *)ZG_LINUX_RND_GPA)
 
 /* Linux's numbers, as the program uses them. */
 enum {
@@ -270,10 +271,10 @@ static const struct zg_linux_fd *anyfd(uint64_t fd)
 static int take_random(uint8_t *dst, uint64_t n)
 {
     uint64_t avail = SH->rnd_avail;
-    if (avail > sizeof(SH->rnd) || n > avail)
+    if (avail > ZG_LINUX_RND_SIZE || n > avail)
         return 0;
-    memcpy(dst, SH->rnd + sizeof(SH->rnd) - avail, n);
-    memset(SH->rnd + sizeof(SH->rnd) - avail, 0, n); /* never handed out twice */
+    memcpy(dst, RND + ZG_LINUX_RND_SIZE - avail, n);
+    memset(RND + ZG_LINUX_RND_SIZE - avail, 0, n); /* never handed out twice */
     SH->rnd_avail = avail - n;
     return 1;
 }

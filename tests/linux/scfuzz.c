@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 static uint64_t rng = 88172645463325252ull;
@@ -156,9 +157,10 @@ int main(int argc, char **argv)
         }
     }
     /* Host files: none can be opened, whatever the path. */
+    /* (not /etc/passwd: zerg carries a copy into a dynamic program's view) */
     static const char *const host[] = {
-        "/etc/passwd", "/etc/hostname",    "/proc/self/maps", "/proc/self/environ", "/tmp",
-        "/bin/sh",     "../../etc/passwd", "/dev/kvm",        "/dev/mem",           "/sys/kernel"};
+        "/etc/shadow", "/etc/hostname",    "/proc/self/maps", "/proc/self/environ", "/tmp",
+        "/bin/sh",     "../../etc/shadow", "/dev/kvm",        "/dev/mem",           "/sys/kernel"};
     int opened = 0;
     for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); i++) {
         int fd = open(host[i], O_RDONLY);
@@ -169,6 +171,10 @@ int main(int argc, char **argv)
     }
     printf("efault checks %d/%d, opened %d\n", ok, all, opened);
     fflush(stdout);
+    /* Under zerg the line may wait in the runtime's buffer, which the
+     * scribbling below may wreck: a call the monitor serves sends it first. */
+    struct utsname u;
+    uname(&u);
     long done = 0;
     while (done < n) {
         long nr = (long)(next() % 460);

@@ -235,7 +235,8 @@ PY
     got=$("$Z" boot /bin/echo -- hello dynamic world 2>"$TMP/dy.err")
     jq_want=$(echo '{"a":[1,2,3]}' | jq -c '.a|map(.*2)')
     jq_got=$(echo '{"a":[1,2,3]}' | "$Z" boot /usr/bin/jq -- -c '.a|map(.*2)' 2>>"$TMP/dy.err")
-    py='import json, re, sys; print(json.dumps({"v": list(sys.version_info[:2]), "m": re.findall("[a-z]+", "ab cd")}))'
+    # (the user and group databases and the time zone: the host's /etc files zerg carries)
+    py='import json, re, sys, os, pwd, grp, time; print(json.dumps({"v": list(sys.version_info[:2]), "m": re.findall("[a-z]+", "ab cd"), "u": pwd.getpwuid(os.getuid()).pw_name, "g": grp.getgrgid(os.getgid()).gr_name, "tz": time.tzname}))'
     py_want=$(/usr/bin/python3.11 -c "$py")
     py_got=$("$Z" boot --mem 512M --timeout 60000 --ro /usr/lib/python3.11 /usr/bin/python3.11 -- -c "$py" \
         2>>"$TMP/dy.err")
@@ -293,7 +294,7 @@ if command -v strace >/dev/null; then
     strace -f -o "$TMP/fz.strace" -e trace=open,openat,openat2 bin/zerg boot bin/linux-tests/scfuzz.glibc \
         -- 20000 7 </dev/null >/dev/null 2>&1
     # (the paths the fuzzer tries; zerg's own start-up opens ld.so.cache, its libraries, /dev/kvm)
-    leaked=$(grep -E '"(/etc/passwd|/etc/hostname|/proc/self/maps|/proc/self/environ|/tmp|/bin/sh|\.\./\.\./etc/passwd|/dev/mem|/sys/kernel)"' "$TMP/fz.strace" | head -3)
+    leaked=$(grep -E '"(/etc/shadow|/etc/passwd|/etc/hostname|/proc/self/maps|/proc/self/environ|/tmp|/bin/sh|\.\./\.\./etc/shadow|\.\./\.\./etc/passwd|/dev/mem|/sys/kernel)"' "$TMP/fz.strace" | head -3)
     if [ -z "$leaked" ] && grep -q 'scfuzz.glibc' "$TMP/fz.strace"; then
         pass linux/syscall-fuzzer-opens-no-host-file
     else

@@ -41,6 +41,8 @@
 #define ZG_LINUX_SHARED_GPA   0x108100 /* struct zg_linux_shared */
 #define ZG_LINUX_FDS_GPA      0x109000 /* the descriptor table: struct zg_linux_fd[256] */
 #define ZG_LINUX_CWD_GPA      0x10b000 /* the working directory (a copy: the monitor's) */
+#define ZG_LINUX_RND_GPA      0x10c000 /* fresh host randomness: its last rnd_avail bytes */
+#define ZG_LINUX_RND_SIZE     4096     /* (Python's random.seed() takes 2,496 at once) */
 #define ZG_LINUX_CWD_SIZE     1024
 #define ZG_LINUX_STUB_GPA     0x110000 /* the stubs of rewritten call sites */
 #define ZG_LINUX_STUB_SIZE    0x10000
@@ -157,11 +159,10 @@ struct zg_linux_shared {
     uint32_t out_ok;       /* writes of the response stream may be buffered (it is
                             * neither shut down for writing nor gone) */
     uint32_t pad;
-    uint8_t rnd[256];   /* fresh host randomness: its last rnd_avail bytes */
     uint64_t brk_start; /* the heap starts here ... */
     uint64_t brk_limit; /* ... and may grow up to here */
     /* ---- the runtime's ---- */
-    uint64_t rnd_avail;     /* bytes of rnd[] not used yet (the monitor refills) */
+    uint64_t rnd_avail;     /* bytes at ZG_LINUX_RND_GPA not used yet (the monitor refills) */
     uint64_t out_len;       /* bytes buffered at ZG_LINUX_OUT_GPA */
     uint64_t fds_changed;   /* the runtime changed the descriptor table */
     uint64_t brk, brk_hwm;  /* the heap's end, the highest it has been (the monitor

@@ -633,6 +633,7 @@ int zg_cmd_bench(int argc, char **argv)
         if (status)
             goto out;
     }
+    const char *written_by = b->pool ? zg_inst_written_method(b->pool) : "none";
     zg_inst_destroy(b->pool);
     b->pool = NULL;
 
@@ -680,10 +681,11 @@ int zg_cmd_bench(int argc, char **argv)
                    "\"private_kib_per_pooled_instance\":%.1f,"
                    "\"host_kib_per_fresh_instance\":%.1f,\"host_kib_per_pooled_instance\":%.1f,"
                    "\"process_kib_per_fresh_instance\":%.1f,"
-                   "\"process_kib_per_pooled_instance\":%.1f,\"pages_copied_per_reset\":%.1f",
+                   "\"process_kib_per_pooled_instance\":%.1f,\"pages_copied_per_reset\":%.1f,"
+                   "\"written_pages_known_by\":\"%s\"",
                    (unsigned long long)live, private_kib, mem_pooled.private_kib,
                    mem_fresh.host_kib, mem_pooled.host_kib, mem_fresh.own_kib, mem_pooled.own_kib,
-                   pages_per_reset);
+                   pages_per_reset, written_by);
             printf(",\"ratio_cold_to_first_byte_pooled\":%.1f"
                    ",\"ratio_first_byte_cold_to_pooled\":%.1f",
                    s[COLD].p50 / s[FB_POOLED].p50, s[FB_COLD].p50 / s[FB_POOLED].p50);
@@ -722,7 +724,8 @@ int zg_cmd_bench(int argc, char **argv)
             printf(", %.2f pooled", exits_pooled);
         printf(" (each an exit to the monitor)\n");
         if (!paravirt) {
-            printf("pages copied back per pooled reset:      %8.1f\n", pages_per_reset);
+            printf("pages copied back per pooled reset:      %8.1f (written pages known by %s)\n",
+                   pages_per_reset, written_by);
             printf("\nmemory per live instance, KiB (%llu held at once; median of %d):\n",
                    (unsigned long long)live, LIVE_REPS);
             printf("  private, fresh       %8.1f  copy-on-write guest pages after its request\n",

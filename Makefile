@@ -67,7 +67,7 @@ TEST_GUESTS := $(notdir $(wildcard tests/guests/*))
 APP_ELFS    := $(APPS:%=$(BIN)/guests/%.elf)
 TGUEST_ELFS := $(TEST_GUESTS:%=$(BIN)/test-guests/%.elf)
 # Test guests that bring their own ABI note instead of the runtime's.
-GUESTS_OWN_NOTE := badabi
+GUESTS_OWN_NOTE := badabi abiv2
 
 .PHONY: all deps docs test test-unit test-sys test-xen demo fuzz bench format format-check clean
 all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS) $(FUZZ_SEEDS) $(LINUX_ELFS) $(BIN)/linux-apps/zlua

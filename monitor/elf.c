@@ -150,9 +150,10 @@ int zg_elf_check(const void *image, size_t size, uint64_t limit, struct zg_elf_i
                       (unsigned long long)eh.e_entry);
     if (!found)
         return refuse(err, errlen, "not a zerg guest: no ZERG ABI note");
-    if (in.abi_version != ZG_ABI_VERSION) {
-        refuse(err, errlen, "guest speaks zerg ABI version %u, this monitor speaks version %u",
-               in.abi_version, ZG_ABI_VERSION);
+    if (in.abi_version < ZG_ABI_VERSION_MIN || in.abi_version > ZG_ABI_VERSION) {
+        refuse(err, errlen,
+               "guest speaks zerg ABI version %u, this monitor speaks versions %u to %u",
+               in.abi_version, ZG_ABI_VERSION_MIN, ZG_ABI_VERSION);
         return -EPROTO;
     }
     *info = in;

@@ -106,6 +106,34 @@ int64_t zg_io_recv(struct zg_instance *in, uint8_t *buf, uint64_t len)
     }
 }
 
+/* The request's bytes that are there now, at most len, never waiting: the
+ * number read (0: none yet, or the stream has ended), or -ZG_EIO. */
+static int64_t io_recv_now(struct zg_instance *in, uint8_t *buf, uint64_t len)
+{
+    if (!in->t.first_recv)
+        in->t.first_recv = zg_now_ns();
+    if (in->cfg.in_fd < 0 || len == 0)
+        return 0;
+    struct pollfd p = {.fd = in->cfg.in_fd, .events = POLLIN};
+    int ready;
+    while ((ready = poll(&p, 1, 0)) < 0 && errno == EINTR)
+        ;
+    if (ready <= 0)
+        return ready < 0 ? -ZG_EIO : 0;
+    for (;;) {
+        ssize_t n = read(in->cfg.in_fd, buf, len);
+        if (n >= 0) {
+            in->bytes_in += (uint64_t)n;
+            return n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNRESET)
+            return 0; /* RECV will wait, or see the end */
+        return -ZG_EIO;
+    }
+}
+
 int64_t zg_io_send(struct zg_instance *in, const uint8_t *buf, uint64_t len)
 {
     if (!in->t.first_send)
@@ -171,8 +199,32 @@ static void complete_ready(struct zg_instance *in, struct zg_hc_ready *r, int re
     }
 }
 
+/* READY_RECV's second half: the request's bytes that are already there. */
+static void ready_recv(struct zg_instance *in, struct zg_hc_ready_recv *a)
+{
+    uint64_t len = a->len;
+    /* Only the bytes read count as written, as for RECV. */
+    uint8_t *buf = len > ZG_IO_MAX ? NULL : zg_guest_ptr(in, a->buf, len);
+    if (len > ZG_IO_MAX)
+        a->ret = -ZG_EINVAL;
+    else if (!buf)
+        a->ret = -ZG_EFAULT;
+    else
+        a->ret = io_recv_now(in, buf, len);
+    if (buf && a->ret > 0)
+        zg_guest_mark(in, a->buf, (uint64_t)a->ret);
+}
+
 int zg_zerg_complete_ready(struct zg_instance *in, int restored)
 {
+    if (in->ready_nr == ZG_HC_READY_RECV) {
+        struct zg_hc_ready_recv *a = zg_guest_wptr(in, in->ready_gpa, sizeof(*a));
+        if (!a)
+            return -EFAULT;
+        complete_ready(in, &a->ready, restored);
+        ready_recv(in, a);
+        return 0;
+    }
     struct zg_hc_ready *r = zg_guest_wptr(in, in->ready_gpa, sizeof(*r));
     if (!r)
         return -EFAULT;
@@ -214,16 +266,25 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
             a->ret = zg_fill_random(buf, len) < 0 ? -ZG_EIO : (int64_t)len;
         return ZG_HC_CONTINUE;
     }
-    case ZG_HC_READY: {
-        ARG(struct zg_hc_ready, a);
+    case ZG_HC_READY:
+    case ZG_HC_READY_RECV: {
+        /* READY_RECV's struct begins with READY's */
+        size_t size =
+            nr == ZG_HC_READY ? sizeof(struct zg_hc_ready) : sizeof(struct zg_hc_ready_recv);
+        void *a = (gpa & 7) ? NULL : zg_guest_wptr(in, gpa, size);
+        if (!a)
+            return bad_arg(in, res, nr, gpa);
         if (in->cfg.flags & ZG_INST_STOP_AT_READY) {
             in->cfg.flags &=
                 ~ZG_INST_STOP_AT_READY; /* only the first READY is the template point */
             in->ready_gpa = gpa;
+            in->ready_nr = nr;
             res->end = ZG_END_READY;
             return ZG_HC_STOP;
         }
         complete_ready(in, a, 0);
+        if (nr == ZG_HC_READY_RECV)
+            ready_recv(in, a);
         if (!in->t.ready)
             in->t.ready = zg_now_ns();
         return ZG_HC_CONTINUE;
@@ -262,6 +323,31 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
         res->end = ZG_END_EXIT;
         res->status = (int)(st & 0xff);
         if (st < 0 || st > 255)
+            snprintf(res->why, sizeof(res->why), "exit status %lld truncated to %d", (long long)st,
+                     res->status);
+        return ZG_HC_STOP;
+    }
+    case ZG_HC_SEND_EXIT: {
+        ARG(struct zg_hc_send_exit, a);
+        int64_t st = a->status;
+        uint64_t len = a->len;
+        const uint8_t *buf = len > ZG_IO_MAX ? NULL : zg_guest_ptr(in, a->buf, len);
+        if (!buf) {
+            /* nowhere to return an error: the guest is broken */
+            res->end = ZG_END_FAULT;
+            snprintf(res->why, sizeof(res->why), "SEND_EXIT of %llu bytes at 0x%llx: %s",
+                     (unsigned long long)len, (unsigned long long)a->buf,
+                     len > ZG_IO_MAX ? "more than ZG_IO_MAX" : "outside guest memory");
+            return ZG_HC_STOP;
+        }
+        int64_t sent = zg_io_send(in, buf, len);
+        res->end = ZG_END_EXIT;
+        res->status = (int)(st & 0xff);
+        if (sent < 0)
+            snprintf(res->why, sizeof(res->why), "exit %d; its last %llu bytes were not sent: %s",
+                     res->status, (unsigned long long)len,
+                     sent == -ZG_EPIPE ? "the peer went away" : "the response stream failed");
+        else if (st < 0 || st > 255)
             snprintf(res->why, sizeof(res->why), "exit status %lld truncated to %d", (long long)st,
                      res->status);
         return ZG_HC_STOP;

@@ -307,12 +307,28 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
             return -EPROTO;
         }
     }
+    /* Which call the guest is stopped in (zerg ABI): the port of its `out`
+     * (in DX), or on Xen the mailbox's call number; READY unless it is
+     * READY_RECV with its whole struct in guest memory. */
+    unsigned nr = ZG_HC_READY;
+    if (zg_paravirt(in)) {
+        struct zg_xen_mailbox mb;
+        if (in->pv.mailbox_gpa && in->pv.mailbox_gpa <= in->mem_size - sizeof(mb)) {
+            memcpy(&mb, in->mem + in->pv.mailbox_gpa, sizeof(mb));
+            nr = mb.nr;
+        }
+    } else if ((st->regs.rdx & 0xffff) >= ZG_HC_PORT_BASE) {
+        nr = (unsigned)(st->regs.rdx & 0xffff) - ZG_HC_PORT_BASE;
+    }
+    if (nr != ZG_HC_READY_RECV || !zg_guest_ptr(in, ready_gpa, sizeof(struct zg_hc_ready_recv)))
+        nr = ZG_HC_READY;
     int rc = in->hv->vcpu_set_state(in->vm, st, ZG_VCPU_ALL);
     if (rc < 0) {
         fail(in, "%s: cannot set the captured vCPU state: %s", in->hv->name, strerror(-rc));
         return rc;
     }
     in->ready_gpa = ready_gpa;
+    in->ready_nr = nr;
     in->stopped_at_ready = 1;
     in->t.loaded = zg_now_ns();
     return 0;

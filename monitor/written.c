@@ -68,7 +68,8 @@ static int scan_copies(struct zg_instance *in,
                        int (*fn)(struct zg_instance *, uint64_t, uint64_t, void *), void *arg,
                        uint64_t *n)
 {
-    struct page_region vec[256];
+    /* zeroed: valgrind does not know that PAGEMAP_SCAN fills it */
+    struct page_region vec[256] = {{0, 0, 0}};
     uint64_t start = (uintptr_t)in->mem, end = start + in->mem_size, count = 0;
     while (start < end) {
         struct pm_scan_arg a = {

@@ -29,6 +29,7 @@ struct zg_instance {
     uint64_t *log_scratch;  /* KVM's log: one dirty-log read */
     uint64_t private_pages; /* as last counted */
     uint64_t ready_gpa;     /* the READY struct the guest is stopped in; 0 if none */
+    unsigned ready_nr;      /* zerg ABI: which call it is, ZG_HC_READY or ZG_HC_READY_RECV */
     int stopped_at_ready;
     int dead; /* the run ended for good */
     uint64_t bytes_in, bytes_out, console_bytes;

@@ -199,9 +199,9 @@ int zg_tmpl_parse(const void *buf, size_t len, struct zg_tmpl **out, char *err, 
                      (unsigned long long)in->ready_gpa);
         goto fail;
     }
-    if (in->abi_version != ZG_ABI_VERSION) {
-        rc = zg_errf(err, errlen, -ENOTSUP, "template guest speaks ABI v%u, this zerg v%u",
-                     in->abi_version, ZG_ABI_VERSION);
+    if (in->abi_version < ZG_ABI_VERSION_MIN || in->abi_version > ZG_ABI_VERSION) {
+        rc = zg_errf(err, errlen, -ENOTSUP, "template guest speaks ABI v%u, this zerg v%u to v%u",
+                     in->abi_version, ZG_ABI_VERSION_MIN, ZG_ABI_VERSION);
         goto fail;
     }
     t->file_size = len;

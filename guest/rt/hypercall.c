@@ -104,21 +104,36 @@ long zg_random(void *buf, size_t len)
     return 0;
 }
 
+/* The request's first bytes, handed over with READY (READY_RECV): zg_recv
+ * gives these out before it asks the monitor for more. */
+static char early[8192];
+static size_t early_len, early_off;
+
 void zg_ready(struct zg_hc_ready *out)
 {
-    struct zg_hc_ready r;
+    struct zg_hc_ready_recv r;
     memset(&r, 0, sizeof(r));
-    zg_hypercall(ZG_HC_READY, &r);
+    r.buf = (uintptr_t)early;
+    r.len = sizeof(early);
+    zg_hypercall(ZG_HC_READY_RECV, &r);
+    early_off = 0;
+    early_len = r.ret > 0 && (uint64_t)r.ret <= sizeof(early) ? (size_t)r.ret : 0;
     uint64_t seed = 0;
     for (unsigned i = 0; i < ZG_ENTROPY_LEN; i++)
-        seed = (seed << 8 | seed >> 56) ^ r.entropy[i];
-    zg_srand(seed ^ r.instance_id);
+        seed = (seed << 8 | seed >> 56) ^ r.ready.entropy[i];
+    zg_srand(seed ^ r.ready.instance_id);
     if (out)
-        *out = r;
+        *out = r.ready;
 }
 
 long zg_recv(void *buf, size_t len)
 {
+    if (early_off < early_len && len > 0) {
+        size_t n = early_len - early_off < len ? early_len - early_off : len;
+        memcpy(buf, early + early_off, n);
+        early_off += n;
+        return (long)n;
+    }
     if (len > ZG_IO_MAX)
         len = ZG_IO_MAX;
     struct zg_hc_recv a = {.buf = (uintptr_t)buf, .len = len};
@@ -163,6 +178,21 @@ _Noreturn void zg_exit(int status)
     struct zg_hc_exit a = {.status = status};
     for (;;)
         zg_hypercall(ZG_HC_EXIT, &a);
+}
+
+_Noreturn void zg_send_exit(const void *buf, size_t len, int status)
+{
+    const char *p = buf;
+    while (len > ZG_IO_MAX) { /* all but the last ZG_IO_MAX bytes */
+        size_t n = len - ZG_IO_MAX < ZG_IO_MAX ? len - ZG_IO_MAX : ZG_IO_MAX;
+        if (zg_send(p, n) < 0)
+            zg_exit(status); /* the peer is gone: nothing more to send */
+        p += n;
+        len -= n;
+    }
+    struct zg_hc_send_exit a = {.buf = (uintptr_t)p, .len = len, .status = status};
+    for (;;)
+        zg_hypercall(ZG_HC_SEND_EXIT, &a);
 }
 
 const struct zg_boot_info *zg_boot_info(void)

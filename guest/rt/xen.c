@@ -499,8 +499,11 @@ void zg_xen_call(unsigned nr, void *arg)
         a->ret = (int64_t)a->len;
         break;
     }
-    case ZG_HC_READY: {
+    case ZG_HC_READY:
+    case ZG_HC_READY_RECV: { /* READY_RECV's struct begins with READY's */
         struct zg_hc_ready *a = arg;
+        if (nr == ZG_HC_READY_RECV)
+            ((struct zg_hc_ready_recv *)arg)->ret = 0; /* no request stream outside zerg */
         cons_puts("ZERG-READY\n");
         control_loop();
         cons_puts("ZERG-RESUMED\n");
@@ -518,12 +521,20 @@ void zg_xen_call(unsigned nr, void *arg)
         a->ret = 0; /* no request stream outside zerg */
         break;
     }
+    case ZG_HC_SEND_EXIT:
     case ZG_HC_EXIT: {
-        const struct zg_hc_exit *a = arg;
+        int64_t status;
+        if (nr == ZG_HC_SEND_EXIT) { /* the response to the console, then EXIT */
+            const struct zg_hc_send_exit *a = arg;
+            cons_write((const char *)(uintptr_t)a->buf, a->len);
+            status = a->status;
+        } else {
+            status = ((const struct zg_hc_exit *)arg)->status;
+        }
         char buf[64];
-        snprintf(buf, sizeof(buf), "zerg: exit status %d\n", (int)a->status);
+        snprintf(buf, sizeof(buf), "zerg: exit status %d\n", (int)status);
         cons_puts(buf);
-        shutdown(a->status == 0 ? XEN_SHUTDOWN_POWEROFF : XEN_SHUTDOWN_CRASH);
+        shutdown(status == 0 ? XEN_SHUTDOWN_POWEROFF : XEN_SHUTDOWN_CRASH);
     }
     default:
         panic("unknown call", (long)nr);

@@ -1,6 +1,6 @@
 # tests/mutations/host-writes-forgotten-reset.sh
 # Sourced by tests/mutate.sh in a scratch copy of the tree.
-MUT_DESC="RECV stops marking the request bytes it writes into guest memory (monitor/hypercall.c), so a pooled reset by KVM's dirty log (ZERG_DIRTY_LOG=kvm; the host's page table sees host writes itself) leaves pages only the host wrote; test_restore/reset_equals_template_kvm_log must fail"
+MUT_DESC="RECV and READY_RECV stop marking the request bytes they write into guest memory (monitor/hypercall.c), so a pooled reset by KVM's dirty log (ZERG_DIRTY_LOG=kvm; the host's page table sees host writes itself) leaves pages only the host wrote; test_restore/reset_equals_template_kvm_log must fail"
 MUT_BUILD="bin/guests/zergling.elf build/test/test_restore" # make targets the check needs
 MUT_TIMEOUT=300                                             # seconds
 mut_apply() { # edits files in the current directory; fails loudly if the pattern is not found

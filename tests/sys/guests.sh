@@ -60,6 +60,14 @@ for Z in $(zerg_bins); do
     else
         fail "$v/guests/wildptr" "rc=$rc out=$out"
     fi
+    out=$("$Z" boot bin/test-guests/wildptr.elf -- send-exit 2>&1 </dev/null)
+    rc=$?
+    if [ $rc -eq 125 ] && grep -q 'SEND_EXIT of 4 bytes at 0x0: outside guest memory' <<<"$out" &&
+        ! grep -q 'STILL RUNNING' <<<"$out"; then
+        pass "$v/guests/wildptr-send-exit"
+    else
+        fail "$v/guests/wildptr-send-exit" "rc=$rc out=$out"
+    fi
 
     # loop: killed at its 300 ms deadline, promptly.
     start=$(date +%s%N)
@@ -101,7 +109,7 @@ for Z in $(zerg_bins); do
     # badabi: refused before it runs (it would print RAN).
     out=$("$Z" boot bin/test-guests/badabi.elf 2>&1 </dev/null)
     rc=$?
-    if [ $rc -eq 126 ] && grep -q 'ABI version 999, this monitor speaks version 2' <<<"$out" &&
+    if [ $rc -eq 126 ] && grep -q 'ABI version 999, this monitor speaks versions 2 to 3' <<<"$out" &&
         ! grep -q RAN <<<"$out"; then
         pass "$v/guests/badabi"
     else

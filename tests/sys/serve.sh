@@ -63,7 +63,7 @@ kvm_vms() {
 
 # What servetest's /get answers in an instance that holds nothing of an
 # earlier request.
-CLEAN="bss=- heap=- page=- rest=-"
+CLEAN="bss=- heap=- page=- rest=- image=-"
 
 # big_headers SECRET: BIG becomes curl options for three headers of ~4000
 # bytes repeating SECRET. With them a request head through nginx is ~12 KiB,
@@ -159,8 +159,9 @@ for mode in "${modes[@]}"; do
 
     # Isolation: one request stores a secret in .bss, heap and a page of its
     # own, and brings it in a ~12 KiB request head (big_headers: pages only
-    # the monitor wrote). No later request may see it, there or anywhere in
-    # its receive buffer beyond its own request. The log says which VM served
+    # the monitor wrote, READY_RECV's and RECV's). No later request may see
+    # it, there, anywhere in its receive buffer beyond its own request, or
+    # anywhere in its image (data and bss: the runtime's buffers too). The log says which VM served
     # each (slot=, vm=): pooled, at least one get must have run on the very VM
     # that took the put, reset in place; fresh, none (a new VM every time).
     secret=SECRET-$mode-$$

@@ -38,6 +38,32 @@ if head -n 1 <<<"$r1" | grep -q '^HTTP/1.1 200' && grep -q '^restored: yes' <<<"
 else
     fail template/run-answers-restored "$r1 $(cat "$TMP/v.txt")"
 fi
+# ABI version 3: a request that arrives whole comes with READY (READY_RECV)
+# and the response leaves with the end (SEND_EXIT): zergling enters the
+# guest twice per request (its TIME call and SEND_EXIT), was 4 with RECV,
+# SEND, SEND, EXIT. A request not all there when READY is answered (its end
+# arrives later) is read on with RECV, and answered the same.
+trips=$(sed -n 's/^zerg: \([0-9]*\) round trips into the guest.*/\1/p' "$TMP/v.txt")
+late=$( (printf 'GET /late HTTP/1.0\r\n'; sleep 0.5; printf '\r\n') | "$Z" run -v zl 2>"$TMP/vl.txt")
+late_trips=$(sed -n 's/^zerg: \([0-9]*\) round trips into the guest.*/\1/p' "$TMP/vl.txt")
+if [ "$trips" = 2 ] && head -n 1 <<<"$late" | grep -q '^HTTP/1.1 200' && grep -q '^path: /late' <<<"$late" &&
+    [ "${late_trips:-0}" -gt 2 ]; then
+    pass "template/zergling-two-round-trips (a request that arrives late: $late_trips)"
+else
+    fail template/zergling-two-round-trips "trips=$trips late=$(head -n 1 <<<"$late") late_trips=$late_trips"
+fi
+# A guest of ABI version 2 (READY, RECV, SEND, EXIT by hand) still runs,
+# cold and restored from its template.
+v2_cold=$(printf 'hello v2' | "$Z" boot bin/test-guests/abiv2.elf 2>&1)
+if "$Z" template create v2 --guest bin/test-guests/abiv2.elf -q >"$TMP/c.txt" 2>&1; then
+    v2_warm=$(printf 'again' | "$Z" run v2 2>&1)
+fi
+if [ "$v2_cold" = "v2 restored=0 bytes=8"$'\n'"hello v2" ] &&
+    [ "${v2_warm:-}" = "v2 restored=1 bytes=5"$'\n'"again" ]; then
+    pass template/abi-v2-guest-runs
+else
+    fail template/abi-v2-guest-runs "cold=[$v2_cold] warm=[${v2_warm:-}] $(cat "$TMP/c.txt")"
+fi
 # Clone uniqueness: each instance draws fresh entropy and a fresh id.
 rnd1=$(grep '^random:' <<<"$r1")
 rnd2=$(grep '^random:' <<<"$r2")

@@ -129,12 +129,12 @@ static const char *reset_and_compare(struct zg_instance *in, const char *marker,
 }
 
 /* Requests of several sizes, each followed by a reset compared page by page
- * with the template. zergling reads its request head into an 8192-byte
- * buffer (REQ_MAX) and writes only a terminating zero after what it read and
- * a few bytes of the request line, so in a request of 6-12 KiB whole pages
- * of that buffer are written by the monitor's RECV alone, never by the
- * guest: KVM's dirty log does not see them, only the monitor's own record of
- * the pages it wrote does. */
+ * with the template. The request's first 8 KiB arrive with READY
+ * (READY_RECV) in the guest runtime's buffer, which only the monitor
+ * writes (zergling copies out of it), so in a request of 6-12 KiB whole
+ * pages are written by the monitor alone, never by the guest: KVM's dirty
+ * log does not see them, only the monitor's own record of the pages it
+ * wrote does (the host's page table sees both). */
 static void reset_equals_template_by(const char *method)
 {
     static const struct {

@@ -138,19 +138,27 @@ static uint32_t rank_of(uint64_t key)
     return lo;
 }
 
-static void respond(int code, const char *reason, const char *body, size_t body_len, int head)
+/* The whole response, head and body, goes out with the end of the instance:
+ * one call to the monitor (zg_send_exit). */
+_Noreturn static void respond(int code, const char *reason, const char *body, size_t body_len,
+                              int head)
 {
-    char hdr[256];
-    int n = snprintf(hdr, sizeof(hdr),
+    static char out[256 + 2048];
+    int n = snprintf(out, 256,
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\nServer: zergling\r\n\r\n",
                      code, reason, body_len);
-    zg_send(hdr, (size_t)n);
-    if (!head && body_len)
-        zg_send(body, body_len);
+    size_t len = n < 0 ? 0 : (size_t)n < 256 ? (size_t)n : 255;
+    if (!head && body_len) {
+        if (body_len > sizeof(out) - len)
+            body_len = sizeof(out) - len;
+        memcpy(out + len, body, body_len);
+        len += body_len;
+    }
+    zg_send_exit(out, len, 0);
 }
 
-static void error_page(int code, const char *reason)
+_Noreturn static void error_page(int code, const char *reason)
 {
     char body[128];
     int n = snprintf(body, sizeof(body), "%d %s\n", code, reason);

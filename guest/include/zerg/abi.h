@@ -41,15 +41,18 @@
  *
  * Versioning
  *   ZG_ABI_VERSION is bumped whenever a struct or a call's meaning changes;
- *   calls are added with new numbers. The monitor refuses a guest whose
- *   note names another version before running a single instruction.
+ *   calls are added with new numbers. The monitor runs guests whose note
+ *   names a version from ZG_ABI_VERSION_MIN to ZG_ABI_VERSION (a version-2
+ *   guest simply never makes version 3's calls) and refuses any other
+ *   before running a single instruction.
  */
 #ifndef ZERG_ABI_H
 #define ZERG_ABI_H
 
 #include <stdint.h>
 
-#define ZG_ABI_VERSION 2 /* 2: the Xen PV transport (boot info flags, zg_xen_mailbox) */
+#define ZG_ABI_VERSION     3 /* 3: READY_RECV and SEND_EXIT; 2: the Xen PV transport */
+#define ZG_ABI_VERSION_MIN 2 /* the oldest version this monitor still runs */
 
 /* ---- The ABI note ------------------------------------------------------
  * Every guest ELF carries one PT_NOTE entry with
@@ -88,14 +91,17 @@ _Static_assert(sizeof(struct zg_boot_info) == 88, "zg_boot_info layout");
 #define ZG_HC_PORT_BASE 0x500u
 #define ZG_HC_PORT_MAX  0x50fu /* ports the monitor claims: BASE .. MAX */
 
-#define ZG_HC_CONSOLE 0 /* struct zg_hc_console: write to the monitor's log */
-#define ZG_HC_TIME    1 /* struct zg_hc_time: monotonic and wall-clock time */
-#define ZG_HC_RANDOM  2 /* struct zg_hc_random: random bytes from the host */
-#define ZG_HC_READY   3 /* struct zg_hc_ready: the template point */
-#define ZG_HC_RECV    4 /* struct zg_hc_recv: bytes of the request stream */
-#define ZG_HC_SEND    5 /* struct zg_hc_send: bytes of the response */
-#define ZG_HC_EXIT    6 /* struct zg_hc_exit: end the instance */
-#define ZG_HC_COUNT   7
+#define ZG_HC_CONSOLE    0 /* struct zg_hc_console: write to the monitor's log */
+#define ZG_HC_TIME       1 /* struct zg_hc_time: monotonic and wall-clock time */
+#define ZG_HC_RANDOM     2 /* struct zg_hc_random: random bytes from the host */
+#define ZG_HC_READY      3 /* struct zg_hc_ready: the template point */
+#define ZG_HC_RECV       4 /* struct zg_hc_recv: bytes of the request stream */
+#define ZG_HC_SEND       5 /* struct zg_hc_send: bytes of the response */
+#define ZG_HC_EXIT       6 /* struct zg_hc_exit: end the instance */
+/* Version 3: a request answered with two entries into the guest in all. */
+#define ZG_HC_READY_RECV 7 /* struct zg_hc_ready_recv: READY, and the request's first bytes */
+#define ZG_HC_SEND_EXIT  8 /* struct zg_hc_send_exit: the response's last bytes, then EXIT */
+#define ZG_HC_COUNT      9
 
 /* Error values returned in `ret` fields, negated (Linux errno numbers). */
 #define ZG_EIO    5  /* the host side failed */
@@ -167,6 +173,32 @@ struct zg_hc_exit {
     int64_t status; /* IN: 0..255, the instance's exit status */
 };
 _Static_assert(sizeof(struct zg_hc_exit) == 8, "zg_hc_exit layout");
+
+/* READY_RECV (version 3): READY, and in the same call the request's bytes
+ * that have already arrived -- so a request that arrives whole costs no
+ * RECV. The template point is inside this call as inside READY; `ready` is
+ * filled as READY fills its struct. Then up to `len` bytes of the request
+ * stream that are there at that moment (never waiting) go to `buf`: ret is
+ * their number, possibly 0 (nothing yet, or the stream has ended: RECV tells
+ * which), or -ZG_E* (and the request stream is untouched). */
+struct zg_hc_ready_recv {
+    struct zg_hc_ready ready; /* OUT: as READY */
+    uint64_t buf;             /* IN: GPA to fill */
+    uint64_t len;             /* IN: at most ZG_IO_MAX */
+    int64_t ret;              /* OUT: bytes read (0: none there), or -ZG_E* */
+};
+_Static_assert(sizeof(struct zg_hc_ready_recv) == 88, "zg_hc_ready_recv layout");
+
+/* SEND_EXIT (version 3): SEND of `len` bytes, then EXIT with `status`: the
+ * last of a response and the end of the instance in one call. Never
+ * returns; if the bytes cannot be sent (the peer went away), the instance
+ * still ends with `status` and the monitor logs why. */
+struct zg_hc_send_exit {
+    uint64_t buf;   /* IN: GPA of the bytes */
+    uint64_t len;   /* IN: at most ZG_IO_MAX */
+    int64_t status; /* IN: 0..255, the instance's exit status */
+};
+_Static_assert(sizeof(struct zg_hc_send_exit) == 24, "zg_hc_send_exit layout");
 
 /* ---- The Xen PV transport ----------------------------------------------
  * A Xen PV guest cannot reach the monitor (a process in dom0) with `out`.

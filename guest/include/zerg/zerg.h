@@ -27,7 +27,9 @@ uint64_t zg_time_wall(void);
 /* Fills buf with len host random bytes (any len; split into calls). 0 or -ZG_E*. */
 long zg_random(void *buf, size_t len);
 /* The template point. Fills *out (may be NULL) with this instance's fresh
- * identity, entropy and time, and re-seeds the runtime's PRNG from it. */
+ * identity, entropy and time, and re-seeds the runtime's PRNG from it. It
+ * also takes the request's first bytes if they have arrived (READY_RECV),
+ * which zg_recv then returns without a call to the monitor. */
 void zg_ready(struct zg_hc_ready *out);
 /* Reads up to len request bytes; 0 at the end of the stream, or -ZG_E*. */
 long zg_recv(void *buf, size_t len);
@@ -40,6 +42,10 @@ size_t zg_recv_head(char *buf, size_t cap);
 long zg_send(const void *buf, size_t len);
 /* Ends the instance with status (0..255). */
 _Noreturn void zg_exit(int status);
+/* Sends the last len bytes of the response and ends the instance with
+ * status, in one call to the monitor (SEND_EXIT): a response built whole
+ * costs no SEND. */
+_Noreturn void zg_send_exit(const void *buf, size_t len, int status);
 /* Issues hypercall nr with argument struct at arg (for tests of the ABI itself). */
 void zg_hypercall(unsigned nr, void *arg);
 

@@ -7,7 +7,10 @@
  *   GET /get         answers what the three places hold ("-" when empty), and
  *                    what its receive buffer holds beyond this request (rest=:
  *                    "-" when all zero, as in the template; else how many bytes
- *                    are not, from where, and the first of them)
+ *                    are not, from where, and the first of them), and where in
+ *                    its whole image (data, bss: the runtime's buffers too)
+ *                    a value a /put... of the tests stores is found (image=:
+ *                    "-" when nowhere)
  *   GET /crash       executes an invalid instruction
  *   GET /spin        loops forever
  *   GET /hog/MIB     writes MIB MiB of fresh heap, one byte per page
@@ -61,6 +64,27 @@ static void describe_rest(const char *buf, size_t from, size_t to, char *out, si
         shown[k] = buf[i] > ' ' && buf[i] < 127 ? buf[i] : '.';
     shown[k] = '\0';
     snprintf(out, len, "%zu@%zu:%s", n, first, shown);
+}
+
+/* Where the first value the tests store (they begin "SECRET-", "KILLED-" or
+ * "RACE-") lies in [from, to): "-" if nowhere. The prefixes are kept with
+ * their letters' case flipped, so this image does not hold them itself. */
+static void find_secret(const char *from, const char *to, char *out, size_t len)
+{
+    static const char *const flipped[] = {"secret-", "killed-", "race-"};
+    for (const char *p = from; p < to; p++)
+        for (int k = 0; k < 3; k++) {
+            const char *f = flipped[k];
+            size_t i = 0;
+            while (f[i] && p + i < to &&
+                   p[i] == (f[i] >= 'a' && f[i] <= 'z' ? f[i] - 'a' + 'A' : f[i]))
+                i++;
+            if (!f[i]) {
+                snprintf(out, len, "0x%llx", (unsigned long long)(uintptr_t)p);
+                return;
+            }
+        }
+    snprintf(out, len, "-");
 }
 
 static void crash(void)
@@ -131,10 +155,12 @@ int main(void)
         else
             answer(200, "stored, and still alive\n");
     } else if (!strcmp(path, "/get")) {
-        char rest[128];
+        char rest[128], image[32];
         describe_rest(req, got + 1, sizeof(req), rest, sizeof(rest));
-        snprintf(body, sizeof(body), "bss=%s heap=%s page=%s rest=%s\n", or_dash(bss_secret),
-                 or_dash(heap_secret), or_dash(page_secret), rest);
+        extern char _end[];
+        find_secret((const char *)ZG_GUEST_LOAD_MIN, _end, image, sizeof(image));
+        snprintf(body, sizeof(body), "bss=%s heap=%s page=%s rest=%s image=%s\n",
+                 or_dash(bss_secret), or_dash(heap_secret), or_dash(page_secret), rest, image);
         answer(200, body);
     } else if (!strcmp(path, "/crash")) {
         crash();

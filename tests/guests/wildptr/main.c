@@ -1,5 +1,6 @@
 /* Test guest: wild pointers in hypercalls get -ZG_EFAULT; a wild argument
- * struct ends the instance. Never a host crash. */
+ * struct ends the instance, and so does SEND_EXIT of a wild buffer (argument
+ * "send-exit"). Never a host crash. */
 #include <zerg/zerg.h>
 
 static int failures;
@@ -14,10 +15,15 @@ static void expect(const char *what, int64_t got, int64_t want)
 
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
     uint64_t mem = zg_boot_info()->mem_size;
     static char buf[64];
+    if (argc > 0 && !strcmp(argv[0], "send-exit")) {
+        /* SEND_EXIT cannot return an error: a wild buffer ends the instance */
+        struct zg_hc_send_exit se = {.buf = 0, .len = 4, .status = 0};
+        zg_hypercall(ZG_HC_SEND_EXIT, &se);
+        zg_printf("STILL RUNNING\n");
+        return 0;
+    }
 
     struct zg_hc_console c = {.buf = 0xdeadbeef000ull, .len = 8};
     zg_hypercall(ZG_HC_CONSOLE, &c);
@@ -50,6 +56,14 @@ int main(int argc, char **argv)
     struct zg_hc_send sd = {.buf = 0, .len = 4};
     zg_hypercall(ZG_HC_SEND, &sd);
     expect("send from NULL", sd.ret, -ZG_EFAULT);
+
+    struct zg_hc_ready_recv rr = {.buf = 0xdeadbeef000ull, .len = 8};
+    zg_hypercall(ZG_HC_READY_RECV, &rr);
+    expect("ready_recv into far away", rr.ret, -ZG_EFAULT);
+    expect("ready_recv still answers READY", rr.ready.instance_id != 0, 1);
+    rr = (struct zg_hc_ready_recv){.buf = (uint64_t)(uintptr_t)buf, .len = ZG_IO_MAX + 1};
+    zg_hypercall(ZG_HC_READY_RECV, &rr);
+    expect("ready_recv too long", rr.ret, -ZG_EINVAL);
 
     if (failures) {
         zg_printf("FAILED: %d checks\n", failures);

@@ -199,20 +199,27 @@ static void complete_ready(struct zg_instance *in, struct zg_hc_ready *r, int re
     }
 }
 
+/* RECV's and READY_RECV's read into the guest's [gpa, gpa+len): the bytes
+ * read (waiting for some, or with `now` only those there), 0, or -ZG_E*.
+ * Only the bytes a read fills count as written (for the pooled reset and
+ * the memory cap), not the whole buffer offered. */
+static int64_t recv_into(struct zg_instance *in, uint64_t gpa, uint64_t len, int now)
+{
+    uint8_t *buf = len > ZG_IO_MAX ? NULL : zg_guest_ptr(in, gpa, len);
+    if (len > ZG_IO_MAX)
+        return -ZG_EINVAL;
+    if (!buf)
+        return -ZG_EFAULT;
+    int64_t ret = now ? io_recv_now(in, buf, len) : zg_io_recv(in, buf, len);
+    if (ret > 0)
+        zg_guest_mark(in, gpa, (uint64_t)ret);
+    return ret;
+}
+
 /* READY_RECV's second half: the request's bytes that are already there. */
 static void ready_recv(struct zg_instance *in, struct zg_hc_ready_recv *a)
 {
-    uint64_t len = a->len;
-    /* Only the bytes read count as written, as for RECV. */
-    uint8_t *buf = len > ZG_IO_MAX ? NULL : zg_guest_ptr(in, a->buf, len);
-    if (len > ZG_IO_MAX)
-        a->ret = -ZG_EINVAL;
-    else if (!buf)
-        a->ret = -ZG_EFAULT;
-    else
-        a->ret = io_recv_now(in, buf, len);
-    if (buf && a->ret > 0)
-        zg_guest_mark(in, a->buf, (uint64_t)a->ret);
+    a->ret = recv_into(in, a->buf, a->len, 1);
 }
 
 int zg_zerg_complete_ready(struct zg_instance *in, int restored)
@@ -291,18 +298,7 @@ enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t g
     }
     case ZG_HC_RECV: {
         ARG(struct zg_hc_recv, a);
-        uint64_t len = a->len;
-        /* Only the bytes a read fills count as written (for the pooled reset
-         * and the memory cap), not the whole buffer offered. */
-        uint8_t *buf = len > ZG_IO_MAX ? NULL : zg_guest_ptr(in, a->buf, len);
-        if (len > ZG_IO_MAX)
-            a->ret = -ZG_EINVAL;
-        else if (!buf)
-            a->ret = -ZG_EFAULT;
-        else
-            a->ret = zg_io_recv(in, buf, len);
-        if (buf && a->ret > 0)
-            zg_guest_mark(in, a->buf, (uint64_t)a->ret);
+        a->ret = recv_into(in, a->buf, a->len, 0);
         return ZG_HC_CONTINUE;
     }
     case ZG_HC_SEND: {

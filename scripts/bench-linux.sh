@@ -85,14 +85,7 @@ port=$(free_port)
 nginx_start "$TMP/ng" "$port" pooled="unix:$TMP/p.sock" fresh="unix:$TMP/f.sock" ||
     { cat "$TMP/ng/error.log"; exit 1; }
 cp "$TMP/www/index.html" "$TMP/ng/static/index.html"
-printf '%-8s %12s %10s %10s %10s %8s\n' mode req/s p50_ms p90_ms p99_ms errors
+wrk_header
 for mode in static pooled fresh; do
-    url=http://127.0.0.1:$port/$mode/index.html
-    [ $mode = static ] && url=http://127.0.0.1:$port/static/index.html
-    wrk -t2 -c4 -d1s "$url" >/dev/null 2>&1 || true
-    out=$(wrk -t2 -c4 -d"${SECS}s" --timeout 5s --latency "$url")
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    lat() { awk -v p="$1" '$1 == p {v = $2; if (v ~ /us$/) {sub(/us/, "", v); v /= 1000} else if (v ~ /ms$/) sub(/ms/, "", v); else if (v ~ /s$/) {sub(/s/, "", v); v *= 1000}; print v}' <<<"$out"; }
-    errs=$(awk '/Non-2xx|Socket errors/ {n++} END {print n + 0}' <<<"$out")
-    printf '%-8s %12s %10s %10s %10s %8s\n' $mode "$rps" "$(lat 50%)" "$(lat 90%)" "$(lat 99%)" "$errs"
+    wrk_row $mode "http://127.0.0.1:$port/$mode/index.html" "$SECS"
 done

@@ -80,16 +80,9 @@ port=$(free_port)
 nginx_start "$TMP/ng" "$port" pooled="unix:$TMP/p.sock" fresh="unix:$TMP/f.sock" ||
     { cat "$TMP/ng/error.log"; exit 1; }
 head -c 75 /dev/urandom | base64 >"$TMP/ng/static/index.html" # about the handler's body size
-printf '%-8s %12s %10s %10s %10s %8s %10s\n' mode req/s p50_ms p90_ms p99_ms errors requests
+wrk_header
 for mode in static pooled fresh; do
-    url=http://127.0.0.1:$port/$mode/index.html
-    wrk -t2 -c4 -d1s "$url" >/dev/null 2>&1 || true
-    out=$(wrk -t2 -c4 -d"${SECS}s" --timeout 5s --latency "$url")
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    n=$(awk '/requests in/ {print $1}' <<<"$out")
-    lat() { awk -v p="$1" '$1 == p {v = $2; if (v ~ /us$/) {sub(/us/, "", v); v /= 1000} else if (v ~ /ms$/) sub(/ms/, "", v); else if (v ~ /s$/) {sub(/s/, "", v); v *= 1000}; print v}' <<<"$out"; }
-    errs=$(awk '/Non-2xx|Socket errors/ {n++} END {print n + 0}' <<<"$out")
-    printf '%-8s %12s %10s %10s %10s %8s %10s\n' $mode "$rps" "$(lat 50%)" "$(lat 90%)" "$(lat 99%)" "$errs" "$n"
+    wrk_row $mode "http://127.0.0.1:$port/$mode/index.html" "$SECS"
 done
 curl -s "http://127.0.0.1:$port/fresh/x" | tail -c 120
 echo

@@ -4,13 +4,13 @@ MUT_DESC="RECV and READY_RECV stop marking the request bytes they write into gue
 MUT_BUILD="bin/zerg bin/guests/zergling.elf bin/test-guests/servetest.elf" # make targets the check needs
 MUT_TIMEOUT=300                                                           # seconds
 mut_apply() { # edits files in the current directory; fails loudly if the pattern is not found
-    local call='zg_guest_mark(in, a->buf, (uint64_t)a->ret);'
+    local call='zg_guest_mark(in, gpa, (uint64_t)ret);'
     if ! grep -qF "$call" monitor/hypercall.c; then
         echo "mut_apply: '$call' not found in monitor/hypercall.c" >&2
         return 1
     fi
     # A no-op rather than a deleted line: see host-writes-forgotten-reset.sh.
-    sed -i 's/zg_guest_mark(in, a->buf, (uint64_t)a->ret);/(void)0; \/* mutation: RECV bytes not marked *\//' \
+    sed -i 's/zg_guest_mark(in, gpa, (uint64_t)ret);/(void)0; \/* mutation: RECV bytes not marked *\//' \
         monitor/hypercall.c
     if grep -qF "$call" monitor/hypercall.c; then
         echo "mut_apply: '$call' still in monitor/hypercall.c" >&2

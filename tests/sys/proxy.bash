@@ -150,3 +150,19 @@ proxy_stop_all() {
     done
     PROXY_PIDS=()
 }
+
+# wrk_row MODE URL SECONDS: one row of a load table (wrk -t2 -c4 after a 1 s
+# warm-up): mode, requests/s, p50/p90/p99 latency in ms, error lines (non-2xx
+# or socket errors), requests. wrk_header prints the header row.
+wrk_header() {
+    printf '%-8s %12s %10s %10s %10s %8s %10s\n' mode req/s p50_ms p90_ms p99_ms errors requests
+}
+wrk_row() {
+    local out
+    wrk -t2 -c4 -d1s "$2" >/dev/null 2>&1 || true
+    out=$(wrk -t2 -c4 -d"$3s" --timeout 5s --latency "$2")
+    lat() { awk -v p="$1" '$1 == p {v = $2; if (v ~ /us$/) {sub(/us/, "", v); v /= 1000} else if (v ~ /ms$/) sub(/ms/, "", v); else if (v ~ /s$/) {sub(/s/, "", v); v *= 1000}; print v}' <<<"$out"; }
+    printf '%-8s %12s %10s %10s %10s %8s %10s\n' "$1" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
+        "$(lat 50%)" "$(lat 90%)" "$(lat 99%)" "$(awk '/Non-2xx|Socket errors/ {n++} END {print n + 0}' <<<"$out")" \
+        "$(awk '/requests in/ {print $1}' <<<"$out")"
+}

@@ -23,6 +23,7 @@ static struct {
     int fd;
     int run_size;
     int has_xsave, has_xcrs;
+    int sync_regs; /* KVM_CAP_SYNC_REGS has both KVM_SYNC_X86_REGS and _SREGS */
     struct kvm_cpuid2 *cpuid;
 } kvm = {.once = PTHREAD_ONCE_INIT, .fd = -1};
 
@@ -33,6 +34,8 @@ struct zg_hv_vm {
     uint64_t mem_size;
     int mem_mapped;
     int io_pending; /* the last exit was an `out` not yet completed */
+    int sync;       /* REGS and SREGS go through run->s.regs (KVM_CAP_SYNC_REGS) */
+    int ran;        /* a KVM_RUN returned: run->s.regs holds the vCPU's registers */
 };
 
 static const uint32_t msr_numbers[ZG_MSR_COUNT] = {
@@ -77,6 +80,9 @@ static void kvm_init_once(void)
     }
     kvm.has_xsave = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
     kvm.has_xcrs = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+    int sync = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+    unsigned both = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+    kvm.sync_regs = sync > 0 && ((unsigned)sync & both) == both;
     kvm.run_size = ioctl(kvm.fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (kvm.run_size < (int)sizeof(struct kvm_run)) {
         kvm.err = -ENOTSUP;
@@ -154,6 +160,10 @@ static int kvm_vm_create(struct zg_hv_vm **out)
         rc = -errno;
         goto fail;
     }
+    if (kvm.sync_regs) {
+        vm->sync = 1;
+        vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+    }
     *out = vm;
     return 0;
 fail:
@@ -194,6 +204,7 @@ static int kvm_flush_io(struct zg_hv_vm *vm)
     int e = errno;
     vm->run->immediate_exit = 0;
     vm->io_pending = 0;
+    vm->ran = 1;
     if (r < 0 && e != EINTR)
         return -e;
     return 0;
@@ -310,6 +321,26 @@ static void sregs_to_kvm(struct kvm_sregs *k, const struct zg_sregs *z)
     k->apic_base = z->apic_base;
 }
 
+static int seg_equal(const struct zg_segment *a, const struct zg_segment *b)
+{
+    return a->base == b->base && a->limit == b->limit && a->selector == b->selector &&
+           a->type == b->type && a->present == b->present && a->dpl == b->dpl &&
+           a->db == b->db && a->s == b->s && a->l == b->l && a->g == b->g && a->avl == b->avl &&
+           a->unusable == b->unusable;
+}
+
+/* Whether two sets of segment and control registers are the same. */
+static int sregs_equal(const struct zg_sregs *a, const struct zg_sregs *b)
+{
+    return seg_equal(&a->cs, &b->cs) && seg_equal(&a->ds, &b->ds) && seg_equal(&a->es, &b->es) &&
+           seg_equal(&a->fs, &b->fs) && seg_equal(&a->gs, &b->gs) && seg_equal(&a->ss, &b->ss) &&
+           seg_equal(&a->tr, &b->tr) && seg_equal(&a->ldt, &b->ldt) &&
+           a->gdt.base == b->gdt.base && a->gdt.limit == b->gdt.limit &&
+           a->idt.base == b->idt.base && a->idt.limit == b->idt.limit && a->cr0 == b->cr0 &&
+           a->cr2 == b->cr2 && a->cr3 == b->cr3 && a->cr4 == b->cr4 && a->cr8 == b->cr8 &&
+           a->efer == b->efer && a->apic_base == b->apic_base;
+}
+
 /* struct kvm_fpu <-> the FXSAVE image at the start of zg_fpu.xsave. */
 static void fpu_from_kvm(struct zg_fpu *z, const struct kvm_fpu *k)
 {
@@ -386,15 +417,17 @@ static int kvm_get_fpu(struct zg_hv_vm *vm, struct zg_fpu *f)
     return 0;
 }
 
-static int kvm_set_fpu(struct zg_hv_vm *vm, const struct zg_fpu *f)
+static int kvm_set_fpu(struct zg_hv_vm *vm, const struct zg_fpu *f, unsigned what)
 {
-    if (kvm.has_xcrs && f->xcr0) {
+    if ((what & ZG_VCPU_XCRS) && kvm.has_xcrs && f->xcr0) {
         struct kvm_xcrs xcrs = {.nr_xcrs = 1};
         xcrs.xcrs[0].xcr = 0;
         xcrs.xcrs[0].value = f->xcr0;
         if (ioctl(vm->vcpu_fd, KVM_SET_XCRS, &xcrs) < 0)
             return -errno;
     }
+    if (!(what & ZG_VCPU_FPU))
+        return 0;
     if (kvm.has_xsave && f->xsave_valid) {
         struct kvm_xsave xs;
         memcpy(xs.region, f->xsave, ZG_XSAVE_SIZE);
@@ -414,15 +447,21 @@ static int kvm_vcpu_get_state(struct zg_hv_vm *vm, struct zg_vcpu_state *st, uns
     int rc = kvm_flush_io(vm);
     if (rc < 0)
         return rc;
+    /* Registers set but not yet run: what was set is what the vCPU holds. */
+    uint64_t pending = vm->run->kvm_dirty_regs;
     if (what & ZG_VCPU_REGS) {
         struct kvm_regs r;
-        if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0)
+        if (pending & KVM_SYNC_X86_REGS)
+            r = vm->run->s.regs.regs;
+        else if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0)
             return -errno;
         regs_from_kvm(&st->regs, &r);
     }
     if (what & ZG_VCPU_SREGS) {
         struct kvm_sregs s;
-        if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+        if (pending & KVM_SYNC_X86_SREGS)
+            s = vm->run->s.regs.sregs;
+        else if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
             return -errno;
         sregs_from_kvm(&st->sregs, &s);
     }
@@ -457,8 +496,20 @@ static int kvm_vcpu_set_state(struct zg_hv_vm *vm, const struct zg_vcpu_state *s
     if (what & ZG_VCPU_SREGS) {
         struct kvm_sregs s;
         sregs_to_kvm(&s, &st->sregs);
-        if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0)
+        if (vm->sync) {
+            /* Setting SREGS resets KVM's MMU context: not when nothing
+             * changed since the last exit (a guest at CPL3 can load segment
+             * registers, so this is looked at, not assumed). */
+            struct zg_sregs now;
+            sregs_from_kvm(&now, &vm->run->s.regs.sregs);
+            if (!vm->ran || (vm->run->kvm_dirty_regs & KVM_SYNC_X86_SREGS) ||
+                !sregs_equal(&now, &st->sregs)) {
+                vm->run->s.regs.sregs = s;
+                vm->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+            }
+        } else if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0) {
             return -errno;
+        }
     }
     if (what & ZG_VCPU_MSRS) {
         struct msr_buf m;
@@ -475,16 +526,20 @@ static int kvm_vcpu_set_state(struct zg_hv_vm *vm, const struct zg_vcpu_state *s
         if (n != ZG_MSR_COUNT)
             return -EIO;
     }
-    if (what & ZG_VCPU_FPU) {
-        rc = kvm_set_fpu(vm, &st->fpu);
+    if (what & (ZG_VCPU_FPU | ZG_VCPU_XCRS)) {
+        rc = kvm_set_fpu(vm, &st->fpu, what);
         if (rc < 0)
             return rc;
     }
     if (what & ZG_VCPU_REGS) {
         struct kvm_regs r;
         regs_to_kvm(&r, &st->regs);
-        if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
+        if (vm->sync) {
+            vm->run->s.regs.regs = r;
+            vm->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+        } else if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0) {
             return -errno;
+        }
     }
     return 0;
 }
@@ -494,7 +549,9 @@ static int kvm_run(struct zg_hv_vm *vm, struct zg_hv_exit *ex)
     struct kvm_run *run = vm->run;
     memset(ex, 0, sizeof(*ex));
     vm->io_pending = 0;
-    if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+    int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    vm->ran = 1;
+    if (r < 0) {
         int e = errno;
         if (e == EINTR || e == EAGAIN) {
             run->immediate_exit = 0;

@@ -101,12 +101,17 @@ struct zg_vcpu_state {
 };
 _Static_assert(sizeof(struct zg_vcpu_state) == 4656, "zg_vcpu_state layout");
 
-/* Which parts vcpu_get_state/vcpu_set_state move. */
+/* Which parts vcpu_get_state/vcpu_set_state move. FPU is the x87/SSE/AVX
+ * state (XSAVE) and, read, XCR0 too; XCRS sets XCR0 (fpu.xcr0). A guest at
+ * CPL3 can change neither the MSRS nor XCR0, so a pooled reset leaves them
+ * as the restore set them (ZG_VCPU_RESET). */
 #define ZG_VCPU_REGS  0x1u
 #define ZG_VCPU_SREGS 0x2u
 #define ZG_VCPU_MSRS  0x4u
 #define ZG_VCPU_FPU   0x8u
-#define ZG_VCPU_ALL   0xfu
+#define ZG_VCPU_XCRS  0x10u
+#define ZG_VCPU_ALL   0x1fu
+#define ZG_VCPU_RESET (ZG_VCPU_REGS | ZG_VCPU_SREGS | ZG_VCPU_FPU)
 
 /* ---- Exits -------------------------------------------------------------- */
 enum zg_exit_reason {
@@ -191,6 +196,10 @@ struct zg_hv_ops {
     /* Copies the parts named by `what` (ZG_VCPU_*) out of / into the vCPU.
      * get_state after an IO exit first completes the `out` instruction (Xen:
      * marks the mailbox call answered), so the state saved resumes after it.
+     * KVM hands REGS and SREGS over through the run page (KVM_CAP_SYNC_REGS)
+     * where it can: set_state then costs no ioctl for them, they take effect
+     * at the next run, get_state reads back what was set; SREGS equal to
+     * what the vCPU holds are not set again.
      * A paravirtualised backend sets REGS and SREGS together (sregs.cr3 is
      * then the GPA of the canonical top-level table) and refuses to get
      * SREGS if the guest changed its page tables behind the monitor. */

@@ -287,7 +287,9 @@ set:
     return 0;
 }
 
-int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint64_t ready_gpa)
+/* zg_inst_resume, setting the parts `what` of the vCPU state. */
+static int resume_state(struct zg_instance *in, const struct zg_vcpu_state *st, uint64_t ready_gpa,
+                        unsigned what)
 {
     if ((ready_gpa & 7) || !zg_guest_ptr(in, ready_gpa, sizeof(struct zg_hc_ready))) {
         fail(in, "READY struct at 0x%llx is outside guest memory or misaligned",
@@ -322,7 +324,7 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
     }
     if (nr != ZG_HC_READY_RECV || !zg_guest_ptr(in, ready_gpa, sizeof(struct zg_hc_ready_recv)))
         nr = ZG_HC_READY;
-    int rc = in->hv->vcpu_set_state(in->vm, st, ZG_VCPU_ALL);
+    int rc = in->hv->vcpu_set_state(in->vm, st, what);
     if (rc < 0) {
         fail(in, "%s: cannot set the captured vCPU state: %s", in->hv->name, strerror(-rc));
         return rc;
@@ -332,6 +334,11 @@ int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint6
     in->stopped_at_ready = 1;
     in->t.loaded = zg_now_ns();
     return 0;
+}
+
+int zg_inst_resume(struct zg_instance *in, const struct zg_vcpu_state *st, uint64_t ready_gpa)
+{
+    return resume_state(in, st, ready_gpa, ZG_VCPU_ALL);
 }
 
 int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_vcpu_state *st,
@@ -362,7 +369,9 @@ int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_
     memset(&in->t, 0, sizeof(in->t));
     in->t.created = zg_now_ns();
     in->id = next_instance_id();
-    return zg_inst_resume(in, st, ready_gpa);
+    /* The MSRs and XCR0 are as the restore set them: neither the guest at
+     * CPL3 nor the monitor after boot can change them. */
+    return resume_state(in, st, ready_gpa, ZG_VCPU_RESET);
 }
 
 void zg_inst_set_io(struct zg_instance *in, int in_fd, int out_fd)

@@ -324,8 +324,8 @@ static void sregs_to_kvm(struct kvm_sregs *k, const struct zg_sregs *z)
 static int seg_equal(const struct zg_segment *a, const struct zg_segment *b)
 {
     return a->base == b->base && a->limit == b->limit && a->selector == b->selector &&
-           a->type == b->type && a->present == b->present && a->dpl == b->dpl &&
-           a->db == b->db && a->s == b->s && a->l == b->l && a->g == b->g && a->avl == b->avl &&
+           a->type == b->type && a->present == b->present && a->dpl == b->dpl && a->db == b->db &&
+           a->s == b->s && a->l == b->l && a->g == b->g && a->avl == b->avl &&
            a->unusable == b->unusable;
 }
 
@@ -334,11 +334,11 @@ static int sregs_equal(const struct zg_sregs *a, const struct zg_sregs *b)
 {
     return seg_equal(&a->cs, &b->cs) && seg_equal(&a->ds, &b->ds) && seg_equal(&a->es, &b->es) &&
            seg_equal(&a->fs, &b->fs) && seg_equal(&a->gs, &b->gs) && seg_equal(&a->ss, &b->ss) &&
-           seg_equal(&a->tr, &b->tr) && seg_equal(&a->ldt, &b->ldt) &&
-           a->gdt.base == b->gdt.base && a->gdt.limit == b->gdt.limit &&
-           a->idt.base == b->idt.base && a->idt.limit == b->idt.limit && a->cr0 == b->cr0 &&
-           a->cr2 == b->cr2 && a->cr3 == b->cr3 && a->cr4 == b->cr4 && a->cr8 == b->cr8 &&
-           a->efer == b->efer && a->apic_base == b->apic_base;
+           seg_equal(&a->tr, &b->tr) && seg_equal(&a->ldt, &b->ldt) && a->gdt.base == b->gdt.base &&
+           a->gdt.limit == b->gdt.limit && a->idt.base == b->idt.base &&
+           a->idt.limit == b->idt.limit && a->cr0 == b->cr0 && a->cr2 == b->cr2 &&
+           a->cr3 == b->cr3 && a->cr4 == b->cr4 && a->cr8 == b->cr8 && a->efer == b->efer &&
+           a->apic_base == b->apic_base;
 }
 
 /* struct kvm_fpu <-> the FXSAVE image at the start of zg_fpu.xsave. */

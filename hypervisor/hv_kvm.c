@@ -35,6 +35,7 @@ struct zg_hv_vm {
     int mem_mapped;
     int io_pending; /* the last exit was an `out` not yet completed */
     int sync;       /* REGS and SREGS go through run->s.regs (KVM_CAP_SYNC_REGS) */
+    uint64_t runs;  /* KVM_RUN calls */
     int ran;        /* a KVM_RUN returned: run->s.regs holds the vCPU's registers */
 };
 
@@ -200,6 +201,7 @@ static int kvm_flush_io(struct zg_hv_vm *vm)
     if (!vm->io_pending)
         return 0;
     vm->run->immediate_exit = 1;
+    vm->runs++;
     int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
     int e = errno;
     vm->run->immediate_exit = 0;
@@ -549,6 +551,7 @@ static int kvm_run(struct zg_hv_vm *vm, struct zg_hv_exit *ex)
     struct kvm_run *run = vm->run;
     memset(ex, 0, sizeof(*ex));
     vm->io_pending = 0;
+    vm->runs++;
     int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
     vm->ran = 1;
     if (r < 0) {
@@ -615,6 +618,11 @@ static void kvm_kick(struct zg_hv_vm *vm)
         __atomic_store_n(&vm->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 }
 
+static uint64_t kvm_entries(const struct zg_hv_vm *vm)
+{
+    return vm ? vm->runs : 0;
+}
+
 static int kvm_dirty_log(struct zg_hv_vm *vm, uint64_t *bitmap)
 {
     struct kvm_dirty_log d = {.slot = 0};
@@ -635,5 +643,6 @@ const struct zg_hv_ops zg_hv_kvm_ops = {
     .run = kvm_run,
     .kick = kvm_kick,
     .dirty_log = kvm_dirty_log,
+    .entries = kvm_entries,
     .vm_destroy = kvm_vm_destroy,
 };

@@ -210,6 +210,11 @@ struct zg_hv_ops {
      * filled, or a negative errno when the backend itself failed. */
     int (*run)(struct zg_hv_vm *vm, struct zg_hv_exit *exit);
 
+    /* How many times the vCPU was entered (KVM_RUN calls: run()'s, and those
+     * that only complete an `out` before a state change); NULL where the
+     * backend has no such count (Xen). */
+    uint64_t (*entries)(const struct zg_hv_vm *vm);
+
     /* Makes the current or next run() return ZG_EXIT_KICKED promptly.
      * Async-signal-safe. */
     void (*kick)(struct zg_hv_vm *vm);

@@ -633,6 +633,11 @@ uint64_t zg_inst_bytes_out(const struct zg_instance *in)
     return in->bytes_out;
 }
 
+uint64_t zg_inst_kvm_runs(const struct zg_instance *in)
+{
+    return in->vm && in->hv->entries ? in->hv->entries(in->vm) : 0;
+}
+
 uint64_t zg_inst_runs(const struct zg_instance *in)
 {
     return in->runs;

@@ -230,6 +230,11 @@ uint64_t zg_inst_bytes_out(const struct zg_instance *in);
 /* Round trips into the guest (backend run() calls: KVM_RUN) since the
  * instance was created or reset; each is an exit to the monitor. */
 uint64_t zg_inst_runs(const struct zg_instance *in);
+
+/* KVM_RUN calls on the instance's vCPU since it was created: run()'s and
+ * those that only complete an `out` before its state is changed (a reset's);
+ * 0 on a backend that does not count them (Xen). */
+uint64_t zg_inst_kvm_runs(const struct zg_instance *in);
 /* One line on what the instance's personality did since it was created or
  * reset (Linux: calls served, how they arrived, call sites rewritten) into
  * buf; 0 if it has nothing to say (zerg guests), else 1. */

@@ -203,6 +203,7 @@ struct bench {
     struct zg_instance *pool; /* the pooled VM, kept across rounds */
     uint64_t copied_total;
     uint64_t exits_fresh, exits_pooled; /* round trips into the guest, summed */
+    uint64_t kvm_runs_pooled;           /* KVM_RUN calls of pooled requests, resets included */
     long kib_total, kib_n;              /* private KiB of the first fresh instances */
     char err[512];
 };
@@ -272,6 +273,7 @@ static int step_pooled(struct bench *b)
     }
     struct zg_run_result res;
     uint64_t copied = 0;
+    uint64_t runs0 = zg_inst_kvm_runs(b->pool);
     uint64_t t0 = zg_now_ns();
     if (zg_restore_reset(b->img, b->pool, &copied, b->err, sizeof(b->err)) < 0) {
         zg_err("bench: %s", b->err);
@@ -290,6 +292,7 @@ static int step_pooled(struct bench *b)
     b->s[FB_POOLED].v[b->s[FB_POOLED].n++] = us(t0, tm->first_send);
     b->copied_total += copied;
     b->exits_pooled += zg_inst_runs(b->pool);
+    b->kvm_runs_pooled += zg_inst_kvm_runs(b->pool) - runs0;
     return 0;
 }
 
@@ -667,6 +670,7 @@ int zg_cmd_bench(int argc, char **argv)
     double pages_per_reset = runs ? (double)b->copied_total / (double)runs : 0;
     double exits_fresh = s[FRESH].n ? (double)b->exits_fresh / (double)s[FRESH].n : 0;
     double exits_pooled = s[POOLED].n ? (double)b->exits_pooled / (double)s[POOLED].n : 0;
+    double kvm_runs_pooled = s[POOLED].n ? (double)b->kvm_runs_pooled / (double)s[POOLED].n : 0;
     const char *floor_name = paravirt ? "Xen" : "KVM";
     if (json) {
         printf("{\"template\":\"%s\",\"runs\":%llu,\"cold_runs\":%llu", name,
@@ -692,7 +696,8 @@ int zg_cmd_bench(int argc, char **argv)
         }
         printf(",\"exits_per_fresh_request\":%.2f", exits_fresh);
         if (!paravirt)
-            printf(",\"exits_per_pooled_request\":%.2f", exits_pooled);
+            printf(",\"exits_per_pooled_request\":%.2f,\"kvm_runs_per_pooled_request\":%.2f",
+                   exits_pooled, kvm_runs_pooled);
         printf(",\"ratio_first_byte_cold_to_fresh\":%.1f"
                ",\"ratio_first_byte_fresh_to_floor\":%.2f"
                ",\"ratio_cold_to_restore_fresh\":%.1f,\"ratio_restore_fresh_to_floor\":%.2f}\n",
@@ -723,6 +728,9 @@ int zg_cmd_bench(int argc, char **argv)
         if (!paravirt)
             printf(", %.2f pooled", exits_pooled);
         printf(" (each an exit to the monitor)\n");
+        if (!paravirt)
+            printf("KVM_RUN calls per pooled request:        %8.2f (the reset's included)\n",
+                   kvm_runs_pooled);
         if (!paravirt) {
             printf("pages copied back per pooled reset:      %8.1f (written pages known by %s)\n",
                    pages_per_reset, written_by);

@@ -31,7 +31,8 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 LIB_SRCS  := $(sort $(wildcard monitor/*.c pagecache/*.c template/*.c snapshotter/*.c restorer/*.c)) \
              hypervisor/hv.c $(HV_BACKENDS:%=hypervisor/hv_%.c) \
              $(sort $(wildcard linux/*.c)) linux/rt_image.S
-TOOL_SRCS := $(sort $(wildcard tools/*.c))
+# serve/ is zerg serve's engine (serve/zg_serve.h), linked into the zerg command.
+TOOL_SRCS := $(sort $(wildcard tools/*.c serve/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 

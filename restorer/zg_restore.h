@@ -10,7 +10,7 @@
  *   with restored = 1 and this instance's own id, entropy and time.
  *
  * What it does not do
- *   Capture templates (snapshotter/), serving connections (tools/serve*).
+ *   Capture templates (snapshotter/), serving connections (serve/).
  *
  * Usage
  *     struct zg_image *img;

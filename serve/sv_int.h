@@ -1,36 +1,17 @@
-/* zerg serve: what the server's parts share.
- *
- * Shape
- *   One master process owns the listening sockets, a bounded queue of
- *   accepted connections, the per-instance log and the metrics. Instances
- *   run in worker processes (sharded, so no process holds more than a few
- *   dozen VMs: every page fault walks one KVM MMU notifier per VM of the
- *   process). Each worker runs `slots` threads; a slot owns one prepared
- *   instance per template and talks to the master over its own SOCK_SEQPACKET
- *   socketpair: the master sends a job with the connection's fd attached
- *   (SCM_RIGHTS); the slot runs the instance with the connection as its
- *   request stream, closes it, prepares the next instance (pooled: reset in
- *   place; fresh: a new VM) and answers with one report.
- *
- * Files: cmd_serve.c (options, master loop), serve_worker.c (slots),
- * serve_net.c (addresses, listeners, fd passing), serve_metrics.c
- * (counters, histograms, Prometheus text, log lines).
- */
-#ifndef ZG_SERVE_H
-#define ZG_SERVE_H
+/* zerg serve's engine: what its parts share (master.c, worker.c, net.c,
+ * metrics.c). The engine's interface is zg_serve.h. */
+#ifndef ZG_SV_INT_H
+#define ZG_SV_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "restorer/zg_restore.h"
+#include "serve/zg_serve.h"
 
 #define SV_MAX_TEMPLATES 16
 #define SV_MAX_LISTENERS 64
-
-enum sv_mode { SV_POOLED, SV_FRESH, SV_COLD };
-
-const char *sv_mode_name(enum sv_mode m);
 
 /* One template being served, as loaded by the master (workers inherit it). */
 struct sv_template {
@@ -38,19 +19,6 @@ struct sv_template {
     struct zg_image *img; /* pooled, fresh */
     void *elf;            /* cold: the guest ELF */
     size_t elf_len;
-};
-
-struct sv_config {
-    enum sv_mode mode;
-    uint64_t max_instances;     /* connections served at once */
-    uint64_t backlog;           /* accepted connections waiting beyond that */
-    uint64_t workers;           /* processes */
-    uint64_t deadline_ms;       /* per instance */
-    uint64_t mem_cap;           /* bytes per instance; 0 none */
-    uint64_t drain_ms;          /* SIGTERM: how long in-flight instances may take */
-    int guest_console;          /* pass guests' console output to stderr */
-    const char *guest;          /* cold: the guest ELF (default: from the template) */
-    const struct zg_hv_ops *hv; /* the backend every instance runs on */
 };
 
 /* ---- master <-> slot messages ------------------------------------------ */
@@ -91,7 +59,7 @@ struct sv_report {
     char why[256];
 };
 
-/* ---- serve_net.c ----------------------------------------------------------- */
+/* ---- net.c ----------------------------------------------------------- */
 
 struct sv_listener {
     char addr[256];   /* as given, for messages */
@@ -126,14 +94,14 @@ void sv_reset_close(int fd);
 /* Tells systemd (NOTIFY_SOCKET) something like "READY=1"; no-op without it. */
 void sv_notify(const char *state);
 
-/* ---- serve_worker.c -------------------------------------------------------- */
+/* ---- worker.c -------------------------------------------------------- */
 
 /* Runs a worker process's slots until the master closes their sockets;
  * never returns. */
 void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls, int ntmpls,
                     const int *slot_fds, int nslots, pid_t master) __attribute__((noreturn));
 
-/* ---- serve_metrics.c ------------------------------------------------------- */
+/* ---- metrics.c ------------------------------------------------------- */
 
 #define SV_HIST_BUCKETS 18
 
@@ -201,4 +169,4 @@ void sv_log_instance(struct sv_log *lg, const char *tmpl, enum sv_mode mode,
 void sv_log_event(struct sv_log *lg, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#endif /* ZG_SERVE_H */
+#endif /* ZG_SV_INT_H */

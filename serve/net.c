@@ -13,8 +13,25 @@
 #include <unistd.h>
 
 #include "monitor/zg_monitor.h"
-#include "tools/serve.h"
-#include "tools/zg_tool.h"
+#include "serve/sv_int.h"
+
+/* A decimal number from 0 to max into *out: 0, or -EINVAL. */
+static int dec_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!*s || strlen(s) > 19)
+        return -EINVAL;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+#include "monitor/zg_monitor.h"
 
 static int set_nonblock(int fd)
 {
@@ -93,7 +110,7 @@ static int listen_tcp(const char *addr, int backlog, struct sv_listener *l, char
         port = colon + 1;
     }
     uint64_t pn;
-    if (zg_parse_u64(port, 65535, &pn) < 0)
+    if (dec_u64(port, 65535, &pn) < 0)
         return zg_errf(err, errlen, -EINVAL, "'%s': '%s' is not a port number", addr, port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
@@ -136,7 +153,7 @@ int sv_listen(const char *addr, unsigned mode, int backlog, struct sv_listener *
         uint64_t n;
         int type = 0;
         socklen_t tl = sizeof(type);
-        if (zg_parse_u64(addr + 3, 65535, &n) < 0)
+        if (dec_u64(addr + 3, 65535, &n) < 0)
             return zg_errf(err, errlen, -EINVAL, "'%s': expected fd:NUMBER", addr);
         int acc = 0;
         socklen_t al = sizeof(acc);
@@ -159,8 +176,8 @@ int sv_systemd_fds(const char **names, int max)
 {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
     uint64_t p, n;
-    if (!pid || !fds || zg_parse_u64(pid, 0x7fffffff, &p) < 0 || (pid_t)p != getpid() ||
-        zg_parse_u64(fds, 1024, &n) < 0)
+    if (!pid || !fds || dec_u64(pid, 0x7fffffff, &p) < 0 || (pid_t)p != getpid() ||
+        dec_u64(fds, 1024, &n) < 0)
         return 0;
     if ((int)n > max)
         n = (uint64_t)max;

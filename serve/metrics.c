@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tools/serve.h"
+#include "serve/sv_int.h"
 
 /* Upper bounds in seconds; the last bucket is +Inf. */
 static const double bucket_le[SV_HIST_BUCKETS - 1] = {

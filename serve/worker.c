@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tools/serve.h"
+#include "serve/sv_int.h"
 
 struct slot {
     const struct sv_config *cfg;

@@ -1,0 +1,1127 @@
+/* zerg serve's engine: the master process (accept, queue, dispatch, log,
+ * metrics, signals, workers). See zg_serve.h for the shape. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "pagecache/zg_pagecache.h"
+#include "serve/sv_int.h"
+
+#define SV_METRICS_CLIENTS 8
+
+/* An error at start, on standard error as the zerg command prints them. */
+static void sv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sv_err(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("zerg: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- state ------------------------------------------------------------------ */
+
+enum slot_state { SL_STARTING, SL_IDLE, SL_BUSY, SL_CLOSED };
+
+struct mslot {
+    int fd;
+    int worker;
+    int idx; /* the slot's index within its worker */
+    int gen;
+    enum slot_state state;
+    uint32_t tmpl;
+    uint64_t seq, accept_ns;
+};
+
+struct mworker {
+    pid_t pid; /* 0: reaped */
+    int gen;
+    int nslots;
+};
+
+struct qconn {
+    int fd;
+    uint32_t tmpl;
+    uint64_t seq, accept_ns;
+};
+
+struct mclient {
+    int fd; /* -1: free */
+    uint64_t since;
+    size_t got;
+    char req[1024];
+    char *out; /* the response, written as the client takes it */
+    size_t outlen, outoff;
+};
+
+struct master {
+    struct sv_config cfg;
+    char home[4096];
+    struct sv_template tmpls[SV_MAX_TEMPLATES];
+    int ntmpls;
+    struct sv_listener lis[SV_MAX_LISTENERS];
+    int nlis;
+    struct sv_listener metrics;
+    struct mclient mclients[SV_METRICS_CLIENTS];
+    int ep, sfd, spare_fd; /* sfd: the read end of the signal pipe */
+    struct mslot *slots;
+    int nslots, cap_slots;
+    struct mworker *workers;
+    int nworkers, cap_workers;
+    int *idle; /* stack of slot indices */
+    int nidle;
+    struct qconn *q; /* ring of cfg.backlog (+1) */
+    size_t qcap, qhead, qlen;
+    uint64_t seq, busy;
+    uint64_t refused_unlogged, refused_logged_at;
+    int gen;
+    int draining, stop_now;
+    uint64_t drain_deadline;
+    int pend[256]; /* slots to start again: one entry per dead worker (its size) */
+    int npend;
+    uint64_t respawn_at;
+    int log_fd, log_json, quiet;
+    int (*find_guest)(const struct zg_tmpl *t, const char *given, char *path, size_t len);
+    struct sv_log log;
+    struct sv_stats st;
+};
+
+/* Signals reach the loop through a pipe (the classic self-pipe; signalfd
+ * would do, but valgrind cannot deliver to it): this is its write end. */
+static int sig_pipe_w = -1;
+
+enum { TAG_LISTENER = 1, TAG_SLOT, TAG_SIGNAL, TAG_METRICS, TAG_MCLIENT };
+
+static uint64_t tag(int type, int index)
+{
+    return ((uint64_t)type << 32) | (uint32_t)index;
+}
+
+static int ep_add(struct master *m, int fd, int type, int index)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag(type, index)};
+    return epoll_ctl(m->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* ---- templates -------------------------------------------------------------- */
+
+static void free_template(struct sv_template *t)
+{
+    zg_image_close(t->img);
+    free(t->elf);
+    t->img = NULL;
+    t->elf = NULL;
+}
+
+/* Loads template t's current version into *out (image; cold: the ELF too). */
+static int load_template(struct master *m, const char *name, struct sv_template *out, char *err,
+                         size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    int rc = zg_image_open(m->home, name, 0, &out->img, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (m->cfg.mode == SV_COLD) {
+        char path[4096];
+        if (!m->find_guest || m->find_guest(out->img->tmpl, m->cfg.guest, path, sizeof(path)) < 0 ||
+            zg_file_read(path, 256u << 20, &out->elf, &out->elf_len) < 0) {
+            free_template(out);
+            return zg_errf(err, errlen, -ENOENT,
+                           "--cold: cannot read the guest of template '%s' (%s); give --guest",
+                           name, path);
+        }
+        XXH128_hash_t h = XXH3_128bits(out->elf, out->elf_len);
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, h);
+        if (memcmp(c.digest, out->img->tmpl->info.guest_hash, 16) != 0)
+            sv_log_event(&m->log, "warning", "%s is not the guest template '%s' was made from",
+                         path, name);
+    }
+    return 0;
+}
+
+/* The backend: --backend, else the one the first template was captured on;
+ * every template must have been captured on it. A backend that owns guest
+ * memory (Xen) has no dirty log yet: no pooled reset (fresh instead) and no
+ * memory cap. */
+static int pick_backend(struct master *m)
+{
+    if (!m->cfg.hv && !(m->cfg.hv = zg_hv_lookup(m->tmpls[0].img->tmpl->info.backend))) {
+        sv_err("serve: backend '%s' is not built into this zerg",
+               m->tmpls[0].img->tmpl->info.backend);
+        return -1;
+    }
+    for (int t = 0; t < m->ntmpls && m->cfg.mode != SV_COLD; t++) {
+        char err[256];
+        if (zg_image_check_backend(m->tmpls[t].img, m->cfg.hv, err, sizeof(err)) < 0) {
+            sv_err("serve: %s", err);
+            return -1;
+        }
+    }
+    char detail[160] = "";
+    if (m->cfg.hv->probe(detail, sizeof(detail)) < 0) {
+        sv_err("serve: the %s backend cannot run: %s", m->cfg.hv->name, detail);
+        return -1;
+    }
+    if (!(m->cfg.hv->caps & ZG_HV_CAP_DIRTY_LOG)) {
+        if (m->cfg.mem_cap) {
+            sv_err("serve: --mem-cap needs a dirty log, which the %s backend does not have yet",
+                   m->cfg.hv->name);
+            return -1;
+        }
+        if (m->cfg.mode == SV_POOLED)
+            m->cfg.mode = SV_FRESH;
+    }
+    return 0;
+}
+
+static int template_index(struct master *m, const char *name)
+{
+    for (int i = 0; i < m->ntmpls; i++)
+        if (!strcmp(m->tmpls[i].name, name))
+            return i;
+    if (m->ntmpls == SV_MAX_TEMPLATES || strlen(name) >= sizeof(m->tmpls[0].name))
+        return -1;
+    snprintf(m->tmpls[m->ntmpls].name, sizeof(m->tmpls[0].name), "%s", name);
+    return m->ntmpls++;
+}
+
+/* ---- workers ---------------------------------------------------------------- */
+
+static void close_slot(struct master *m, int s)
+{
+    struct mslot *sl = &m->slots[s];
+    if (sl->state == SL_CLOSED)
+        return;
+    if (sl->state == SL_BUSY)
+        m->busy--;
+    epoll_ctl(m->ep, EPOLL_CTL_DEL, sl->fd, NULL);
+    close(sl->fd);
+    sl->fd = -1;
+    sl->state = SL_CLOSED;
+}
+
+/* Closes, in a new worker, every descriptor that belongs to the master. */
+static void drop_master_fds(struct master *m)
+{
+    for (int i = 0; i < m->nlis; i++)
+        if (m->lis[i].fd >= 0)
+            close(m->lis[i].fd);
+    if (m->metrics.fd >= 0)
+        close(m->metrics.fd);
+    for (int i = 0; i < SV_METRICS_CLIENTS; i++)
+        if (m->mclients[i].fd >= 0)
+            close(m->mclients[i].fd);
+    for (int i = 0; i < m->nslots; i++)
+        if (m->slots[i].fd >= 0)
+            close(m->slots[i].fd);
+    for (size_t i = 0; i < m->qlen; i++)
+        close(m->q[(m->qhead + i) % m->qcap].fd);
+    close(m->ep);
+    close(m->sfd);
+    close(sig_pipe_w);
+    if (m->spare_fd >= 0)
+        close(m->spare_fd);
+    if (m->log_fd > 2)
+        close(m->log_fd);
+    if (m->log.fd > 2 && m->log.fd != m->log_fd)
+        close(m->log.fd);
+}
+
+static int spawn_worker(struct master *m, int nslots)
+{
+    int mine[SV_SLOTS_PER_WORKER * 4], theirs[SV_SLOTS_PER_WORKER * 4];
+    if (nslots > (int)(sizeof(mine) / sizeof(mine[0])))
+        nslots = (int)(sizeof(mine) / sizeof(mine[0]));
+    int made = 0;
+    for (; made < nslots; made++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+            break;
+        mine[made] = sv[0];
+        theirs[made] = sv[1];
+    }
+    if (made < nslots) {
+        for (int i = 0; i < made; i++) {
+            close(mine[i]);
+            close(theirs[i]);
+        }
+        return -EMFILE;
+    }
+    if (m->nworkers == m->cap_workers) {
+        int cap = m->cap_workers ? m->cap_workers * 2 : 8;
+        struct mworker *w = realloc(m->workers, (size_t)cap * sizeof(*w));
+        if (!w)
+            goto fail;
+        m->workers = w;
+        m->cap_workers = cap;
+    }
+    if (m->nslots + nslots > m->cap_slots) {
+        int cap = (m->nslots + nslots) * 2;
+        struct mslot *s = realloc(m->slots, (size_t)cap * sizeof(*s));
+        int *idle = realloc(m->idle, (size_t)cap * sizeof(*idle));
+        if (s)
+            m->slots = s;
+        if (idle)
+            m->idle = idle;
+        if (!s || !idle)
+            goto fail;
+        m->cap_slots = cap;
+    }
+    /* Signals stay blocked across fork: none may reach the child while it
+     * still has the master's handlers and self-pipe. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid_t master = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < nslots; i++)
+            close(mine[i]);
+        drop_master_fds(m);
+        sv_worker_main(&m->cfg, m->tmpls, m->ntmpls, theirs, nslots, master);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        goto fail;
+    int w = m->nworkers++;
+    m->workers[w] = (struct mworker){.pid = pid, .gen = m->gen, .nslots = nslots};
+    for (int i = 0; i < nslots; i++) {
+        close(theirs[i]);
+        int s = m->nslots++;
+        m->slots[s] = (struct mslot){
+            .fd = mine[i], .worker = w, .idx = i, .gen = m->gen, .state = SL_STARTING};
+        ep_add(m, mine[i], TAG_SLOT, s);
+    }
+    return 0;
+fail:
+    for (int i = 0; i < nslots; i++) {
+        close(mine[i]);
+        close(theirs[i]);
+    }
+    return -ENOMEM;
+}
+
+/* Starts the current generation's workers: max_instances slots in all.
+ * Returns how many slots could not be started (0: all). */
+static int spawn_generation(struct master *m)
+{
+    uint64_t left = m->cfg.max_instances;
+    for (uint64_t w = 0; w < m->cfg.workers && left; w++) {
+        uint64_t n = (left + (m->cfg.workers - w) - 1) / (m->cfg.workers - w);
+        if (spawn_worker(m, (int)n) < 0)
+            return (int)left;
+        left -= n;
+    }
+    return 0;
+}
+
+static uint64_t live_workers(const struct master *m)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < m->nworkers; i++)
+        n += m->workers[i].pid > 0;
+    return n;
+}
+
+/* Schedules n slots of the current generation to be started again, in
+ * workers of at most the configured size, at most once a second. */
+static void pend_slots(struct master *m, int n)
+{
+    int per = (int)((m->cfg.max_instances + m->cfg.workers - 1) / m->cfg.workers);
+    while (n > 0 && m->npend < (int)(sizeof(m->pend) / sizeof(m->pend[0]))) {
+        int k = n < per ? n : per;
+        m->pend[m->npend++] = k;
+        n -= k;
+    }
+    uint64_t now = zg_now_ns();
+    if (m->respawn_at < now)
+        m->respawn_at = now + 1000000000ull;
+}
+
+static void reap(struct master *m)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return;
+        for (int i = 0; i < m->nworkers; i++) {
+            struct mworker *w = &m->workers[i];
+            if (w->pid != pid)
+                continue;
+            w->pid = 0;
+            int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            if (!clean) {
+                m->st.worker_deaths++;
+                sv_log_event(&m->log, "worker-died", "worker %d (pid %d) %s %d", i, (int)pid,
+                             WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+                             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                /* Its slots' sockets report the end of their connections. */
+                if (w->gen == m->gen && !m->draining)
+                    pend_slots(m, w->nslots);
+            }
+        }
+    }
+}
+
+/* ---- connections -------------------------------------------------------------- */
+
+static int pop_idle(struct master *m)
+{
+    while (m->nidle) {
+        int s = m->idle[--m->nidle];
+        if (m->slots[s].state == SL_IDLE && m->slots[s].gen == m->gen)
+            return s;
+    }
+    return -1;
+}
+
+/* 0: handed over; -1: that slot is gone (try another); -2: a passing
+ * shortage (ENOBUFS...): the slot stays idle, the connection waits. */
+static int send_to_slot(struct master *m, int s, const struct qconn *c)
+{
+    struct sv_job job = {.tmpl = c->tmpl, .seq = c->seq};
+    int rc = sv_send_job(m->slots[s].fd, &job, c->fd);
+    if (rc == -EPIPE || rc == -ECONNRESET || rc == -ENOTCONN || rc == -EBADF) {
+        close_slot(m, s);
+        return -1;
+    }
+    if (rc < 0) {
+        m->idle[m->nidle++] = s;
+        return -2;
+    }
+    close(c->fd);
+    struct mslot *sl = &m->slots[s];
+    sl->state = SL_BUSY;
+    sl->tmpl = c->tmpl;
+    sl->seq = c->seq;
+    sl->accept_ns = c->accept_ns;
+    m->busy++;
+    return 0;
+}
+
+static void dispatch(struct master *m)
+{
+    while (m->qlen && m->busy < m->cfg.max_instances) {
+        int s = pop_idle(m);
+        if (s < 0)
+            return;
+        struct qconn *c = &m->q[m->qhead];
+        int rc = send_to_slot(m, s, c);
+        if (rc == -2)
+            return; /* retried on the next turn of the loop */
+        if (rc < 0)
+            continue;
+        m->qhead = (m->qhead + 1) % m->qcap;
+        m->qlen--;
+    }
+}
+
+/* Closes a connection nobody will serve, with a reset; logged at most once a
+ * second (with how many since), so a flood cannot flood the log. */
+static void refuse(struct master *m, int tmpl, int fd, const char *why)
+{
+    m->st.t[tmpl].refused++;
+    sv_reset_close(fd);
+    m->refused_unlogged++;
+    uint64_t now = zg_now_ns();
+    if (now - m->refused_logged_at >= 1000000000ull || m->draining) {
+        sv_log_event(&m->log, "refused", "%llu connection(s) to template %s reset: %s",
+                     (unsigned long long)m->refused_unlogged, m->tmpls[tmpl].name, why);
+        m->refused_unlogged = 0;
+        m->refused_logged_at = now;
+    }
+}
+
+static void accept_on(struct master *m, int li)
+{
+    struct sv_listener *l = &m->lis[li];
+    for (int burst = 0; burst < 256; burst++) {
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if ((errno == EMFILE || errno == ENFILE) && m->spare_fd >= 0) {
+                /* Out of descriptors: refuse one connection rather than spin. */
+                close(m->spare_fd);
+                fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+                m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                    m->st.t[l->tmpl].accepted++;
+                    refuse(m, l->tmpl, fd, "the server is out of file descriptors");
+                }
+            }
+            return;
+        }
+        m->st.t[l->tmpl].accepted++;
+        if (l->is_tcp) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        struct qconn c = {
+            .fd = fd, .tmpl = (uint32_t)l->tmpl, .seq = ++m->seq, .accept_ns = zg_now_ns()};
+        dispatch(m);
+        if (m->qlen == 0 && m->busy < m->cfg.max_instances) {
+            int s, rc = -1;
+            while ((s = pop_idle(m)) >= 0 && (rc = send_to_slot(m, s, &c)) == -1)
+                ;
+            if (s >= 0 && rc == 0)
+                continue;
+        }
+        if (m->qlen >= m->cfg.backlog) {
+            refuse(m, l->tmpl, fd, "every instance busy and the backlog full");
+            continue;
+        }
+        m->q[(m->qhead + m->qlen) % m->qcap] = c;
+        m->qlen++;
+    }
+}
+
+static enum sv_fail fail_reason(int32_t end)
+{
+    switch (end) {
+    case ZG_END_DEADLINE:
+        return SV_FAIL_DEADLINE;
+    case ZG_END_FAULT:
+        return SV_FAIL_FAULT;
+    case ZG_END_MEMORY:
+        return SV_FAIL_MEMORY;
+    case SV_END_RESTORE:
+        return SV_FAIL_RESTORE;
+    default:
+        return SV_FAIL_HOST;
+    }
+}
+
+static void slot_idle(struct master *m, int s)
+{
+    struct mslot *sl = &m->slots[s];
+    if (sl->gen != m->gen || (m->draining && m->qlen == 0)) {
+        close_slot(m, s); /* an old generation's slot, or drained */
+        return;
+    }
+    sl->state = SL_IDLE;
+    m->idle[m->nidle++] = s;
+}
+
+static void on_slot(struct master *m, int s, uint32_t events)
+{
+    struct mslot *sl = &m->slots[s];
+    struct sv_report r;
+    ssize_t n = recv(sl->fd, &r, sizeof(r), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR) && !(events & (EPOLLHUP | EPOLLERR)))
+        return;
+    if (n != (ssize_t)sizeof(r)) {
+        /* The worker is gone (or talks nonsense): its connection ended with it. */
+        if (sl->state == SL_BUSY) {
+            struct sv_report dead;
+            memset(&dead, 0, sizeof(dead));
+            dead.seq = sl->seq;
+            dead.end = ZG_END_HOST;
+            dead.worker = (uint32_t)sl->worker;
+            dead.slot = (uint32_t)sl->idx;
+            snprintf(dead.why, sizeof(dead.why), "its worker process died");
+            uint64_t total = zg_now_ns() - sl->accept_ns;
+            m->st.t[sl->tmpl].served++;
+            m->st.t[sl->tmpl].failures[SV_FAIL_WORKER]++;
+            sv_log_instance(&m->log, m->tmpls[sl->tmpl].name, m->cfg.mode, &dead, 0, total);
+        }
+        close_slot(m, s);
+        return;
+    }
+    if (r.kind == SV_REP_IDLE && sl->state == SL_STARTING) {
+        slot_idle(m, s);
+        return;
+    }
+    if (r.kind != SV_REP_DONE || sl->state != SL_BUSY || r.seq != sl->seq ||
+        r.tmpl >= (uint32_t)m->ntmpls) {
+        close_slot(m, s);
+        return;
+    }
+    m->busy--;
+    sl->state = SL_STARTING; /* slot_idle decides */
+    /* To the connection's close, not to this report: a slot reports after
+     * preparing its next instance (a new VM, on Xen ~ a restore). */
+    uint64_t end = r.end_ns > sl->accept_ns ? r.end_ns : zg_now_ns();
+    uint64_t total = end - sl->accept_ns;
+    uint64_t queued = total > r.run_ns ? total - r.run_ns : 0;
+    struct sv_tmpl_stats *ts = &m->st.t[r.tmpl];
+    if (r.end == ZG_END_EXIT) {
+        ts->served++;
+        if (r.status != 0)
+            ts->exits_nonzero++;
+    } else {
+        if (r.end != SV_END_RESTORE)
+            ts->served++;
+        ts->failures[fail_reason(r.end)]++;
+    }
+    ts->bytes_in += r.bytes_in;
+    ts->bytes_out += r.bytes_out;
+    if (r.end != SV_END_RESTORE)
+        sv_hist_add(&ts->restore, (double)r.prep_ns / 1e9);
+    sv_hist_add(&ts->run, (double)r.run_ns / 1e9);
+    sv_hist_add(&ts->total, (double)total / 1e9);
+    r.why[sizeof(r.why) - 1] = '\0';
+    r.worker = (uint32_t)sl->worker;
+    r.slot = (uint32_t)sl->idx;
+    if (!m->quiet || r.end != ZG_END_EXIT)
+        sv_log_instance(&m->log, m->tmpls[r.tmpl].name, m->cfg.mode, &r, queued, total);
+    slot_idle(m, s);
+}
+
+/* ---- metrics endpoint ----------------------------------------------------------- */
+
+static void update_gauges(struct master *m)
+{
+    m->st.busy = m->busy;
+    m->st.idle = m->st.preparing = 0;
+    for (int i = 0; i < m->nslots; i++) {
+        if (m->slots[i].state == SL_IDLE)
+            m->st.idle++;
+        else if (m->slots[i].state == SL_STARTING)
+            m->st.preparing++;
+    }
+    m->st.queued = m->qlen;
+    m->st.max_instances = m->cfg.max_instances;
+    m->st.backlog = m->cfg.backlog;
+    m->st.workers = live_workers(m);
+    m->st.generation = (uint64_t)m->gen;
+}
+
+static void mclient_close(struct master *m, int i)
+{
+    epoll_ctl(m->ep, EPOLL_CTL_DEL, m->mclients[i].fd, NULL);
+    close(m->mclients[i].fd);
+    m->mclients[i].fd = -1;
+    free(m->mclients[i].out);
+    m->mclients[i].out = NULL;
+}
+
+/* Writes what the client takes now; waits for EPOLLOUT for the rest (the
+ * 5 s client timeout still applies). */
+static void mclient_write(struct master *m, int i)
+{
+    struct mclient *c = &m->mclients[i];
+    while (c->outoff < c->outlen) {
+        ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+        if (n > 0) {
+            c->outoff += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = tag(TAG_MCLIENT, i)};
+            epoll_ctl(m->ep, EPOLL_CTL_MOD, c->fd, &ev);
+            return;
+        }
+        break;
+    }
+    mclient_close(m, i);
+}
+
+static void on_metrics_accept(struct master *m)
+{
+    for (;;) {
+        int fd = accept4(m->metrics.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && m->spare_fd >= 0) {
+            close(m->spare_fd); /* out of descriptors: drop one scraper, don't spin */
+            fd = accept4(m->metrics.fd, NULL, NULL, SOCK_CLOEXEC);
+            m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd >= 0)
+                sv_reset_close(fd);
+            return;
+        }
+        if (fd < 0)
+            return;
+        int i = 0;
+        while (i < SV_METRICS_CLIENTS && m->mclients[i].fd >= 0)
+            i++;
+        if (i == SV_METRICS_CLIENTS) {
+            sv_reset_close(fd);
+            continue;
+        }
+        m->mclients[i] = (struct mclient){.fd = fd, .since = zg_now_ns(), .out = NULL};
+        ep_add(m, fd, TAG_MCLIENT, i);
+    }
+}
+
+static void on_metrics_client(struct master *m, int i)
+{
+    struct mclient *c = &m->mclients[i];
+    if (c->out) {
+        mclient_write(m, i);
+        return;
+    }
+    ssize_t n = read(c->fd, c->req + c->got, sizeof(c->req) - 1 - c->got);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        mclient_close(m, i);
+        return;
+    }
+    c->got += (size_t)n;
+    c->req[c->got] = '\0';
+    if (!strstr(c->req, "\r\n\r\n") && !strstr(c->req, "\n\n") && c->got < sizeof(c->req) - 1)
+        return;
+    const char *status = "404 Not Found";
+    char *body = NULL;
+    size_t blen = 0;
+    if (!strncmp(c->req, "GET /metrics ", 13) || !strncmp(c->req, "GET / ", 6)) {
+        update_gauges(m);
+        if (sv_metrics_render(&m->st, m->tmpls, m->ntmpls, m->cfg.mode, &body, &blen) < 0) {
+            mclient_close(m, i);
+            return;
+        }
+        status = "200 OK";
+    }
+    char head[256];
+    int hl = snprintf(head, sizeof(head),
+                      "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                      status, blen);
+    c->out = malloc((size_t)hl + blen);
+    if (!c->out) {
+        free(body);
+        mclient_close(m, i);
+        return;
+    }
+    memcpy(c->out, head, (size_t)hl);
+    if (blen)
+        memcpy(c->out + hl, body, blen);
+    free(body);
+    c->outlen = (size_t)hl + blen;
+    c->outoff = 0;
+    mclient_write(m, i);
+}
+
+/* ---- signals: drain and reload ----------------------------------------------------- */
+
+static void stop_listening(struct master *m)
+{
+    for (int i = 0; i < m->nlis; i++) {
+        if (m->lis[i].fd < 0)
+            continue;
+        epoll_ctl(m->ep, EPOLL_CTL_DEL, m->lis[i].fd, NULL);
+        close(m->lis[i].fd);
+        m->lis[i].fd = -1;
+        if (m->lis[i].unlink[0])
+            unlink(m->lis[i].unlink);
+    }
+}
+
+static void reload(struct master *m)
+{
+    struct sv_template next[SV_MAX_TEMPLATES];
+    char err[512];
+    for (int t = 0; t < m->ntmpls; t++) {
+        if (load_template(m, m->tmpls[t].name, &next[t], err, sizeof(err)) < 0) {
+            for (int u = 0; u < t; u++)
+                free_template(&next[u]);
+            m->st.reloads_failed++;
+            sv_log_event(&m->log, "reload-failed", "keeping the templates served: %s", err);
+            return;
+        }
+    }
+    for (int t = 0; t < m->ntmpls; t++) {
+        free_template(&m->tmpls[t]); /* the old workers keep their own mappings */
+        m->tmpls[t] = next[t];
+    }
+    m->gen++;
+    for (int s = 0; s < m->nslots; s++)
+        if (m->slots[s].state == SL_IDLE || m->slots[s].state == SL_STARTING)
+            close_slot(m, s); /* busy ones close when their connection ends */
+    m->nidle = 0;
+    m->npend = 0;
+    int missing = spawn_generation(m);
+    if (missing > 0) {
+        m->st.reloads_failed++;
+        sv_log_event(&m->log, "reload-failed",
+                     "generation %d: %d slot(s) could not be started (%s); retrying", m->gen,
+                     missing, strerror(errno));
+        pend_slots(m, missing);
+        return;
+    }
+    m->st.reloads_ok++;
+    sv_log_event(&m->log, "reload", "generation %d: %d template(s) reloaded", m->gen, m->ntmpls);
+}
+
+static void on_sig(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t n = write(sig_pipe_w, &b, 1);
+    (void)n; /* a full pipe already holds a wake-up */
+    errno = saved;
+}
+
+static int install_signals(struct master *m)
+{
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -errno;
+    m->sfd = p[0];
+    sig_pipe_w = p[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sig;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (sigaction(sigs[i], &sa, NULL) < 0)
+            return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static void on_signal(struct master *m)
+{
+    unsigned char sig;
+    while (read(m->sfd, &sig, 1) == 1) {
+        switch (sig) {
+        case SIGCHLD:
+            reap(m);
+            break;
+        case SIGHUP:
+            if (!m->draining)
+                reload(m);
+            break;
+        default: /* SIGTERM, SIGINT */
+            if (m->draining) {
+                m->drain_deadline = zg_now_ns();
+                m->stop_now = 1;
+                sv_log_event(&m->log, "stop", "second signal: stopping now");
+                break;
+            }
+            m->draining = 1;
+            m->npend = 0;
+            m->drain_deadline = zg_now_ns() + m->cfg.drain_ms * 1000000ull;
+            stop_listening(m);
+            sv_notify("STOPPING=1");
+            sv_log_event(&m->log, "drain", "%s: no longer accepting; %llu in flight, %zu queued",
+                         sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)m->busy,
+                         m->qlen);
+            for (int s = 0; s < m->nslots; s++)
+                if (m->slots[s].state == SL_IDLE && m->qlen == 0)
+                    close_slot(m, s);
+            break;
+        }
+    }
+}
+
+/* ---- the loop ----------------------------------------------------------------------- */
+
+static int run_master(struct master *m)
+{
+    struct epoll_event evs[64];
+    for (;;) {
+        uint64_t now = zg_now_ns();
+        if (m->draining && m->qlen == 0 && m->busy == 0)
+            break;
+        if (m->draining && now >= m->drain_deadline)
+            break;
+        if (m->npend && now >= m->respawn_at && !m->draining) {
+            while (m->npend) {
+                int n = m->pend[m->npend - 1];
+                sv_log_event(&m->log, "respawn", "starting a worker for %d slot(s)", n);
+                if (spawn_worker(m, n) < 0) {
+                    sv_log_event(&m->log, "error", "cannot start a worker: %s; retrying in 1 s",
+                                 strerror(errno));
+                    m->respawn_at = now + 1000000000ull;
+                    break;
+                }
+                m->npend--;
+            }
+        }
+        for (int i = 0; i < SV_METRICS_CLIENTS; i++)
+            if (m->mclients[i].fd >= 0 && now - m->mclients[i].since > 5000000000ull)
+                mclient_close(m, i);
+        int timeout = 1000;
+        if (m->draining) {
+            uint64_t left = (m->drain_deadline - now) / 1000000 + 1;
+            if (left < (uint64_t)timeout)
+                timeout = (int)left;
+        }
+        if (m->npend && !m->draining) {
+            uint64_t left = m->respawn_at > now ? (m->respawn_at - now) / 1000000 + 1 : 0;
+            if (left < (uint64_t)timeout)
+                timeout = (int)left;
+        }
+        m->st.log_dropped = m->log.dropped;
+        if (sv_log_flush(&m->log) && timeout > 50)
+            timeout = 50; /* lines wait for a slow reader: try again soon */
+        int n = epoll_wait(m->ep, evs, 64, timeout);
+        if (n < 0 && errno != EINTR) {
+            sv_log_event(&m->log, "error", "epoll_wait: %s", strerror(errno));
+            return -1;
+        }
+        for (int i = 0; i < n; i++) {
+            int type = (int)(evs[i].data.u64 >> 32);
+            int idx = (int)(uint32_t)evs[i].data.u64;
+            switch (type) {
+            case TAG_LISTENER:
+                if (m->lis[idx].fd >= 0)
+                    accept_on(m, idx);
+                break;
+            case TAG_SLOT:
+                if (m->slots[idx].state != SL_CLOSED)
+                    on_slot(m, idx, evs[i].events);
+                break;
+            case TAG_SIGNAL:
+                on_signal(m);
+                break;
+            case TAG_METRICS:
+                on_metrics_accept(m);
+                break;
+            case TAG_MCLIENT:
+                if (m->mclients[idx].fd >= 0)
+                    on_metrics_client(m, idx);
+                break;
+            }
+        }
+        dispatch(m);
+        if (m->draining && m->qlen == 0)
+            for (int s = 0; s < m->nslots; s++)
+                if (m->slots[s].state == SL_IDLE)
+                    close_slot(m, s);
+    }
+    return 0;
+}
+
+/* Stops every worker: their sockets close (threads exit after their
+ * connection), then a grace period, then SIGKILL. */
+static void stop_workers(struct master *m, int forced)
+{
+    for (size_t i = 0; i < m->qlen; i++) {
+        struct qconn *c = &m->q[(m->qhead + i) % m->qcap];
+        refuse(m, (int)c->tmpl, c->fd, "the server stopped before an instance was free");
+    }
+    m->qlen = 0;
+    for (int s = 0; s < m->nslots; s++)
+        close_slot(m, s);
+    uint64_t until = zg_now_ns() + (forced ? 0 : 5000000000ull);
+    for (;;) {
+        reap(m);
+        if (!live_workers(m))
+            return;
+        if (zg_now_ns() >= until) {
+            for (int i = 0; i < m->nworkers; i++)
+                if (m->workers[i].pid > 0)
+                    kill(m->workers[i].pid, SIGKILL);
+            for (int i = 0; i < m->nworkers; i++)
+                if (m->workers[i].pid > 0) {
+                    waitpid(m->workers[i].pid, NULL, 0);
+                    m->workers[i].pid = 0;
+                }
+            return;
+        }
+        usleep(10000);
+    }
+}
+
+/* Every connection costs the master a descriptor while it waits: take the
+ * hard limit, not the default soft 1024. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int open_listeners(struct master *m, const struct zg_serve_listen *la, int nla,
+                          const char *deftmpl, unsigned sockmode)
+{
+    const char *names[SV_MAX_LISTENERS];
+    int nsd = sv_systemd_fds(names, SV_MAX_LISTENERS);
+    char err[512], fdaddr[64];
+    struct zg_serve_listen sd[SV_MAX_LISTENERS];
+    if (nla == 0) {
+        for (int i = 0; i < nsd; i++) {
+            snprintf(fdaddr, sizeof(fdaddr), "fd:%d", 3 + i);
+            sd[i].addr = strdup(fdaddr); /* kept: the listener names it */
+            sd[i].tmpl = NULL;
+        }
+        la = sd;
+        nla = nsd;
+    }
+    if (nla == 0) {
+        sv_err("serve: nothing to listen on: give --listen ADDR (or socket-activate)");
+        return -EINVAL;
+    }
+    for (int i = 0; i < nla; i++) {
+        const char *addr = la[i].addr;
+        if (!strncmp(addr, "systemd:", 8)) {
+            int k = 0;
+            while (k < nsd && !(names[k] && !strcmp(names[k], addr + 8)))
+                k++;
+            if (k == nsd) {
+                sv_err("serve: no socket-activated fd named '%s' (LISTEN_FDNAMES)", addr + 8);
+                return -ENOENT;
+            }
+            snprintf(fdaddr, sizeof(fdaddr), "fd:%d", 3 + k);
+            addr = fdaddr;
+        }
+        const char *tname = la[i].tmpl ? la[i].tmpl : deftmpl;
+        if (!tname) {
+            sv_err("serve: %s: no template (give ADDR=TEMPLATE or --template NAME)", la[i].addr);
+            return -EINVAL;
+        }
+        int t = template_index(m, tname);
+        if (t < 0) {
+            sv_err("serve: too many templates, or the name '%s' is too long", tname);
+            return -EINVAL;
+        }
+        struct sv_listener *l = &m->lis[m->nlis];
+        if (sv_listen(addr, sockmode, (int)(m->cfg.backlog < 64 ? 64 : m->cfg.backlog), l, err,
+                      sizeof(err)) < 0) {
+            sv_err("serve: %s", err);
+            return -EINVAL;
+        }
+        snprintf(l->addr, sizeof(l->addr), "%s", la[i].addr);
+        l->tmpl = t;
+        m->nlis++;
+    }
+    return 0;
+}
+
+int zg_serve_run(const struct zg_serve_opts *o)
+{
+    static struct master mst;
+    struct master *m = &mst;
+    memset(m, 0, sizeof(*m));
+    m->cfg = o->cfg;
+    if (!m->cfg.workers)
+        m->cfg.workers = 1;
+    m->log_fd = o->log_fd;
+    m->log_json = o->log_json;
+    m->quiet = o->quiet;
+    m->find_guest = o->find_guest;
+    m->log.fd = -1;
+    m->metrics.fd = -1;
+    m->spare_fd = -1;
+    for (int i = 0; i < SV_METRICS_CLIENTS; i++)
+        m->mclients[i].fd = -1;
+    if (sv_log_open(&m->log, m->log_fd, m->log_json) < 0) {
+        sv_err("serve: out of memory");
+        return ZG_SERVE_HOST;
+    }
+    if (zg_home_dir(m->home, sizeof(m->home)) < 0) {
+        sv_err("cannot determine the zerg home directory (set ZERG_HOME)");
+        sv_log_close(&m->log);
+        return ZG_SERVE_HOST;
+    }
+    raise_fd_limit();
+    int status = ZG_SERVE_HOST;
+    m->ep = epoll_create1(EPOLL_CLOEXEC);
+    m->qcap = m->cfg.backlog + 1;
+    m->q = calloc(m->qcap, sizeof(*m->q));
+    if (m->ep < 0 || install_signals(m) < 0 || !m->q) {
+        sv_err("serve: cannot set up the event loop: %s", strerror(errno));
+        goto out;
+    }
+    if (open_listeners(m, o->listen, o->nlisten, o->default_template, o->socket_mode) < 0) {
+        status = ZG_SERVE_CONFIG;
+        goto out;
+    }
+    if (o->metrics_addr) {
+        char err[512];
+        if (sv_listen(o->metrics_addr, o->socket_mode, 16, &m->metrics, err, sizeof(err)) < 0) {
+            sv_err("serve: --metrics: %s", err);
+            status = ZG_SERVE_CONFIG;
+            goto out;
+        }
+    }
+    for (int t = 0; t < m->ntmpls; t++) {
+        char err[512], name[64];
+        snprintf(name, sizeof(name), "%s", m->tmpls[t].name);
+        if (load_template(m, name, &m->tmpls[t], err, sizeof(err)) < 0) {
+            sv_err("serve: %s", err);
+            status = ZG_SERVE_REFUSED;
+            goto out;
+        }
+    }
+    if (pick_backend(m) < 0) {
+        status = ZG_SERVE_REFUSED;
+        goto out;
+    }
+    m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (spawn_generation(m) != 0) {
+        sv_err("serve: cannot start the workers: %s", strerror(errno));
+        goto out;
+    }
+    char capbuf[32] = "none";
+    if (m->cfg.mem_cap)
+        snprintf(capbuf, sizeof(capbuf), "%llu KiB", (unsigned long long)(m->cfg.mem_cap >> 10));
+    for (int i = 0; i < m->nlis; i++) {
+        ep_add(m, m->lis[i].fd, TAG_LISTENER, i);
+        sv_log_event(&m->log, "listening",
+                     "%s -> template %s (%s, max-instances %llu, workers %llu, backlog %llu, "
+                     "deadline %llu ms, mem-cap %s)",
+                     m->lis[i].addr, m->tmpls[m->lis[i].tmpl].name, sv_mode_name(m->cfg.mode),
+                     (unsigned long long)m->cfg.max_instances, (unsigned long long)m->cfg.workers,
+                     (unsigned long long)m->cfg.backlog, (unsigned long long)m->cfg.deadline_ms,
+                     capbuf);
+    }
+    if (m->metrics.fd >= 0) {
+        ep_add(m, m->metrics.fd, TAG_METRICS, 0);
+        sv_log_event(&m->log, "metrics", "Prometheus text on %s", o->metrics_addr);
+    }
+    ep_add(m, m->sfd, TAG_SIGNAL, 0);
+    sv_notify("READY=1");
+    int rc = run_master(m);
+    int forced = rc < 0 || m->busy > 0 || m->qlen > 0;
+    if (forced)
+        sv_log_event(&m->log, "stop", "%s: killing %llu in-flight instance(s), %zu queued",
+                     rc < 0        ? "event loop failed"
+                     : m->stop_now ? "second signal"
+                                   : "drain timeout",
+                     (unsigned long long)m->busy, m->qlen);
+    stop_listening(m);
+    stop_workers(m, forced);
+    uint64_t served = 0, refused = 0;
+    for (int t = 0; t < m->ntmpls; t++) {
+        served += m->st.t[t].served;
+        refused += m->st.t[t].refused;
+    }
+    sv_log_event(
+        &m->log, "stopped", "accepted %llu connection(s): %llu handed to instances, %llu refused",
+        (unsigned long long)m->seq, (unsigned long long)served, (unsigned long long)refused);
+    status = forced ? ZG_SERVE_FORCED : ZG_SERVE_STOPPED;
+out:
+    stop_listening(m);
+    if (m->metrics.fd >= 0) {
+        close(m->metrics.fd);
+        if (m->metrics.unlink[0])
+            unlink(m->metrics.unlink);
+    }
+    for (int t = 0; t < m->ntmpls; t++)
+        free_template(&m->tmpls[t]);
+    if (m->nworkers)
+        stop_workers(m, 1);
+    free(m->slots);
+    free(m->idle);
+    free(m->workers);
+    free(m->q);
+    sv_log_close(&m->log);
+    return status;
+}

@@ -80,7 +80,7 @@ bin/zerg template create zergling --guest bin/guests/zergling.elf -q >/dev/null 
 
 MODES=(pooled fresh cold)
 declare -A FLAG=([pooled]="" [fresh]="--fresh" [cold]="--cold")
-declare -A SERVE_CMD
+declare -A SERVE_CMD SPID
 for m in "${MODES[@]}"; do
     # shellcheck disable=SC2206
     args=(${FLAG[$m]} -q -n "$INSTANCES" --listen "unix:$DIR/$m.sock=zergling")
@@ -89,6 +89,7 @@ for m in "${MODES[@]}"; do
         tail -n 5 "$DIR/$m.log" >&2
         die "zerg serve ($m) did not start listening"
     }
+    SPID[$m]=$SERVE_PID
 done
 
 # The floor: a 400-byte static file (zergling's whole response, headers
@@ -164,19 +165,40 @@ parse() {
     ' "$1"
 }
 
-declare -A RPS P50 P90 P99 REQ ERR
+# CPU time (user + system, clock ticks) of a process and its children: the
+# zerg serve master and its workers, or nginx's master and workers.
+HZ=$(getconf CLK_TCK)
+cpu_ticks() {
+    local sum=0 p t
+    for p in $(tree_pids "$@"); do
+        t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null)
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+
+declare -A RPS P50 P90 P99 REQ ERR CPU_Z CPU_N
 for m in "${ALL[@]}"; do
     url="http://127.0.0.1:$PORT${URL[$m]}"
     if [ "$m" != cold ] && [ "$WARMUP" != 0 ]; then
         $WRK -d"${WARMUP}s" "$url" >"$DIR/$m.warmup" 2>&1 || true
     fi
     [ "$json" = 1 ] || printf 'bench-serve: %s (%ss)\n' "$m" "${DUR[$m]}" >&2
+    z0=0
+    [ "$m" = static ] || z0=$(cpu_ticks "${SPID[$m]}")
+    n0=$(cpu_ticks "$NGINX_PID")
     $WRK -d"${DUR[$m]}s" "$url" >"$DIR/$m.wrk" 2>&1 || {
         cat "$DIR/$m.wrk" >&2
         die "wrk failed on $url"
     }
+    z1=0
+    [ "$m" = static ] || z1=$(cpu_ticks "${SPID[$m]}")
+    n1=$(cpu_ticks "$NGINX_PID")
     read -r rps p50 p90 p99 req err < <(parse "$DIR/$m.wrk")
     RPS[$m]=$rps P50[$m]=$p50 P90[$m]=$p90 P99[$m]=$p99 REQ[$m]=$req ERR[$m]=$err
+    # microseconds of CPU per request, by process
+    CPU_Z[$m]=$(awk -v d=$((z1 - z0)) -v hz="$HZ" -v n="$req" 'BEGIN {printf "%.1f", n ? d * 1e6 / hz / n : 0}')
+    CPU_N[$m]=$(awk -v d=$((n1 - n0)) -v hz="$HZ" -v n="$req" 'BEGIN {printf "%.1f", n ? d * 1e6 / hz / n : 0}')
 done
 
 # ratio A B: A/B to 1 decimal ("n/a" when B is 0).
@@ -216,8 +238,9 @@ if [ "$json" = 1 ]; then
     printf '"modes":{'
     sep=""
     for m in "${ALL[@]}"; do
-        printf '%s"%s":{"requests_per_s":%s,"p50_ms":%s,"p90_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s}' \
-            "$sep" "$m" "${RPS[$m]}" "${P50[$m]}" "${P90[$m]}" "${P99[$m]}" "${REQ[$m]}" "${ERR[$m]}"
+        printf '%s"%s":{"requests_per_s":%s,"p50_ms":%s,"p90_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"cpu_us_per_request_zerg":%s,"cpu_us_per_request_nginx":%s}' \
+            "$sep" "$m" "${RPS[$m]}" "${P50[$m]}" "${P90[$m]}" "${P99[$m]}" "${REQ[$m]}" "${ERR[$m]}" \
+            "${CPU_Z[$m]}" "${CPU_N[$m]}"
         sep=","
     done
     printf '},"ratios":{"cold_p50_over_pooled_p50":%s,"pooled_rps_over_cold_rps":%s,' \
@@ -231,11 +254,14 @@ if [ "$json" = 1 ]; then
         "$([ "$goal_rps" = met ] && echo true || echo false)" \
         "$([ ${#bad[@]} -eq 0 ] && echo true || echo false)"
 else
-    printf '%-8s %12s %10s %10s %10s %10s %8s\n' mode requests/s "p50 ms" "p90 ms" "p99 ms" requests errors
+    printf '%-8s %12s %10s %10s %10s %10s %8s %12s %12s\n' mode requests/s "p50 ms" "p90 ms" "p99 ms" \
+        requests errors "zerg cpu us" "nginx cpu us"
     for m in "${ALL[@]}"; do
-        printf '%-8s %12s %10s %10s %10s %10s %8s\n' "$m" "${RPS[$m]}" "${P50[$m]}" "${P90[$m]}" \
-            "${P99[$m]}" "${REQ[$m]}" "${ERR[$m]}"
+        printf '%-8s %12s %10s %10s %10s %10s %8s %12s %12s\n' "$m" "${RPS[$m]}" "${P50[$m]}" "${P90[$m]}" \
+            "${P99[$m]}" "${REQ[$m]}" "${ERR[$m]}" "${CPU_Z[$m]}" "${CPU_N[$m]}"
     done
+    echo "(cpu us: CPU time per request of zerg serve's master and workers, and of nginx,"
+    echo " from /proc/PID/stat user + system time before and after the run)"
     echo
     echo "ratios (this run):"
     echo "  cold p50 / pooled p50:       ${r_cold_p50}x"

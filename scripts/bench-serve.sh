@@ -165,17 +165,8 @@ parse() {
     ' "$1"
 }
 
-# CPU time (user + system, clock ticks) of a process and its children: the
-# zerg serve master and its workers, or nginx's master and workers.
+# CPU time of zerg serve's master and workers, or nginx's (proc_cpu_ticks).
 HZ=$(getconf CLK_TCK)
-cpu_ticks() {
-    local sum=0 p t
-    for p in $(tree_pids "$@"); do
-        t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null)
-        sum=$((sum + ${t:-0}))
-    done
-    echo "$sum"
-}
 
 declare -A RPS P50 P90 P99 REQ ERR CPU_Z CPU_N
 for m in "${ALL[@]}"; do
@@ -185,15 +176,15 @@ for m in "${ALL[@]}"; do
     fi
     [ "$json" = 1 ] || printf 'bench-serve: %s (%ss)\n' "$m" "${DUR[$m]}" >&2
     z0=0
-    [ "$m" = static ] || z0=$(cpu_ticks "${SPID[$m]}")
-    n0=$(cpu_ticks "$NGINX_PID")
+    [ "$m" = static ] || z0=$(proc_cpu_ticks "${SPID[$m]}")
+    n0=$(proc_cpu_ticks "$NGINX_PID")
     $WRK -d"${DUR[$m]}s" "$url" >"$DIR/$m.wrk" 2>&1 || {
         cat "$DIR/$m.wrk" >&2
         die "wrk failed on $url"
     }
     z1=0
-    [ "$m" = static ] || z1=$(cpu_ticks "${SPID[$m]}")
-    n1=$(cpu_ticks "$NGINX_PID")
+    [ "$m" = static ] || z1=$(proc_cpu_ticks "${SPID[$m]}")
+    n1=$(proc_cpu_ticks "$NGINX_PID")
     read -r rps p50 p90 p99 req err < <(parse "$DIR/$m.wrk")
     RPS[$m]=$rps P50[$m]=$p50 P90[$m]=$p90 P99[$m]=$p99 REQ[$m]=$req ERR[$m]=$err
     # microseconds of CPU per request, by process

@@ -132,6 +132,16 @@ proc_rss_kib() {
     done
     echo "$sum"
 }
+# proc_cpu_ticks PID...: summed user + system CPU time (clock ticks) of the
+# processes and their children.
+proc_cpu_ticks() {
+    local sum=0 p v
+    for p in $(tree_pids "$@"); do
+        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null)
+        sum=$((sum + ${v:-0}))
+    done
+    echo "$sum"
+}
 proc_fds() {
     local sum=0 p
     for p in $(tree_pids "$@"); do

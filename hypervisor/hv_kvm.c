@@ -492,9 +492,20 @@ static int kvm_vcpu_get_state(struct zg_hv_vm *vm, struct zg_vcpu_state *st, uns
 
 static int kvm_vcpu_set_state(struct zg_hv_vm *vm, const struct zg_vcpu_state *st, unsigned what)
 {
-    int rc = kvm_flush_io(vm);
-    if (rc < 0)
-        return rc;
+    int rc = 0;
+    if (vm->sync && (what & ZG_VCPU_REGS)) {
+        /* A pending `out` is completed by the next KVM_RUN instead of one
+         * of its own now: KVM applies the registers set here (through the
+         * run page) and then completes the `out`, which skips the
+         * instruction only if RIP is still at it -- it is not, RIP is the
+         * new state's (were the order the other way, the skip would happen
+         * first and the new RIP replace it). One KVM_RUN saved per reset. */
+        vm->io_pending = 0;
+    } else {
+        rc = kvm_flush_io(vm);
+        if (rc < 0)
+            return rc;
+    }
     if (what & ZG_VCPU_SREGS) {
         struct kvm_sregs s;
         sregs_to_kvm(&s, &st->sregs);

@@ -346,12 +346,11 @@ int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_
 {
     if (!(in->cfg.flags & ZG_INST_TRACK_DIRTY) || zg_paravirt(in))
         return -EINVAL;
-    /* Completes a pending `out` first, so nothing of the last run lands
-     * after the copy-back. */
+    /* The run ended in an `out` (a hypercall) or a fault: completing an
+     * `out` writes no guest memory, only moves RIP, which the state set
+     * below replaces (the backend completes it where it must: hv_kvm.c). */
     uint64_t n = 0;
-    int rc = in->hv->vcpu_get_state(in->vm, &(struct zg_vcpu_state){0}, 0);
-    if (rc == 0)
-        rc = zg_written_put_back(in, image, &n);
+    int rc = zg_written_put_back(in, image, &n);
     if (rc < 0) {
         fail(in, "%s: cannot put the written pages back (%s): %s", in->hv->name,
              zg_written_method(in), strerror(-rc));

@@ -953,16 +953,19 @@ static int open_listeners(struct master *m, const struct zg_serve_listen *la, in
 {
     const char *names[SV_MAX_LISTENERS];
     int nsd = sv_systemd_fds(names, SV_MAX_LISTENERS);
-    char err[512], fdaddr[64];
+    char err[512], fdaddr[64], sdaddr[SV_MAX_LISTENERS][16];
     struct zg_serve_listen sd[SV_MAX_LISTENERS];
     if (nla == 0) {
         for (int i = 0; i < nsd; i++) {
-            snprintf(fdaddr, sizeof(fdaddr), "fd:%d", 3 + i);
-            sd[i].addr = strdup(fdaddr); /* kept: the listener names it */
-            sd[i].tmpl = NULL;
+            snprintf(sdaddr[i], sizeof(sdaddr[i]), "fd:%d", 3 + i);
+            sd[i] = (struct zg_serve_listen){sdaddr[i], NULL};
         }
         la = sd;
         nla = nsd;
+    }
+    if (nla > SV_MAX_LISTENERS) {
+        sv_err("serve: %d addresses to listen on: at most %d", nla, SV_MAX_LISTENERS);
+        return -EINVAL;
     }
     if (nla == 0) {
         sv_err("serve: nothing to listen on: give --listen ADDR (or socket-activate)");

@@ -10,9 +10,6 @@
 #include "restorer/zg_restore.h"
 #include "serve/zg_serve.h"
 
-#define SV_MAX_TEMPLATES 16
-#define SV_MAX_LISTENERS 64
-
 /* One template being served, as loaded by the master (workers inherit it). */
 struct sv_template {
     char name[64];

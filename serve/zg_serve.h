@@ -34,8 +34,8 @@
 #include "hypervisor/zg_hv.h"
 #include "template/zg_template.h"
 
-#define SV_MAX_TEMPLATES 16
-#define SV_MAX_LISTENERS 64
+#define SV_MAX_TEMPLATES 16 /* templates served at once */
+#define SV_MAX_LISTENERS 64 /* addresses listened on (zg_serve_opts.nlisten) */
 
 enum sv_mode { SV_POOLED, SV_FRESH, SV_COLD };
 

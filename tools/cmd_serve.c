@@ -10,8 +10,6 @@
 #include "serve/zg_serve.h"
 #include "tools/zg_tool.h"
 
-#define SV_MAX_LISTENS 64 /* --listen options */
-
 static void serve_usage(FILE *f)
 {
     fprintf(f,
@@ -119,7 +117,7 @@ int zg_cmd_serve(int argc, char **argv)
                                       .drain_ms = SV_DEFAULT_DRAIN},
                               .log_fd = 2,
                               .find_guest = zg_tool_find_guest};
-    struct zg_serve_listen la[SV_MAX_LISTENS];
+    struct zg_serve_listen la[SV_MAX_LISTENERS];
     int nla = 0;
     const char *log_path = NULL;
     uint64_t workers = 0;
@@ -131,9 +129,9 @@ int zg_cmd_serve(int argc, char **argv)
             o.default_template = optarg;
             break;
         case 'l':
-            if (nla == SV_MAX_LISTENS || parse_listen(optarg, &la[nla]) < 0) {
+            if (nla == SV_MAX_LISTENERS || parse_listen(optarg, &la[nla]) < 0) {
                 zg_err("--listen: '%s' is not ADDR or ADDR=TEMPLATE (at most %d)", optarg,
-                       SV_MAX_LISTENS);
+                       SV_MAX_LISTENERS);
                 return ZG_EXIT_USAGE;
             }
             nla++;

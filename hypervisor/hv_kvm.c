@@ -34,7 +34,6 @@ struct zg_hv_vm {
     uint64_t mem_size;
     int mem_mapped;
     int io_pending; /* the last exit was an `out` not yet completed */
-    int sync;       /* REGS and SREGS go through run->s.regs (KVM_CAP_SYNC_REGS) */
     uint64_t runs;  /* KVM_RUN calls */
     int ran;        /* a KVM_RUN returned: run->s.regs holds the vCPU's registers */
 };
@@ -161,10 +160,8 @@ static int kvm_vm_create(struct zg_hv_vm **out)
         rc = -errno;
         goto fail;
     }
-    if (kvm.sync_regs) {
-        vm->sync = 1;
+    if (kvm.sync_regs) /* REGS and SREGS go through run->s.regs */
         vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
-    }
     *out = vm;
     return 0;
 fail:
@@ -493,7 +490,7 @@ static int kvm_vcpu_get_state(struct zg_hv_vm *vm, struct zg_vcpu_state *st, uns
 static int kvm_vcpu_set_state(struct zg_hv_vm *vm, const struct zg_vcpu_state *st, unsigned what)
 {
     int rc = 0;
-    if (vm->sync && (what & ZG_VCPU_REGS)) {
+    if (kvm.sync_regs && (what & ZG_VCPU_REGS)) {
         /* A pending `out` is completed by the next KVM_RUN instead of one
          * of its own now: KVM applies the registers set here (through the
          * run page) and then completes the `out`, which skips the
@@ -509,7 +506,7 @@ static int kvm_vcpu_set_state(struct zg_hv_vm *vm, const struct zg_vcpu_state *s
     if (what & ZG_VCPU_SREGS) {
         struct kvm_sregs s;
         sregs_to_kvm(&s, &st->sregs);
-        if (vm->sync) {
+        if (kvm.sync_regs) {
             /* Setting SREGS resets KVM's MMU context: not when nothing
              * changed since the last exit (a guest at CPL3 can load segment
              * registers, so this is looked at, not assumed). */
@@ -547,7 +544,7 @@ static int kvm_vcpu_set_state(struct zg_hv_vm *vm, const struct zg_vcpu_state *s
     if (what & ZG_VCPU_REGS) {
         struct kvm_regs r;
         regs_to_kvm(&r, &st->regs);
-        if (vm->sync) {
+        if (kvm.sync_regs) {
             vm->run->s.regs.regs = r;
             vm->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
         } else if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0) {

@@ -168,27 +168,30 @@ parse() {
 # CPU time of zerg serve's master and workers, or nginx's (proc_cpu_ticks).
 HZ=$(getconf CLK_TCK)
 
-declare -A RPS P50 P90 P99 REQ ERR CPU_Z CPU_N
+declare -A RPS P50 P90 P99 REQ ERR CPU_Z CPU_M CPU_N
+# master_ticks PID: the master process alone (its workers are its children).
+master_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 for m in "${ALL[@]}"; do
     url="http://127.0.0.1:$PORT${URL[$m]}"
     if [ "$m" != cold ] && [ "$WARMUP" != 0 ]; then
         $WRK -d"${WARMUP}s" "$url" >"$DIR/$m.warmup" 2>&1 || true
     fi
     [ "$json" = 1 ] || printf 'bench-serve: %s (%ss)\n' "$m" "${DUR[$m]}" >&2
-    z0=0
-    [ "$m" = static ] || z0=$(proc_cpu_ticks "${SPID[$m]}")
+    z0=0 m0=0
+    [ "$m" = static ] || z0=$(proc_cpu_ticks "${SPID[$m]}") m0=$(master_ticks "${SPID[$m]}")
     n0=$(proc_cpu_ticks "$NGINX_PID")
     $WRK -d"${DUR[$m]}s" "$url" >"$DIR/$m.wrk" 2>&1 || {
         cat "$DIR/$m.wrk" >&2
         die "wrk failed on $url"
     }
-    z1=0
-    [ "$m" = static ] || z1=$(proc_cpu_ticks "${SPID[$m]}")
+    z1=0 m1=0
+    [ "$m" = static ] || z1=$(proc_cpu_ticks "${SPID[$m]}") m1=$(master_ticks "${SPID[$m]}")
     n1=$(proc_cpu_ticks "$NGINX_PID")
     read -r rps p50 p90 p99 req err < <(parse "$DIR/$m.wrk")
     RPS[$m]=$rps P50[$m]=$p50 P90[$m]=$p90 P99[$m]=$p99 REQ[$m]=$req ERR[$m]=$err
     # microseconds of CPU per request, by process
     CPU_Z[$m]=$(awk -v d=$((z1 - z0)) -v hz="$HZ" -v n="$req" 'BEGIN {printf "%.1f", n ? d * 1e6 / hz / n : 0}')
+    CPU_M[$m]=$(awk -v d=$((m1 - m0)) -v hz="$HZ" -v n="$req" 'BEGIN {printf "%.1f", n ? d * 1e6 / hz / n : 0}')
     CPU_N[$m]=$(awk -v d=$((n1 - n0)) -v hz="$HZ" -v n="$req" 'BEGIN {printf "%.1f", n ? d * 1e6 / hz / n : 0}')
 done
 
@@ -229,9 +232,9 @@ if [ "$json" = 1 ]; then
     printf '"modes":{'
     sep=""
     for m in "${ALL[@]}"; do
-        printf '%s"%s":{"requests_per_s":%s,"p50_ms":%s,"p90_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"cpu_us_per_request_zerg":%s,"cpu_us_per_request_nginx":%s}' \
+        printf '%s"%s":{"requests_per_s":%s,"p50_ms":%s,"p90_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"cpu_us_per_request_zerg":%s,"cpu_us_per_request_zerg_master":%s,"cpu_us_per_request_nginx":%s}' \
             "$sep" "$m" "${RPS[$m]}" "${P50[$m]}" "${P90[$m]}" "${P99[$m]}" "${REQ[$m]}" "${ERR[$m]}" \
-            "${CPU_Z[$m]}" "${CPU_N[$m]}"
+            "${CPU_Z[$m]}" "${CPU_M[$m]}" "${CPU_N[$m]}"
         sep=","
     done
     printf '},"ratios":{"cold_p50_over_pooled_p50":%s,"pooled_rps_over_cold_rps":%s,' \
@@ -245,14 +248,15 @@ if [ "$json" = 1 ]; then
         "$([ "$goal_rps" = met ] && echo true || echo false)" \
         "$([ ${#bad[@]} -eq 0 ] && echo true || echo false)"
 else
-    printf '%-8s %12s %10s %10s %10s %10s %8s %12s %12s\n' mode requests/s "p50 ms" "p90 ms" "p99 ms" \
-        requests errors "zerg cpu us" "nginx cpu us"
+    printf '%-8s %12s %10s %10s %10s %10s %8s %12s %12s %12s\n' mode requests/s "p50 ms" "p90 ms" "p99 ms" \
+        requests errors "zerg cpu us" "master us" "nginx cpu us"
     for m in "${ALL[@]}"; do
-        printf '%-8s %12s %10s %10s %10s %10s %8s %12s %12s\n' "$m" "${RPS[$m]}" "${P50[$m]}" "${P90[$m]}" \
-            "${P99[$m]}" "${REQ[$m]}" "${ERR[$m]}" "${CPU_Z[$m]}" "${CPU_N[$m]}"
+        printf '%-8s %12s %10s %10s %10s %10s %8s %12s %12s %12s\n' "$m" "${RPS[$m]}" "${P50[$m]}" "${P90[$m]}" \
+            "${P99[$m]}" "${REQ[$m]}" "${ERR[$m]}" "${CPU_Z[$m]}" "${CPU_M[$m]}" "${CPU_N[$m]}"
     done
-    echo "(cpu us: CPU time per request of zerg serve's master and workers, and of nginx,"
-    echo " from /proc/PID/stat user + system time before and after the run)"
+    echo "(cpu us: CPU time per request of zerg serve's master and workers (of which the"
+    echo " master alone), and of nginx, from /proc/PID/stat user + system time before and"
+    echo " after the run)"
     echo
     echo "ratios (this run):"
     echo "  cold p50 / pooled p50:       ${r_cold_p50}x"

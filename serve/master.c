@@ -36,7 +36,12 @@ static void sv_err(const char *fmt, ...)
 
 /* ---- state ------------------------------------------------------------------ */
 
-enum slot_state { SL_STARTING, SL_IDLE, SL_BUSY, SL_CLOSED };
+/* A slot is STARTING (preparing), IDLE (waiting for a job), GRANTED (idle,
+ * and may accept one connection itself: direct accept), BUSY (serving a job
+ * the master passed it) or DIRECT (serving a connection it accepted).
+ * BUSY may also have a direct connection behind it (dbusy): a job sent to
+ * a granted slot that had just accepted one. */
+enum slot_state { SL_STARTING, SL_IDLE, SL_GRANTED, SL_BUSY, SL_DIRECT, SL_CLOSED };
 
 struct mslot {
     int fd;
@@ -44,8 +49,14 @@ struct mslot {
     int idx; /* the slot's index within its worker */
     int gen;
     enum slot_state state;
-    uint32_t tmpl;
+    uint32_t tmpl; /* the job's */
     uint64_t seq, accept_ns;
+    int grant;   /* holds a grant: accepts its own connections when idle */
+    int stacked; /* on the idle stack (once: a slot that served a direct
+                    connection may still be there from its grant) */
+    int dbusy;   /* a connection the slot accepted is in flight: */
+    uint32_t dtmpl;
+    uint64_t dseq, daccept_ns;
 };
 
 struct mworker {
@@ -88,6 +99,9 @@ struct master {
     struct qconn *q; /* ring of cfg.backlog (+1) */
     size_t qcap, qhead, qlen;
     uint64_t seq, busy;
+    int direct;   /* slots accept under grants (pooled and fresh, unless --accept master) */
+    int ngranted; /* slots GRANTED */
+    int watching; /* the listeners are in the master's epoll */
     uint64_t refused_unlogged, refused_logged_at;
     int gen;
     int draining, stop_now;
@@ -211,6 +225,10 @@ static void close_slot(struct master *m, int s)
         return;
     if (sl->state == SL_BUSY)
         m->busy--;
+    if (sl->state == SL_GRANTED)
+        m->ngranted--;
+    if (sl->dbusy)
+        m->busy--, sl->dbusy = 0;
     epoll_ctl(m->ep, EPOLL_CTL_DEL, sl->fd, NULL);
     close(sl->fd);
     sl->fd = -1;
@@ -220,7 +238,7 @@ static void close_slot(struct master *m, int s)
 /* Closes, in a new worker, every descriptor that belongs to the master. */
 static void drop_master_fds(struct master *m)
 {
-    for (int i = 0; i < m->nlis; i++)
+    for (int i = 0; i < m->nlis && !m->direct; i++) /* direct: the slots accept from them */
         if (m->lis[i].fd >= 0)
             close(m->lis[i].fd);
     if (m->metrics.fd >= 0)
@@ -295,7 +313,8 @@ static int spawn_worker(struct master *m, int nslots)
         for (int i = 0; i < nslots; i++)
             close(mine[i]);
         drop_master_fds(m);
-        sv_worker_main(&m->cfg, m->tmpls, m->ntmpls, theirs, nslots, master);
+        sv_worker_main(&m->cfg, m->tmpls, m->ntmpls, m->lis, m->direct ? m->nlis : 0, theirs,
+                       nslots, master);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0)
@@ -383,14 +402,48 @@ static void reap(struct master *m)
 
 /* ---- connections -------------------------------------------------------------- */
 
+/* An idle slot for a job: granted ones too (the master accepted because
+ * none was waiting; a connection such a slot accepted meanwhile is served
+ * first, then the job). */
+static void push_idle(struct master *m, int s)
+{
+    if (!m->slots[s].stacked) {
+        m->slots[s].stacked = 1;
+        m->idle[m->nidle++] = s;
+    }
+}
+
 static int pop_idle(struct master *m)
 {
     while (m->nidle) {
         int s = m->idle[--m->nidle];
-        if (m->slots[s].state == SL_IDLE && m->slots[s].gen == m->gen)
+        struct mslot *sl = &m->slots[s];
+        sl->stacked = 0;
+        if ((sl->state == SL_IDLE || sl->state == SL_GRANTED) && sl->gen == m->gen) {
+            if (sl->state == SL_GRANTED)
+                m->ngranted--;
+            sl->state = SL_IDLE;
             return s;
+        }
     }
     return -1;
+}
+
+/* The master watches the listeners only while no slot is granted: then a
+ * connection wakes a granted slot, not the master. */
+static void master_watch(struct master *m, int on)
+{
+    if (m->watching == on)
+        return;
+    for (int i = 0; i < m->nlis; i++) {
+        if (m->lis[i].fd < 0)
+            continue;
+        if (on)
+            ep_add(m, m->lis[i].fd, TAG_LISTENER, i);
+        else
+            epoll_ctl(m->ep, EPOLL_CTL_DEL, m->lis[i].fd, NULL);
+    }
+    m->watching = on;
 }
 
 /* 0: handed over; -1: that slot is gone (try another); -2: a passing
@@ -404,7 +457,7 @@ static int send_to_slot(struct master *m, int s, const struct qconn *c)
         return -1;
     }
     if (rc < 0) {
-        m->idle[m->nidle++] = s;
+        push_idle(m, s);
         return -2;
     }
     close(c->fd);
@@ -518,7 +571,112 @@ static void slot_idle(struct master *m, int s)
         return;
     }
     sl->state = SL_IDLE;
-    m->idle[m->nidle++] = s;
+    if (m->direct && !sl->grant) {
+        struct sv_job grant = {.tmpl = SV_JOB_ACCEPT};
+        int rc = sv_send_job(sl->fd, &grant, -1);
+        if (rc == -EPIPE || rc == -ECONNRESET || rc == -ENOTCONN || rc == -EBADF) {
+            close_slot(m, s);
+            return;
+        }
+        sl->grant = rc == 0;
+    }
+    if (sl->grant) {
+        sl->state = SL_GRANTED;
+        m->ngranted++;
+    }
+    push_idle(m, s);
+}
+
+/* A connection's end (or its loss), into the statistics and the log. */
+static void finished(struct master *m, int s, struct sv_report *r, uint64_t seq, uint64_t accept_ns)
+{
+    struct mslot *sl = &m->slots[s];
+    /* To the connection's close, not to this report: a slot reports after
+     * preparing its next instance (a new VM, on Xen ~ a restore). */
+    uint64_t end = r->end_ns > accept_ns ? r->end_ns : zg_now_ns();
+    uint64_t total = end - accept_ns;
+    uint64_t queued = total > r->run_ns ? total - r->run_ns : 0;
+    struct sv_tmpl_stats *ts = &m->st.t[r->tmpl];
+    if (r->end == ZG_END_EXIT) {
+        ts->served++;
+        if (r->status != 0)
+            ts->exits_nonzero++;
+    } else {
+        if (r->end != SV_END_RESTORE)
+            ts->served++;
+        ts->failures[fail_reason(r->end)]++;
+    }
+    ts->bytes_in += r->bytes_in;
+    ts->bytes_out += r->bytes_out;
+    if (r->end != SV_END_RESTORE)
+        sv_hist_add(&ts->restore, (double)r->prep_ns / 1e9);
+    sv_hist_add(&ts->run, (double)r->run_ns / 1e9);
+    sv_hist_add(&ts->total, (double)total / 1e9);
+    r->why[sizeof(r->why) - 1] = '\0';
+    r->seq = seq;
+    r->worker = (uint32_t)sl->worker;
+    r->slot = (uint32_t)sl->idx;
+    if (!m->quiet || r->end != ZG_END_EXIT)
+        sv_log_instance(&m->log, m->tmpls[r->tmpl].name, m->cfg.mode, r, queued, total);
+}
+
+/* A connection in flight on a slot whose worker died. */
+static void lost_with_worker(struct master *m, int s, uint32_t tmpl, uint64_t seq,
+                             uint64_t accept_ns, int direct)
+{
+    struct mslot *sl = &m->slots[s];
+    struct sv_report dead;
+    memset(&dead, 0, sizeof(dead));
+    dead.seq = seq;
+    dead.direct = (uint32_t)direct;
+    dead.end = ZG_END_HOST;
+    dead.worker = (uint32_t)sl->worker;
+    dead.slot = (uint32_t)sl->idx;
+    snprintf(dead.why, sizeof(dead.why), "its worker process died");
+    uint64_t total = zg_now_ns() - accept_ns;
+    m->st.t[tmpl].served++;
+    m->st.t[tmpl].failures[SV_FAIL_WORKER]++;
+    sv_log_instance(&m->log, m->tmpls[tmpl].name, m->cfg.mode, &dead, 0, total);
+}
+
+/* A granted slot accepted a connection (TAKEN), or could not (UNGRANT).
+ * 0, or -1: a report the slot's state does not allow. */
+static int on_grant_report(struct master *m, int s, const struct sv_report *r)
+{
+    struct mslot *sl = &m->slots[s];
+    if (r->kind == SV_REP_UNGRANT) {
+        sl->grant = 0;
+        if (sl->state == SL_GRANTED) {
+            sl->state = SL_IDLE; /* still on the idle stack */
+            m->ngranted--;
+        } else if (sl->state != SL_BUSY) {
+            return -1;
+        }
+        sv_log_event(&m->log, "ungrant",
+                     "worker %d slot %d cannot accept (%.200s): the master "
+                     "accepts",
+                     sl->worker, sl->idx, r->why);
+        /* What woke that slot is still waiting to be accepted. */
+        for (int i = 0; i < m->nlis; i++)
+            if (m->lis[i].fd >= 0)
+                accept_on(m, i);
+        return 0;
+    }
+    if ((sl->state != SL_GRANTED && sl->state != SL_BUSY) || !sl->grant || sl->dbusy ||
+        r->tmpl >= (uint32_t)m->ntmpls)
+        return -1;
+    if (sl->state == SL_GRANTED) {
+        m->ngranted--;
+        sl->state = SL_DIRECT;
+    }
+    uint64_t now = zg_now_ns();
+    sl->dbusy = 1;
+    sl->dtmpl = r->tmpl;
+    sl->dseq = ++m->seq;
+    sl->daccept_ns = r->accept_ns && r->accept_ns <= now ? r->accept_ns : now;
+    m->busy++;
+    m->st.t[r->tmpl].accepted++;
+    return 0;
 }
 
 static void on_slot(struct master *m, int s, uint32_t events)
@@ -529,20 +687,11 @@ static void on_slot(struct master *m, int s, uint32_t events)
     if (n < 0 && (errno == EAGAIN || errno == EINTR) && !(events & (EPOLLHUP | EPOLLERR)))
         return;
     if (n != (ssize_t)sizeof(r)) {
-        /* The worker is gone (or talks nonsense): its connection ended with it. */
-        if (sl->state == SL_BUSY) {
-            struct sv_report dead;
-            memset(&dead, 0, sizeof(dead));
-            dead.seq = sl->seq;
-            dead.end = ZG_END_HOST;
-            dead.worker = (uint32_t)sl->worker;
-            dead.slot = (uint32_t)sl->idx;
-            snprintf(dead.why, sizeof(dead.why), "its worker process died");
-            uint64_t total = zg_now_ns() - sl->accept_ns;
-            m->st.t[sl->tmpl].served++;
-            m->st.t[sl->tmpl].failures[SV_FAIL_WORKER]++;
-            sv_log_instance(&m->log, m->tmpls[sl->tmpl].name, m->cfg.mode, &dead, 0, total);
-        }
+        /* The worker is gone (or talks nonsense): its connections ended with it. */
+        if (sl->state == SL_BUSY)
+            lost_with_worker(m, s, sl->tmpl, sl->seq, sl->accept_ns, 0);
+        if (sl->dbusy)
+            lost_with_worker(m, s, sl->dtmpl, sl->dseq, sl->daccept_ns, 1);
         close_slot(m, s);
         return;
     }
@@ -550,40 +699,40 @@ static void on_slot(struct master *m, int s, uint32_t events)
         slot_idle(m, s);
         return;
     }
-    if (r.kind != SV_REP_DONE || sl->state != SL_BUSY || r.seq != sl->seq ||
-        r.tmpl >= (uint32_t)m->ntmpls) {
+    if (r.kind == SV_REP_TAKEN || r.kind == SV_REP_UNGRANT) {
+        if (on_grant_report(m, s, &r) < 0)
+            close_slot(m, s);
+        return;
+    }
+    if (r.kind != SV_REP_DONE || r.tmpl >= (uint32_t)m->ntmpls) {
+        close_slot(m, s);
+        return;
+    }
+    if (r.direct) {
+        if (!sl->dbusy || r.tmpl != sl->dtmpl) {
+            close_slot(m, s);
+            return;
+        }
+        sl->dbusy = 0;
+        m->busy--;
+        finished(m, s, &r, sl->dseq, sl->daccept_ns);
+        if (sl->state == SL_DIRECT) {
+            sl->state = SL_STARTING; /* slot_idle decides */
+            slot_idle(m, s);
+        }
+        return;
+    }
+    if (sl->state != SL_BUSY || r.seq != sl->seq) {
         close_slot(m, s);
         return;
     }
     m->busy--;
-    sl->state = SL_STARTING; /* slot_idle decides */
-    /* To the connection's close, not to this report: a slot reports after
-     * preparing its next instance (a new VM, on Xen ~ a restore). */
-    uint64_t end = r.end_ns > sl->accept_ns ? r.end_ns : zg_now_ns();
-    uint64_t total = end - sl->accept_ns;
-    uint64_t queued = total > r.run_ns ? total - r.run_ns : 0;
-    struct sv_tmpl_stats *ts = &m->st.t[r.tmpl];
-    if (r.end == ZG_END_EXIT) {
-        ts->served++;
-        if (r.status != 0)
-            ts->exits_nonzero++;
-    } else {
-        if (r.end != SV_END_RESTORE)
-            ts->served++;
-        ts->failures[fail_reason(r.end)]++;
-    }
-    ts->bytes_in += r.bytes_in;
-    ts->bytes_out += r.bytes_out;
-    if (r.end != SV_END_RESTORE)
-        sv_hist_add(&ts->restore, (double)r.prep_ns / 1e9);
-    sv_hist_add(&ts->run, (double)r.run_ns / 1e9);
-    sv_hist_add(&ts->total, (double)total / 1e9);
-    r.why[sizeof(r.why) - 1] = '\0';
-    r.worker = (uint32_t)sl->worker;
-    r.slot = (uint32_t)sl->idx;
-    if (!m->quiet || r.end != ZG_END_EXIT)
-        sv_log_instance(&m->log, m->tmpls[r.tmpl].name, m->cfg.mode, &r, queued, total);
-    slot_idle(m, s);
+    sl->state = SL_STARTING;
+    finished(m, s, &r, sl->seq, sl->accept_ns);
+    if (sl->dbusy)
+        sl->state = SL_DIRECT; /* the connection it accepted is next */
+    else
+        slot_idle(m, s);
 }
 
 /* ---- metrics endpoint ----------------------------------------------------------- */
@@ -593,7 +742,7 @@ static void update_gauges(struct master *m)
     m->st.busy = m->busy;
     m->st.idle = m->st.preparing = 0;
     for (int i = 0; i < m->nslots; i++) {
-        if (m->slots[i].state == SL_IDLE)
+        if (m->slots[i].state == SL_IDLE || m->slots[i].state == SL_GRANTED)
             m->st.idle++;
         else if (m->slots[i].state == SL_STARTING)
             m->st.preparing++;
@@ -746,9 +895,12 @@ static void reload(struct master *m)
     }
     m->gen++;
     for (int s = 0; s < m->nslots; s++)
-        if (m->slots[s].state == SL_IDLE || m->slots[s].state == SL_STARTING)
+        if (m->slots[s].state == SL_IDLE || m->slots[s].state == SL_GRANTED ||
+            m->slots[s].state == SL_STARTING)
             close_slot(m, s); /* busy ones close when their connection ends */
     m->nidle = 0;
+    for (int s = 0; s < m->nslots; s++)
+        m->slots[s].stacked = 0;
     m->npend = 0;
     int missing = spawn_generation(m);
     if (missing > 0) {
@@ -820,7 +972,8 @@ static void on_signal(struct master *m)
                          sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)m->busy,
                          m->qlen);
             for (int s = 0; s < m->nslots; s++)
-                if (m->slots[s].state == SL_IDLE && m->qlen == 0)
+                if ((m->slots[s].state == SL_IDLE || m->slots[s].state == SL_GRANTED) &&
+                    m->qlen == 0)
                     close_slot(m, s);
             break;
         }
@@ -868,6 +1021,7 @@ static int run_master(struct master *m)
         m->st.log_dropped = m->log.dropped;
         if (sv_log_flush(&m->log) && timeout > 50)
             timeout = 50; /* lines wait for a slow reader: try again soon */
+        master_watch(m, !m->direct || m->ngranted == 0);
         int n = epoll_wait(m->ep, evs, 64, timeout);
         if (n < 0 && errno != EINTR) {
             sv_log_event(&m->log, "error", "epoll_wait: %s", strerror(errno));
@@ -900,7 +1054,7 @@ static int run_master(struct master *m)
         dispatch(m);
         if (m->draining && m->qlen == 0)
             for (int s = 0; s < m->nslots; s++)
-                if (m->slots[s].state == SL_IDLE)
+                if (m->slots[s].state == SL_IDLE || m->slots[s].state == SL_GRANTED)
                     close_slot(m, s);
     }
     return 0;
@@ -1015,6 +1169,7 @@ int zg_serve_run(const struct zg_serve_opts *o)
     m->cfg = o->cfg;
     if (!m->cfg.workers)
         m->cfg.workers = 1;
+    m->direct = m->cfg.mode != SV_COLD && !m->cfg.master_accepts;
     m->log_fd = o->log_fd;
     m->log_json = o->log_json;
     m->quiet = o->quiet;
@@ -1075,8 +1230,8 @@ int zg_serve_run(const struct zg_serve_opts *o)
     char capbuf[32] = "none";
     if (m->cfg.mem_cap)
         snprintf(capbuf, sizeof(capbuf), "%llu KiB", (unsigned long long)(m->cfg.mem_cap >> 10));
+    master_watch(m, 1);
     for (int i = 0; i < m->nlis; i++) {
-        ep_add(m, m->lis[i].fd, TAG_LISTENER, i);
         sv_log_event(&m->log, "listening",
                      "%s -> template %s (%s, max-instances %llu, workers %llu, backlog %llu, "
                      "deadline %llu ms, mem-cap %s)",

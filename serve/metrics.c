@@ -301,25 +301,26 @@ void sv_log_instance(struct sv_log *lg, const char *tmpl, enum sv_mode mode,
                      "\"wait_us\":%.1f,\"restore_us\":%.1f,\"run_us\":%.1f,\"total_us\":%.1f,"
                      "\"bytes_in\":%llu,\"bytes_out\":%llu,\"mem_kib\":%llu,\"exits\":%llu,"
                      "\"end\":\"%s\","
-                     "\"status\":%d,\"why\":\"%s\"}\n",
+                     "\"status\":%d,\"accepted_by\":\"%s\",\"why\":\"%s\"}\n",
                      ts, tmpl, sv_mode_name(mode), (unsigned long long)r->seq,
                      (unsigned long long)r->instance, r->worker, r->slot, (unsigned long long)r->vm,
                      (double)wait_ns / 1e3, (double)r->prep_ns / 1e3, (double)r->run_ns / 1e3,
                      (double)total_ns / 1e3, (unsigned long long)r->bytes_in,
                      (unsigned long long)r->bytes_out, (unsigned long long)(r->private_bytes >> 10),
-                     (unsigned long long)r->exits, end, r->status, why);
+                     (unsigned long long)r->exits, end, r->status, r->direct ? "slot" : "master",
+                     why);
     else
         n = snprintf(line, sizeof(line),
                      "%s zerg-serve instance template=%s mode=%s conn=%llu instance=%016llx "
                      "slot=%u.%u vm=%llu wait_us=%.1f restore_us=%.1f run_us=%.1f total_us=%.1f "
-                     "in=%llu out=%llu mem_kib=%llu exits=%llu end=%s status=%d%s%s%s\n",
+                     "in=%llu out=%llu mem_kib=%llu exits=%llu end=%s status=%d by=%s%s%s%s\n",
                      ts, tmpl, sv_mode_name(mode), (unsigned long long)r->seq,
                      (unsigned long long)r->instance, r->worker, r->slot, (unsigned long long)r->vm,
                      (double)wait_ns / 1e3, (double)r->prep_ns / 1e3, (double)r->run_ns / 1e3,
                      (double)total_ns / 1e3, (unsigned long long)r->bytes_in,
                      (unsigned long long)r->bytes_out, (unsigned long long)(r->private_bytes >> 10),
-                     (unsigned long long)r->exits, end, r->status, why[0] ? " why=\"" : "", why,
-                     why[0] ? "\"" : "");
+                     (unsigned long long)r->exits, end, r->status, r->direct ? "slot" : "master",
+                     why[0] ? " why=\"" : "", why, why[0] ? "\"" : "");
     if (n > 0)
         log_put(lg, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }

@@ -206,11 +206,15 @@ int sv_send_job(int sock, const struct sv_job *job, int fd)
     struct iovec iov = {.iov_base = (void *)job, .iov_len = sizeof(*job)};
     struct msghdr m = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (fd >= 0) {
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    } else {
+        m.msg_control = NULL, m.msg_controllen = 0;
+    }
     for (;;) {
         ssize_t n = sendmsg(sock, &m, MSG_NOSIGNAL);
         if (n == (ssize_t)sizeof(*job))
@@ -249,6 +253,12 @@ int sv_recv_job(int sock, struct sv_job *job, int *fd)
             close(*fd);
         *fd = -1;
         return -EPROTO;
+    }
+    if (job->tmpl == SV_JOB_ACCEPT) { /* a grant: never with a descriptor */
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        return job->reserved == 0 ? 0 : -EPROTO;
     }
     if (*fd < 0)
         return -EBADF; /* the job, without its connection */

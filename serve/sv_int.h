@@ -26,11 +26,23 @@ struct sv_job {
     uint64_t seq; /* the connection's number */
 };
 
+/* A job whose tmpl is SV_JOB_ACCEPT carries no connection: it grants the
+ * slot leave to accept connections itself from the listeners, one at a time
+ * whenever it is idle (direct accept: the master's accept and descriptor
+ * passing are off the request's path). The grant lasts until the slot ends,
+ * or until it answers SV_REP_UNGRANT (it cannot accept: out of descriptors).
+ * For each connection it accepts it reports SV_REP_TAKEN, then DONE as for
+ * a job. Jobs with a connection still come (the master accepts while no
+ * slot waits); one that crosses a TAKEN is served after that connection. */
+#define SV_JOB_ACCEPT 0xffffffffu
+
 #define SV_END_RESTORE (-1) /* no instance could be prepared */
 
 enum sv_report_kind {
-    SV_REP_IDLE = 1, /* prepared, waiting for a job */
-    SV_REP_DONE = 2, /* a job finished (and the slot is prepared again) */
+    SV_REP_IDLE = 1,    /* prepared, waiting for a job */
+    SV_REP_DONE = 2,    /* a job finished (and the slot is prepared again) */
+    SV_REP_TAKEN = 3,   /* accepted a connection under a grant (accept_ns, tmpl) */
+    SV_REP_UNGRANT = 4, /* could not accept under its grant (why): the master accepts */
 };
 
 struct sv_report {
@@ -53,6 +65,9 @@ struct sv_report {
                                resets. 0: none (not prepared, or its worker died) */
     uint32_t worker, slot;  /* set by the master: the worker (its index, as in the
                                worker-died event) and the slot within it */
+    uint32_t direct;        /* DONE: the connection was accepted by the slot (seq 0) */
+    uint32_t reserved;
+    uint64_t accept_ns; /* TAKEN: zg_now_ns() when the slot accepted it */
     char why[256];
 };
 
@@ -94,9 +109,11 @@ void sv_notify(const char *state);
 /* ---- worker.c -------------------------------------------------------- */
 
 /* Runs a worker process's slots until the master closes their sockets;
- * never returns. */
+ * never returns. lis: the listeners its slots accept from under a grant
+ * (nlis 0: none, every connection comes from the master). */
 void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls, int ntmpls,
-                    const int *slot_fds, int nslots, pid_t master) __attribute__((noreturn));
+                    const struct sv_listener *lis, int nlis, const int *slot_fds, int nslots,
+                    pid_t master) __attribute__((noreturn));
 
 /* ---- metrics.c ------------------------------------------------------- */
 

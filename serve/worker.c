@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +19,10 @@ struct slot {
     const struct sv_config *cfg;
     const struct sv_template *tmpls;
     int ntmpls;
+    const struct sv_listener *lis; /* accepted from under a grant */
+    int nlis;
+    int ep;      /* the master's socket, and the listeners while granted */
+    int granted; /* may accept one connection itself */
     int sock;
     struct zg_instance *inst[SV_MAX_TEMPLATES]; /* prepared (or NULL) */
     uint64_t vm[SV_MAX_TEMPLATES];              /* inst[t]'s number (sv_report.vm) */
@@ -116,13 +123,14 @@ static void run_cold(struct slot *s, const struct sv_template *tp, int fd, struc
     zg_inst_destroy(in);
 }
 
-static void run_job(struct slot *s, const struct sv_job *job, int fd)
+static void run_job(struct slot *s, const struct sv_job *job, int fd, int direct)
 {
     struct sv_report r;
     memset(&r, 0, sizeof(r));
     r.kind = SV_REP_DONE;
     r.tmpl = job->tmpl;
     r.seq = job->seq;
+    r.direct = (uint32_t)direct;
     int t = (int)job->tmpl;
     if (s->cfg->mode == SV_COLD) {
         run_cold(s, &s->tmpls[t], fd, &r);
@@ -177,6 +185,100 @@ static void run_job(struct slot *s, const struct sv_job *job, int fd)
     report(s, &r);
 }
 
+/* Watches the listeners (a grant) or stops watching them. EPOLLEXCLUSIVE:
+ * a connection wakes one waiting slot, not all of them. */
+static int watch_listeners(struct slot *s, int on)
+{
+    if (s->granted == on)
+        return 0;
+    for (int i = 0; i < s->nlis; i++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = (uint32_t)i + 1};
+        if (epoll_ctl(s->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->lis[i].fd, &ev) < 0 && on) {
+            int e = errno;
+            for (int k = 0; k < i; k++)
+                epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lis[k].fd, NULL);
+            return -e;
+        }
+    }
+    s->granted = on;
+    return 0;
+}
+
+/* Under a grant: accepts from listener li and serves the connection.
+ * 0: served, or nothing to accept; -1: the master is gone. */
+static int accept_direct(struct slot *s, int li)
+{
+    const struct sv_listener *l = &s->lis[li];
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 &&
+        (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED))
+        return 0; /* another slot (or the master) took it */
+    struct sv_report r;
+    memset(&r, 0, sizeof(r));
+    if (fd < 0) {
+        watch_listeners(s, 0);
+        /* Out of descriptors (or worse): give the grant back; the master
+         * accepts instead (and refuses what it cannot pass on). */
+        r.kind = SV_REP_UNGRANT;
+        snprintf(r.why, sizeof(r.why), "accept: %s", strerror(errno));
+        return report(s, &r);
+    }
+    if (l->is_tcp) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    r.kind = SV_REP_TAKEN;
+    r.tmpl = (uint32_t)l->tmpl;
+    r.accept_ns = zg_now_ns();
+    if (report(s, &r) < 0) {
+        sv_reset_close(fd);
+        return -1;
+    }
+    struct sv_job job = {.tmpl = (uint32_t)l->tmpl};
+    run_job(s, &job, fd, 1);
+    return 0;
+}
+
+/* A job from the master: 0 done, -1 the master is gone (or talks nonsense). */
+static int on_master(struct slot *s)
+{
+    struct sv_job job;
+    int fd;
+    int rc = sv_recv_job(s->sock, &job, &fd);
+    if (rc == -EPROTO)
+        return 0;
+    if (rc == -EBADF) {
+        /* The master counts this job in flight: answer it. */
+        struct sv_report lost;
+        memset(&lost, 0, sizeof(lost));
+        lost.kind = SV_REP_DONE;
+        lost.tmpl = job.tmpl;
+        lost.seq = job.seq;
+        lost.end = SV_END_RESTORE;
+        snprintf(lost.why, sizeof(lost.why),
+                 "the connection was lost in passing (worker out of descriptors?)");
+        return report(s, &lost);
+    }
+    if (rc == 0 && job.tmpl == SV_JOB_ACCEPT) {
+        if (s->nlis == 0 || watch_listeners(s, 1) < 0) {
+            struct sv_report r;
+            memset(&r, 0, sizeof(r));
+            r.kind = SV_REP_UNGRANT;
+            snprintf(r.why, sizeof(r.why), "cannot watch the listeners: %s",
+                     s->nlis ? strerror(errno) : "none");
+            return report(s, &r);
+        }
+        return 0;
+    }
+    if (rc < 0 || job.tmpl >= (uint32_t)s->ntmpls) {
+        if (rc == 0)
+            close(fd);
+        return -1;
+    }
+    run_job(s, &job, fd, 0);
+    return 0;
+}
+
 static void *slot_main(void *arg)
 {
     struct slot *s = arg;
@@ -186,35 +288,31 @@ static void *slot_main(void *arg)
     struct sv_report idle;
     memset(&idle, 0, sizeof(idle));
     idle.kind = SV_REP_IDLE;
-    if (report(s, &idle) == 0) {
-        for (;;) {
-            struct sv_job job;
-            int fd;
-            int rc = sv_recv_job(s->sock, &job, &fd);
-            if (rc == -EPROTO)
-                continue;
-            if (rc == -EBADF) {
-                /* The master counts this job in flight: answer it. */
-                struct sv_report lost;
-                memset(&lost, 0, sizeof(lost));
-                lost.kind = SV_REP_DONE;
-                lost.tmpl = job.tmpl;
-                lost.seq = job.seq;
-                lost.end = SV_END_RESTORE;
-                snprintf(lost.why, sizeof(lost.why),
-                         "the connection was lost in passing (worker out of descriptors?)");
-                if (report(s, &lost) < 0)
-                    break;
-                continue;
-            }
-            if (rc < 0 || job.tmpl >= (uint32_t)s->ntmpls) {
-                if (rc == 0)
-                    close(fd);
+    s->ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event sev = {.events = EPOLLIN, .data.u32 = 0};
+    if (s->ep >= 0 && epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sock, &sev) == 0 &&
+        report(s, &idle) == 0) {
+        for (int alive = 1; alive;) {
+            struct epoll_event ev[8];
+            int n = epoll_wait(s->ep, ev, 8, -1);
+            if (n < 0 && errno != EINTR)
                 break;
+            /* The master first: a job, the end, or a grant taken back. */
+            int li = -1, from_master = 0;
+            for (int i = 0; i < n; i++) {
+                if (ev[i].data.u32 == 0)
+                    from_master = 1;
+                else if (li < 0)
+                    li = (int)ev[i].data.u32 - 1;
             }
-            run_job(s, &job, fd);
+            if (from_master)
+                alive = on_master(s) == 0;
+            else if (li >= 0 && s->granted)
+                alive = accept_direct(s, li) == 0;
         }
     }
+    if (s->ep >= 0)
+        close(s->ep);
     for (int t = 0; t < s->ntmpls; t++)
         zg_inst_destroy(s->inst[t]);
     close(s->sock);
@@ -222,7 +320,8 @@ static void *slot_main(void *arg)
 }
 
 void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls, int ntmpls,
-                    const int *slot_fds, int nslots, pid_t master)
+                    const struct sv_listener *lis, int nlis, const int *slot_fds, int nslots,
+                    pid_t master)
 {
     /* The master decides when instances stop: a SIGTERM sent to the whole
      * process group (systemd, a terminal's ^C) must not cut connections. */
@@ -247,7 +346,13 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
     pthread_attr_setstacksize(&attr, 256 * 1024);
     int started = 0;
     for (int i = 0; i < nslots; i++) {
-        slots[i] = (struct slot){.cfg = cfg, .tmpls = tmpls, .ntmpls = ntmpls, .sock = slot_fds[i]};
+        slots[i] = (struct slot){.cfg = cfg,
+                                 .tmpls = tmpls,
+                                 .ntmpls = ntmpls,
+                                 .lis = lis,
+                                 .nlis = nlis,
+                                 .ep = -1,
+                                 .sock = slot_fds[i]};
         if (pthread_create(&th[i], &attr, slot_main, &slots[i]) != 0) {
             close(slot_fds[i]); /* the master sees the slot gone */
             th[i] = 0;

@@ -50,6 +50,8 @@ struct sv_config {
     uint64_t mem_cap;           /* bytes per instance; 0 none */
     uint64_t drain_ms;          /* SIGTERM: how long in-flight instances may take */
     int guest_console;          /* pass guests' console output to stderr */
+    int master_accepts;         /* the master accepts every connection and passes it to a
+                                   slot; else (pooled, fresh) idle slots accept their own */
     const char *guest;          /* cold: the guest ELF (default: from the template) */
     const struct zg_hv_ops *hv; /* the backend every instance runs on */
 };

@@ -48,6 +48,9 @@ static void serve_usage(FILE *f)
             "      --log-format F      text (default) or json: one line per instance/event\n"
             "  -q, --quiet             no per-instance log lines (events still logged)\n"
             "      --guest-console     pass guests' console output to standard error\n"
+            "      --accept WHO        slots (default): an idle instance's slot accepts its\n"
+            "                          connection itself; master: the master accepts every\n"
+            "                          connection and passes it on (--cold always)\n"
             "  -h, --help              this text\n\n"
             "signals: SIGTERM/SIGINT drain (stop accepting, finish in-flight instances,\n"
             "exit); a second one stops at once. SIGHUP reloads the templates: new\n"
@@ -86,7 +89,8 @@ int zg_cmd_serve(int argc, char **argv)
         O_LOG,
         O_LOGFMT,
         O_CONSOLE,
-        O_BACKEND
+        O_BACKEND,
+        O_ACCEPT
     };
     static const struct option opts[] = {
         {"template", required_argument, NULL, 't'},
@@ -107,6 +111,7 @@ int zg_cmd_serve(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"guest-console", no_argument, NULL, O_CONSOLE},
         {"backend", required_argument, NULL, O_BACKEND},
+        {"accept", required_argument, NULL, O_ACCEPT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -135,6 +140,13 @@ int zg_cmd_serve(int argc, char **argv)
                 return ZG_EXIT_USAGE;
             }
             nla++;
+            break;
+        case O_ACCEPT:
+            if (strcmp(optarg, "slots") && strcmp(optarg, "master")) {
+                zg_err("--accept: '%s' is not slots or master", optarg);
+                return ZG_EXIT_USAGE;
+            }
+            o.cfg.master_accepts = !strcmp(optarg, "master");
             break;
         case O_FRESH:
             o.cfg.mode = SV_FRESH;

@@ -369,8 +369,18 @@ int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_
     in->t.created = zg_now_ns();
     in->id = next_instance_id();
     /* The MSRs and XCR0 are as the restore set them: neither the guest at
-     * CPL3 nor the monitor after boot can change them. */
-    return resume_state(in, st, ready_gpa, ZG_VCPU_RESET);
+     * CPL3 nor the monitor after boot can change them. The FPU too when the
+     * guest puts it back itself (ZG_READY_SELF_FPU, read from the struct
+     * just put back: the template's, not what the request left). */
+    unsigned what = ZG_VCPU_RESET;
+    if (zg_inst_persona(in)->complete_ready == zg_zerg_complete_ready && !(ready_gpa & 7) &&
+        zg_guest_ptr(in, ready_gpa, sizeof(struct zg_hc_ready))) {
+        struct zg_hc_ready rd;
+        memcpy(&rd, in->mem + ready_gpa, sizeof(rd));
+        if (rd.flags & ZG_READY_SELF_FPU)
+            what &= ~ZG_VCPU_FPU;
+    }
+    return resume_state(in, st, ready_gpa, what);
 }
 
 void zg_inst_set_io(struct zg_instance *in, int in_fd, int out_fd)

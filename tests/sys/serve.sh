@@ -63,7 +63,7 @@ kvm_vms() {
 
 # What servetest's /get answers in an instance that holds nothing of an
 # earlier request.
-CLEAN="bss=- heap=- page=- rest=- image=-"
+CLEAN="bss=- heap=- page=- rest=- image=- fpu=-"
 
 # big_headers SECRET: BIG becomes curl options for three headers of ~4000
 # bytes repeating SECRET. With them a request head through nginx is ~12 KiB,
@@ -409,6 +409,67 @@ if serve_start "$D/serve.log" -n 1 -l "unix:$D/st.sock=st"; then
 else
     fail serve/drain-start "$(cat "$D/serve.log")"
 fi
+
+# ---- who accepts: idle slots themselves (the default), or the master -------------------
+# A slot granted leave to accept takes its connection off the listener
+# itself (no hop through the master); with --accept master every connection
+# is accepted by the master and its descriptor passed on. Either way every
+# connection is counted once, logged once, and answered; a burst larger than
+# the slots (served one after another by one slot) mixes both paths, as the
+# master accepts while no slot waits.
+D=$TMP/accept
+mkdir -p "$D"
+for who in slots master; do
+    rm -f "$D"/*.sock
+    if serve_start "$D/$who.log" -n 1 --accept "$who" -l "unix:$D/zl.sock=zl" \
+        --metrics "unix:$D/m.sock"; then
+        SP=$SERVE_PID
+        codes=""
+        for i in 1 2 3 4 5 6; do
+            # The slot idle (and so, by default, granted and waiting) first.
+            for ((k = 0; k < 100; k++)); do
+                [ "$(metric 'zerg_instances{state="idle"}' "$D/m.sock")" = 1 ] && break
+                sleep 0.02
+            done
+            codes+="$(curl -s -m 3 -o /dev/null -w '%{http_code}' --unix-socket "$D/zl.sock" "http://x/$i") "
+        done
+        # The burst: 12 at once to one slot.
+        for i in $(seq 1 12); do
+            curl -s -m 10 -o /dev/null -w '%{http_code}\n' --unix-socket "$D/zl.sock" "http://x/b$i" >"$D/burst.$i" &
+        done
+        wait_jobs=$(jobs -p | grep -v "^$SP\$" || true)
+        for j in $wait_jobs; do wait "$j" 2>/dev/null || true; done
+        burst=$(cat "$D"/burst.* | grep -c '^200$')
+        sleep 0.2
+        conns=$(metric 'zerg_connections_total{template="zl"}' "$D/m.sock")
+        served=$(metric 'zerg_restores_total{template="zl",mode="pooled"}' "$D/m.sock")
+        busy=$(metric 'zerg_instances{state="busy"}' "$D/m.sock")
+        lines=$(grep -c ' zerg-serve instance ' "$D/$who.log")
+        by_slot=$(grep -c ' zerg-serve instance .* by=slot' "$D/$who.log")
+        by_master=$(grep -c ' zerg-serve instance .* by=master' "$D/$who.log")
+        if [ "$who" = slots ]; then
+            # The sequential six: all by the slot (it is idle and waiting each time).
+            first6=$(grep ' zerg-serve instance ' "$D/$who.log" | grep -v ' in=0 ' | head -n 6 |
+                grep -c 'by=slot')
+            right=$([ "$first6" = 6 ] && echo yes)
+        else
+            right=$([ "$by_master" = 19 ] && [ "$by_slot" = 0 ] && echo yes)
+        fi
+        # 19 connections: serve_start's probe (connects, sends nothing), the
+        # six and the burst.
+        if [ "$codes" = "200 200 200 200 200 200 " ] && [ "$burst" = 12 ] && [ "$conns" = 19 ] &&
+            [ "$served" = 19 ] && [ "$lines" = 19 ] && [ "$busy" = 0 ] && [ "$right" = yes ] &&
+            ! grep -q 'ungrant' "$D/$who.log"; then
+            pass "serve/accept-by-$who"
+        else
+            fail "serve/accept-by-$who" "codes=$codes burst=$burst/12 conns=$conns served=$served lines=$lines busy=$busy by slot $by_slot, master $by_master; $(grep -v ' instance ' "$D/$who.log" | tail -n 3)"
+        fi
+        kill -TERM "$SP"
+        wait "$SP" 2>/dev/null || true
+    else
+        fail "serve/accept-$who-start" "$(cat "$D/$who.log")"
+    fi
+done
 
 # ---- a log nobody reads must not stop serving ---------------------------------------
 D=$TMP/slowlog

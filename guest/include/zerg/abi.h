@@ -142,13 +142,22 @@ _Static_assert(sizeof(struct zg_hc_random) == 24, "zg_hc_random layout");
  * time from here, never keep what it had before the call. */
 struct zg_hc_ready {
     uint32_t restored;               /* OUT: 0 cold boot, 1 restored instance */
-    uint32_t reserved;               /* OUT: zero */
+    uint32_t flags;                  /* IN: ZG_READY_*; OUT: zero */
     uint64_t instance_id;            /* OUT: unique among this host's live instances */
     uint64_t monotonic_ns;           /* OUT: as ZG_HC_TIME */
     uint64_t wall_ns;                /* OUT: as ZG_HC_TIME */
     uint8_t entropy[ZG_ENTROPY_LEN]; /* OUT: fresh random bytes */
 };
 _Static_assert(sizeof(struct zg_hc_ready) == 64, "zg_hc_ready layout");
+
+/* READY's IN flags (version 3; a guest of version 2 passes 0).
+ * ZG_READY_SELF_FPU: the guest puts its x87/SSE state back itself when READY
+ * returns (FXRSTOR of an image it saved with FXSAVE just before the call,
+ * before any other instruction that could read it), so a pooled reset need
+ * not: the monitor then leaves the FPU as the last request left it, and the
+ * guest's own FXRSTOR overwrites all of it. The flag is read from the
+ * template's copy of the struct, never from what a request left behind. */
+#define ZG_READY_SELF_FPU 0x1u
 
 /* RECV: blocks until at least one byte of the request stream is available,
  * or the stream has ended (ret = 0), or the instance's deadline passes.

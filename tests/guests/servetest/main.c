@@ -10,7 +10,11 @@
  *                    are not, from where, and the first of them), and where in
  *                    its whole image (data, bss: the runtime's buffers too)
  *                    a value a /put... of the tests stores is found (image=:
- *                    "-" when nowhere)
+ *                    "-" when nowhere), and whether the x87 control word and
+ *                    MXCSR it found on resuming from READY are those it set
+ *                    before READY (fpu=: "-" when they are; a /put scribbles
+ *                    over both, so a reset that left the FPU as a request left
+ *                    it shows here)
  *   GET /crash       executes an invalid instruction
  *   GET /spin        loops forever
  *   GET /hog/MIB     writes MIB MiB of fresh heap, one byte per page
@@ -110,13 +114,27 @@ static int hog(size_t mib)
     return 0;
 }
 
+/* The template's FPU control state: round toward zero, flush to zero
+ * (MXCSR), 53-bit precision (x87): nothing a compiler's code sets. */
+#define TMPL_MXCSR 0xff80u
+#define TMPL_FCW   0x027fu
+
+static void fpu_set(uint32_t mxcsr, uint16_t fcw)
+{
+    __asm__ volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(mxcsr), "m"(fcw) : "memory");
+}
+
 int main(void)
 {
     heap_secret = calloc(1, 128);
     if (!heap_secret)
         return 3;
     struct zg_hc_ready ready;
+    fpu_set(TMPL_MXCSR, TMPL_FCW);
     zg_ready(&ready);
+    uint32_t mxcsr;
+    uint16_t fcw;
+    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(fcw) : : "memory");
 
     static char req[REQ_MAX + 1];
     size_t got = zg_recv_head(req, REQ_MAX);
@@ -141,6 +159,7 @@ int main(void)
     else if (!strncmp(path, "/put-", 5) && (v = strchr(path + 5, '/')) != NULL)
         then = path + 5, v++;
     if (v) {
+        fpu_set(0x1f80, 0x037f); /* the defaults: not the template's */
         snprintf(bss_secret, sizeof(bss_secret), "%s", v);
         snprintf(heap_secret, 128, "%s", v);
         snprintf(page_secret, sizeof(page_secret), "%s", v);
@@ -155,12 +174,14 @@ int main(void)
         else
             answer(200, "stored, and still alive\n");
     } else if (!strcmp(path, "/get")) {
-        char rest[128], image[32];
+        char rest[128], image[32], fpu[48] = "-";
         describe_rest(req, got + 1, sizeof(req), rest, sizeof(rest));
         extern char _end[];
         find_secret((const char *)ZG_GUEST_LOAD_MIN, _end, image, sizeof(image));
-        snprintf(body, sizeof(body), "bss=%s heap=%s page=%s rest=%s image=%s\n",
-                 or_dash(bss_secret), or_dash(heap_secret), or_dash(page_secret), rest, image);
+        if (mxcsr != TMPL_MXCSR || fcw != TMPL_FCW)
+            snprintf(fpu, sizeof(fpu), "mxcsr:%x,fcw:%x", mxcsr, fcw);
+        snprintf(body, sizeof(body), "bss=%s heap=%s page=%s rest=%s image=%s fpu=%s\n",
+                 or_dash(bss_secret), or_dash(heap_secret), or_dash(page_secret), rest, image, fpu);
         answer(200, body);
     } else if (!strcmp(path, "/crash")) {
         crash();

@@ -330,7 +330,7 @@ int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l);
 /* The state's version, and with it the guest-side runtime's contract (the
  * shared page, linux_abi.h): a template carries the runtime it was made with
  * in its memory, so a change to either bumps this. */
-#define LX_STATE_VERSION 4
+#define LX_STATE_VERSION 5 /* 5: the entry saves and restores the FPU around exits */
 int lx_save(struct zg_instance *in, void **buf, size_t *len);
 int lx_load(struct zg_instance *in, const void *buf, size_t len);
 

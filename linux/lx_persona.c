@@ -376,6 +376,15 @@ static int lx_complete_ready(struct zg_instance *in, int restored)
     return 0;
 }
 
+/* The template point is always the `out` of the runtime's entry, which
+ * FXRSTORs the program's FPU state after it (linux/rt/entry.S; a template
+ * made with an older runtime has another LX_STATE_VERSION and is refused). */
+static int lx_guest_restores_fpu(const struct zg_instance *in)
+{
+    (void)in;
+    return 1;
+}
+
 static enum zg_hc_action lx_before_run(struct zg_instance *in, struct zg_run_result *res)
 {
     struct lx_state *lx = lx_of(in);
@@ -420,6 +429,7 @@ const struct zg_persona_ops zg_persona_linux_ops = {
     .boot = lx_boot,
     .io = lx_io,
     .complete_ready = lx_complete_ready,
+    .guest_restores_fpu = lx_guest_restores_fpu,
     .before_run = lx_before_run,
     .end = lx_end,
     .detach = lx_detach,

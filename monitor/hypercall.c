@@ -239,6 +239,13 @@ int zg_zerg_complete_ready(struct zg_instance *in, int restored)
     return 0;
 }
 
+int zg_zerg_guest_restores_fpu(const struct zg_instance *in)
+{
+    const struct zg_hc_ready *r =
+        (in->ready_gpa & 7) ? NULL : zg_guest_ptr(in, in->ready_gpa, sizeof(*r));
+    return r && (r->flags & ZG_READY_SELF_FPU);
+}
+
 enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t gpa,
                                  struct zg_run_result *res)
 {

@@ -373,13 +373,9 @@ int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_
      * guest puts it back itself (ZG_READY_SELF_FPU, read from the struct
      * just put back: the template's, not what the request left). */
     unsigned what = ZG_VCPU_RESET;
-    if (zg_inst_persona(in)->complete_ready == zg_zerg_complete_ready && !(ready_gpa & 7) &&
-        zg_guest_ptr(in, ready_gpa, sizeof(struct zg_hc_ready))) {
-        struct zg_hc_ready rd;
-        memcpy(&rd, in->mem + ready_gpa, sizeof(rd));
-        if (rd.flags & ZG_READY_SELF_FPU)
-            what &= ~ZG_VCPU_FPU;
-    }
+    const struct zg_persona_ops *p = zg_inst_persona(in);
+    if (p->guest_restores_fpu && p->guest_restores_fpu(in))
+        what &= ~ZG_VCPU_FPU;
     return resume_state(in, st, ready_gpa, what);
 }
 

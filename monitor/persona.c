@@ -17,6 +17,7 @@ const struct zg_persona_ops zg_persona_zerg_ops = {
     .boot = zg_zerg_boot,
     .io = zerg_io,
     .complete_ready = zg_zerg_complete_ready,
+    .guest_restores_fpu = zg_zerg_guest_restores_fpu,
 };
 
 /* A personality the Makefile did not build is absent: its ops symbol is weak

@@ -49,6 +49,9 @@ int zg_zerg_boot(struct zg_instance *in, const void *image, size_t size);
 int zg_inst_fail(struct zg_instance *in, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int zg_zerg_complete_ready(struct zg_instance *in, int restored);
+/* The zerg ABI's guest_restores_fpu: READY's ZG_READY_SELF_FPU, as the
+ * guest's memory (put back by a reset) holds it. */
+int zg_zerg_guest_restores_fpu(const struct zg_instance *in);
 
 /* The request stream (cfg.in_fd) and response stream (cfg.out_fd), for every
  * personality: zg_io_recv reads at most len bytes (0 at the end of the

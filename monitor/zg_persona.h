@@ -53,6 +53,12 @@ struct zg_persona_ops {
      * 0 or a negative errno. */
     int (*complete_ready)(struct zg_instance *in, int restored);
 
+    /* Whether the guest, resumed at its template point, puts its x87/SSE
+     * state back itself before anything reads it, so that a reset in place
+     * need not set the FPU (read from memory the reset has put back). NULL:
+     * never. */
+    int (*guest_restores_fpu)(const struct zg_instance *in);
+
     /* Work left from the template point to do before the guest runs again
      * (the Linux call the program was stopped in). NULL or ZG_HC_CONTINUE:
      * nothing left; ZG_HC_STOP: the run is over, res filled. */

@@ -52,7 +52,12 @@ zg_linux_entries:
 .endm
 
 /* The runtime serves the call, or the monitor does (one `out` of \value);
- * then the registers the C code may have changed are put back. */
+ * then the registers the C code may have changed are put back. Around the
+ * `out` the program's x87/SSE state is saved and put back by the runtime
+ * itself: an instance reset in place resumes at the template point's `out`
+ * with the FPU as the last request left it (the monitor does not set it:
+ * one KVM_SET_XSAVE less per reset), and the FXRSTOR puts the template's
+ * back from its page, which the reset restored first. */
 .macro SERVE value, trapped
     cld
     mov $ZG_LINUX_FRAME_GPA, %edi
@@ -60,9 +65,11 @@ zg_linux_entries:
     call zg_rt_call
     test %eax, %eax
     jnz 1f
+    fxsave64 ZG_LINUX_FPU_GPA
     mov $\value, %eax
     mov $ZG_LINUX_PORT, %edx
     outl %eax, %dx
+    fxrstor64 ZG_LINUX_FPU_GPA
 1:
     mov F(ZG_LINUX_F_ARG0), %rdi
     mov F(ZG_LINUX_F_ARG0 + 8), %rsi

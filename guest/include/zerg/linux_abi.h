@@ -39,6 +39,9 @@
 #define ZG_LINUX_ENTRY_PROBE  (ZG_LINUX_RT_GPA + 24)
 #define ZG_LINUX_FRAME_GPA    0x108000 /* struct zg_linux_frame */
 #define ZG_LINUX_SHARED_GPA   0x108100 /* struct zg_linux_shared */
+#define ZG_LINUX_FPU_GPA                                                                           \
+    0x108c00                           /* the program's x87/SSE state, FXSAVEd by the              \
+                                        * entry around each exit to the monitor: 512 */
 #define ZG_LINUX_FDS_GPA      0x109000 /* the descriptor table: struct zg_linux_fd[256] */
 #define ZG_LINUX_CWD_GPA      0x10b000 /* the working directory (a copy: the monitor's) */
 #define ZG_LINUX_RND_GPA      0x10c000 /* fresh host randomness: its last rnd_avail bytes */
@@ -193,9 +196,10 @@ _Static_assert(__builtin_offsetof(struct zg_linux_frame, rip) == ZG_LINUX_F_RIP,
 _Static_assert(__builtin_offsetof(struct zg_linux_frame, rsp) == ZG_LINUX_F_RSP, "frame rsp");
 _Static_assert(__builtin_offsetof(struct zg_linux_frame, save) == ZG_LINUX_F_SAVE, "frame save");
 _Static_assert(ZG_LINUX_FRAME_GPA + sizeof(struct zg_linux_frame) <= ZG_LINUX_SHARED_GPA &&
-                   ZG_LINUX_SHARED_GPA + sizeof(struct zg_linux_shared) <=
-                       ZG_LINUX_FRAME_GPA + 4096,
-               "frame and shared page");
+                   ZG_LINUX_SHARED_GPA + sizeof(struct zg_linux_shared) <= ZG_LINUX_FPU_GPA &&
+                   ZG_LINUX_FPU_GPA % 16 == 0 &&
+                   ZG_LINUX_FPU_GPA + 512 <= ZG_LINUX_FRAME_GPA + 4096,
+               "frame, shared struct and FPU image in one page");
 #endif
 
 #endif /* ZERG_LINUX_ABI_H */

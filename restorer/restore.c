@@ -61,7 +61,9 @@ static int materialize(const struct zg_tmpl *t, const char *home, const char *pa
         return zg_errf(err, errlen, rc, "template '%s': cannot open the page cache: %s",
                        t->info.name, zg_pc_last_error());
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* Read-only once published: nothing should ever write it again (a
+     * process that opens it checks it all the same: image_matches). */
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0400);
     if (fd < 0) {
         rc = -errno;
         zg_pc_close(pc);
@@ -83,6 +85,71 @@ static int materialize(const struct zg_tmpl *t, const char *home, const char *pa
     return rc;
 }
 
+static int page_is_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    uint64_t acc = 0;
+    for (size_t i = 0; i < ZG_PAGE_SIZE / 8; i++)
+        acc |= w[i];
+    return acc == 0;
+}
+
+static int page_matches(const struct zg_pc_key *key, const uint8_t *pg)
+{
+    if (zg_pc_key_is_zero(key))
+        return page_is_zero(pg);
+    struct zg_pc_key k;
+    zg_pc_page_key(pg, &k);
+    return memcmp(&k, key, sizeof(k)) == 0;
+}
+
+/* Whether every page of an image equals the template's key for it (a zero
+ * key: all zero bytes). 0, or -EBADMSG with *bad the first page that does
+ * not (or another negative errno). An image file found in the shared
+ * directory was written by some process of this user, and any of them could
+ * have changed it since. Holes in the file (materialize writes no zero
+ * page) read as zeros without being read: only pages with data are hashed. */
+static int image_matches(const struct zg_tmpl *t, int fd, const uint8_t *map, uint64_t *bad)
+{
+    const uint64_t size = t->npages * ZG_PAGE_SIZE;
+    uint64_t pos = 0;
+    while (pos < size) {
+        off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
+        uint64_t data = d < 0 ? size : (uint64_t)d; /* ENXIO: no data after pos */
+        if (d < 0 && errno != ENXIO)
+            return -errno;
+        if (data > size)
+            data = size;
+        for (uint64_t p = pos / ZG_PAGE_SIZE; p < data / ZG_PAGE_SIZE; p++)
+            if (!zg_pc_key_is_zero(&t->keys[p])) { /* a hole where data belongs */
+                *bad = p;
+                return -EBADMSG;
+            }
+        if (data >= size)
+            break;
+        off_t h = lseek(fd, (off_t)data, SEEK_HOLE);
+        uint64_t hole = h < 0 || (uint64_t)h > size ? size : (uint64_t)h;
+        uint64_t end = (hole + ZG_PAGE_SIZE - 1) / ZG_PAGE_SIZE;
+        for (uint64_t p = data / ZG_PAGE_SIZE; p < end && p < t->npages; p++)
+            if (!page_matches(&t->keys[p], map + p * ZG_PAGE_SIZE)) {
+                *bad = p;
+                return -EBADMSG;
+            }
+        pos = end * ZG_PAGE_SIZE;
+    }
+    return 0;
+}
+
+static int map_image(struct zg_image *img, char *err, size_t errlen)
+{
+    img->map = mmap(NULL, img->tmpl->info.mem_size, PROT_READ, MAP_SHARED, img->fd, 0);
+    if (img->map == MAP_FAILED) {
+        img->map = NULL;
+        return zg_errf(err, errlen, -errno, "cannot map %s: %s", img->path, strerror(errno));
+    }
+    return 0;
+}
+
 int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_image **out,
                   char *err, size_t errlen)
 {
@@ -98,9 +165,31 @@ int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_
              (unsigned)getuid(), name, (unsigned long long)image_tag(img->tmpl));
     if (!(flags & ZG_IMAGE_FRESH)) {
         img->fd = open_existing(img->path, img->tmpl->info.mem_size);
-        if (img->fd >= 0)
-            goto done;
+        if (img->fd >= 0) {
+            /* Found, not made here: proven page by page before any use. */
+            rc = map_image(img, err, errlen);
+            if (rc < 0)
+                goto fail;
+            uint64_t v0 = zg_now_ns(), bad = 0;
+            rc = image_matches(img->tmpl, img->fd, img->map, &bad);
+            img->verify_ns = zg_now_ns() - v0;
+            if (rc == 0)
+                goto done;
+            if (rc != -EBADMSG) {
+                zg_errf(err, errlen, rc, "cannot check %s: %s", img->path, strerror(-rc));
+                goto fail;
+            }
+            snprintf(img->note, sizeof(img->note),
+                     "the memory image %s did not match template '%s' (page %llu differs): "
+                     "rebuilt from the page cache",
+                     img->path, name, (unsigned long long)bad);
+            munmap((void *)img->map, img->tmpl->info.mem_size);
+            img->map = NULL;
+            close(img->fd);
+            img->fd = -1;
+        }
     }
+    /* Every page is checked against its key as it comes out of the cache. */
     rc = materialize(img->tmpl, home, img->path, err, errlen);
     if (rc < 0)
         goto fail;
@@ -110,13 +199,10 @@ int zg_image_open(const char *home, const char *name, unsigned flags, struct zg_
         rc = zg_errf(err, errlen, img->fd, "cannot open %s: %s", img->path, strerror(-img->fd));
         goto fail;
     }
-done:
-    img->map = mmap(NULL, img->tmpl->info.mem_size, PROT_READ, MAP_SHARED, img->fd, 0);
-    if (img->map == MAP_FAILED) {
-        img->map = NULL;
-        rc = zg_errf(err, errlen, -errno, "cannot map %s: %s", img->path, strerror(errno));
+    rc = map_image(img, err, errlen);
+    if (rc < 0)
         goto fail;
-    }
+done:
     img->open_ns = zg_now_ns() - t0;
     *out = img;
     return 0;

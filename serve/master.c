@@ -151,6 +151,8 @@ static int load_template(struct master *m, const char *name, struct sv_template 
     int rc = zg_image_open(m->home, name, 0, &out->img, err, errlen);
     if (rc < 0)
         return rc;
+    if (out->img->note[0])
+        sv_log_event(&m->log, "image-rebuilt", "%s", out->img->note);
     if (m->cfg.mode == SV_COLD) {
         char path[4096];
         if (!m->find_guest || m->find_guest(out->img->tmpl, m->cfg.guest, path, sizeof(path)) < 0 ||

@@ -565,6 +565,8 @@ int zg_cmd_bench(int argc, char **argv)
         zg_err("bench: %s", b->err);
         return ZG_EXIT_REFUSED;
     }
+    if (b->img->note[0])
+        fprintf(stderr, "zerg: warning: %s\n", b->img->note);
     const struct zg_tmpl *t = b->t = b->img->tmpl;
     void *elf = NULL;
     size_t elf_len = 0;

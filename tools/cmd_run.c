@@ -88,6 +88,8 @@ int zg_cmd_run(int argc, char **argv)
         return rc == -ENOENT || rc == -EINVAL ? ZG_EXIT_USAGE : ZG_EXIT_REFUSED;
     }
     uint64_t t_img = zg_now_ns();
+    if (img->note[0])
+        fprintf(stderr, "zerg: warning: %s\n", img->note);
     if (!cfg.hv)
         cfg.hv = zg_hv_lookup(img->tmpl->info.backend);
     if (!cfg.hv) {
@@ -109,12 +111,14 @@ int zg_cmd_run(int argc, char **argv)
     if (verbose) {
         const struct zg_inst_times *t = zg_inst_times(in);
         fprintf(stderr,
-                "zerg: phases (us): image %.1f (%s) | map+VM %.1f | vCPU state %.1f | "
+                "zerg: phases (us): image %.1f (%s; checked against the template in %.1f) | "
+                "map+VM %.1f | vCPU state %.1f | "
                 "run called %.1f | first guest instruction by %.1f (its first exit) | "
                 "first response byte %.1f | exit %.1f\n",
                 us(t0, t_img), img->created ? "materialized" : "shared, already there",
-                us(t_img, t->created), us(t->created, t->loaded), us(t0, t->first_run),
-                us(t0, t->first_exit), us(t0, t->first_send), us(t0, t->exited));
+                (double)img->verify_ns / 1e3, us(t_img, t->created), us(t->created, t->loaded),
+                us(t0, t->first_run), us(t0, t->first_exit), us(t0, t->first_send),
+                us(t0, t->exited));
         fprintf(stderr, "zerg: %llu round trips into the guest (each an exit to the monitor)\n",
                 (unsigned long long)zg_inst_runs(in));
         char sum[300];

@@ -166,6 +166,65 @@ else
     fail template/ls-inspect "$("$Z" template ls; "$Z" template inspect zl)"
 fi
 
+# A tampered memory image: the shared image file in ZERG_IMAGE_DIR is checked
+# against the template when a process opens it, so bytes changed in it (in a
+# page with data, and in a hole, which reads as zeros) are never served: the
+# image is rebuilt from the cache, with a warning, and the answer is the
+# untampered one (snapcheck checks every byte of its 300-page pattern, the
+# image's largest extent of data). The image is published read-only.
+rm -f "$ZERG_IMAGE_DIR"/*
+"$Z" run sc300 </dev/null >"$TMP/t0.txt" 2>"$TMP/t0.err"
+img=$(ls "$ZERG_IMAGE_DIR"/*.img 2>/dev/null | head -n 1)
+tamper_ok=1 tamper_why=""
+if [ -z "$img" ] || [ "$(stat -c %a "$img")" != 400 ] || ! grep -q 'STATE OK' "$TMP/t0.txt"; then
+    tamper_ok=0 tamper_why="no read-only image after a first run: $(ls -l "$ZERG_IMAGE_DIR") $(cat "$TMP/t0.err")"
+fi
+for where in data hole; do
+    [ $tamper_ok = 1 ] || break
+    img=$(ls "$ZERG_IMAGE_DIR"/*.img | head -n 1)
+    chmod u+w "$img"
+    python3 - "$img" "$where" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+size = os.fstat(fd).st_size
+# data: the middle of the largest extent with data (snapcheck's pattern);
+# hole: the last page of guest memory (zero, never written)
+if sys.argv[2] == "data":
+    off, best, pos = 0, 0, 0
+    while True:
+        try:
+            d = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError:
+            break
+        h = os.lseek(fd, d, os.SEEK_HOLE)
+        if h - d > best:
+            best, pos = h - d, (d + h) // 2
+        off = h
+else:
+    pos = size - 100
+b = os.pread(fd, 1, pos)
+os.pwrite(fd, bytes([b[0] ^ 0x5a]), pos)
+os.close(fd)
+PY
+    "$Z" run sc300 </dev/null >"$TMP/t1.txt" 2>"$TMP/t1.err"
+    rc=$?
+    if [ $rc -ne 0 ] || ! grep -q 'STATE OK' "$TMP/t1.txt" ||
+        ! grep -q "did not match template 'sc300'.*rebuilt from the page cache" "$TMP/t1.err"; then
+        tamper_ok=0 tamper_why="$where: rc=$rc; $(head -c 300 "$TMP/t1.txt") $(cat "$TMP/t1.err")"
+    fi
+done
+if [ $tamper_ok = 1 ]; then
+    # And the rebuilt image is used as it is by the next run (no warning).
+    "$Z" run sc300 </dev/null >"$TMP/t2.txt" 2>"$TMP/t2.err"
+    if grep -q 'STATE OK' "$TMP/t2.txt" && ! grep -q warning "$TMP/t2.err"; then
+        pass template/tampered-image-never-served
+    else
+        fail template/tampered-image-never-served "after the rebuild: $(cat "$TMP/t2.err")"
+    fi
+else
+    fail template/tampered-image-never-served "$tamper_why"
+fi
+
 # A damaged page in the cache: inspect names it, restore refuses (no stale image to hide it).
 rm -f "$ZERG_IMAGE_DIR"/*
 pack=$(ls "$ZERG_HOME"/cache/packs/* 2>/dev/null | head -n 1)

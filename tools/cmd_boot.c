@@ -32,7 +32,9 @@ static void boot_usage(FILE *f)
             "  -q, --quiet       discard the guest's console output\n"
             "  -v, --verbose     print a timing breakdown to standard error\n"
             "  -h, --help        this text\n\n"
-            "ARGS after -- become the guest's command line.\n\n"
+            "Options may come before or after GUEST.elf; everything after -- (and any\n"
+            "word after GUEST.elf that is not an option) becomes the guest's command\n"
+            "line, so ARGS that begin with '-' go after --.\n\n"
             "exit status: the guest's own (0..255), or %d usage, %d killed at the deadline,\n"
             "%d guest fault, %d guest image refused, %d host failure.\n",
             ZG_DEFAULT_DEADLINE_MS, ZG_EXIT_USAGE, ZG_EXIT_DEADLINE, ZG_EXIT_FAULT, ZG_EXIT_REFUSED,
@@ -64,7 +66,9 @@ int zg_cmd_boot(int argc, char **argv)
     optind = 1;
     static struct zg_tool_linux_opts lo;
     memset(&lo, 0, sizeof(lo));
-    while ((c = getopt_long(argc, argv, "+m:t:b:qvh", opts, NULL)) != -1) {
+    /* Options anywhere before `--` (GNU getopt permutes the rest after
+     * them): `zerg boot app.elf --mem 32M -- ARGS` as well as before. */
+    while ((c = getopt_long(argc, argv, "m:t:b:qvh", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             if (zg_parse_size(optarg, &cfg.mem_size) < 0) {
@@ -107,13 +111,9 @@ int zg_cmd_boot(int argc, char **argv)
         boot_usage(stderr);
         return ZG_EXIT_USAGE;
     }
+    /* What getopt left: the guest, then its arguments (those after `--`
+     * may begin with '-'). */
     const char *path = argv[optind++];
-    if (optind < argc && strcmp(argv[optind], "--") == 0)
-        optind++;
-    if (optind < argc && argv[optind][0] == '-' && strcmp(argv[optind - 1], "--") != 0) {
-        zg_err("boot: options go before the guest; guest arguments after --");
-        return ZG_EXIT_USAGE;
-    }
 
     char cmdline[ZG_CMDLINE_MAX];
     cfg.argv0 = path;

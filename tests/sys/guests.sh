@@ -144,5 +144,17 @@ for Z in $(zerg_bins); do
     else
         fail "$v/guests/zergling-405" "$out"
     fi
+    # Options anywhere before `--`, as its --help shows them: after the guest
+    # too; what follows `--` is the guest's even when it begins with '-'.
+    out=$(printf 'GET / HTTP/1.0\r\n\r\n' | "$Z" boot bin/guests/zergling.elf --mem 32M -q -- --dataset-mib 1 2>"$TMP/oa.err")
+    rc=$?
+    "$Z" boot bin/guests/zergling.elf --no-such-option </dev/null >/dev/null 2>"$TMP/ob.err"
+    rc2=$?
+    if [ $rc -eq 0 ] && grep -q '^dataset: 16384 records (1 MiB)' <<<"$out" && [ ! -s "$TMP/oa.err" ] &&
+        [ $rc2 -eq 2 ] && grep -q "unrecognized option '--no-such-option'" "$TMP/ob.err"; then
+        pass "$v/guests/boot-options-after-the-guest"
+    else
+        fail "$v/guests/boot-options-after-the-guest" "rc=$rc/$rc2 $(head -n 3 <<<"$out") $(cat "$TMP/oa.err" "$TMP/ob.err")"
+    fi
 done
 exit $T_FAILED

@@ -180,19 +180,29 @@ static int do_ls(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         struct zg_tmpl *t;
         if (zg_tmpl_load(home, names[i], &t, err, sizeof(err)) < 0) {
-            if (!json)
+            /* Listed, with what is wrong: a script must see it is there. */
+            if (json) {
+                printf("%s{\"name\":", i ? "," : "");
+                zg_json_str(stdout, names[i]);
+                printf(",\"state\":\"damaged\",\"error\":");
+                zg_json_str(stdout, err);
+                printf("}");
+            } else {
                 printf("%-24s (damaged: %s)\n", names[i], err);
+            }
             continue;
         }
         time_t secs = (time_t)(t->info.created_wall_ns / 1000000000ull);
         char when[32];
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime(&secs));
-        if (json)
-            printf("%s{\"name\":\"%s\",\"mem_bytes\":%llu,\"guest\":\"%s\",\"boot_ms\":%.3f,"
-                   "\"created\":\"%sZ\"}",
-                   i ? "," : "", t->info.name, (unsigned long long)t->info.mem_size, t->info.guest,
-                   (double)t->info.boot_ns / 1e6, when);
-        else
+        if (json) {
+            printf("%s{\"name\":", i ? "," : "");
+            zg_json_str(stdout, t->info.name);
+            printf(",\"state\":\"ok\",\"mem_bytes\":%llu,\"guest\":",
+                   (unsigned long long)t->info.mem_size);
+            zg_json_str(stdout, t->info.guest);
+            printf(",\"boot_ms\":%.3f,\"created\":\"%sZ\"}", (double)t->info.boot_ns / 1e6, when);
+        } else
             printf("%-24s %7lluM %-24s %10.1f  %s\n", t->info.name,
                    (unsigned long long)(t->info.mem_size >> 20), t->info.guest,
                    (double)t->info.boot_ns / 1e6, when);

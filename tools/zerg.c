@@ -83,6 +83,21 @@ int zg_tool_find_guest(const struct zg_tmpl *t, const char *given, char *path, s
     return access(path, R_OK) == 0 ? 0 : -ENOENT;
 }
 
+void zg_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
 int zg_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
     if (!s || !*s || *s < '0' || *s > '9')

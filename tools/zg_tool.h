@@ -49,6 +49,9 @@ int zg_tool_status(const char *verb, const char *what, const struct zg_run_resul
 /* "error: <msg>" on stderr, prefixed with the program name. */
 void zg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* s as a JSON string, quotes included ("\"", "\\" and control bytes escaped). */
+void zg_json_str(FILE *f, const char *s);
+
 /* Joins argv[0..argc) into one command line in buf: with spaces, and, with
  * `quote`, each word that is empty or holds a space, tab, quote or backslash
  * in single quotes (' as '\'') -- how a Linux program's arguments travel

@@ -253,6 +253,23 @@ cp "$m" "$TMP/m.bak"
 head -c 1000 "$TMP/m.bak" >"$m"
 "$Z" run sc300 </dev/null >/dev/null 2>"$TMP/e1.txt"
 rc1=$?
+# ls --json lists it, damaged, with the others (valid JSON for a script).
+"$Z" template ls --json >"$TMP/ls.json" 2>&1
+"$Z" template ls >"$TMP/ls.txt" 2>&1
+if python3 - "$TMP/ls.json" <<'PY'; then
+import json, sys
+ls = json.load(open(sys.argv[1]))
+by = {t["name"]: t for t in ls}
+sc = by.get("sc300", {})
+ok = sc.get("state") == "damaged" and any(w in sc.get("error", "") for w in ("truncated", "header says"))
+ok = ok and by.get("zl", {}).get("state") == "ok" and by["zl"].get("mem_bytes", 0) > 0
+sys.exit(0 if ok else 1)
+PY
+    grep -q '^sc300 .*(damaged: ' "$TMP/ls.txt" && pass template/ls-lists-damaged ||
+        fail template/ls-lists-damaged "text: $(cat "$TMP/ls.txt")"
+else
+    fail template/ls-lists-damaged "json: $(cat "$TMP/ls.json")"
+fi
 cp "$TMP/m.bak" "$m"
 printf 'XX' | dd of="$m" bs=1 seek=5000 conv=notrunc status=none
 "$Z" run sc300 </dev/null >/dev/null 2>"$TMP/e2.txt"

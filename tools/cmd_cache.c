@@ -15,7 +15,7 @@ struct copts {
     const char *root;
     const char *out;
     const char *tmp;
-    int json, help, verify;
+    int json, help, verify, verbose;
     uint64_t mib, reps, threads;
     char *pos[4];
     int npos;
@@ -32,8 +32,10 @@ static const char *const usage_text =
     "  stats [--json]        pages referenced, unique pages stored, zero pages, bytes raw\n"
     "                        vs stored, dedupe and compression ratios; overall and per\n"
     "                        template (root)\n"
-    "  verify [--json]       read every index entry, pack record and root; name each\n"
-    "                        problem with its file, offset and key; exit 1 on any error\n"
+    "  verify [--json] [-v]  read every index entry, pack record and root; name each\n"
+    "                        problem with its file, offset and key (the first 20, then\n"
+    "                        how many more of each file; -v or --json: every one); exit\n"
+    "                        1 on any error\n"
     "  gc                    delete the pages no template (root) references\n"
     "  bench [--json] [--mib N] [--reps N] [--threads N] [--tmp DIR]\n"
     "                        measure ingest and materialize against raw LZ4 and XXH3\n"
@@ -71,6 +73,8 @@ static int parse_opts(int argc, char **argv, struct copts *o)
             o->help = 1;
         else if (!strcmp(a, "--json"))
             o->json = 1;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+            o->verbose = 1;
         else if (!strcmp(a, "--dir"))
             o->dir = argv[++i];
         else if (!strcmp(a, "--root"))
@@ -211,9 +215,42 @@ static int cmd_stats(const struct copts *o)
     return 0;
 }
 
+#define VERIFY_SHOWN 20 /* problems named in text mode before summarising */
+
+#define VERIFY_SHOWN   20 /* problems named one by one in text mode, then summarised */
+#define VERIFY_OBJECTS 32 /* files the summary counts apart */
+
 struct vstate {
-    int json, n;
+    int json, verbose, n;
+    uint64_t hidden; /* problems not printed */
+    struct {
+        char object[96];
+        uint64_t errors, warnings;
+    } by[VERIFY_OBJECTS];
+    int nby;
+    uint64_t other; /* hidden problems of files beyond VERIFY_OBJECTS */
 };
+
+/* A problem not printed, counted by its file for the summary. */
+static void hide_problem(struct vstate *vs, const struct zg_pc_problem *p)
+{
+    vs->hidden++;
+    int i = 0;
+    while (i < vs->nby && strcmp(vs->by[i].object, p->object) != 0)
+        i++;
+    if (i == vs->nby) {
+        if (vs->nby == VERIFY_OBJECTS) {
+            vs->other++;
+            return;
+        }
+        snprintf(vs->by[i].object, sizeof(vs->by[i].object), "%s", p->object);
+        vs->nby++;
+    }
+    if (p->severity == ZG_PC_SEV_ERROR)
+        vs->by[i].errors++;
+    else
+        vs->by[i].warnings++;
+}
 
 static void on_problem(void *arg, const struct zg_pc_problem *p)
 {
@@ -233,7 +270,10 @@ static void on_problem(void *arg, const struct zg_pc_problem *p)
         for (const char *c = p->what; *c; c++)
             printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
         printf("\"}");
+    } else if (!vs->verbose && vs->n >= VERIFY_SHOWN) {
+        hide_problem(vs, p);
     } else {
+        vs->n++;
         printf("%s: %s", sev, p->object);
         if (p->offset != UINT64_MAX)
             printf(" offset %llu", (unsigned long long)p->offset);
@@ -247,7 +287,8 @@ static int cmd_verify(const struct copts *o)
 {
     struct zg_pc *pc;
     struct zg_pc_verify_report r;
-    struct vstate vs = {.json = o->json};
+    static struct vstate vs;
+    vs = (struct vstate){.json = o->json, .verbose = o->verbose};
     if (open_cache(o, 0, &pc) < 0)
         return 1;
     if (o->json)
@@ -267,7 +308,15 @@ static int cmd_verify(const struct copts *o)
                (unsigned long long)r.index_entries, (unsigned long long)r.roots,
                (unsigned long long)r.root_refs, (unsigned long long)r.errors,
                (unsigned long long)r.warnings, r.errors ? "false" : "true");
-    else
+    else if (vs.hidden) {
+        printf("... and %llu more problems (-v names every one):\n", (unsigned long long)vs.hidden);
+        for (int i = 0; i < vs.nby; i++)
+            printf("  %s: %llu errors, %llu warnings more\n", vs.by[i].object,
+                   (unsigned long long)vs.by[i].errors, (unsigned long long)vs.by[i].warnings);
+        if (vs.other)
+            printf("  %llu more in other files\n", (unsigned long long)vs.other);
+    }
+    if (!o->json)
         printf("%s: %llu packs, %llu records, %llu index entries, %llu roots: %llu errors, "
                "%llu warnings\n",
                r.errors ? "DAMAGED" : "OK", (unsigned long long)r.packs,

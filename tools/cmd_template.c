@@ -24,7 +24,10 @@ static void template_usage(FILE *f)
                "        its request; --ro carries a read-only copy of a host file or tree\n"
                "        into the template, as it is now (default timeout 60000 ms)\n"
                "  ls [--json]            list templates\n"
-               "  inspect NAME [--json]  check the manifest against the format and the cache\n"
+               "  inspect NAME [--json] [-v]\n"
+               "                         check the manifest against the format and the\n"
+               "                         cache (bad pages: the first 10 named, then\n"
+               "                         counted; -v names all)\n"
                "  rm NAME                delete a template (its pages go at the next\n"
                "                         'zerg cache gc' unless another template uses them)\n\n"
                "Templates live in $ZERG_HOME/templates (default /var/lib/zerg for root,\n"
@@ -214,13 +217,25 @@ static int do_ls(int argc, char **argv)
     return 0;
 }
 
+#define INSPECT_SHOWN 10 /* bad pages named one by one, then counted */
+
 static int do_inspect(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help")) {
         template_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? ZG_EXIT_USAGE : 0;
     }
-    int json = argc > 2 && !strcmp(argv[2], "--json");
+    int json = 0, verbose = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose = 1;
+        else {
+            zg_err("template inspect: unknown argument '%s'", argv[i]);
+            return ZG_EXIT_USAGE;
+        }
+    }
     char home[4096], err[512], cachedir[4200];
     if (home_or_fail(home, sizeof(home)) < 0)
         return ZG_EXIT_HOST;
@@ -250,7 +265,8 @@ static int do_inspect(int argc, char **argv)
         if (r < 0) {
             char hex[33];
             zg_pc_key_hex(&t->keys[i], hex);
-            if (!json)
+            /* The first few by name; a whole pack gone is thousands. */
+            if (!json && (verbose || missing + damaged < INSPECT_SHOWN))
                 fprintf(stderr, "zerg: page %llu (guest address 0x%llx, key %s): %s\n",
                         (unsigned long long)i, (unsigned long long)(i * ZG_PAGE_SIZE), hex,
                         r == -ENOENT ? "missing from the cache" : zg_pc_last_error());
@@ -261,6 +277,9 @@ static int do_inspect(int argc, char **argv)
         }
     }
     zg_pc_close(pc);
+    if (!json && !verbose && missing + damaged > INSPECT_SHOWN)
+        fprintf(stderr, "zerg: ... and %llu more pages missing or damaged (-v names every one)\n",
+                (unsigned long long)(missing + damaged - INSPECT_SHOWN));
     int ok = !missing && !damaged;
     char hash[33];
     zg_pc_key_hex((const struct zg_pc_key *)t->info.guest_hash, hash);

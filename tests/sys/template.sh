@@ -281,6 +281,28 @@ else
     fail template/bad-manifest-refused "rc=$rc1/$rc2 $(cat "$TMP/e1.txt" "$TMP/e2.txt")"
 fi
 
+# A whole pack gone: inspect and verify name the first problems and count
+# the rest (thousands of lines otherwise); -v names every one.
+cp -r "$ZERG_HOME" "$TMP/nopack"
+rm -f "$TMP/nopack"/cache/packs/*
+ZERG_HOME=$TMP/nopack "$Z" template inspect sc8000 >/dev/null 2>"$TMP/in.txt"
+irc=$?
+ZERG_HOME=$TMP/nopack "$Z" template inspect sc8000 -v >/dev/null 2>"$TMP/inv.txt"
+ZERG_HOME=$TMP/nopack "$Z" cache verify >"$TMP/cv.txt" 2>&1
+vrc=$?
+ZERG_HOME=$TMP/nopack "$Z" cache verify -v >"$TMP/cvv.txt" 2>&1
+more=$(sed -n 's/.*\.\.\. and \([0-9]*\) more pages missing.*/\1/p' "$TMP/in.txt")
+named=$(grep -c '^zerg: page ' "$TMP/in.txt")
+allv=$(grep -c '^zerg: page ' "$TMP/inv.txt")
+if [ $irc -ne 0 ] && [ "$named" = 10 ] && [ -n "$more" ] && [ "$allv" = $((10 + more)) ] &&
+    [ $vrc -ne 0 ] && [ "$(grep -c '^error: ' "$TMP/cv.txt")" = 20 ] &&
+    grep -q '^\.\.\. and [0-9]* more problems (-v names every one):' "$TMP/cv.txt" &&
+    [ "$(grep -c '^error: ' "$TMP/cvv.txt")" -gt 20 ]; then
+    pass "template/missing-pack-summarised ($allv pages missing)"
+else
+    fail template/missing-pack-summarised "inspect rc=$irc named=$named more=$more -v=$allv; verify rc=$vrc: $(tail -n 4 "$TMP/cv.txt")"
+fi
+
 # rm, then gc frees what only that template used.
 before=$("$Z" cache stats --json | sed -n 's/.*"pages_stored": *\([0-9]*\).*/\1/p' | head -n 1)
 "$Z" template rm sc8000 && "$Z" cache gc >/dev/null 2>&1

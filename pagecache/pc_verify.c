@@ -124,8 +124,18 @@ static int scan_pack(struct vctx *v, struct vpack *p, struct pc_keyset *present,
     return 0;
 }
 
+/* Where entry i lies in the index file: after the header and the pack table. */
+static uint64_t entry_off(const struct pc_index_view *iv, uint64_t i)
+{
+    return sizeof(iv->hdr) + (uint64_t)iv->hdr.npacks * sizeof(struct zg_pc_index_pack) +
+           i * sizeof(struct zg_pc_index_entry);
+}
+
+/* present: every key a pack scan found in an intact record. An entry whose
+ * page a pack holds intact, but not where the entry says, is the index's
+ * fault, not the pack's. */
 static void check_entries(struct vctx *v, const struct pc_index_view *iv, struct vpack *packs,
-                          size_t np)
+                          size_t np, const struct pc_keyset *present)
 {
     struct pc_keyset seen = {0};
     for (uint64_t i = 0; i < iv->hdr.nentries; i++) {
@@ -136,12 +146,12 @@ static void check_entries(struct vctx *v, const struct pc_index_view *iv, struct
         memcpy(k.b, e.key, 16);
         v->rep->index_entries++;
         if (pc_index_entry_check(&e, &why) < 0) {
-            problem(v, ZG_PC_SEV_ERROR, "index", sizeof(iv->hdr) + i * sizeof(e), &k,
-                    "entry %llu: %s", (unsigned long long)i, why);
+            problem(v, ZG_PC_SEV_ERROR, "index", entry_off(iv, i), &k, "entry %llu: %s",
+                    (unsigned long long)i, why);
             continue;
         }
         if (pc_keyset_add(&seen, &k, NULL) == 0)
-            problem(v, ZG_PC_SEV_WARNING, "index", sizeof(iv->hdr) + i * sizeof(e), &k,
+            problem(v, ZG_PC_SEV_WARNING, "index", entry_off(iv, i), &k,
                     "entry %llu: duplicate key", (unsigned long long)i);
         struct vpack *p = NULL;
         for (size_t j = 0; j < np; j++)
@@ -166,6 +176,13 @@ static void check_entries(struct vctx *v, const struct pc_index_view *iv, struct
             why = "the record there holds a different page";
         else
             continue; /* the pack scan decoded and hashed it */
+        if (pc_keyset_get(present, &k)) {
+            problem(v, ZG_PC_SEV_ERROR, "index", entry_off(iv, i), &k,
+                    "entry %llu is damaged: it points at offset %llu of %s (%s), but the "
+                    "page is intact elsewhere in the packs",
+                    (unsigned long long)i, (unsigned long long)e.offset, obj, why);
+            continue;
+        }
         problem(v, ZG_PC_SEV_ERROR, obj, e.offset, &k, "damaged page: %s", why);
     }
     pc_keyset_free(&seen);
@@ -355,7 +372,7 @@ int zg_pc_verify(struct zg_pc *pc, zg_pc_problem_fn fn, void *arg, struct zg_pc_
                 problem(&v, ZG_PC_SEV_ERROR, "index", UINT64_MAX, NULL,
                         "pack %08x is indexed but its file is missing", ip.pack_id);
         }
-        check_entries(&v, &iv, packs, np);
+        check_entries(&v, &iv, packs, np, &present);
     }
     check_roots(&v, &present);
     rc = 0;

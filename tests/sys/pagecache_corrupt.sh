@@ -68,6 +68,19 @@ else
     pc_fail index_flip "$(head -3 "$T/v")"
 fi
 
+# An index entry pointing at the wrong place in an intact pack: verify
+# names the index entry, not the pack (the index's header is 64 bytes, then
+# one 16-byte pack table entry; an entry's record offset is at +16).
+fresh
+flip "$T/d/index" $((64 + 16 + 16)) # the first entry's record offset, low byte
+if ! "$ZERG" cache verify --dir "$T/d" >"$T/v" 2>&1 &&
+    grep -q "error: index offset 80 key [0-9a-f]*: entry 0 is damaged: it points at offset" "$T/v" &&
+    ! grep -q "error: packs/" "$T/v"; then
+    pc_pass index_entry_offset_names_the_index
+else
+    pc_fail index_entry_offset_names_the_index "$(head -4 "$T/v")"
+fi
+
 fresh
 truncate -s 1000 "$T/d/index"
 if ! "$ZERG" cache verify --json --dir "$T/d" >"$T/v" 2>&1 && grep -q '"ok": false' "$T/v"; then

@@ -21,7 +21,8 @@ struct ing_job {
     const uint8_t *mem;
     size_t npages;
     struct zg_pc_key *keys;
-    size_t *store; /* page indices to store, in image order */
+    uint8_t *damaged; /* per page: the cache has its key, but its copy is damaged */
+    size_t *store;    /* page indices to store, in image order */
     size_t nstore;
     struct pc_ent *ents; /* where store[i] went */
     int phase;
@@ -49,8 +50,11 @@ static void job_fail(struct ing_job *j, int rc)
     atomic_store(&j->failed, 1);
 }
 
+/* Hashes pages; a page the cache already has is read back and checked
+ * against its key (the index and packs are not changed in this phase). */
 static int hash_chunk(struct ing_job *j, size_t first, size_t count)
 {
+    uint8_t back[ZG_PC_PAGE_SIZE];
     for (size_t i = first; i < first + count; i++) {
         const uint8_t *page = j->mem + i * ZG_PC_PAGE_SIZE;
         zg_pc_page_key(page, &j->keys[i]);
@@ -58,6 +62,10 @@ static int hash_chunk(struct ing_job *j, size_t first, size_t count)
             static const uint8_t zero[ZG_PC_PAGE_SIZE];
             if (memcmp(page, zero, ZG_PC_PAGE_SIZE) != 0)
                 return pc_err(-ERANGE, "page %zu hashes to the reserved zero key", i);
+        } else if (pc_table_find(&j->pc->tab, &j->keys[i]) &&
+                   pc_read_page(j->pc, &j->keys[i], back, 1) < 0) {
+            j->damaged[i] = 1;
+            pc_err_clear();
         }
     }
     return 0;
@@ -176,7 +184,9 @@ static int run_phase(struct ing_job *j, int phase, unsigned nt)
     return atomic_load(&j->failed) ? -1 : 0;
 }
 
-/* Serial dedupe: which non-zero pages are new, first occurrence only. */
+/* Serial dedupe: which non-zero pages are new, first occurrence only. A
+ * page whose stored copy hash_chunk found damaged is stored again, and the
+ * index pointed at the new copy (a re-created template repairs the cache). */
 static int classify(struct ing_job *j, struct zg_pc_ingest_stats *st)
 {
     struct pc_keyset seen = {0};
@@ -185,9 +195,11 @@ static int classify(struct ing_job *j, struct zg_pc_ingest_stats *st)
         return pc_err(-ENOMEM, "out of memory");
     for (size_t i = 0; i < j->npages; i++) {
         const struct zg_pc_key *k = &j->keys[i];
+        int damaged = j->damaged[i];
+        int present = !damaged && !zg_pc_key_is_zero(k) && pc_table_find(&j->pc->tab, k);
         if (zg_pc_key_is_zero(k)) {
             st->zero_pages++;
-        } else if (pc_table_find(&j->pc->tab, k)) {
+        } else if (present) {
             st->present++;
         } else {
             int added = pc_keyset_add(&seen, k, NULL);
@@ -195,9 +207,10 @@ static int classify(struct ing_job *j, struct zg_pc_ingest_stats *st)
                 rc = pc_err(-ENOMEM, "out of memory");
                 break;
             }
-            if (added)
+            if (added) {
                 j->store[j->nstore++] = i;
-            else
+                st->repaired += (uint64_t)damaged;
+            } else
                 st->batch_dups++;
         }
     }
@@ -242,6 +255,10 @@ int zg_pc_ingest(struct zg_pc *pc, const void *mem, size_t npages, struct zg_pc_
         goto out_unlocked;
     if ((rc = pc_refresh_locked(pc, 1)) < 0)
         goto out;
+    if (!(j.damaged = calloc(npages ? npages : 1, 1))) {
+        rc = pc_err(-ENOMEM, "out of memory");
+        goto out;
+    }
     if (run_phase(&j, 0, nt) < 0)
         goto failed;
     if ((rc = classify(&j, st)) < 0)
@@ -270,8 +287,15 @@ int zg_pc_ingest(struct zg_pc *pc, const void *mem, size_t npages, struct zg_pc_
         rc = pc_err(rc, "out of memory for the page index");
         goto out;
     }
-    for (size_t i = 0; i < j.nstore; i++)
-        pc_table_insert(&pc->tab, &j.ents[i]);
+    for (size_t i = 0; i < j.nstore; i++) {
+        struct pc_ent *old = pc_table_find(&pc->tab, &j.ents[i].key);
+        if (old) { /* a damaged copy: the index now names the new one */
+            *old = j.ents[i];
+            pc->index_dirty = 1;
+        } else {
+            pc_table_insert(&pc->tab, &j.ents[i]);
+        }
+    }
     if (j.nstore || pc->index_dirty)
         if ((rc = pc_index_write(pc)) < 0)
             goto out;
@@ -294,5 +318,6 @@ out_unlocked:
     pthread_mutex_destroy(&j.mu);
     free(j.store);
     free(j.ents);
+    free(j.damaged);
     return rc;
 }

@@ -185,6 +185,8 @@ struct zg_pc_ingest_stats {
     uint64_t compressed;   /* of those, stored as LZ4 (the rest raw) */
     uint64_t raw_bytes;    /* pages * 4096 */
     uint64_t stored_bytes; /* bytes appended to packs (record headers included) */
+    uint64_t repaired;     /* of the stored pages, ones the cache had but damaged (stored
+                              again, and the index points at the new copy) */
 };
 
 /* Called from the calling thread during long operations; non-zero cancels

@@ -160,6 +160,9 @@ static int do_create(int argc, char **argv)
            (unsigned long long)s->batch_dups, (unsigned long long)s->stored,
            (unsigned long long)s->compressed, (unsigned long long)s->stored_bytes,
            (double)st.boot_ns / 1e6, (double)st.capture_ns / 1e6);
+    if (s->repaired)
+        printf("template %s: %llu page(s) the cache held damaged were stored again (repaired)\n",
+               o.name, (unsigned long long)s->repaired);
     return 0;
 }
 

@@ -243,6 +243,20 @@ if [ -n "$pack" ]; then
     else
         fail template/damaged-pages-refused "inspect rc=$irc run rc=$rrc $(cat "$TMP/e.txt")"
     fi
+    # Created again (the same guest, so the same pages), the template repairs
+    # the cache: the damaged copies are stored again, and it restores.
+    "$Z" template create zl --force --guest bin/guests/zergling.elf -q -- --dataset-mib 8 >"$TMP/rc.txt" 2>&1
+    crc=$?
+    "$Z" template inspect zl >"$TMP/i2.txt" 2>&1
+    irc2=$?
+    printf 'GET / HTTP/1.0\r\n\r\n' | "$Z" run zl >"$TMP/o2.txt" 2>"$TMP/e2.txt"
+    rrc2=$?
+    if [ $crc -eq 0 ] && grep -q 'were stored again (repaired)' "$TMP/rc.txt" && [ $irc2 -eq 0 ] &&
+        [ $rrc2 -eq 0 ] && grep -q '^Hello from zergling!' "$TMP/o2.txt"; then
+        pass template/re-create-repairs-damaged-pages
+    else
+        fail template/re-create-repairs-damaged-pages "create rc=$crc $(cat "$TMP/rc.txt"); inspect rc=$irc2; run rc=$rrc2 $(cat "$TMP/e2.txt")"
+    fi
 else
     fail template/damaged-pages-refused "no pack file found under $ZERG_HOME/cache"
 fi

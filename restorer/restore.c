@@ -57,9 +57,10 @@ static int materialize(const struct zg_tmpl *t, const char *home, const char *pa
         return zg_errf(err, errlen, -ENAMETOOLONG, "home path too long");
     struct zg_pc *pc;
     int rc = zg_pc_open(dir, 0, &pc);
-    if (rc < 0)
-        return zg_errf(err, errlen, rc, "template '%s': cannot open the page cache: %s",
-                       t->info.name, zg_pc_last_error());
+    if (rc < 0) /* the template exists: a cache it cannot use is damage (-EIO), not absence */
+        return zg_errf(err, errlen, rc == -ENOENT ? -EIO : rc,
+                       "template '%s': cannot open the page cache: %s", t->info.name,
+                       zg_pc_last_error());
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
     /* Read-only once published: nothing should ever write it again (a
      * process that opens it checks it all the same: image_matches). */
@@ -71,6 +72,8 @@ static int materialize(const struct zg_tmpl *t, const char *home, const char *pa
     }
     /* Every page is checked against its key: a damaged cache refuses here. */
     rc = zg_pc_materialize_fd(pc, t->keys, t->npages, fd, 0, ZG_PC_VERIFY);
+    if (rc == -ENOENT || rc == -EBADMSG)
+        rc = -EIO; /* a page missing or damaged: the template is damaged */
     if (rc < 0)
         zg_errf(err, errlen, rc, "template '%s' cannot be restored: %s", t->info.name,
                 zg_pc_last_error());

@@ -52,6 +52,9 @@ struct zg_image {
 #define ZG_IMAGE_FRESH 0x1u /* ignore an existing image file and materialize again */
 
 /* Loads template `name` and opens (or builds and publishes) its image.
+ * 0; -ENOENT no such template; -EBADMSG a damaged manifest; -ENOTSUP a
+ * manifest this zerg cannot read; -EIO pages missing or damaged in the cache
+ * (or the cache unusable); other negative errnos from the host.
  * $ZERG_IMAGE_DIR overrides /dev/shm. An image file found there (another
  * process made it) is used only after every page of it has been checked
  * against the template's keys (~8 ms for 64 MiB here; once per open, never

@@ -1214,9 +1214,12 @@ int zg_serve_run(const struct zg_serve_opts *o)
     for (int t = 0; t < m->ntmpls; t++) {
         char err[512], name[64];
         snprintf(name, sizeof(name), "%s", m->tmpls[t].name);
-        if (load_template(m, name, &m->tmpls[t], err, sizeof(err)) < 0) {
+        int lrc = load_template(m, name, &m->tmpls[t], err, sizeof(err));
+        if (lrc < 0) {
             sv_err("serve: %s", err);
-            status = ZG_SERVE_REFUSED;
+            status = lrc == -ENOENT                   ? ZG_SERVE_NOTFOUND
+                     : lrc == -EIO || lrc == -EBADMSG ? ZG_SERVE_DAMAGED
+                                                      : ZG_SERVE_REFUSED;
             goto out;
         }
     }

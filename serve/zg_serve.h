@@ -86,11 +86,15 @@ struct zg_serve_opts {
 };
 
 /* What zg_serve_run returns: the process's exit status. */
-#define ZG_SERVE_STOPPED 0   /* drained and stopped */
-#define ZG_SERVE_FORCED  1   /* stopped with instances in flight (second signal, drain timeout) */
-#define ZG_SERVE_CONFIG  2   /* a listener or the metrics address could not be opened */
-#define ZG_SERVE_REFUSED 126 /* a template could not be loaded, or its backend cannot run */
-#define ZG_SERVE_HOST    127 /* the host side failed (event loop, workers, memory) */
+#define ZG_SERVE_STOPPED  0 /* drained and stopped */
+#define ZG_SERVE_FORCED   1 /* stopped with instances in flight (second signal, drain timeout) */
+#define ZG_SERVE_CONFIG   2 /* a listener or the metrics address could not be opened */
+#define ZG_SERVE_NOTFOUND 3 /* a template does not exist */
+#define ZG_SERVE_DAMAGED  4 /* a template, or pages it needs, are damaged */
+#define ZG_SERVE_REFUSED                                                                           \
+    126                   /* a template cannot be served: another backend or format, or            \
+                             its backend cannot run here */
+#define ZG_SERVE_HOST 127 /* the host side failed (event loop, workers, memory) */
 
 /* Serves until SIGTERM or SIGINT (drain; a second one stops at once);
  * SIGHUP reloads the templates. Errors at start are printed on standard

@@ -76,7 +76,7 @@ int zg_tmpl_create(const struct zg_tmpl_create_opts *o, struct zg_tmpl_create_st
     struct zg_run_result res;
     zg_inst_run(in, &res);
     if (res.end != ZG_END_READY) {
-        rc = -ECHILD;
+        rc = res.end == ZG_END_DEADLINE ? -ETIMEDOUT : -ECHILD;
         if (res.end == ZG_END_EXIT)
             zg_errf(err, errlen, rc, "%s exited with status %d before it called READY",
                     o->guest_path, res.status);

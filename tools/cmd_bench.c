@@ -561,9 +561,10 @@ int zg_cmd_bench(int argc, char **argv)
         zg_err("cannot determine the zerg home directory (set ZERG_HOME)");
         return ZG_EXIT_HOST;
     }
-    if (zg_image_open(home, name, 0, &b->img, b->err, sizeof(b->err)) < 0) {
+    int orc = zg_image_open(home, name, 0, &b->img, b->err, sizeof(b->err));
+    if (orc < 0) {
         zg_err("bench: %s", b->err);
-        return ZG_EXIT_REFUSED;
+        return zg_tool_exit_for(orc);
     }
     if (b->img->note[0])
         fprintf(stderr, "zerg: warning: %s\n", b->img->note);

@@ -35,10 +35,11 @@ static void boot_usage(FILE *f)
             "Options may come before or after GUEST.elf; everything after -- (and any\n"
             "word after GUEST.elf that is not an option) becomes the guest's command\n"
             "line, so ARGS that begin with '-' go after --.\n\n"
-            "exit status: the guest's own (0..255), or %d usage, %d killed at the deadline,\n"
-            "%d guest fault, %d guest image refused, %d host failure.\n",
-            ZG_DEFAULT_DEADLINE_MS, ZG_EXIT_USAGE, ZG_EXIT_DEADLINE, ZG_EXIT_FAULT, ZG_EXIT_REFUSED,
-            ZG_EXIT_HOST);
+            "exit status: the guest's own (0..255), or %d usage, %d no such guest file, %d\n"
+            "killed at the deadline, %d guest fault, %d guest image refused, %d host failure\n"
+            "(the table for every command: docs/abi.md, \"Exit statuses\").\n",
+            ZG_DEFAULT_DEADLINE_MS, ZG_EXIT_USAGE, ZG_EXIT_NOTFOUND, ZG_EXIT_DEADLINE,
+            ZG_EXIT_FAULT, ZG_EXIT_REFUSED, ZG_EXIT_HOST);
 }
 
 static double ms(uint64_t a, uint64_t b)
@@ -130,8 +131,9 @@ int zg_cmd_boot(int argc, char **argv)
     if (rc < 0) {
         zg_err("boot: cannot read guest '%s': %s", path,
                rc == -EFBIG ? "larger than 256 MiB" : strerror(-rc));
-        return rc == -ENOENT || rc == -EACCES || rc == -EINVAL || rc == -EFBIG ? ZG_EXIT_REFUSED
-                                                                               : ZG_EXIT_HOST;
+        return rc == -ENOENT                                    ? ZG_EXIT_NOTFOUND
+               : rc == -EACCES || rc == -EINVAL || rc == -EFBIG ? ZG_EXIT_REFUSED
+                                                                : ZG_EXIT_HOST;
     }
     uint64_t t_read = zg_now_ns();
 

@@ -54,7 +54,8 @@ static const char *const usage_text =
     "  rm-root NAME          delete a root (its pages go at the next gc)\n"
     "\n"
     "common options: --dir DIR  --help\n"
-    "exit status: 0 ok, 1 the operation failed or found damage, 2 bad command line\n";
+    "exit status: 0 ok, 1 the operation failed, 2 bad command line, 3 (get) no such page,\n"
+    "4 damage found (verify, check-keys; get: the page is damaged)\n";
 
 static int parse_opts(int argc, char **argv, struct copts *o)
 {
@@ -324,7 +325,7 @@ static int cmd_verify(const struct copts *o)
                (unsigned long long)r.roots, (unsigned long long)r.errors,
                (unsigned long long)r.warnings);
     zg_pc_close(pc);
-    return r.errors ? 1 : 0;
+    return r.errors ? ZG_EXIT_DAMAGED : 0;
 }
 
 static int cmd_gc(const struct copts *o)
@@ -514,8 +515,8 @@ static int cmd_get(const struct copts *o)
     if (rc < 0)
         zg_err("cache get: %s", zg_pc_last_error());
     zg_pc_close(pc);
-    if (rc < 0)
-        return 1;
+    if (rc < 0) /* not there, or damaged */
+        return rc == -ENOENT ? ZG_EXIT_NOTFOUND : rc == -EIO ? ZG_EXIT_DAMAGED : ZG_EXIT_FAILED;
     FILE *f = o->out ? fopen(o->out, "wb") : stdout;
     if (!f || fwrite(page, 1, sizeof(page), f) != sizeof(page) || (o->out && fclose(f) != 0)) {
         zg_err("cache get: cannot write the page: %s", strerror(errno));
@@ -561,7 +562,7 @@ static int cmd_check_keys(const struct copts *o)
         fclose(in);
     zg_pc_close(pc);
     printf("%lu keys readable and verified, %lu failed\n", ok, bad);
-    return bad ? 1 : 0;
+    return bad ? ZG_EXIT_DAMAGED : 0;
 }
 
 static int cmd_roots(const struct copts *o, int del)

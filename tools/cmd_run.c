@@ -20,7 +20,9 @@ static void run_usage(FILE *f)
             "  -q, --quiet    discard the guest's console output\n"
             "  -v, --verbose  print the phases to standard error\n"
             "  -h, --help     this text\n\n"
-            "exit status: as 'zerg boot' (see 'zerg boot --help').\n",
+            "exit status: the guest's own (0..255), or 2 usage, 3 no such template, 4 the\n"
+            "template or pages it needs are damaged, 124 deadline, 125 guest fault, 126\n"
+            "refused (another backend, a newer format), 127 host failure (docs/abi.md).\n",
             ZG_DEFAULT_DEADLINE_MS);
 }
 
@@ -85,7 +87,7 @@ int zg_cmd_run(int argc, char **argv)
     rc = zg_image_open(home, name, 0, &img, err, sizeof(err));
     if (rc < 0) {
         zg_err("run: %s", err);
-        return rc == -ENOENT || rc == -EINVAL ? ZG_EXIT_USAGE : ZG_EXIT_REFUSED;
+        return zg_tool_exit_for(rc);
     }
     uint64_t t_img = zg_now_ns();
     if (img->note[0])

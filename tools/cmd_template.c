@@ -145,10 +145,7 @@ static int do_create(int argc, char **argv)
     int rc = zg_tmpl_create(&o, &st, err, sizeof(err));
     if (rc < 0) {
         zg_err("template create: %s", err);
-        return rc == -EINVAL || rc == -EEXIST    ? ZG_EXIT_USAGE
-               : rc == -ENOEXEC || rc == -EPROTO ? ZG_EXIT_REFUSED
-               : rc == -ECHILD                   ? ZG_EXIT_FAULT
-                                                 : ZG_EXIT_HOST;
+        return zg_tool_exit_for(rc);
     }
     zg_image_unlink_all(o.name); /* images of an older version of this name */
     const struct zg_pc_ingest_stats *s = &st.pages;
@@ -246,7 +243,7 @@ static int do_inspect(int argc, char **argv)
     int rc = zg_tmpl_load(home, argv[1], &t, err, sizeof(err));
     if (rc < 0) {
         zg_err("template inspect: %s", err);
-        return rc == -ENOENT || rc == -EINVAL ? ZG_EXIT_USAGE : 1;
+        return zg_tool_exit_for(rc);
     }
     /* Every page must be in the cache and read back to its key. */
     snprintf(cachedir, sizeof(cachedir), "%s/cache", home);
@@ -311,7 +308,7 @@ static int do_inspect(int argc, char **argv)
                (double)t->info.boot_ns / 1e6,
                ok ? "OK" : "DAMAGED: this template cannot be restored");
     zg_tmpl_free(t);
-    return ok ? 0 : 1;
+    return ok ? 0 : ZG_EXIT_DAMAGED;
 }
 
 static int do_rm(int argc, char **argv)

@@ -83,6 +83,32 @@ int zg_tool_find_guest(const struct zg_tmpl *t, const char *given, char *path, s
     return access(path, R_OK) == 0 ? 0 : -ENOENT;
 }
 
+int zg_tool_exit_for(int rc)
+{
+    switch (rc) {
+    case -EINVAL:
+    case -EEXIST:
+        return ZG_EXIT_USAGE;
+    case -ENOENT:
+        return ZG_EXIT_NOTFOUND;
+    case -EBADMSG:
+    case -EIO:
+        return ZG_EXIT_DAMAGED;
+    case -ENOEXEC:
+    case -EPROTO:
+    case -ENOTSUP:
+    case -EACCES:
+    case -EFBIG:
+        return ZG_EXIT_REFUSED;
+    case -ETIMEDOUT:
+        return ZG_EXIT_DEADLINE;
+    case -ECHILD:
+        return ZG_EXIT_FAULT;
+    default:
+        return ZG_EXIT_HOST;
+    }
+}
+
 void zg_json_str(FILE *f, const char *s)
 {
     fputc('"', f);

@@ -6,13 +6,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit statuses of the zerg command itself (a guest's own status passes
- * through unchanged where a command runs a guest; see docs/abi.md). */
+/* Exit statuses of the zerg command itself, the same meaning for every verb
+ * (a guest's own status passes through unchanged where a command runs a
+ * guest: boot, run; the table is in docs/abi.md, "Exit statuses"). */
+#define ZG_EXIT_FAILED   1   /* the operation failed for a reason not below */
 #define ZG_EXIT_USAGE    2   /* bad command line */
+#define ZG_EXIT_NOTFOUND 3   /* what was named does not exist: template, guest file */
+#define ZG_EXIT_DAMAGED  4   /* damaged: a template, the pages it needs, the cache */
 #define ZG_EXIT_DEADLINE 124 /* the guest ran past its deadline and was killed */
 #define ZG_EXIT_FAULT    125 /* the guest faulted or broke the ABI and was killed */
-#define ZG_EXIT_REFUSED  126 /* the guest image was refused before running */
-#define ZG_EXIT_HOST     127 /* the host side failed (KVM, memory, I/O) */
+#define ZG_EXIT_REFUSED                                                                            \
+    126                  /* refused before running: not a valid guest (ELF, ABI version,           \
+                            size, permission), a template of another backend or of a               \
+                            newer format */
+#define ZG_EXIT_HOST 127 /* the host side failed (KVM, memory, I/O) */
+
+/* The exit status for a library error (negative errno), by the conventions
+ * of the modules: -ENOENT not found; -EBADMSG/-EIO damaged; -ENOEXEC,
+ * -EPROTO, -ENOTSUP, -EACCES, -EFBIG refused; -ETIMEDOUT deadline; -ECHILD
+ * guest fault; -EINVAL/-EEXIST usage; anything else the host. */
+int zg_tool_exit_for(int rc);
 
 /* One `zerg <verb>`: argv[0] is the verb. Returns the process exit status. */
 struct zg_cmd {

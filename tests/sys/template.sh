@@ -237,7 +237,7 @@ if [ -n "$pack" ]; then
     irc=$?
     printf 'GET / HTTP/1.0\r\n\r\n' | "$Z" run zl >"$TMP/o.txt" 2>"$TMP/e.txt"
     rrc=$?
-    if [ $irc -ne 0 ] && grep -q DAMAGED "$TMP/i.txt" && [ $rrc -eq 126 ] &&
+    if [ $irc -eq 4 ] && grep -q DAMAGED "$TMP/i.txt" && [ $rrc -eq 4 ] &&
         grep -q "cannot be restored" "$TMP/e.txt" && [ ! -s "$TMP/o.txt" ]; then
         pass template/damaged-pages-refused
     else
@@ -288,7 +288,7 @@ cp "$TMP/m.bak" "$m"
 printf 'XX' | dd of="$m" bs=1 seek=5000 conv=notrunc status=none
 "$Z" run sc300 </dev/null >/dev/null 2>"$TMP/e2.txt"
 rc2=$?
-if [ $rc1 -eq 126 ] && grep -q 'truncated\|header says' "$TMP/e1.txt" && [ $rc2 -eq 126 ] &&
+if [ $rc1 -eq 4 ] && grep -q 'truncated\|header says' "$TMP/e1.txt" && [ $rc2 -eq 4 ] &&
     grep -q 'checksum' "$TMP/e2.txt"; then
     pass template/bad-manifest-refused
 else
@@ -308,13 +308,44 @@ ZERG_HOME=$TMP/nopack "$Z" cache verify -v >"$TMP/cvv.txt" 2>&1
 more=$(sed -n 's/.*\.\.\. and \([0-9]*\) more pages missing.*/\1/p' "$TMP/in.txt")
 named=$(grep -c '^zerg: page ' "$TMP/in.txt")
 allv=$(grep -c '^zerg: page ' "$TMP/inv.txt")
-if [ $irc -ne 0 ] && [ "$named" = 10 ] && [ -n "$more" ] && [ "$allv" = $((10 + more)) ] &&
-    [ $vrc -ne 0 ] && [ "$(grep -c '^error: ' "$TMP/cv.txt")" = 20 ] &&
+if [ $irc -eq 4 ] && [ "$named" = 10 ] && [ -n "$more" ] && [ "$allv" = $((10 + more)) ] &&
+    [ $vrc -eq 4 ] && [ "$(grep -c '^error: ' "$TMP/cv.txt")" = 20 ] &&
     grep -q '^\.\.\. and [0-9]* more problems (-v names every one):' "$TMP/cv.txt" &&
     [ "$(grep -c '^error: ' "$TMP/cvv.txt")" -gt 20 ]; then
     pass "template/missing-pack-summarised ($allv pages missing)"
 else
     fail template/missing-pack-summarised "inspect rc=$irc named=$named more=$more -v=$allv; verify rc=$vrc: $(tail -n 4 "$TMP/cv.txt")"
+fi
+
+# Exit statuses mean the same for every command (docs/abi.md, "Exit
+# statuses"): 3 what was named does not exist, 4 damaged (above), 124 the
+# deadline, 125 a guest fault, 126 refused.
+"$Z" run no-such-template </dev/null >/dev/null 2>&1
+s_run=$?
+"$Z" bench no-such-template >/dev/null 2>&1
+s_bench=$?
+"$Z" template inspect no-such-template >/dev/null 2>&1
+s_insp=$?
+"$Z" boot "$TMP/no-such-guest.elf" </dev/null >/dev/null 2>&1
+s_boot=$?
+"$Z" template create nsg --guest "$TMP/no-such-guest.elf" -q >/dev/null 2>&1
+s_create=$?
+"$Z" template create dl --guest bin/test-guests/loop.elf --timeout 300 -q >/dev/null 2>&1
+s_deadline=$?
+"$Z" boot --timeout 300 bin/test-guests/loop.elf </dev/null >/dev/null 2>&1
+s_bootdl=$?
+"$Z" template create ft --guest bin/test-guests/fault.elf -q >/dev/null 2>&1
+s_fault=$?
+"$Z" template create bad --guest tests/sys/lib.bash -q >/dev/null 2>&1
+s_refused=$?
+"$Z" serve -l "unix:$TMP/nst.sock=no-such-template" >/dev/null 2>&1
+s_serve=$?
+got="run=$s_run bench=$s_bench inspect=$s_insp boot=$s_boot create=$s_create create-deadline=$s_deadline boot-deadline=$s_bootdl create-fault=$s_fault create-refused=$s_refused serve=$s_serve"
+want="run=3 bench=3 inspect=3 boot=3 create=3 create-deadline=124 boot-deadline=124 create-fault=125 create-refused=126 serve=3"
+if [ "$got" = "$want" ]; then
+    pass template/exit-statuses-agree
+else
+    fail template/exit-statuses-agree "got $got; want $want"
 fi
 
 # rm, then gc frees what only that template used.

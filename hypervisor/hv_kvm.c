@@ -588,9 +588,28 @@ static int kvm_run(struct zg_hv_vm *vm, struct zg_hv_exit *ex)
     case KVM_EXIT_HLT:
         ex->reason = ZG_EXIT_HALT;
         break;
-    case KVM_EXIT_SHUTDOWN:
+    case KVM_EXIT_SHUTDOWN: {
+        /* A triple fault: an exception the guest (no IDT) could not take.
+         * The vCPU's events still name the last exception, and CR2 the
+         * address of the last page fault (these hosts: checked with the
+         * fault test guest's #UD, write through NULL and wild read). */
         ex->reason = ZG_EXIT_SHUTDOWN;
+        ex->exc_vector = -1;
+        ex->exc_has_error = 0;
+        ex->exc_error = 0;
+        ex->exc_cr2 = 0;
+        struct kvm_vcpu_events ev;
+        struct kvm_sregs sr;
+        memset(&ev, 0, sizeof(ev));
+        if (ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) == 0 && ev.exception.nr < 32) {
+            ex->exc_vector = ev.exception.nr;
+            ex->exc_has_error = ev.exception.has_error_code != 0;
+            ex->exc_error = ev.exception.error_code;
+        }
+        if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) == 0)
+            ex->exc_cr2 = sr.cr2;
         break;
+    }
     case KVM_EXIT_INTR:
         run->immediate_exit = 0;
         ex->reason = ZG_EXIT_KICKED;

@@ -632,6 +632,8 @@ static int xen_run(struct zg_hv_vm *vm, struct zg_hv_exit *ex)
                 unsigned why = (info.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
                 vm->running = 0; /* it runs no more */
                 ex->reason = ZG_EXIT_SHUTDOWN;
+                ex->exc_vector = -1;
+                ex->exc_has_error = 0;
                 snprintf(ex->detail, sizeof(ex->detail), "domain %u shut down (%s)",
                          (unsigned)vm->domid, why == SHUTDOWN_crash ? "crashed" : "by the guest");
                 return 0;

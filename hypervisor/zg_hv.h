@@ -129,6 +129,12 @@ struct zg_hv_exit {
     uint32_t value;
     uint64_t addr;
     char detail[96]; /* for ZG_EXIT_ERROR/MMIO: what the backend saw */
+    /* ZG_EXIT_SHUTDOWN: the exception that could not be delivered, as far as
+     * the backend can tell (KVM: the vCPU's last exception and CR2). */
+    int exc_vector;     /* 0..31, or -1 unknown */
+    int exc_has_error;  /* exc_error is valid */
+    uint32_t exc_error; /* the exception's error code */
+    uint64_t exc_cr2;   /* CR2: the faulting address of a #PF */
 };
 
 /* ---- Paravirtual memory layout (Xen PV) ----------------------------------

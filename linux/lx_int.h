@@ -95,6 +95,7 @@ struct lx_state {
     uint64_t served0;        /* the runtime's count of calls it served, when this run began */
     uint32_t rewrite;        /* call sites may be rewritten (lx_patch.c) */
     uint32_t rewritten;      /* call sites rewritten in this run */
+    int64_t last_nr;         /* the last call the monitor served (a fault's report); -1 none */
     uint32_t nlearned, pad2; /* call sites a pooled VM rewrites again after */
     struct lx_site learned[LX_NLEARNED]; /* each reset (never from a template) */
     char exe[256];                       /* what /proc/self/exe names */

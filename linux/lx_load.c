@@ -530,6 +530,8 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
     if (!s)
         return -ENOMEM;
     memcpy(s, buf, sizeof(*s));
+    if (s->last_nr < -1 || s->last_nr > LX_NSYSCALL)
+        s->last_nr = -1; /* only ever named in a fault's report */
     struct lx_layout want;
     const struct lx_layout *l = &s->l;
     uint64_t area_end = ZG_LINUX_MMAP_VA + l->mmap_size;
@@ -625,6 +627,7 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     struct lx_state *lx = calloc(1, sizeof(*lx));
     if (!lx)
         return -ENOMEM;
+    lx->last_nr = -1;
     in->pdata = lx;
     const char *a0 = in->cfg.argv0 ? in->cfg.argv0 : "/proc/self/exe";
     char real[4096];

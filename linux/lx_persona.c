@@ -312,6 +312,7 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
     memcpy(c.a, f->arg, sizeof(c.a));
     uint64_t nr = f->nr;
     c.nr = nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL;
+    lx->last_nr = nr < LX_NSYSCALL ? (int64_t)nr : LX_NSYSCALL;
     if (trapped) /* before the template point too: the template keeps the site */
         lx_patch_site(in, lx, f->rip, nr);
     if (trapped && f->done == 1) { /* the runtime served it: the site was all */
@@ -376,6 +377,16 @@ static int lx_complete_ready(struct zg_instance *in, int restored)
     return 0;
 }
 
+static void lx_last_call(const struct zg_instance *in, char *buf, size_t len)
+{
+    const struct lx_state *lx = in->pdata;
+    if (!lx || lx->last_nr < 0)
+        snprintf(buf, len, "the monitor had served no system call of it");
+    else
+        snprintf(buf, len, "the last system call the monitor served was %s",
+                 lx_name((unsigned)lx->last_nr));
+}
+
 /* The template point is always the `out` of the runtime's entry, which
  * FXRSTORs the program's FPU state after it (linux/rt/entry.S; a template
  * made with an older runtime has another LX_STATE_VERSION and is refused). */
@@ -430,6 +441,7 @@ const struct zg_persona_ops zg_persona_linux_ops = {
     .io = lx_io,
     .complete_ready = lx_complete_ready,
     .guest_restores_fpu = lx_guest_restores_fpu,
+    .last_call = lx_last_call,
     .before_run = lx_before_run,
     .end = lx_end,
     .detach = lx_detach,

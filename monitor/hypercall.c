@@ -246,9 +246,26 @@ int zg_zerg_guest_restores_fpu(const struct zg_instance *in)
     return r && (r->flags & ZG_READY_SELF_FPU);
 }
 
+void zg_zerg_last_call(const struct zg_instance *in, char *buf, size_t len)
+{
+    static const char *const names[ZG_HC_COUNT] = {
+        [ZG_HC_CONSOLE] = "CONSOLE",    [ZG_HC_TIME] = "TIME",
+        [ZG_HC_RANDOM] = "RANDOM",      [ZG_HC_READY] = "READY",
+        [ZG_HC_RECV] = "RECV",          [ZG_HC_SEND] = "SEND",
+        [ZG_HC_EXIT] = "EXIT",          [ZG_HC_READY_RECV] = "READY_RECV",
+        [ZG_HC_SEND_EXIT] = "SEND_EXIT"};
+    if (in->last_hc < 0)
+        snprintf(buf, len, "it had made no hypercall");
+    else if (in->last_hc < ZG_HC_COUNT && names[in->last_hc])
+        snprintf(buf, len, "its last hypercall was %s", names[in->last_hc]);
+    else
+        snprintf(buf, len, "its last hypercall was number %d", in->last_hc);
+}
+
 enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t gpa,
                                  struct zg_run_result *res)
 {
+    in->last_hc = nr < 0x10000 ? (int)nr : 0xffff;
     switch (nr) {
     case ZG_HC_CONSOLE: {
         ARG(struct zg_hc_console, a);

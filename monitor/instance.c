@@ -178,6 +178,7 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out)
     in->cfg = *cfg;
     in->hv = cfg->hv ? cfg->hv : zg_hv_lookup("kvm");
     in->id = next_instance_id();
+    in->last_hc = -1;
     if (!in->hv) {
         fail(in, "no hypervisor backend built in");
         return -ENODEV;
@@ -331,6 +332,7 @@ static int resume_state(struct zg_instance *in, const struct zg_vcpu_state *st, 
     }
     in->ready_gpa = ready_gpa;
     in->ready_nr = nr;
+    in->last_hc = (int)nr; /* it is inside that call */
     in->stopped_at_ready = 1;
     in->t.loaded = zg_now_ns();
     return 0;
@@ -368,6 +370,7 @@ int zg_inst_reset(struct zg_instance *in, const uint8_t *image, const struct zg_
     memset(&in->t, 0, sizeof(in->t));
     in->t.created = zg_now_ns();
     in->id = next_instance_id();
+    in->last_hc = -1;
     /* The MSRs and XCR0 are as the restore set them: neither the guest at
      * CPL3 nor the monitor after boot can change them. The FPU too when the
      * guest puts it back itself (ZG_READY_SELF_FPU, read from the struct
@@ -427,6 +430,55 @@ void zg_inst_destroy(struct zg_instance *in)
 }
 
 /* ---- The run loop ----------------------------------------------------------- */
+
+/* An exception the guest could not take (it has no IDT: every exception is
+ * a triple fault), in words: which, its error code, a page fault's address
+ * and access. */
+static void describe_exception(const struct zg_hv_exit *ex, char *buf, size_t len)
+{
+    static const char *const names[32] = {"divide error (#DE)",
+                                          "debug exception (#DB)",
+                                          "NMI",
+                                          "breakpoint (#BP)",
+                                          "overflow (#OF)",
+                                          "bound range exceeded (#BR)",
+                                          "invalid opcode (#UD)",
+                                          "device not available (#NM)",
+                                          "double fault (#DF)",
+                                          "coprocessor segment overrun",
+                                          "invalid TSS (#TS)",
+                                          "segment not present (#NP)",
+                                          "stack-segment fault (#SS)",
+                                          "general protection fault (#GP)",
+                                          "page fault (#PF)",
+                                          NULL,
+                                          "x87 floating-point error (#MF)",
+                                          "alignment check (#AC)",
+                                          "machine check (#MC)",
+                                          "SIMD floating-point exception (#XM)",
+                                          "virtualization exception (#VE)",
+                                          "control protection exception (#CP)"};
+    if (ex->exc_vector < 0 || ex->exc_vector > 31) {
+        snprintf(buf, len, "unhandled exception (%s)", ex->detail[0] ? ex->detail : "triple fault");
+        return;
+    }
+    int v = ex->exc_vector;
+    size_t n = (size_t)snprintf(buf, len, "%s, vector %d", names[v] ? names[v] : "exception", v);
+    if (n < len && v == 14 && ex->exc_has_error) {
+        uint32_t e = ex->exc_error;
+        n += (size_t)snprintf(buf + n, len - n, ", at address 0x%llx (%s, %s, %s mode)",
+                              (unsigned long long)ex->exc_cr2,
+                              e & 0x10 ? "instruction fetch"
+                              : e & 2  ? "write"
+                                       : "read",
+                              e & 1 ? "protection violation" : "page not present",
+                              e & 4 ? "user" : "supervisor");
+    }
+    if (n < len && ex->exc_has_error)
+        n += (size_t)snprintf(buf + n, len - n, ", error code 0x%x", ex->exc_error);
+    if (n < len)
+        snprintf(buf + n, len - n, "; not delivered (no exception handler: triple fault)");
+}
 
 void zg_format_regs(const struct zg_regs *r, char *buf, size_t len)
 {
@@ -553,9 +605,14 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
             continue;
         }
         switch (ex.reason) {
-        case ZG_EXIT_SHUTDOWN:
-            end_run(in, res, ZG_END_FAULT, "guest fault: unhandled exception (triple fault)");
+        case ZG_EXIT_SHUTDOWN: {
+            char what[200], last[120] = "";
+            describe_exception(&ex, what, sizeof(what));
+            if (persona->last_call)
+                persona->last_call(in, last, sizeof(last));
+            end_run(in, res, ZG_END_FAULT, "guest fault: %s%s%s", what, last[0] ? "; " : "", last);
             break;
+        }
         case ZG_EXIT_HALT:
             end_run(in, res, ZG_END_FAULT, "guest halted");
             break;

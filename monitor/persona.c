@@ -18,6 +18,7 @@ const struct zg_persona_ops zg_persona_zerg_ops = {
     .io = zerg_io,
     .complete_ready = zg_zerg_complete_ready,
     .guest_restores_fpu = zg_zerg_guest_restores_fpu,
+    .last_call = zg_zerg_last_call,
 };
 
 /* A personality the Makefile did not build is absent: its ops symbol is weak

@@ -30,6 +30,7 @@ struct zg_instance {
     uint64_t private_pages; /* as last counted */
     uint64_t ready_gpa;     /* the READY struct the guest is stopped in; 0 if none */
     unsigned ready_nr;      /* zerg ABI: which call it is, ZG_HC_READY or ZG_HC_READY_RECV */
+    int last_hc;            /* zerg ABI: the last hypercall's number, -1 none yet */
     int stopped_at_ready;
     int dead; /* the run ended for good */
     uint64_t bytes_in, bytes_out, console_bytes;
@@ -52,6 +53,8 @@ int zg_zerg_complete_ready(struct zg_instance *in, int restored);
 /* The zerg ABI's guest_restores_fpu: READY's ZG_READY_SELF_FPU, as the
  * guest's memory (put back by a reset) holds it. */
 int zg_zerg_guest_restores_fpu(const struct zg_instance *in);
+/* The zerg ABI's last_call: the last hypercall's name. */
+void zg_zerg_last_call(const struct zg_instance *in, char *buf, size_t len);
 
 /* The request stream (cfg.in_fd) and response stream (cfg.out_fd), for every
  * personality: zg_io_recv reads at most len bytes (0 at the end of the

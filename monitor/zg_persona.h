@@ -53,6 +53,10 @@ struct zg_persona_ops {
      * 0 or a negative errno. */
     int (*complete_ready)(struct zg_instance *in, int restored);
 
+    /* What the guest last asked of the monitor, for a fault's report ("its
+     * last call was SEND"); "" if nothing yet. NULL: nothing to say. */
+    void (*last_call)(const struct zg_instance *in, char *buf, size_t len);
+
     /* Whether the guest, resumed at its template point, puts its x87/SSE
      * state back itself before anything reads it, so that a reset in place
      * need not set the FPU (read from memory the reset has put back). NULL:

@@ -145,17 +145,18 @@ for Z in $(zerg_bins); do
         zrc=$?
         grep -av '^zerg: ' "$TMP/oz.all" >"$TMP/oz.out"
         "$P" fault >"$TMP/onf.out" 2>/dev/null
-        "$Z" boot "$P" -- fault >"$TMP/ozf.out" 2>/dev/null
+        "$Z" boot "$P" -- fault >"$TMP/ozf.out" 2>"$TMP/ozf.err"
         zfrc=$?
         "$Z" boot --timeout 300 "$P" -- loop >"$TMP/ozl.out" 2>/dev/null
         zlrc=$?
         if [ $nrc = 0 ] && [ $zrc = 0 ] && cmp -s "$TMP/on.out" "$TMP/oz.out" &&
             [ "$(grep -c '^err' "$TMP/oz.out")" = 8 ] && [ $zfrc = 125 ] && [ $zlrc = 124 ] &&
+            grep -q 'guest fault: page fault (#PF), vector 14, .*; the last system call the monitor served was' "$TMP/ozf.err" &&
             cmp -s "$TMP/onf.out" "$TMP/ozf.out" && cmp -s "$TMP/onf.out" "$TMP/ozl.out" &&
             [ "$(tail -n 1 "$TMP/ozl.out")" = "end 00" ]; then
             pass "$v/linux/output-order-$variant (merged streams identical; all sent after a fault and a kill)"
         else
-            fail "$v/linux/output-order-$variant" "rc=$nrc/$zrc fault=$zfrc loop=$zlrc $(diff "$TMP/on.out" "$TMP/oz.out" | head -c 300 | tr '\n' ' ') fault: $(cmp "$TMP/onf.out" "$TMP/ozf.out" 2>&1) loop: $(cmp "$TMP/onf.out" "$TMP/ozl.out" 2>&1)"
+            fail "$v/linux/output-order-$variant" "rc=$nrc/$zrc fault=$zfrc loop=$zlrc $(diff "$TMP/on.out" "$TMP/oz.out" | head -c 300 | tr '\n' ' ') fault: $(cmp "$TMP/onf.out" "$TMP/ozf.out" 2>&1) $(head -c 300 "$TMP/ozf.err") loop: $(cmp "$TMP/onf.out" "$TMP/ozl.out" 2>&1)"
         fi
     done
 

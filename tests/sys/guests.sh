@@ -152,6 +152,14 @@ for Z in $(zerg_bins); do
     else
         fail "$v/guests/zergling-405" "$out"
     fi
+    # docs/abi.md's example guest, as the docs show it running.
+    out=$(printf 'hello, zerg\n' | "$Z" boot bin/guests/upper.elf 2>"$TMP/up.err")
+    rc=$?
+    if [ $rc -eq 0 ] && [ "$out" = "HELLO, ZERG" ] && grep -q '^instance [0-9a-f]\{16\} done$' "$TMP/up.err"; then
+        pass "$v/guests/docs-example-upper"
+    else
+        fail "$v/guests/docs-example-upper" "rc=$rc out=$out err=$(cat "$TMP/up.err")"
+    fi
     # Options anywhere before `--`, as its --help shows them: after the guest
     # too; what follows `--` is the guest's even when it begins with '-'.
     out=$(printf 'GET / HTTP/1.0\r\n\r\n' | "$Z" boot bin/guests/zergling.elf --mem 32M -q -- --dataset-mib 1 2>"$TMP/oa.err")

@@ -22,7 +22,7 @@ CSTD   := -std=c11 -D_GNU_SOURCE
 WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 INC    := -I. -Iguest/include
 CFLAGS := $(CSTD) $(WARN) $(OPT) -g $(INC) -MMD -MP
-LDLIBS := -llz4 -lxxhash -lpthread -lrt -lm
+LDLIBS := -llz4 -lxxhash -lseccomp -lpthread -lrt -lm
 # What each backend links (a backend not in HV_BACKENDS links nothing).
 HV_LIBS_xen := -lxenctrl -lxenforeignmemory -lxenevtchn -lxentoollog
 LDLIBS += $(foreach b,$(HV_BACKENDS),$(HV_LIBS_$(b)))

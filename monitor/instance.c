@@ -87,6 +87,16 @@ static void install_handler(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+int zg_monitor_presandbox(const struct zg_hv_ops *hv)
+{
+    char detail[160];
+    if (hv && hv->probe && hv->probe(detail, sizeof(detail)) < 0)
+        return -ENODEV;
+    pthread_once(&sig_once, install_handler); /* sigaction */
+    zg_written_pagemap(); /* may be -1 on old kernels: instances then use KVM's log */
+    return 0;
+}
+
 static int arm_deadline(struct zg_instance *in)
 {
     if (!tl_timer_ok) {

@@ -25,6 +25,7 @@
  * Equal pages need nothing: the instance is then exactly the image. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -106,6 +107,31 @@ static int scan_copies(struct zg_instance *in,
     return 0;
 }
 
+/* This process's /proc/self/pagemap, opened once and shared by its
+ * instances (so a sandboxed process need not open files): a descriptor
+ * inherited across a fork reads the parent's page table, so a child opens
+ * its own (and closes the inherited one). -1 if it cannot be opened. */
+static pthread_mutex_t pm_mu = PTHREAD_MUTEX_INITIALIZER;
+static int pm_fd = -1;
+static pid_t pm_pid;
+
+int zg_written_pagemap(void)
+{
+    pthread_mutex_lock(&pm_mu);
+    pid_t me = getpid();
+    if (pm_fd >= 0 && pm_pid != me) {
+        close(pm_fd);
+        pm_fd = -1;
+    }
+    if (pm_fd < 0) {
+        pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        pm_pid = me;
+    }
+    int fd = pm_fd;
+    pthread_mutex_unlock(&pm_mu);
+    return fd;
+}
+
 int zg_written_init(struct zg_instance *in)
 {
     in->pagemap_fd = -1;
@@ -114,14 +140,10 @@ int zg_written_init(struct zg_instance *in)
     const char *force = getenv("ZERG_DIRTY_LOG");
     int want_kvm = force && strcmp(force, "kvm") == 0;
     if (in->cfg.image_fd >= 0 && !want_kvm) {
-        /* Per instance: a descriptor opened before a fork would read the
-         * parent's page table. */
-        in->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        in->pagemap_fd = zg_written_pagemap();
         uint64_t n;
-        if (in->pagemap_fd >= 0 && scan_copies(in, NULL, NULL, &n) < 0) {
-            close(in->pagemap_fd); /* older kernel: no PAGEMAP_SCAN */
-            in->pagemap_fd = -1;
-        }
+        if (in->pagemap_fd >= 0 && scan_copies(in, NULL, NULL, &n) < 0)
+            in->pagemap_fd = -1; /* older kernel: no PAGEMAP_SCAN */
         if (in->pagemap_fd >= 0) {
             in->idle = calloc(pages_of(in), 1);
             if (!in->idle)
@@ -154,9 +176,7 @@ void zg_written_free(struct zg_instance *in)
     free(in->idle);
     in->host_dirty = in->log_scratch = NULL;
     in->idle = NULL;
-    if (in->pagemap_fd >= 0)
-        close(in->pagemap_fd);
-    in->pagemap_fd = -1;
+    in->pagemap_fd = -1; /* the process's, shared: not closed */
 }
 
 /* Folds KVM's dirty log (which the read clears) into host_dirty, which then

@@ -154,6 +154,12 @@ struct zg_instance;
  * other negative errnos from the backend (e.g. -ENOENT: no /dev/kvm). */
 int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out);
 
+/* Opens now what this process's instances on backend hv will need from the
+ * file system (the backend's device, /proc/self/pagemap), so that a sandbox
+ * can then forbid opening files (serve's workers: serve/sandbox.c).
+ * 0, or -ENODEV if the backend cannot be used. */
+int zg_monitor_presandbox(const struct zg_hv_ops *hv);
+
 /* Loads a guest ELF (untrusted bytes) and sets the ABI entry state.
  * -ENOEXEC: not a loadable guest; -EPROTO: another ABI version. */
 int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size);

@@ -84,6 +84,10 @@ enum zg_hc_action {
 enum zg_hc_action zg_hc_dispatch(struct zg_instance *in, unsigned nr, uint64_t gpa,
                                  struct zg_run_result *res);
 
+/* This process's /proc/self/pagemap, opened on first use (again in a
+ * forked child) and shared by its instances; -1 if it cannot be opened. */
+int zg_written_pagemap(void);
+
 /* Which guest pages were written (monitor/written.c). zg_written_init
  * chooses the way for an instance with ZG_INST_TRACK_DIRTY (the host's page
  * table when memory maps an image and PAGEMAP_SCAN works, unless

@@ -15,6 +15,12 @@
 
 #include "serve/sv_int.h"
 
+/* The slots wait until their worker has entered its sandbox. */
+static pthread_mutex_t go_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t go_cv = PTHREAD_COND_INITIALIZER;
+static int go;
+static int forbidden_test; /* ZERG_SERVE_TEST_FORBIDDEN_CALL: tests only */
+
 struct slot {
     const struct sv_config *cfg;
     const struct sv_template *tmpls;
@@ -125,6 +131,8 @@ static void run_cold(struct slot *s, const struct sv_template *tp, int fd, struc
 
 static void run_job(struct slot *s, const struct sv_job *job, int fd, int direct)
 {
+    if (forbidden_test) /* the sandbox's test: a call no worker makes */
+        (void)socket(AF_INET, SOCK_STREAM, 0);
     struct sv_report r;
     memset(&r, 0, sizeof(r));
     r.kind = SV_REP_DONE;
@@ -282,6 +290,10 @@ static int on_master(struct slot *s)
 static void *slot_main(void *arg)
 {
     struct slot *s = arg;
+    pthread_mutex_lock(&go_mu);
+    while (!go)
+        pthread_cond_wait(&go_cv, &go_mu);
+    pthread_mutex_unlock(&go_mu);
     if (s->cfg->mode != SV_COLD)
         for (int t = 0; t < s->ntmpls; t++)
             prepare(s, t, NULL);
@@ -345,6 +357,9 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     int started = 0;
+    int sandbox = !cfg->no_sandbox && cfg->mode != SV_COLD && cfg->hv &&
+                  !(cfg->hv->caps & ZG_HV_CAP_PARAVIRT);
+    forbidden_test = sandbox && getenv("ZERG_SERVE_TEST_FORBIDDEN_CALL") != NULL;
     for (int i = 0; i < nslots; i++) {
         slots[i] = (struct slot){.cfg = cfg,
                                  .tmpls = tmpls,
@@ -360,6 +375,20 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
         }
         started++;
     }
+    if (sandbox) {
+        char why[200];
+        if (sv_sandbox_enter(cfg, why, sizeof(why)) < 0) {
+            fprintf(stderr,
+                    "zerg: serve worker: cannot enter the sandbox: %s (--no-sandbox "
+                    "runs without)\n",
+                    why);
+            _exit(70);
+        }
+    }
+    pthread_mutex_lock(&go_mu);
+    go = 1;
+    pthread_cond_broadcast(&go_cv);
+    pthread_mutex_unlock(&go_mu);
     for (int i = 0; i < nslots; i++)
         if (th[i])
             pthread_join(th[i], NULL);

@@ -52,6 +52,8 @@ struct sv_config {
     int guest_console;          /* pass guests' console output to stderr */
     int master_accepts;         /* the master accepts every connection and passes it to a
                                    slot; else (pooled, fresh) idle slots accept their own */
+    int no_sandbox;             /* workers run without the sandbox (serve/sandbox.c), which
+                                   pooled and fresh workers on kvm enter by default */
     const char *guest;          /* cold: the guest ELF (default: from the template) */
     const struct zg_hv_ops *hv; /* the backend every instance runs on */
 };

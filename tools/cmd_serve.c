@@ -51,6 +51,10 @@ static void serve_usage(FILE *f)
             "      --accept WHO        slots (default): an idle instance's slot accepts its\n"
             "                          connection itself; master: the master accepts every\n"
             "                          connection and passes it on (--cold always)\n"
+            "      --no-sandbox        workers without their sandbox: on kvm, pooled and\n"
+            "                          fresh workers enter one before serving (their own\n"
+            "                          network namespace and user nobody as root, and a\n"
+            "                          seccomp filter: docs/security.md)\n"
             "  -h, --help              this text\n\n"
             "signals: SIGTERM/SIGINT drain (stop accepting, finish in-flight instances,\n"
             "exit); a second one stops at once. SIGHUP reloads the templates: new\n"
@@ -90,7 +94,8 @@ int zg_cmd_serve(int argc, char **argv)
         O_LOGFMT,
         O_CONSOLE,
         O_BACKEND,
-        O_ACCEPT
+        O_ACCEPT,
+        O_NOSANDBOX
     };
     static const struct option opts[] = {
         {"template", required_argument, NULL, 't'},
@@ -112,6 +117,7 @@ int zg_cmd_serve(int argc, char **argv)
         {"guest-console", no_argument, NULL, O_CONSOLE},
         {"backend", required_argument, NULL, O_BACKEND},
         {"accept", required_argument, NULL, O_ACCEPT},
+        {"no-sandbox", no_argument, NULL, O_NOSANDBOX},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -140,6 +146,9 @@ int zg_cmd_serve(int argc, char **argv)
                 return ZG_EXIT_USAGE;
             }
             nla++;
+            break;
+        case O_NOSANDBOX:
+            o.cfg.no_sandbox = 1;
             break;
         case O_ACCEPT:
             if (strcmp(optarg, "slots") && strcmp(optarg, "master")) {

@@ -471,6 +471,61 @@ for who in slots master; do
     fi
 done
 
+# ---- the workers' sandbox (docs/security.md) --------------------------------------
+# Pooled and fresh workers run under a seccomp filter (Seccomp: 2, no new
+# privileges) and, started as root, as nobody in a network namespace of
+# their own; a worker that makes a call outside its filter is killed
+# (SIGSYS) and replaced, and the master carries on. The test hook
+# ZERG_SERVE_TEST_FORBIDDEN_CALL makes the first workers call socket()
+# when they get a connection: here serve_start's probe of the socket, which
+# is lost with the worker; the connections after it wait for the worker
+# started in its place (at most a second later) and are answered.
+D=$TMP/sandbox
+mkdir -p "$D"
+if serve_start "$D/serve.log" -n 1 -w 1 -l "unix:$D/zl.sock=zl"; then
+    SP=$SERVE_PID
+    code=$(curl -s -m 3 -o /dev/null -w '%{http_code}' --unix-socket "$D/zl.sock" http://x/s)
+    w=$(pgrep -P "$SP" | head -n 1)
+    seccomp=$(awk '$1 == "Seccomp:" {print $2}' "/proc/$w/status" 2>/dev/null)
+    nnp=$(awk '$1 == "NoNewPrivs:" {print $2}' "/proc/$w/status" 2>/dev/null)
+    wuid=$(awk '$1 == "Uid:" {print $2}' "/proc/$w/status" 2>/dev/null)
+    netns_w=$(readlink "/proc/$w/ns/net" 2>/dev/null)
+    netns_m=$(readlink "/proc/$SP/ns/net" 2>/dev/null)
+    as_root_ok=yes
+    if [ "$(id -u)" = 0 ] && { [ "$wuid" != 65534 ] || [ "$netns_w" = "$netns_m" ]; }; then
+        as_root_ok=no
+    fi
+    if [ "$code" = 200 ] && [ "$seccomp" = 2 ] && [ "$nnp" = 1 ] && [ $as_root_ok = yes ]; then
+        pass serve/worker-sandboxed
+    else
+        fail serve/worker-sandboxed "code=$code seccomp=$seccomp nnp=$nnp uid=$wuid net $netns_w (master $netns_m)"
+    fi
+    kill -TERM "$SP"
+    wait "$SP" 2>/dev/null
+else
+    fail serve/sandbox-start "$(cat "$D/serve.log")"
+fi
+rm -f "$D/zl.sock"
+if ZERG_SERVE_TEST_FORBIDDEN_CALL=1 serve_start "$D/forbidden.log" -n 1 -w 1 -l "unix:$D/zl.sock=zl"; then
+    SP=$SERVE_PID
+    after=""
+    for i in 1 2 3; do
+        after+="$(curl -s -m 5 -o /dev/null -w '%{http_code}' --unix-socket "$D/zl.sock" "http://x/a$i") "
+    done
+    if [ "$after" = "200 200 200 " ] &&
+        grep -q 'worker-died worker 0 (pid [0-9]*) killed by signal 31' "$D/forbidden.log" &&
+        [ "$(grep -c 'end=host .*its worker process died' "$D/forbidden.log")" = 1 ] &&
+        grep -q 'respawn starting a worker for 1 slot' "$D/forbidden.log"; then
+        pass serve/forbidden-call-kills-only-the-worker
+    else
+        fail serve/forbidden-call-kills-only-the-worker "after: $after; $(grep -v ' instance .*end=exit' "$D/forbidden.log" | tail -n 4)"
+    fi
+    kill -TERM "$SP"
+    wait "$SP" 2>/dev/null
+else
+    fail serve/forbidden-start "$(cat "$D/forbidden.log")"
+fi
+
 # ---- a log nobody reads must not stop serving ---------------------------------------
 D=$TMP/slowlog
 mkdir -p "$D"
@@ -502,7 +557,9 @@ proxy_stop_all
 # reach its worker is answered (reset) without losing the slot -------------------
 D=$TMP/workers
 mkdir -p "$D"
-if serve_start "$D/serve.log" -n 2 -w 2 -l "unix:$D/zl.sock=zl" --metrics "unix:$D/m.sock"; then
+# (--no-sandbox: prlimit below must change the workers' limits, and a
+# sandboxed worker runs as nobody, another user than this script's.)
+if serve_start "$D/serve.log" -n 2 -w 2 --no-sandbox -l "unix:$D/zl.sock=zl" --metrics "unix:$D/m.sock"; then
     SP=$SERVE_PID
     w1=$(pgrep -P "$SP" | head -n 1)
     kill -9 "$w1"

@@ -70,7 +70,8 @@ TGUEST_ELFS := $(TEST_GUESTS:%=$(BIN)/test-guests/%.elf)
 # Test guests that bring their own ABI note instead of the runtime's.
 GUESTS_OWN_NOTE := badabi abiv2
 
-.PHONY: all deps docs test test-unit test-sys test-xen demo fuzz bench format format-check clean
+.PHONY: all deps docs test test-unit test-sys test-xen demo fuzz bench format format-check clean \
+        install
 all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS) $(FUZZ_SEEDS) $(LINUX_ELFS) $(BIN)/linux-apps/zlua
 
 deps:
@@ -257,6 +258,41 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh
+
+# ---- make install (PREFIX, DESTDIR) -----------------------------------------
+# The zerg command, its guests (lib/zerg/guests: where `zerg` installed in
+# bin/ looks for a template's guest), and the guest SDK: the ABI headers, the
+# runtime as a static library, the linker script and a pkg-config file, so an
+# out-of-tree guest builds with
+#     cc $(pkg-config --cflags --libs zerg-guest) app.c -o app.elf
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib
+INCDIR = $(PREFIX)/include
+DOCDIR = $(PREFIX)/share/doc/zerg
+$(BUILD)/libzerg-guest.a: $(RT_OBJS) $(NOTE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# Written at install time: it names PREFIX.
+define ZERG_GUEST_PC
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	    'Name: zerg-guest' 'Description: the zerg guest runtime (ABI version 3): build a guest ELF for zerg' \
+	    'Version: 3' \
+	    'Cflags: -I$${includedir} -std=c11 -ffreestanding -fno-pie -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns -mno-red-zone' \
+	    'Libs: -nostdlib -static -no-pie -Wl,-T,$${libdir}/zerg/guest.ld -Wl,--build-id=none -Wl,-z,noexecstack -Wl,-z,max-page-size=4096 -Wl,--whole-archive $${libdir}/zerg/libzerg-guest.a -Wl,--no-whole-archive -lgcc'
+endef
+
+install: all $(BUILD)/libzerg-guest.a
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/zerg/guests $(DESTDIR)$(INCDIR)/zerg \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BIN)/zerg $(DESTDIR)$(BINDIR)/zerg
+	install -m 0644 $(APP_ELFS) $(DESTDIR)$(LIBDIR)/zerg/guests/
+	install -m 0644 guest/include/zerg/abi.h guest/include/zerg/zerg.h \
+	    guest/include/zerg/linux_abi.h $(DESTDIR)$(INCDIR)/zerg/
+	install -m 0644 $(BUILD)/libzerg-guest.a guest/rt/guest.ld $(DESTDIR)$(LIBDIR)/zerg/
+	$(ZERG_GUEST_PC) >$(DESTDIR)$(LIBDIR)/pkgconfig/zerg-guest.pc
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 
 # Generated documentation (tests/sys/linux.sh checks it is current).
 docs: $(BIN)/zerg

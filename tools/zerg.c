@@ -77,10 +77,18 @@ int zg_tool_find_guest(const struct zg_tmpl *t, const char *given, char *path, s
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = '\0';
-    int w = snprintf(path, len, "%.3000s/guests/%.128s", exe, t->info.guest);
-    if (w < 0 || (size_t)w >= len)
-        return -ENAMETOOLONG;
-    return access(path, R_OK) == 0 ? 0 : -ENOENT;
+    /* Beside the binary (the build tree: bin/guests), or where make install
+     * puts them (PREFIX/bin/zerg, PREFIX/lib/zerg/guests). */
+    static const char *const where[] = {"%.3000s/guests/%.128s",
+                                        "%.3000s/../lib/zerg/guests/%.128s"};
+    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+        int w = snprintf(path, len, where[i], exe, t->info.guest);
+        if (w < 0 || (size_t)w >= len)
+            return -ENAMETOOLONG;
+        if (access(path, R_OK) == 0)
+            return 0;
+    }
+    return -ENOENT;
 }
 
 int zg_tool_exit_for(int rc)

@@ -71,7 +71,7 @@ TGUEST_ELFS := $(TEST_GUESTS:%=$(BIN)/test-guests/%.elf)
 GUESTS_OWN_NOTE := badabi abiv2
 
 .PHONY: all deps docs test test-unit test-sys test-xen demo fuzz bench format format-check clean \
-        install
+        install deb
 all: $(BIN)/zerg $(APP_ELFS) $(TGUEST_ELFS) $(FUZZ_SEEDS) $(LINUX_ELFS) $(BIN)/linux-apps/zlua
 
 deps:
@@ -270,6 +270,9 @@ BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib
 INCDIR = $(PREFIX)/include
 DOCDIR = $(PREFIX)/share/doc/zerg
+MANDIR = $(PREFIX)/share/man/man1
+COMPDIR = $(PREFIX)/share/bash-completion/completions
+UNITDIR = $(PREFIX)/lib/systemd/system
 $(BUILD)/libzerg-guest.a: $(RT_OBJS) $(NOTE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -285,7 +288,8 @@ endef
 
 install: all $(BUILD)/libzerg-guest.a
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/zerg/guests $(DESTDIR)$(INCDIR)/zerg \
-	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR) \
+	    $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BIN)/zerg $(DESTDIR)$(BINDIR)/zerg
 	install -m 0644 $(APP_ELFS) $(DESTDIR)$(LIBDIR)/zerg/guests/
 	install -m 0644 guest/include/zerg/abi.h guest/include/zerg/zerg.h \
@@ -293,6 +297,16 @@ install: all $(BUILD)/libzerg-guest.a
 	install -m 0644 $(BUILD)/libzerg-guest.a guest/rt/guest.ld $(DESTDIR)$(LIBDIR)/zerg/
 	$(ZERG_GUEST_PC) >$(DESTDIR)$(LIBDIR)/pkgconfig/zerg-guest.pc
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	scripts/mkman.sh $(BIN)/zerg >$(DESTDIR)$(MANDIR)/zerg.1
+	install -m 0644 dist/zerg.bash-completion $(DESTDIR)$(COMPDIR)/zerg
+	for u in dist/zerg-serve@.service dist/zerg-serve@.socket; do \
+	    sed 's|/usr/bin/zerg|$(BINDIR)/zerg|' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u); done
+
+# A Debian package of make install with PREFIX=/usr (dpkg-deb; its
+# dependencies are the packages of the libraries bin/zerg links):
+# build/zerg_VERSION_amd64.deb.
+deb: all $(BUILD)/libzerg-guest.a
+	scripts/mkdeb.sh
 
 # Generated documentation (tests/sys/linux.sh checks it is current).
 docs: $(BIN)/zerg

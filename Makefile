@@ -185,7 +185,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(FUZZ_HDRS) $(BUILD)/gen/lx_na
                  $(BUILD)/lxrt/rt.bin
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(INC) -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIB_SRCS) -llz4 -lxxhash -lpthread -lrt -lm \
+	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIB_SRCS) -llz4 -lxxhash -lseccomp -lpthread -lrt -lm \
 	    -Wl,-z,noexecstack
 
 $(BUILD)/guest/%.o: %.c

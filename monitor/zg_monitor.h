@@ -160,6 +160,14 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out);
  * 0, or -ENODEV if the backend cannot be used. */
 int zg_monitor_presandbox(const struct zg_hv_ops *hv);
 
+/* Enters the sandbox (monitor/sandbox.c, docs/security.md) for the rest of
+ * this process's life: zg_monitor_presandbox, then as root its own network
+ * and mount namespaces and user nobody, then a seccomp filter (every thread)
+ * of the calls running instances make; any other call kills the process.
+ * Call it once the process has opened everything (images, sockets, the
+ * guest). 0, or a negative errno with why. */
+int zg_sandbox_enter(const struct zg_hv_ops *hv, char *why, size_t len);
+
 /* Loads a guest ELF (untrusted bytes) and sets the ABI entry state.
  * -ENOEXEC: not a loadable guest; -EPROTO: another ABI version. */
 int zg_inst_boot_elf(struct zg_instance *in, const void *image, size_t size);

@@ -115,13 +115,6 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
                     const struct sv_listener *lis, int nlis, const int *slot_fds, int nslots,
                     pid_t master) __attribute__((noreturn));
 
-/* ---- sandbox.c ------------------------------------------------------- */
-
-/* Enters the worker's sandbox: what instances need opened first, then (as
- * root) its own network namespace and user nobody, then a seccomp filter of
- * the calls serving makes (all threads). 0, or a negative errno with why. */
-int sv_sandbox_enter(const struct sv_config *cfg, char *why, size_t len);
-
 /* ---- metrics.c ------------------------------------------------------- */
 
 #define SV_HIST_BUCKETS 18

@@ -377,7 +377,7 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
     }
     if (sandbox) {
         char why[200];
-        if (sv_sandbox_enter(cfg, why, sizeof(why)) < 0) {
+        if (zg_sandbox_enter(cfg->hv, why, sizeof(why)) < 0) {
             fprintf(stderr,
                     "zerg: serve worker: cannot enter the sandbox: %s (--no-sandbox "
                     "runs without)\n",

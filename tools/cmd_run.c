@@ -19,6 +19,10 @@ static void run_usage(FILE *f)
             "  --backend NAME restore on this backend (default: the template's own)\n"
             "  -q, --quiet    discard the guest's console output\n"
             "  -v, --verbose  print the phases to standard error\n"
+            "  --no-sandbox   run the instance without the sandbox (on kvm, once the\n"
+            "                 instance is restored the process enters one: its own\n"
+            "                 network and mount namespaces and user nobody as root, and\n"
+            "                 a seccomp filter; docs/security.md)\n"
             "  -h, --help     this text\n\n"
             "exit status: the guest's own (0..255), or 2 usage, 3 no such template, 4 the\n"
             "template or pages it needs are damaged, 124 deadline, 125 guest fault, 126\n"
@@ -34,12 +38,16 @@ static double us(uint64_t a, uint64_t b)
 int zg_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"timeout", required_argument, NULL, 't'}, {"backend", required_argument, NULL, 'b'},
-        {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"timeout", required_argument, NULL, 't'},
+        {"backend", required_argument, NULL, 'b'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"no-sandbox", no_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0},
     };
     struct zg_inst_config cfg = zg_inst_config_default();
-    int verbose = 0, c;
+    int verbose = 0, sandbox = 1, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:b:qvh", opts, NULL)) != -1) {
         switch (c) {
@@ -56,6 +64,9 @@ int zg_cmd_run(int argc, char **argv)
             break;
         case 'q':
             cfg.console_fd = -1;
+            break;
+        case 'S':
+            sandbox = 0;
             break;
         case 'v':
             verbose = 1;
@@ -106,6 +117,14 @@ int zg_cmd_run(int argc, char **argv)
         zg_err("run: %s", err);
         zg_image_close(img);
         return ZG_EXIT_HOST;
+    }
+    /* Everything is open (image, VM, standard streams): the guest runs
+     * inside the sandbox. A host that does not allow it (valgrind cannot
+     * run a filtered process) runs it without, and says so. */
+    if (sandbox && !(cfg.hv->caps & ZG_HV_CAP_PARAVIRT)) {
+        char why[200];
+        if (zg_sandbox_enter(cfg.hv, why, sizeof(why)) < 0)
+            fprintf(stderr, "zerg: warning: running without the sandbox: %s\n", why);
     }
     struct zg_run_result res;
     zg_inst_run(in, &res);

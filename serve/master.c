@@ -88,6 +88,7 @@ struct master {
     struct sv_listener lis[SV_MAX_LISTENERS];
     int nlis;
     struct sv_listener metrics;
+    struct sv_listener agent; /* HAProxy agent-check (--agent); fd -1: none */
     struct mclient mclients[SV_METRICS_CLIENTS];
     int ep, sfd, spare_fd; /* sfd: the read end of the signal pipe */
     struct mslot *slots;
@@ -119,7 +120,7 @@ struct master {
  * would do, but valgrind cannot deliver to it): this is its write end. */
 static int sig_pipe_w = -1;
 
-enum { TAG_LISTENER = 1, TAG_SLOT, TAG_SIGNAL, TAG_METRICS, TAG_MCLIENT };
+enum { TAG_LISTENER = 1, TAG_SLOT, TAG_SIGNAL, TAG_METRICS, TAG_MCLIENT, TAG_AGENT };
 
 static uint64_t tag(int type, int index)
 {
@@ -245,6 +246,8 @@ static void drop_master_fds(struct master *m)
             close(m->lis[i].fd);
     if (m->metrics.fd >= 0)
         close(m->metrics.fd);
+    if (m->agent.fd >= 0)
+        close(m->agent.fd);
     for (int i = 0; i < SV_METRICS_CLIENTS; i++)
         if (m->mclients[i].fd >= 0)
             close(m->mclients[i].fd);
@@ -814,6 +817,38 @@ static void on_metrics_accept(struct master *m)
     }
 }
 
+/* HAProxy's agent-check: each connection is answered with one line and
+ * closed. The weight is the share of instance slots free (at least 1%, so a
+ * busy host still takes what nobody else can); "drain" while draining. */
+static void on_agent_accept(struct master *m)
+{
+    for (;;) {
+        int fd = accept4(m->agent.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && m->spare_fd >= 0) {
+            close(m->spare_fd); /* out of descriptors: drop one check, don't spin */
+            fd = accept4(m->agent.fd, NULL, NULL, SOCK_CLOEXEC);
+            m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd >= 0)
+                sv_reset_close(fd);
+            return;
+        }
+        if (fd < 0)
+            return;
+        char line[32];
+        int n;
+        if (m->draining) {
+            n = snprintf(line, sizeof(line), "drain\n");
+        } else {
+            uint64_t max = m->cfg.max_instances ? m->cfg.max_instances : 1;
+            uint64_t free_slots = m->busy < max ? max - m->busy : 0;
+            uint64_t pct = free_slots * 100 / max;
+            n = snprintf(line, sizeof(line), "up %llu%%\n", (unsigned long long)(pct ? pct : 1));
+        }
+        (void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL); /* gone: nothing to tell */
+        close(fd);
+    }
+}
+
 static void on_metrics_client(struct master *m, int i)
 {
     struct mclient *c = &m->mclients[i];
@@ -842,6 +877,11 @@ static void on_metrics_client(struct master *m, int i)
             return;
         }
         status = "200 OK";
+    } else if (!strncmp(c->req, "GET /health ", 12)) {
+        /* For a balancer's health check: 503 once draining. */
+        body = strdup(m->draining ? "draining\n" : "ok\n");
+        blen = body ? strlen(body) : 0;
+        status = m->draining ? "503 Service Unavailable" : "200 OK";
     }
     char head[256];
     int hl = snprintf(head, sizeof(head),
@@ -1044,6 +1084,9 @@ static int run_master(struct master *m)
             case TAG_SIGNAL:
                 on_signal(m);
                 break;
+            case TAG_AGENT:
+                on_agent_accept(m);
+                break;
             case TAG_METRICS:
                 on_metrics_accept(m);
                 break;
@@ -1178,6 +1221,7 @@ int zg_serve_run(const struct zg_serve_opts *o)
     m->find_guest = o->find_guest;
     m->log.fd = -1;
     m->metrics.fd = -1;
+    m->agent.fd = -1;
     m->spare_fd = -1;
     for (int i = 0; i < SV_METRICS_CLIENTS; i++)
         m->mclients[i].fd = -1;
@@ -1207,6 +1251,14 @@ int zg_serve_run(const struct zg_serve_opts *o)
         char err[512];
         if (sv_listen(o->metrics_addr, o->socket_mode, 16, &m->metrics, err, sizeof(err)) < 0) {
             sv_err("serve: --metrics: %s", err);
+            status = ZG_SERVE_CONFIG;
+            goto out;
+        }
+    }
+    if (o->agent_addr) {
+        char err[512];
+        if (sv_listen(o->agent_addr, o->socket_mode, 16, &m->agent, err, sizeof(err)) < 0) {
+            sv_err("serve: --agent: %s", err);
             status = ZG_SERVE_CONFIG;
             goto out;
         }
@@ -1248,6 +1300,10 @@ int zg_serve_run(const struct zg_serve_opts *o)
                      (unsigned long long)m->cfg.backlog, (unsigned long long)m->cfg.deadline_ms,
                      capbuf);
     }
+    if (m->agent.fd >= 0) {
+        ep_add(m, m->agent.fd, TAG_AGENT, 0);
+        sv_log_event(&m->log, "agent", "HAProxy agent-check on %s", o->agent_addr);
+    }
     if (m->metrics.fd >= 0) {
         ep_add(m, m->metrics.fd, TAG_METRICS, 0);
         sv_log_event(&m->log, "metrics", "Prometheus text on %s", o->metrics_addr);
@@ -1279,6 +1335,11 @@ out:
         close(m->metrics.fd);
         if (m->metrics.unlink[0])
             unlink(m->metrics.unlink);
+    }
+    if (m->agent.fd >= 0) {
+        close(m->agent.fd);
+        if (m->agent.unlink[0])
+            unlink(m->agent.unlink);
     }
     for (int t = 0; t < m->ntmpls; t++)
         free_template(&m->tmpls[t]);

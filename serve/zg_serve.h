@@ -78,7 +78,8 @@ struct zg_serve_opts {
     const struct zg_serve_listen *listen; /* none: the socket-activated fds */
     int nlisten;
     const char *default_template;
-    const char *metrics_addr; /* Prometheus text on this address; NULL: none */
+    const char *metrics_addr; /* Prometheus text (GET /metrics) and GET /health; NULL: none */
+    const char *agent_addr;   /* HAProxy agent-check ("up N%", "drain"); NULL: none */
     unsigned socket_mode;     /* of unix sockets created; 0: umask's */
     int log_fd;               /* the log (kept open: the caller closes it) */
     int log_json, quiet;      /* JSON lines; no per-instance lines */

@@ -42,7 +42,10 @@ static void serve_usage(FILE *f)
             "      --deadline MS       kill an instance after MS ms (default %d; 0 none)\n"
             "      --mem-cap SIZE      kill an instance that writes more than SIZE of memory\n"
             "      --drain-timeout MS  on SIGTERM, wait this long for instances (default %d)\n"
-            "      --metrics ADDR      serve Prometheus metrics (GET /metrics) on ADDR\n"
+            "      --metrics ADDR      serve Prometheus metrics (GET /metrics) and a health\n"
+            "                          check (GET /health: 200, or 503 once draining) on ADDR\n"
+            "      --agent ADDR        answer HAProxy's agent-check on ADDR: \"up N%%\" (the\n"
+            "                          share of instances free, as a weight) or \"drain\"\n"
             "      --socket-mode OCTAL permissions of unix sockets created (e.g. 0666)\n"
             "      --log FILE          append the log to FILE (default: standard error)\n"
             "      --log-format F      text (default) or json: one line per instance/event\n"
@@ -95,7 +98,8 @@ int zg_cmd_serve(int argc, char **argv)
         O_CONSOLE,
         O_BACKEND,
         O_ACCEPT,
-        O_NOSANDBOX
+        O_NOSANDBOX,
+        O_AGENT
     };
     static const struct option opts[] = {
         {"template", required_argument, NULL, 't'},
@@ -118,6 +122,7 @@ int zg_cmd_serve(int argc, char **argv)
         {"backend", required_argument, NULL, O_BACKEND},
         {"accept", required_argument, NULL, O_ACCEPT},
         {"no-sandbox", no_argument, NULL, O_NOSANDBOX},
+        {"agent", required_argument, NULL, O_AGENT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -146,6 +151,9 @@ int zg_cmd_serve(int argc, char **argv)
                 return ZG_EXIT_USAGE;
             }
             nla++;
+            break;
+        case O_AGENT:
+            o.agent_addr = optarg;
             break;
         case O_NOSANDBOX:
             o.cfg.no_sandbox = 1;

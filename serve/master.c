@@ -791,18 +791,27 @@ static void mclient_write(struct master *m, int i)
     mclient_close(m, i);
 }
 
+/* One connection from a side listener (metrics, agent), non-blocking; -1
+ * when there is none to take now. Out of descriptors, one connection is
+ * accepted on the spare descriptor and reset, so the listener does not spin. */
+static int accept_side(struct master *m, int lfd)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && m->spare_fd >= 0) {
+        close(m->spare_fd);
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            sv_reset_close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static void on_metrics_accept(struct master *m)
 {
     for (;;) {
-        int fd = accept4(m->metrics.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && m->spare_fd >= 0) {
-            close(m->spare_fd); /* out of descriptors: drop one scraper, don't spin */
-            fd = accept4(m->metrics.fd, NULL, NULL, SOCK_CLOEXEC);
-            m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (fd >= 0)
-                sv_reset_close(fd);
-            return;
-        }
+        int fd = accept_side(m, m->metrics.fd);
         if (fd < 0)
             return;
         int i = 0;
@@ -823,15 +832,7 @@ static void on_metrics_accept(struct master *m)
 static void on_agent_accept(struct master *m)
 {
     for (;;) {
-        int fd = accept4(m->agent.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && m->spare_fd >= 0) {
-            close(m->spare_fd); /* out of descriptors: drop one check, don't spin */
-            fd = accept4(m->agent.fd, NULL, NULL, SOCK_CLOEXEC);
-            m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (fd >= 0)
-                sv_reset_close(fd);
-            return;
-        }
+        int fd = accept_side(m, m->agent.fd);
         if (fd < 0)
             return;
         char line[32];

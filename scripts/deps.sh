@@ -8,6 +8,7 @@ PKGS=(
     liblz4-dev libxxhash-dev libxen-dev # the libraries zerg links
     libseccomp-dev                      # zerg serve's workers' system-call filter
     pkg-config                          # the installed guest SDK's test (tests/sys/install.sh)
+    man-db                              # the Debian package's test reads zerg(1) (tests/sys/deb.sh)
     valgrind clang-format python3       # the leak check, the style check, sys test helpers
     gnuplot-nox                         # zerg bench --plot (make bench)
     nginx-light haproxy wrk curl        # zerg serve's tests and bench: real proxies, real load

@@ -22,13 +22,14 @@ CSTD   := -std=c11 -D_GNU_SOURCE
 WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 INC    := -I. -Iguest/include
 CFLAGS := $(CSTD) $(WARN) $(OPT) -g $(INC) -MMD -MP
-LDLIBS := -llz4 -lxxhash -lseccomp -lpthread -lrt -lm
+LDLIBS := -llz4 -lxxhash -lseccomp -lcurl -lpthread -lrt -lm
 # What each backend links (a backend not in HV_BACKENDS links nothing).
 HV_LIBS_xen := -lxenctrl -lxenforeignmemory -lxenevtchn -lxentoollog
 LDLIBS += $(foreach b,$(HV_BACKENDS),$(HV_LIBS_$(b)))
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIB_SRCS  := $(sort $(wildcard monitor/*.c pagecache/*.c template/*.c snapshotter/*.c restorer/*.c)) \
+LIB_SRCS  := $(sort $(wildcard monitor/*.c pagecache/*.c template/*.c snapshotter/*.c restorer/*.c \
+                             remote/*.c)) \
              hypervisor/hv.c $(HV_BACKENDS:%=hypervisor/hv_%.c) \
              $(sort $(wildcard linux/*.c)) linux/rt_image.S
 # serve/ is zerg serve's engine (serve/zg_serve.h), linked into the zerg command.
@@ -185,7 +186,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(FUZZ_HDRS) $(BUILD)/gen/lx_na
                  $(BUILD)/lxrt/rt.bin
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(INC) -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIB_SRCS) -llz4 -lxxhash -lseccomp -lpthread -lrt -lm \
+	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIB_SRCS) -llz4 -lxxhash -lseccomp -lcurl -lpthread -lrt -lm \
 	    -Wl,-z,noexecstack
 
 $(BUILD)/guest/%.o: %.c

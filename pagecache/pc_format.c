@@ -88,8 +88,18 @@ static uint32_t rec_sum(const uint8_t *rec, uint16_t len)
 int pc_rec_parse(const uint8_t *base, uint64_t size, uint64_t off, struct pc_rec *r,
                  const char **why)
 {
+    if (off < sizeof(struct zg_pc_pack_hdr)) {
+        *why = "record header beyond the end of the pack";
+        return -EBADMSG;
+    }
+    return pc_rec_parse_buf(base, size, off, r, why);
+}
+
+int pc_rec_parse_buf(const uint8_t *base, uint64_t size, uint64_t off, struct pc_rec *r,
+                     const char **why)
+{
     struct zg_pc_rec_hdr h;
-    if (off < sizeof(struct zg_pc_pack_hdr) || off > size || size - off < sizeof(h)) {
+    if (off > size || size - off < sizeof(h)) {
         *why = "record header beyond the end of the pack";
         return -EBADMSG;
     }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,39 @@ static int classify(struct ing_job *j, struct zg_pc_ingest_stats *st)
     return rc;
 }
 
+/* Makes appended records durable and findable: fsyncs every pack written
+ * past what the index covers, maps the new bytes, points the table at the n
+ * new entries (replacing a damaged copy's) and writes the index. Caller holds
+ * the write lock and rw exclusively. */
+static int commit_entries(struct zg_pc *pc, const struct pc_ent *ents, size_t n)
+{
+    int rc;
+    /* Durability: pack data first, then the index that names it. */
+    for (size_t i = 0; i < pc->npacks; i++) {
+        struct pc_pack *p = &pc->packs[i];
+        if (p->end > p->covered && p->damaged != 2 && fsync(p->fd) < 0)
+            return pc_err(-errno, "%s/packs/pack-%08x.zpk: fsync: %s", pc->dir, p->id,
+                          strerror(errno));
+        if (p->end > p->map_len && (rc = pc_pack_remap(p)) < 0)
+            return pc_err(rc, "%s/packs/pack-%08x.zpk: cannot map: %s", pc->dir, p->id,
+                          strerror(-rc));
+    }
+    if ((rc = pc_table_reserve(&pc->tab, pc->tab.n + n)) < 0)
+        return pc_err(rc, "out of memory for the page index");
+    for (size_t i = 0; i < n; i++) {
+        struct pc_ent *old = pc_table_find(&pc->tab, &ents[i].key);
+        if (old) { /* a damaged copy: the index now names the new one */
+            *old = ents[i];
+            pc->index_dirty = 1;
+        } else {
+            pc_table_insert(&pc->tab, &ents[i]);
+        }
+    }
+    if (n || pc->index_dirty)
+        return pc_index_write(pc);
+    return 0;
+}
+
 int zg_pc_ingest(struct zg_pc *pc, const void *mem, size_t npages, struct zg_pc_key *keys_out,
                  const struct zg_pc_ingest_opts *opts, struct zg_pc_ingest_stats *st)
 {
@@ -269,36 +303,8 @@ int zg_pc_ingest(struct zg_pc *pc, const void *mem, size_t npages, struct zg_pc_
     }
     if (j.nstore && run_phase(&j, 1, nt) < 0)
         goto failed;
-    /* Durability: pack data first, then the index that names it. */
-    for (size_t i = 0; i < pc->npacks; i++) {
-        struct pc_pack *p = &pc->packs[i];
-        if (p->end > p->covered && p->damaged != 2 && fsync(p->fd) < 0) {
-            rc = pc_err(-errno, "%s/packs/pack-%08x.zpk: fsync: %s", pc->dir, p->id,
-                        strerror(errno));
-            goto out;
-        }
-        if (p->end > p->map_len && (rc = pc_pack_remap(p)) < 0) {
-            rc =
-                pc_err(rc, "%s/packs/pack-%08x.zpk: cannot map: %s", pc->dir, p->id, strerror(-rc));
-            goto out;
-        }
-    }
-    if ((rc = pc_table_reserve(&pc->tab, pc->tab.n + j.nstore)) < 0) {
-        rc = pc_err(rc, "out of memory for the page index");
+    if ((rc = commit_entries(pc, j.ents, j.nstore)) < 0)
         goto out;
-    }
-    for (size_t i = 0; i < j.nstore; i++) {
-        struct pc_ent *old = pc_table_find(&pc->tab, &j.ents[i].key);
-        if (old) { /* a damaged copy: the index now names the new one */
-            *old = j.ents[i];
-            pc->index_dirty = 1;
-        } else {
-            pc_table_insert(&pc->tab, &j.ents[i]);
-        }
-    }
-    if (j.nstore || pc->index_dirty)
-        if ((rc = pc_index_write(pc)) < 0)
-            goto out;
     if (opts->root && (rc = pc_root_write(pc, opts->root, keys_out, npages)) < 0)
         goto out;
     st->pages = npages;
@@ -320,4 +326,112 @@ out_unlocked:
     free(j.ents);
     free(j.damaged);
     return rc;
+}
+
+/* ---- records received from elsewhere (the remote page tier) ----------------- */
+
+static int check_record(const uint8_t *rec, size_t len, size_t i, const struct zg_pc_key *expect,
+                        uint8_t *page, struct pc_rec *r)
+{
+    const char *why = NULL;
+    char hex[33];
+    if (pc_rec_parse_buf(rec, len, 0, r, &why) < 0) {
+        /* the key is named only once the header is known to be intact */
+    } else if (sizeof(struct zg_pc_rec_hdr) + r->len != len) {
+        why = "record length disagrees with the bytes given";
+    } else if (expect && !pc_key_eq(&r->key, expect)) {
+        why = "record holds another page than expected";
+    } else if (pc_rec_decode(r, page, 1, &why) == 0) {
+        return 0;
+    }
+    zg_pc_key_hex(expect ? expect : &r->key, hex);
+    return pc_err(-EBADMSG, "record %zu (page %s): %s", i, hex, why);
+}
+
+int zg_pc_put_records(struct zg_pc *pc, const uint8_t *const *rec, const size_t *len, size_t n,
+                      const struct zg_pc_key *expect, struct zg_pc_put_stats *st)
+{
+    struct zg_pc_put_stats local;
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof(*st));
+    pc_err_clear();
+    if (!(pc->flags & ZG_PC_WRITE))
+        return pc_err(-EROFS, "%s: opened read-only", pc->dir);
+    st->records = n;
+    uint8_t page[ZG_PC_PAGE_SIZE];
+    struct pc_rec r;
+    for (size_t i = 0; i < n; i++) /* every record, before any is written */
+        if (check_record(rec[i], len[i], i, expect ? &expect[i] : NULL, page, &r) < 0)
+            return -EBADMSG;
+
+    struct ing_job j = {.pc = pc, .cur = -1};
+    struct pc_keyset seen = {0};
+    struct pc_ent *ents = calloc(n ? n : 1, sizeof(*ents));
+    size_t *pick = calloc(n ? n : 1, sizeof(*pick));
+    uint8_t *buf = NULL;
+    size_t nnew = 0, blen = 0;
+    int rc = 0;
+    if (!ents || !pick) {
+        free(ents);
+        free(pick);
+        return pc_err(-ENOMEM, "out of memory");
+    }
+    pthread_rwlock_wrlock(&pc->rw);
+    if ((rc = pc_lock(pc->wr_lock_fd, LOCK_EX, pc->dir)) < 0)
+        goto out_unlocked;
+    if ((rc = pc_refresh_locked(pc, 1)) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        struct zg_pc_key k;
+        memcpy(k.b, rec[i] + offsetof(struct zg_pc_rec_hdr, key), 16);
+        if (pc_table_find(&pc->tab, &k))
+            continue;
+        int added = pc_keyset_add(&seen, &k, NULL);
+        if (added < 0) {
+            rc = pc_err(-ENOMEM, "out of memory");
+            goto out;
+        }
+        if (!added)
+            continue;
+        struct zg_pc_rec_hdr h;
+        memcpy(&h, rec[i], sizeof(h));
+        ents[nnew] = (struct pc_ent){.key = k, .off = blen, .len = h.len, .enc = h.enc};
+        pick[nnew++] = i;
+        blen += len[i];
+    }
+    if (nnew) {
+        if (!(buf = malloc(blen))) {
+            rc = pc_err(-ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < nnew; i++)
+            memcpy(buf + ents[i].off, rec[pick[i]], len[pick[i]]);
+        if ((rc = active_pack(&j, blen)) < 0)
+            goto out;
+        struct pc_pack *p = &pc->packs[rc];
+        if ((rc = pc_pwrite_all(p->fd, buf, blen, p->end)) < 0) {
+            rc = pc_err(rc, "%s/packs/pack-%08x.zpk: append at %llu: %s", pc->dir, p->id,
+                        (unsigned long long)p->end, strerror(-rc));
+            goto out;
+        }
+        for (size_t i = 0; i < nnew; i++) {
+            ents[i].off += p->end;
+            ents[i].pack = (uint32_t)j.cur;
+        }
+        p->end += blen;
+    }
+    if ((rc = commit_entries(pc, ents, nnew)) < 0)
+        goto out;
+    st->stored = nnew;
+    st->stored_bytes = blen;
+out:
+    pc_unlock(pc->wr_lock_fd);
+out_unlocked:
+    pthread_rwlock_unlock(&pc->rw);
+    pc_keyset_free(&seen);
+    free(ents);
+    free(pick);
+    free(buf);
+    return rc < 0 ? rc : 0;
 }

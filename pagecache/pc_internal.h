@@ -76,6 +76,9 @@ struct pc_rec {
  * key, checksum. Never reads outside [0, size). 0 or -EBADMSG (*why). */
 int pc_rec_parse(const uint8_t *base, uint64_t size, uint64_t off, struct pc_rec *r,
                  const char **why);
+/* The same for records in any buffer (no pack header before them). */
+int pc_rec_parse_buf(const uint8_t *base, uint64_t size, uint64_t off, struct pc_rec *r,
+                     const char **why);
 /* Decodes a parsed record into page[4096]; verify: compare XXH3-128 with its
  * key. 0 or -EBADMSG (*why). */
 int pc_rec_decode(const struct pc_rec *r, void *page, int verify, const char **why);

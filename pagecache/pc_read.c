@@ -43,6 +43,23 @@ bad:
                   (unsigned long long)e->off, hex, why);
 }
 
+int zg_pc_record_get(struct zg_pc *pc, const struct zg_pc_key *key, void *rec)
+{
+    uint8_t page[ZG_PC_PAGE_SIZE];
+    pc_err_clear();
+    if (zg_pc_key_is_zero(key))
+        return pc_err(-ENOENT, "the zero page has no record");
+    pthread_rwlock_rdlock(&pc->rw);
+    int rc = pc_read_page(pc, key, page, 1);
+    if (rc == 0) {
+        const struct pc_ent *e = pc_table_find(&pc->tab, key);
+        rc = (int)sizeof(struct zg_pc_rec_hdr) + e->len;
+        memcpy(rec, pc->packs[e->pack].map + e->off, (size_t)rc);
+    }
+    pthread_rwlock_unlock(&pc->rw);
+    return rc;
+}
+
 int zg_pc_contains(struct zg_pc *pc, const struct zg_pc_key *key)
 {
     if (zg_pc_key_is_zero(key))

@@ -215,6 +215,38 @@ int zg_pc_ingest(struct zg_pc *pc, const void *mem, size_t npages, struct zg_pc_
                  const struct zg_pc_ingest_opts *opts, struct zg_pc_ingest_stats *st);
 
 /* ======================================================================
+ * Records: moving stored pages between caches (remote/, the page tier)
+ * ====================================================================== */
+
+/* A record as a pack holds it: a 32-byte header (checksum, encoding, key)
+ * and its payload (docs/format.md, "Record"). At most this many bytes. */
+#define ZG_PC_RECORD_MAX (32u + ZG_PC_PAGE_SIZE)
+
+/* Copies key's stored record into rec[ZG_PC_RECORD_MAX], after checking it
+ * as zg_pc_get(ZG_PC_VERIFY) does (checksum, decoding, hash against key),
+ * so a damaged page is never copied elsewhere. Returns the record's size,
+ * -ENOENT (not stored, or the zero key), -EIO (damaged). */
+int zg_pc_record_get(struct zg_pc *pc, const struct zg_pc_key *key, void *rec);
+
+struct zg_pc_put_stats {
+    uint64_t records;      /* records given */
+    uint64_t stored;       /* of those, newly stored (the rest were present) */
+    uint64_t stored_bytes; /* bytes appended to packs */
+};
+
+/* Stores n records received from elsewhere (untrusted): rec[i] points at
+ * record i (header and payload, len[i] bytes). Every record is checked
+ * before anything is written: its header, checksum, payload decoding to
+ * exactly one page, the page hashing to its key and, when expect is not
+ * NULL, the key being expect[i]. One bad record refuses the whole call
+ * (-EBADMSG, naming its index and key; nothing is stored). Records already
+ * stored are skipped. On success the new records and the index are durable
+ * (pack fsynced, then the index), as after zg_pc_ingest. Requires
+ * ZG_PC_WRITE. st may be NULL. 0, -EBADMSG, -ENOSPC and other I/O errors. */
+int zg_pc_put_records(struct zg_pc *pc, const uint8_t *const *rec, const size_t *len, size_t n,
+                      const struct zg_pc_key *expect, struct zg_pc_put_stats *st);
+
+/* ======================================================================
  * Roots and garbage collection
  * ====================================================================== */
 

@@ -7,6 +7,7 @@ PKGS=(
     gcc make clang libclang-rt-14-dev   # compilers; libFuzzer comes with clang's runtime
     liblz4-dev libxxhash-dev libxen-dev # the libraries zerg links
     libseccomp-dev                      # zerg serve's workers' system-call filter
+    libcurl4-openssl-dev                # template push/pull: HTTP and S3 (remote/)
     pkg-config                          # the installed guest SDK's test (tests/sys/install.sh)
     man-db                              # the Debian package's test reads zerg(1) (tests/sys/deb.sh)
     valgrind clang-format python3       # the leak check, the style check, sys test helpers

@@ -313,8 +313,20 @@ static int mkdir_p(const char *dir)
 
 int zg_tmpl_store(const char *home, const struct zg_tmpl *t, int replace, char *err, size_t errlen)
 {
+    void *buf;
+    size_t len;
+    int rc = zg_tmpl_serialize(t, &buf, &len);
+    if (rc < 0)
+        return zg_errf(err, errlen, rc, "template '%s': out of memory", t->info.name);
+    rc = zg_tmpl_store_bytes(home, t->info.name, buf, len, replace, err, errlen);
+    free(buf);
+    return rc;
+}
+
+int zg_tmpl_store_bytes(const char *home, const char *name, const void *buf, size_t len,
+                        int replace, char *err, size_t errlen)
+{
     char path[4096], dir[4096], tmp[4200];
-    const char *name = t->info.name;
     int rc = zg_tmpl_path(home, name, path, sizeof(path));
     if (rc < 0)
         return zg_errf(err, errlen, rc, "'%s' is not a valid template name", name);
@@ -324,21 +336,15 @@ int zg_tmpl_store(const char *home, const struct zg_tmpl *t, int replace, char *
         return zg_errf(err, errlen, rc, "cannot create %s: %s", dir, strerror(-rc));
     if (!replace && access(path, F_OK) == 0)
         return zg_errf(err, errlen, -EEXIST, "template '%s' exists (%s)", name, path);
-    void *buf;
-    size_t len;
-    rc = zg_tmpl_serialize(t, &buf, &len);
-    if (rc < 0)
-        return zg_errf(err, errlen, rc, "template '%s': out of memory", name);
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = -errno;
-        free(buf);
         return zg_errf(err, errlen, rc, "cannot create %s: %s", tmp, strerror(-rc));
     }
     size_t done = 0;
     while (done < len) {
-        ssize_t n = write(fd, (uint8_t *)buf + done, len - done);
+        ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -347,7 +353,6 @@ int zg_tmpl_store(const char *home, const struct zg_tmpl *t, int replace, char *
         }
         done += (size_t)n;
     }
-    free(buf);
     if (rc == 0 && fsync(fd) < 0)
         rc = -errno;
     if (close(fd) < 0 && rc == 0)

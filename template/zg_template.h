@@ -143,6 +143,11 @@ int zg_tmpl_load(const char *home, const char *name, struct zg_tmpl **out, char 
  * fsync of the directory. -EEXIST if it exists and !replace. */
 int zg_tmpl_store(const char *home, const struct zg_tmpl *t, int replace, char *err, size_t errlen);
 
+/* Writes manifest bytes buf[0..len) (already parsed by the caller, e.g. a
+ * pulled manifest kept byte for byte) as template name, the same way. */
+int zg_tmpl_store_bytes(const char *home, const char *name, const void *buf, size_t len,
+                        int replace, char *err, size_t errlen);
+
 void zg_tmpl_free(struct zg_tmpl *t);
 
 /* Lists template names under home (sorted). Free with zg_tmpl_list_free. */

@@ -1,4 +1,4 @@
-/* zerg template: create, ls, inspect, rm. */
+/* zerg template: create, ls, inspect, rm, push, pull. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "monitor/zg_monitor.h"
+#include "remote/zg_remote.h"
 #include "restorer/zg_restore.h"
 #include "snapshotter/zg_snapshot.h"
 #include "tools/zg_tool.h"
@@ -29,7 +30,19 @@ static void template_usage(FILE *f)
                "                         cache (bad pages: the first 10 named, then\n"
                "                         counted; -v names all)\n"
                "  rm NAME                delete a template (its pages go at the next\n"
-               "                         'zerg cache gc' unless another template uses them)\n\n"
+               "                         'zerg cache gc' unless another template uses them)\n"
+               "  push NAME [--remote URL] [--json]\n"
+               "                         upload the template to an object store: only the\n"
+               "                         pages the store lacks, then its name (last)\n"
+               "  pull NAME [--remote URL] [--jobs N] [--range SIZE] [--json]\n"
+               "                         fetch the store's current version: only the pages\n"
+               "                         this cache lacks, in ranged GETs of up to SIZE\n"
+               "                         (default 4M), N at once (default 4); every page is\n"
+               "                         checked before the cache takes it, and the template\n"
+               "                         appears only when complete\n\n"
+               "Remote URLs (docs/fleet.md): http(s)://HOST/PATH (GET/PUT, e.g. nginx WebDAV),\n"
+               "s3://BUCKET/PREFIX or s3+http(s)://ENDPOINT/BUCKET/PREFIX (AWS SigV4 with\n"
+               "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION); default $ZERG_REMOTE.\n\n"
                "Templates live in $ZERG_HOME/templates (default /var/lib/zerg for root,\n"
                "~/.local/share/zerg otherwise), pages in $ZERG_HOME/cache.\n");
 }
@@ -45,6 +58,7 @@ static int home_or_fail(char *home, size_t len)
 struct progress {
     int tty;
     uint64_t last;
+    const char *what; /* NULL: "storing pages" */
 };
 
 static int show_progress(void *arg, uint64_t done, uint64_t total)
@@ -56,8 +70,9 @@ static int show_progress(void *arg, uint64_t done, uint64_t total)
     if (done != total && now - p->last < 100000000ull)
         return 0;
     p->last = now;
-    fprintf(stderr, "\rzerg: storing pages: %llu/%llu (%3.0f%%)", (unsigned long long)done,
-            (unsigned long long)total, total ? 100.0 * (double)done / (double)total : 100.0);
+    fprintf(stderr, "\rzerg: %s: %llu/%llu (%3.0f%%)", p->what ? p->what : "storing pages",
+            (unsigned long long)done, (unsigned long long)total,
+            total ? 100.0 * (double)done / (double)total : 100.0);
     if (done == total)
         fputc('\n', stderr);
     return 0;
@@ -329,6 +344,126 @@ static int do_rm(int argc, char **argv)
     return 0;
 }
 
+/* push and pull: the exit status for a remote error. */
+static int remote_exit(int rc)
+{
+    switch (rc) {
+    case -ENOENT:
+        return ZG_EXIT_NOTFOUND;
+    case -EBADMSG:
+        return ZG_EXIT_DAMAGED;
+    case -EINVAL:
+        return ZG_EXIT_USAGE;
+    case -ENOTSUP:
+        return ZG_EXIT_REFUSED;
+    default:
+        return ZG_EXIT_FAILED;
+    }
+}
+
+static void remote_report(const char *op, const char *name, const char *url, int json,
+                          const struct zg_remote_stats *s)
+{
+    if (json) {
+        printf("{\"operation\":\"%s\",\"template\":", op);
+        zg_json_str(stdout, name);
+        printf(",\"remote\":");
+        zg_json_str(stdout, url);
+        printf(",\"version\":\"%s\",\"map\":\"%s\",\"pages\":%llu,\"distinct\":%llu,"
+               "\"records\":%llu,\"record_bytes\":%llu,\"bytes\":%llu,\"requests\":%llu,"
+               "\"ranges\":%llu,\"known\":%llu,\"up_to_date\":%s,\"seconds\":%.6f}\n",
+               s->manifest, s->map, (unsigned long long)s->pages, (unsigned long long)s->distinct,
+               (unsigned long long)s->records, (unsigned long long)s->record_bytes,
+               (unsigned long long)s->bytes, (unsigned long long)s->requests,
+               (unsigned long long)s->ranges, (unsigned long long)s->known,
+               s->up_to_date ? "true" : "false", s->seconds);
+        return;
+    }
+    if (!strcmp(op, "push"))
+        printf("pushed %s: %llu of %llu distinct pages uploaded (%llu the store had), "
+               "%.1f kB in %llu requests, %.3f s; version %s\n",
+               name, (unsigned long long)s->records, (unsigned long long)s->distinct,
+               (unsigned long long)s->known, (double)s->bytes / 1e3,
+               (unsigned long long)s->requests, s->seconds, s->manifest);
+    else if (s->up_to_date)
+        printf("pulled %s: up to date (version %s), %llu request, %.3f s\n", name, s->manifest,
+               (unsigned long long)s->requests, s->seconds);
+    else
+        printf("pulled %s: %llu of %llu distinct pages fetched in %llu ranged GETs, %.1f kB "
+               "in %llu requests, %.3f s; version %s\n",
+               name, (unsigned long long)s->records, (unsigned long long)s->distinct,
+               (unsigned long long)s->ranges, (double)s->bytes / 1e3,
+               (unsigned long long)s->requests, s->seconds, s->manifest);
+}
+
+static int do_remote(int argc, char **argv, int pull)
+{
+    static const struct option opts[] = {
+        {"remote", required_argument, NULL, 'r'}, {"jobs", required_argument, NULL, 'j'},
+        {"range", required_argument, NULL, 'R'},  {"json", no_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *op = pull ? "pull" : "push";
+    struct zg_remote_opts o = {.url = getenv("ZERG_REMOTE")};
+    int json = 0, c;
+    uint64_t v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:j:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            o.url = optarg;
+            break;
+        case 'j':
+            if (!pull || zg_parse_u64(optarg, 64, &v) < 0 || v == 0) {
+                zg_err("template %s: --jobs: '%s' is not 1..64 (pull only)", op, optarg);
+                return ZG_EXIT_USAGE;
+            }
+            o.jobs = (unsigned)v;
+            break;
+        case 'R':
+            if (!pull || zg_parse_size(optarg, &v) < 0 || v < ZG_PC_RECORD_MAX || v > (64u << 20)) {
+                zg_err("template %s: --range: '%s' is not a size of 4128 bytes to 64M (pull "
+                       "only)",
+                       op, optarg);
+                return ZG_EXIT_USAGE;
+            }
+            o.range_max = v;
+            break;
+        case 'J':
+            json = 1;
+            break;
+        case 'h':
+            template_usage(stdout);
+            return 0;
+        default:
+            template_usage(stderr);
+            return ZG_EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !o.url || !*o.url) {
+        zg_err("template %s: need NAME and --remote URL (or ZERG_REMOTE)", op);
+        return ZG_EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    char home[4096], err[512] = "";
+    if (home_or_fail(home, sizeof(home)) < 0)
+        return ZG_EXIT_HOST;
+    struct progress p = {.tty = isatty(2), .what = pull ? "fetching pages" : "uploading pages"};
+    o.progress = show_progress;
+    o.progress_arg = &p;
+    struct zg_remote_stats st;
+    int rc = pull ? zg_remote_pull(home, name, &o, &st, err, sizeof(err))
+                  : zg_remote_push(home, name, &o, &st, err, sizeof(err));
+    if (p.tty && p.last)
+        fputc('\n', stderr);
+    if (rc < 0) {
+        zg_err("template %s %s: %s", op, name, err[0] ? err : strerror(-rc));
+        return remote_exit(rc);
+    }
+    remote_report(op, name, o.url, json, &st);
+    return 0;
+}
+
 int zg_cmd_template(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -344,6 +479,8 @@ int zg_cmd_template(int argc, char **argv)
         return do_inspect(argc - 1, argv + 1);
     if (!strcmp(sub, "rm"))
         return do_rm(argc - 1, argv + 1);
+    if (!strcmp(sub, "push") || !strcmp(sub, "pull"))
+        return do_remote(argc - 1, argv + 1, sub[1] == 'u' && sub[2] == 'l');
     zg_err("template: unknown subcommand '%s'", sub);
     template_usage(stderr);
     return ZG_EXIT_USAGE;

@@ -1,0 +1,430 @@
+/* The remote tier's transport: libcurl, plain HTTP or S3 (AWS SigV4), one path. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "remote/rm_int.h"
+
+#define CONNECT_TIMEOUT_S 10
+#define STALL_TIMEOUT_S   30 /* a transfer below 1 byte/s this long fails */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_ok;
+
+static void curl_init_once(void)
+{
+    curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+int zg_remote_init(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    return curl_ok ? 0 : -ENOMEM;
+}
+
+double rm_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int rm_errf(struct rm *r, int rc, const char *fmt, ...)
+{
+    if (r->err && r->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->err, r->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *dupf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static const char *envs(const char *a, const char *b)
+{
+    const char *v = getenv(a);
+    if ((!v || !*v) && b)
+        v = getenv(b);
+    return v && *v ? v : NULL;
+}
+
+int rm_open(struct rm *r, const char *url, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof(*r));
+    r->err = err;
+    r->errlen = errlen;
+    if (zg_remote_init() < 0)
+        return rm_errf(r, -ENOMEM, "cannot initialise libcurl");
+    if (!url || !*url)
+        return rm_errf(r, -EINVAL, "no remote URL given");
+    size_t ul = strlen(url);
+    while (ul > 1 && url[ul - 1] == '/')
+        ul--;
+    int s3 = 0;
+    if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) {
+        r->base = dupf("%.*s/" RM_PREFIX, (int)ul, url);
+    } else if (!strncmp(url, "s3+http://", 10) || !strncmp(url, "s3+https://", 11)) {
+        r->base = dupf("%.*s/" RM_PREFIX, (int)(ul - 3), url + 3);
+        s3 = 1;
+    } else if (!strncmp(url, "s3://", 5) && ul > 5) {
+        const char *ep = envs("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL");
+        const char *region = envs("AWS_REGION", "AWS_DEFAULT_REGION");
+        size_t el = ep ? strlen(ep) : 0;
+        while (el > 1 && ep[el - 1] == '/')
+            el--;
+        if (ep)
+            r->base = dupf("%.*s/%.*s/" RM_PREFIX, (int)el, ep, (int)(ul - 5), url + 5);
+        else
+            r->base = dupf("https://s3.%s.amazonaws.com/%.*s/" RM_PREFIX,
+                           region ? region : "us-east-1", (int)(ul - 5), url + 5);
+        s3 = 1;
+    } else {
+        return rm_errf(r, -EINVAL,
+                       "'%s' is not a remote URL (http://, https://, s3://BUCKET/PREFIX, "
+                       "s3+http(s)://ENDPOINT/BUCKET/PREFIX)",
+                       url);
+    }
+    if (!r->base)
+        return rm_errf(r, -ENOMEM, "out of memory");
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
+    if (h)
+        h = curl_slist_append(h, "Content-Type: application/octet-stream");
+    if (s3) {
+        const char *id = envs("AWS_ACCESS_KEY_ID", NULL);
+        const char *secret = envs("AWS_SECRET_ACCESS_KEY", NULL);
+        const char *token = envs("AWS_SESSION_TOKEN", NULL);
+        const char *region = envs("AWS_REGION", "AWS_DEFAULT_REGION");
+        if (!id || !secret) {
+            curl_slist_free_all(h);
+            rm_close(r);
+            return rm_errf(r, -EINVAL,
+                           "%s: S3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+                           "environment",
+                           url);
+        }
+        snprintf(r->sigv4, sizeof(r->sigv4), "aws:amz:%s:s3", region ? region : "us-east-1");
+        r->userpwd = dupf("%s:%s", id, secret);
+        if (token && h) {
+            char *t = dupf("x-amz-security-token: %s", token);
+            h = t ? curl_slist_append(h, t) : NULL;
+            free(t);
+        }
+    }
+    r->hdrs = h;
+    if (!h || (s3 && !r->userpwd)) {
+        rm_close(r);
+        return rm_errf(r, -ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+void rm_close(struct rm *r)
+{
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->hdrs);
+    free(r->base);
+    free(r->userpwd);
+    r->easy = NULL;
+    r->hdrs = NULL;
+    r->base = r->userpwd = NULL;
+}
+
+/* ---- one request --------------------------------------------------------------- */
+
+struct body {
+    uint8_t *buf;
+    size_t len, cap;
+    uint64_t max;  /* whole GETs: refuse more */
+    int fixed;     /* ranged GETs: buf holds exactly cap bytes, never grown */
+    int too_large; /* the server sent more than allowed */
+};
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
+{
+    struct body *b = arg;
+    size_t n = size * nmemb;
+    if (b->fixed) {
+        if (n > b->cap - b->len) {
+            b->too_large = 1;
+            return 0;
+        }
+    } else {
+        if (b->len + n > b->max) {
+            b->too_large = 1;
+            return 0;
+        }
+        if (b->len + n > b->cap) {
+            size_t cap = b->cap ? b->cap : 65536;
+            while (cap < b->len + n)
+                cap *= 2;
+            uint8_t *nb = realloc(b->buf, cap);
+            if (!nb)
+                return 0;
+            b->buf = nb;
+            b->cap = cap;
+        }
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    return n;
+}
+
+static CURL *setup(struct rm *r, CURL *c, const char *url, struct body *b, char *errbuf)
+{
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, (struct curl_slist *)r->hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    if (r->sigv4[0]) {
+        curl_easy_setopt(c, CURLOPT_AWS_SIGV4, r->sigv4);
+        curl_easy_setopt(c, CURLOPT_USERPWD, r->userpwd);
+    }
+    errbuf[0] = '\0';
+    return c;
+}
+
+static CURL *serial(struct rm *r)
+{
+    if (!r->easy)
+        r->easy = curl_easy_init();
+    else
+        curl_easy_reset(r->easy);
+    return r->easy;
+}
+
+/* The outcome of a finished transfer: 0, -ENOENT (404 when notfound_ok) or -ECOMM. */
+static int outcome(struct rm *r, CURL *c, CURLcode cc, const char *what, const char *url,
+                   const char *errbuf, const struct body *b, long want, int notfound_ok)
+{
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK) {
+        if (b && b->too_large)
+            return rm_errf(r, b->fixed ? -EBADMSG : -EFBIG,
+                           "%s %s: the server sent more bytes than %s", what, url,
+                           b->fixed ? "asked for" : "such an object may have");
+        return rm_errf(r, -ECOMM, "%s %s: %s", what, url,
+                       errbuf && errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    }
+    if (status == 404 && notfound_ok)
+        return -ENOENT;
+    if (status != want && !(want == 200 && (status == 201 || status == 204)))
+        return rm_errf(r, -ECOMM, "%s %s: the server answered HTTP %ld", what, url, status);
+    return 0;
+}
+
+int rm_get(struct rm *r, const char *obj, uint64_t max, uint8_t **buf, size_t *len)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    char *url = dupf("%s/%s", r->base, obj);
+    CURL *c = serial(r);
+    if (!url || !c) {
+        free(url);
+        return rm_errf(r, -ENOMEM, "out of memory");
+    }
+    struct body b = {.max = max};
+    setup(r, c, url, &b, errbuf);
+    CURLcode cc = curl_easy_perform(c);
+    r->requests++;
+    int rc = outcome(r, c, cc, "GET", url, errbuf, &b, 200, 1);
+    if (rc == -ENOENT)
+        rm_errf(r, rc, "GET %s: not found", url);
+    free(url);
+    if (rc < 0) {
+        free(b.buf);
+        return rc;
+    }
+    r->bytes += b.len;
+    if (!b.buf && !(b.buf = malloc(1)))
+        return rm_errf(r, -ENOMEM, "out of memory");
+    *buf = b.buf;
+    *len = b.len;
+    return 0;
+}
+
+int rm_put(struct rm *r, const char *obj, const void *data, size_t len)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    char *url = dupf("%s/%s", r->base, obj);
+    CURL *c = serial(r);
+    if (!url || !c) {
+        free(url);
+        return rm_errf(r, -ENOMEM, "out of memory");
+    }
+    struct body b = {.max = 1 << 20}; /* the server's answer, ignored */
+    setup(r, c, url, &b, errbuf);
+    /* A PUT whose body SigV4 can hash: libcurl signs POSTFIELDS, not an upload. */
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, len ? data : "");
+    CURLcode cc = curl_easy_perform(c);
+    r->requests++;
+    int rc = outcome(r, c, cc, "PUT", url, errbuf, &b, 200, 0);
+    free(b.buf);
+    free(url);
+    if (rc == 0)
+        r->bytes += len;
+    return rc;
+}
+
+/* ---- ranged GETs, several in flight ------------------------------------------------ */
+
+struct xfer {
+    CURL *c;
+    size_t idx; /* the range, or SIZE_MAX when idle */
+    struct body b;
+    size_t alloc; /* bytes at b.buf */
+    char url[1024];
+    char range[64];
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static int start_range(struct rm *r, CURLM *m, struct xfer *x, const struct rm_range *rg, size_t i)
+{
+    int n = snprintf(x->url, sizeof(x->url), "%s/%s", r->base, rg->obj);
+    if (n < 0 || (size_t)n >= sizeof(x->url))
+        return rm_errf(r, -EINVAL, "object URL too long: %s/%s", r->base, rg->obj);
+    snprintf(x->range, sizeof(x->range), "%llu-%llu", (unsigned long long)rg->off,
+             (unsigned long long)(rg->off + rg->len - 1));
+    curl_easy_reset(x->c);
+    x->b.len = 0;
+    x->b.fixed = 1;
+    x->b.too_large = 0;
+    if (x->alloc < rg->len) {
+        free(x->b.buf);
+        x->b.buf = malloc(rg->len);
+        x->alloc = x->b.buf ? rg->len : 0;
+        if (!x->b.buf)
+            return rm_errf(r, -ENOMEM, "out of memory");
+    }
+    x->b.cap = rg->len; /* exactly this range, never more */
+    setup(r, x->c, x->url, &x->b, x->errbuf);
+    curl_easy_setopt(x->c, CURLOPT_RANGE, x->range);
+    curl_easy_setopt(x->c, CURLOPT_PRIVATE, x);
+    x->idx = i;
+    if (curl_multi_add_handle(m, x->c) != CURLM_OK)
+        return rm_errf(r, -ENOMEM, "cannot start a transfer");
+    r->requests++;
+    return 0;
+}
+
+int rm_get_ranges(struct rm *r, const struct rm_range *rg, size_t n, unsigned jobs, rm_range_fn fn,
+                  void *arg)
+{
+    if (n == 0)
+        return 0;
+    if (jobs == 0)
+        jobs = ZG_REMOTE_JOBS;
+    if (jobs > n)
+        jobs = (unsigned)n;
+    CURLM *m = curl_multi_init();
+    struct xfer *xs = calloc(jobs, sizeof(*xs));
+    int rc = 0;
+    if (!m || !xs) {
+        rc = rm_errf(r, -ENOMEM, "out of memory");
+        goto out;
+    }
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)jobs);
+    size_t next = 0, running = 0;
+    for (unsigned j = 0; j < jobs; j++) {
+        xs[j].idx = SIZE_MAX;
+        if (!(xs[j].c = curl_easy_init())) {
+            rc = rm_errf(r, -ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    for (unsigned j = 0; j < jobs && next < n; j++, next++, running++)
+        if ((rc = start_range(r, m, &xs[j], &rg[next], next)) < 0)
+            goto out;
+    while (running) {
+        int still = 0;
+        if (curl_multi_perform(m, &still) != CURLM_OK) {
+            rc = rm_errf(r, -ECOMM, "transfer engine failed");
+            goto out;
+        }
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct xfer *x = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            CURLcode cc = msg->data.result;
+            curl_multi_remove_handle(m, x->c);
+            running--;
+            const struct rm_range *g = &rg[x->idx];
+            rc = outcome(r, x->c, cc, "GET", x->url, x->errbuf, &x->b, 206, 1);
+            if (rc == -ENOENT)
+                rc = rm_errf(r, -EBADMSG, "GET %s: not found, but a map names it", x->url);
+            else if (rc == -ECOMM) {
+                long st = 0;
+                curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &st);
+                if (st == 200 || st == 416)
+                    rc = rm_errf(r, -EBADMSG,
+                                 "GET %s bytes %s: the server answered HTTP %ld, not the "
+                                 "range (the object is shorter than its map says, or the server "
+                                 "ignores ranges)",
+                                 x->url, x->range, st);
+            }
+            if (rc == 0 && x->b.len != g->len)
+                rc = rm_errf(r, -EBADMSG, "GET %s bytes %s: %zu bytes arrived, not %llu", x->url,
+                             x->range, x->b.len, (unsigned long long)g->len);
+            if (rc == 0) {
+                r->bytes += x->b.len;
+                rc = fn(arg, x->idx, x->b.buf);
+            }
+            if (rc != 0)
+                goto out;
+            x->idx = SIZE_MAX;
+            if (next < n) {
+                if ((rc = start_range(r, m, x, &rg[next], next)) < 0)
+                    goto out;
+                next++;
+                running++;
+            }
+        }
+        if (running && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK) {
+            rc = rm_errf(r, -ECOMM, "transfer engine failed");
+            goto out;
+        }
+    }
+out:
+    for (unsigned j = 0; xs && j < jobs; j++) {
+        if (xs[j].c) {
+            if (xs[j].idx != SIZE_MAX)
+                curl_multi_remove_handle(m, xs[j].c);
+            curl_easy_cleanup(xs[j].c);
+        }
+        free(xs[j].b.buf);
+    }
+    free(xs);
+    if (m)
+        curl_multi_cleanup(m);
+    return rc;
+}

@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "pagecache/zg_pagecache.h"
+#include "remote/zg_remote.h"
 #include "serve/sv_int.h"
 
 #define SV_METRICS_CLIENTS 8
@@ -114,13 +115,17 @@ struct master {
     int (*find_guest)(const struct zg_tmpl *t, const char *given, char *path, size_t len);
     struct sv_log log;
     struct sv_stats st;
+    const char *pull_from;                     /* --pull-from: the store, or NULL */
+    pid_t pull_pid[SV_MAX_TEMPLATES];          /* a pull running for template t */
+    int pull_fd[SV_MAX_TEMPLATES];             /* its report (a pipe's read end) */
+    uint64_t pull_failed_at[SV_MAX_TEMPLATES]; /* when its last pull failed */
 };
 
 /* Signals reach the loop through a pipe (the classic self-pipe; signalfd
  * would do, but valgrind cannot deliver to it): this is its write end. */
 static int sig_pipe_w = -1;
 
-enum { TAG_LISTENER = 1, TAG_SLOT, TAG_SIGNAL, TAG_METRICS, TAG_MCLIENT, TAG_AGENT };
+enum { TAG_LISTENER = 1, TAG_SLOT, TAG_SIGNAL, TAG_METRICS, TAG_MCLIENT, TAG_AGENT, TAG_PULL };
 
 static uint64_t tag(int type, int index)
 {
@@ -179,14 +184,18 @@ static int load_template(struct master *m, const char *name, struct sv_template 
  * memory cap. */
 static int pick_backend(struct master *m)
 {
-    if (!m->cfg.hv && !(m->cfg.hv = zg_hv_lookup(m->tmpls[0].img->tmpl->info.backend))) {
-        sv_err("serve: backend '%s' is not built into this zerg",
-               m->tmpls[0].img->tmpl->info.backend);
+    int first = 0;
+    while (first < m->ntmpls - 1 && !m->tmpls[first].img)
+        first++;
+    const char *want = m->tmpls[first].img ? m->tmpls[first].img->tmpl->info.backend : "kvm";
+    if (!m->cfg.hv && !(m->cfg.hv = zg_hv_lookup(want))) {
+        sv_err("serve: backend '%s' is not built into this zerg", want);
         return -1;
     }
     for (int t = 0; t < m->ntmpls && m->cfg.mode != SV_COLD; t++) {
         char err[256];
-        if (zg_image_check_backend(m->tmpls[t].img, m->cfg.hv, err, sizeof(err)) < 0) {
+        if (m->tmpls[t].img &&
+            zg_image_check_backend(m->tmpls[t].img, m->cfg.hv, err, sizeof(err)) < 0) {
             sv_err("serve: %s", err);
             return -1;
         }
@@ -379,6 +388,8 @@ static void pend_slots(struct master *m, int n)
         m->respawn_at = now + 1000000000ull;
 }
 
+static void pull_done(struct master *m, int t, int status);
+
 static void reap(struct master *m)
 {
     for (;;) {
@@ -386,6 +397,9 @@ static void reap(struct master *m)
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
+        for (int t = 0; t < m->ntmpls; t++)
+            if (m->pull_pid[t] == pid)
+                pull_done(m, t, status);
         for (int i = 0; i < m->nworkers; i++) {
             struct mworker *w = &m->workers[i];
             if (w->pid != pid)
@@ -441,8 +455,8 @@ static void master_watch(struct master *m, int on)
     if (m->watching == on)
         return;
     for (int i = 0; i < m->nlis; i++) {
-        if (m->lis[i].fd < 0)
-            continue;
+        if (m->lis[i].fd < 0 || !m->tmpls[m->lis[i].tmpl].img)
+            continue; /* a template not here yet is watched by pull_watch */
         if (on)
             ep_add(m, m->lis[i].fd, TAG_LISTENER, i);
         else
@@ -924,6 +938,11 @@ static void reload(struct master *m)
     struct sv_template next[SV_MAX_TEMPLATES];
     char err[512];
     for (int t = 0; t < m->ntmpls; t++) {
+        if (!m->tmpls[t].img && m->pull_from) { /* still not here: pulled on demand */
+            memset(&next[t], 0, sizeof(next[t]));
+            snprintf(next[t].name, sizeof(next[t].name), "%s", m->tmpls[t].name);
+            continue;
+        }
         if (load_template(m, m->tmpls[t].name, &next[t], err, sizeof(err)) < 0) {
             for (int u = 0; u < t; u++)
                 free_template(&next[u]);
@@ -956,6 +975,134 @@ static void reload(struct master *m)
     }
     m->st.reloads_ok++;
     sv_log_event(&m->log, "reload", "generation %d: %d template(s) reloaded", m->gen, m->ntmpls);
+}
+
+/* ---- templates pulled on demand (--pull-from) ------------------------------------- */
+
+#define PULL_RETRY_NS 5000000000ull /* after a failed pull, refuse for this long */
+
+/* A template that is not here has its listeners watched by the master
+ * alone (slots skip them): the first connection starts a pull. */
+static void pull_watch(struct master *m, int t, int on)
+{
+    for (int i = 0; i < m->nlis; i++)
+        if (m->lis[i].fd >= 0 && m->lis[i].tmpl == t) {
+            if (on)
+                ep_add(m, m->lis[i].fd, TAG_PULL, i);
+            else
+                epoll_ctl(m->ep, EPOLL_CTL_DEL, m->lis[i].fd, NULL);
+        }
+}
+
+/* Resets the connections waiting on template t's listeners. */
+static void pull_refuse(struct master *m, int t, const char *why)
+{
+    for (int i = 0; i < m->nlis; i++) {
+        int fd;
+        while (m->lis[i].fd >= 0 && m->lis[i].tmpl == t &&
+               (fd = accept4(m->lis[i].fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+            m->st.t[t].accepted++;
+            refuse(m, t, fd, why);
+        }
+    }
+}
+
+/* The child: pulls, reports one line into fd, exits with the outcome. */
+static void __attribute__((noreturn)) pull_child(struct master *m, int t, int fd)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        signal(sigs[i], SIG_DFL);
+    struct zg_remote_opts o = {.url = m->pull_from};
+    struct zg_remote_stats st;
+    char err[512] = "";
+    int rc = zg_remote_pull(m->home, m->tmpls[t].name, &o, &st, err, sizeof(err));
+    if (rc < 0)
+        dprintf(fd, "%s", err[0] ? err : strerror(-rc));
+    else
+        dprintf(fd,
+                "version %s: %llu of %llu distinct pages fetched, %llu bytes in %llu "
+                "requests, %.3f s",
+                st.manifest, (unsigned long long)st.records, (unsigned long long)st.distinct,
+                (unsigned long long)st.bytes, (unsigned long long)st.requests, st.seconds);
+    _exit(rc == 0 ? 0 : rc == -ENOENT ? ZG_SERVE_NOTFOUND : rc == -EBADMSG ? ZG_SERVE_DAMAGED : 1);
+}
+
+static void on_pull_wanted(struct master *m, int li)
+{
+    int t = m->lis[li].tmpl;
+    if (m->tmpls[t].img || m->pull_pid[t] > 0 || m->draining)
+        return;
+    if (m->pull_failed_at[t] && zg_now_ns() - m->pull_failed_at[t] < PULL_RETRY_NS) {
+        pull_refuse(m, t, "the template is not here and its last pull failed");
+        return;
+    }
+    int p[2];
+    pid_t pid = -1;
+    if (pipe2(p, O_CLOEXEC) == 0) {
+        pid = fork();
+        if (pid == 0) {
+            close(p[0]);
+            pull_child(m, t, p[1]);
+        }
+        close(p[1]);
+        if (pid < 0)
+            close(p[0]);
+    }
+    if (pid < 0) {
+        sv_log_event(&m->log, "pull-failed", "template %s: cannot start a pull: %s",
+                     m->tmpls[t].name, strerror(errno));
+        m->pull_failed_at[t] = zg_now_ns();
+        pull_refuse(m, t, "the template could not be pulled");
+        return;
+    }
+    m->pull_pid[t] = pid;
+    m->pull_fd[t] = p[0];
+    pull_watch(m, t, 0); /* connections wait in the listen queue meanwhile */
+    sv_log_event(&m->log, "pull", "template %s is not here: pulling it from %s (pid %d)",
+                 m->tmpls[t].name, m->pull_from, (int)pid);
+}
+
+static void pull_done(struct master *m, int t, int status)
+{
+    char msg[600] = "";
+    ssize_t n = read(m->pull_fd[t], msg, sizeof(msg) - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(m->pull_fd[t]);
+    m->pull_pid[t] = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        char err[512], name[sizeof(m->tmpls[t].name)];
+        snprintf(name, sizeof(name), "%s", m->tmpls[t].name); /* load_template clears it */
+        int rc = load_template(m, name, &m->tmpls[t], err, sizeof(err));
+        if (rc == 0 && m->cfg.mode != SV_COLD &&
+            zg_image_check_backend(m->tmpls[t].img, m->cfg.hv, err, sizeof(err)) < 0) {
+            free_template(&m->tmpls[t]);
+            rc = -1;
+        }
+        if (rc < 0) /* the name stays: the template may be pulled again */
+            snprintf(m->tmpls[t].name, sizeof(m->tmpls[t].name), "%s", name);
+        if (rc == 0) {
+            m->st.t[t].pulls++;
+            sv_log_event(&m->log, "pulled", "template %s: %s", m->tmpls[t].name, msg);
+            if (m->draining)
+                return;
+            if (m->watching)
+                for (int i = 0; i < m->nlis; i++)
+                    if (m->lis[i].fd >= 0 && m->lis[i].tmpl == t)
+                        ep_add(m, m->lis[i].fd, TAG_LISTENER, i);
+            reload(m); /* a generation of workers that knows the template */
+            return;
+        }
+        snprintf(msg, sizeof(msg), "%s", err);
+    } else if (WIFSIGNALED(status)) {
+        snprintf(msg, sizeof(msg), "the pull was killed by signal %d", WTERMSIG(status));
+    }
+    m->st.t[t].pulls_failed++;
+    m->pull_failed_at[t] = zg_now_ns();
+    sv_log_event(&m->log, "pull-failed", "template %s: %s", m->tmpls[t].name, msg);
+    pull_refuse(m, t, "the template could not be pulled");
+    if (!m->draining)
+        pull_watch(m, t, 1);
 }
 
 static void on_sig(int sig)
@@ -1087,6 +1234,9 @@ static int run_master(struct master *m)
                 break;
             case TAG_AGENT:
                 on_agent_accept(m);
+                break;
+            case TAG_PULL:
+                on_pull_wanted(m, idx);
                 break;
             case TAG_METRICS:
                 on_metrics_accept(m);
@@ -1220,6 +1370,7 @@ int zg_serve_run(const struct zg_serve_opts *o)
     m->log_json = o->log_json;
     m->quiet = o->quiet;
     m->find_guest = o->find_guest;
+    m->pull_from = o->pull_from;
     m->log.fd = -1;
     m->metrics.fd = -1;
     m->agent.fd = -1;
@@ -1268,6 +1419,8 @@ int zg_serve_run(const struct zg_serve_opts *o)
         char err[512], name[64];
         snprintf(name, sizeof(name), "%s", m->tmpls[t].name);
         int lrc = load_template(m, name, &m->tmpls[t], err, sizeof(err));
+        if (lrc == -ENOENT && m->pull_from && m->cfg.mode != SV_COLD)
+            continue; /* pulled on its first connection */
         if (lrc < 0) {
             sv_err("serve: %s", err);
             status = lrc == -ENOENT                   ? ZG_SERVE_NOTFOUND
@@ -1292,14 +1445,18 @@ int zg_serve_run(const struct zg_serve_opts *o)
     if (m->cfg.mem_cap)
         snprintf(capbuf, sizeof(capbuf), "%llu KiB", (unsigned long long)(m->cfg.mem_cap >> 10));
     master_watch(m, 1);
+    for (int t = 0; t < m->ntmpls; t++)
+        if (!m->tmpls[t].img)
+            pull_watch(m, t, 1);
     for (int i = 0; i < m->nlis; i++) {
         sv_log_event(&m->log, "listening",
-                     "%s -> template %s (%s, max-instances %llu, workers %llu, backlog %llu, "
+                     "%s -> template %s%s (%s, max-instances %llu, workers %llu, backlog %llu, "
                      "deadline %llu ms, mem-cap %s)",
-                     m->lis[i].addr, m->tmpls[m->lis[i].tmpl].name, sv_mode_name(m->cfg.mode),
-                     (unsigned long long)m->cfg.max_instances, (unsigned long long)m->cfg.workers,
-                     (unsigned long long)m->cfg.backlog, (unsigned long long)m->cfg.deadline_ms,
-                     capbuf);
+                     m->lis[i].addr, m->tmpls[m->lis[i].tmpl].name,
+                     m->tmpls[m->lis[i].tmpl].img ? "" : " (not here: pulled on demand)",
+                     sv_mode_name(m->cfg.mode), (unsigned long long)m->cfg.max_instances,
+                     (unsigned long long)m->cfg.workers, (unsigned long long)m->cfg.backlog,
+                     (unsigned long long)m->cfg.deadline_ms, capbuf);
     }
     if (m->agent.fd >= 0) {
         ep_add(m, m->agent.fd, TAG_AGENT, 0);
@@ -1320,6 +1477,13 @@ int zg_serve_run(const struct zg_serve_opts *o)
                                    : "drain timeout",
                      (unsigned long long)m->busy, m->qlen);
     stop_listening(m);
+    for (int t = 0; t < m->ntmpls; t++)
+        if (m->pull_pid[t] > 0) { /* an unfinished pull leaves the cache consistent */
+            kill(m->pull_pid[t], SIGKILL);
+            waitpid(m->pull_pid[t], NULL, 0);
+            close(m->pull_fd[t]);
+            m->pull_pid[t] = 0;
+        }
     stop_workers(m, forced);
     uint64_t served = 0, refused = 0;
     for (int t = 0; t < m->ntmpls; t++) {

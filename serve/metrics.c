@@ -130,6 +130,14 @@ int sv_metrics_render(const struct sv_stats *st, const struct sv_template *tmpls
     for (int t = 0; t < ntmpls; t++)
         put(&b, "zerg_sent_bytes_total{template=\"%s\"} %llu\n", tmpls[t].name,
             (unsigned long long)st->t[t].bytes_out);
+    COUNTER(&b, "zerg_template_pulls_total",
+            "Pulls of a template that was not here (--pull-from), by outcome.");
+    for (int t = 0; t < ntmpls; t++)
+        put(&b,
+            "zerg_template_pulls_total{template=\"%s\",outcome=\"ok\"} %llu\n"
+            "zerg_template_pulls_total{template=\"%s\",outcome=\"failed\"} %llu\n",
+            tmpls[t].name, (unsigned long long)st->t[t].pulls, tmpls[t].name,
+            (unsigned long long)st->t[t].pulls_failed);
     put(&b, "# HELP zerg_restore_seconds Restoring (fresh) or resetting (pooled) the instance "
             "that served a connection.\n# TYPE zerg_restore_seconds histogram\n");
     for (int t = 0; t < ntmpls; t++)

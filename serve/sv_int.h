@@ -137,6 +137,7 @@ enum sv_fail {
 
 struct sv_tmpl_stats {
     uint64_t accepted, refused, served, exits_nonzero;
+    uint64_t pulls, pulls_failed; /* --pull-from: pulls of the template that ended */
     uint64_t failures[SV_FAIL_COUNT];
     uint64_t bytes_in, bytes_out;
     struct sv_hist restore, run, total;

@@ -200,11 +200,14 @@ static int watch_listeners(struct slot *s, int on)
     if (s->granted == on)
         return 0;
     for (int i = 0; i < s->nlis; i++) {
+        if (!s->tmpls[s->lis[i].tmpl].img)
+            continue; /* not here yet: the master pulls it (--pull-from) */
         struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = (uint32_t)i + 1};
         if (epoll_ctl(s->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->lis[i].fd, &ev) < 0 && on) {
             int e = errno;
             for (int k = 0; k < i; k++)
-                epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lis[k].fd, NULL);
+                if (s->tmpls[s->lis[k].tmpl].img)
+                    epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lis[k].fd, NULL);
             return -e;
         }
     }
@@ -296,7 +299,8 @@ static void *slot_main(void *arg)
     pthread_mutex_unlock(&go_mu);
     if (s->cfg->mode != SV_COLD)
         for (int t = 0; t < s->ntmpls; t++)
-            prepare(s, t, NULL);
+            if (s->tmpls[t].img) /* else not here yet (--pull-from) */
+                prepare(s, t, NULL);
     struct sv_report idle;
     memset(&idle, 0, sizeof(idle));
     idle.kind = SV_REP_IDLE;

@@ -80,6 +80,9 @@ struct zg_serve_opts {
     const char *default_template;
     const char *metrics_addr; /* Prometheus text (GET /metrics) and GET /health; NULL: none */
     const char *agent_addr;   /* HAProxy agent-check ("up N%", "drain"); NULL: none */
+    const char *pull_from;    /* a template that is not here is pulled from this store
+                                 (remote/zg_remote.h) on its first connection; NULL: a
+                                 missing template is an error at start */
     unsigned socket_mode;     /* of unix sockets created; 0: umask's */
     int log_fd;               /* the log (kept open: the caller closes it) */
     int log_json, quiet;      /* JSON lines; no per-instance lines */

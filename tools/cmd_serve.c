@@ -46,6 +46,9 @@ static void serve_usage(FILE *f)
             "                          check (GET /health: 200, or 503 once draining) on ADDR\n"
             "      --agent ADDR        answer HAProxy's agent-check on ADDR: \"up N%%\" (the\n"
             "                          share of instances free, as a weight) or \"drain\"\n"
+            "      --pull-from URL     a template that is not here is pulled from this store\n"
+            "                          (zerg template pull) on its first connection, which\n"
+            "                          waits for it; then it is served (docs/fleet.md)\n"
             "      --socket-mode OCTAL permissions of unix sockets created (e.g. 0666)\n"
             "      --log FILE          append the log to FILE (default: standard error)\n"
             "      --log-format F      text (default) or json: one line per instance/event\n"
@@ -99,7 +102,8 @@ int zg_cmd_serve(int argc, char **argv)
         O_BACKEND,
         O_ACCEPT,
         O_NOSANDBOX,
-        O_AGENT
+        O_AGENT,
+        O_PULLFROM
     };
     static const struct option opts[] = {
         {"template", required_argument, NULL, 't'},
@@ -123,6 +127,7 @@ int zg_cmd_serve(int argc, char **argv)
         {"accept", required_argument, NULL, O_ACCEPT},
         {"no-sandbox", no_argument, NULL, O_NOSANDBOX},
         {"agent", required_argument, NULL, O_AGENT},
+        {"pull-from", required_argument, NULL, O_PULLFROM},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -154,6 +159,9 @@ int zg_cmd_serve(int argc, char **argv)
             break;
         case O_AGENT:
             o.agent_addr = optarg;
+            break;
+        case O_PULLFROM:
+            o.pull_from = optarg;
             break;
         case O_NOSANDBOX:
             o.cfg.no_sandbox = 1;
@@ -272,6 +280,10 @@ int zg_cmd_serve(int argc, char **argv)
         return ZG_EXIT_USAGE;
     }
     o.cfg.workers = workers;
+    if (o.pull_from && o.cfg.mode == SV_COLD) {
+        zg_err("--pull-from: not with --cold (a cold boot needs the guest file, not a template)");
+        return ZG_EXIT_USAGE;
+    }
     if (log_path) {
         o.log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (o.log_fd < 0) {

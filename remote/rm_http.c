@@ -225,10 +225,17 @@ static int outcome(struct rm *r, CURL *c, CURLcode cc, const char *what, const c
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK) {
+        if (b && b->too_large && b->fixed)
+            return rm_errf(r, -EBADMSG,
+                           "%s %s: the server sent more bytes than the range asked for (HTTP "
+                           "%ld: %s)",
+                           what, url, status,
+                           status == 200 ? "it ignores ranges"
+                                         : "the object is not what its map says");
         if (b && b->too_large)
-            return rm_errf(r, b->fixed ? -EBADMSG : -EFBIG,
-                           "%s %s: the server sent more bytes than %s", what, url,
-                           b->fixed ? "asked for" : "such an object may have");
+            return rm_errf(r, -EFBIG,
+                           "%s %s: the server sent more bytes than such an object may have", what,
+                           url);
         return rm_errf(r, -ECOMM, "%s %s: %s", what, url,
                        errbuf && errbuf[0] ? errbuf : curl_easy_strerror(cc));
     }

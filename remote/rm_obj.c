@@ -214,7 +214,11 @@ int rm_ref_parse(const uint8_t *buf, size_t len, char manifest[33], char map[33]
 {
     static const char v[] = RM_PREFIX " ";
     size_t vl = sizeof(v) - 1;
-    if (len >= 6 && !memcmp(buf, "zerg", 4) && memcmp(buf, v, vl) != 0)
+    size_t d = 4; /* "zerg<major> ...": another major version is refused, not damaged */
+    while (d < len && d < 12 && buf[d] >= '0' && buf[d] <= '9')
+        d++;
+    if (len > 4 && !memcmp(buf, "zerg", 4) && d > 4 && d < len && buf[d] == ' ' &&
+        (d != vl - 1 || memcmp(buf, v, vl) != 0))
         return -ENOTSUP;
     if (len != vl + 32 + 1 + 32 + 1 || memcmp(buf, v, vl) != 0 || !hex32(buf + vl) ||
         buf[vl + 32] != ' ' || !hex32(buf + vl + 33) || buf[len - 1] != '\n')

@@ -57,7 +57,9 @@ static int on_range(void *arg, size_t i, const uint8_t *data)
     struct zg_pc_put_stats ps;
     rc = zg_pc_put_records(P->pc, recs, lens, n, expect, &ps);
     if (rc == -EBADMSG) {
-        rc = rm_errf(&P->r, -EBADMSG, "damaged remote object %s/%s (bytes %llu-%llu): %s",
+        rc = rm_errf(&P->r, -EBADMSG,
+                     "damaged remote object %s/%s (bytes %llu-%llu): %s (a 'zerg template push "
+                     "--full' of the template uploads every page again)",
                      P->r.base, g->obj, (unsigned long long)g->off,
                      (unsigned long long)(g->off + g->len - 1), zg_pc_last_error());
     } else if (rc < 0) {
@@ -104,7 +106,7 @@ static int get_checked(struct rm *r, const char *obj, const char *hex, uint64_t 
 
 /* 1 if home has template name at exactly this manifest with every page cached. */
 static int have_already(const char *home, const char *name, struct zg_pc *pc, const char *hex,
-                        struct zg_tmpl **tout)
+                        struct zg_tmpl **tout, uint64_t *distinct)
 {
     uint8_t *buf;
     size_t len;
@@ -117,8 +119,14 @@ static int have_already(const char *home, const char *name, struct zg_pc *pc, co
     free(buf);
     zg_pc_key_hex(&got, h);
     int ok = !strcmp(h, hex);
-    for (uint64_t i = 0; ok && i < t->npages; i++)
+    struct rm_keymap seen = {0};
+    for (uint64_t i = 0; ok && i < t->npages; i++) {
         ok = zg_pc_contains(pc, &t->keys[i]);
+        if (ok && !zg_pc_key_is_zero(&t->keys[i]) && rm_keymap_add(&seen, &t->keys[i], 0) < 0)
+            ok = 0;
+    }
+    *distinct = seen.n;
+    rm_keymap_free(&seen);
     if (ok)
         *tout = t;
     else
@@ -209,7 +217,7 @@ int zg_remote_pull(const char *home, const char *name, const struct zg_remote_op
     memcpy(st->map, mapn, sizeof(mapn));
     if ((rc = rm_cache_open(home, ZG_PC_CREATE | ZG_PC_WRITE, &P.pc, err, errlen)) < 0)
         goto out;
-    if (have_already(home, name, P.pc, st->manifest, &t)) {
+    if (have_already(home, name, P.pc, st->manifest, &t, &st->distinct)) {
         st->pages = t->npages;
         st->up_to_date = 1;
         rc = zg_pc_root_put(P.pc, name, t->keys, t->npages);

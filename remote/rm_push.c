@@ -357,7 +357,7 @@ int zg_remote_push(const char *home, const char *name, const struct zg_remote_op
             goto out;
     }
     uint64_t skipped = 0;
-    if ((rc = learn(&P.r, &P.k, &skipped)) < 0)
+    if (!o->full && (rc = learn(&P.r, &P.k, &skipped)) < 0)
         goto out;
     if ((rc = upload_records(&P, t->keys, t->npages)) < 0)
         goto out;

@@ -54,6 +54,8 @@ struct zg_remote_opts {
     const char *url;            /* the store's base URL (see above) */
     unsigned jobs;              /* pull: ranged GETs in flight (0: ZG_REMOTE_JOBS) */
     uint64_t range_max;         /* pull: bytes per ranged GET (0: ZG_REMOTE_RANGE_MAX) */
+    int full;                   /* push: upload every page, whatever the store has (a store
+                                   whose pack was damaged is repaired this way) */
     zg_pc_progress_fn progress; /* optional: records moved of those to move */
     void *progress_arg;
 };

@@ -31,9 +31,11 @@ static void template_usage(FILE *f)
                "                         counted; -v names all)\n"
                "  rm NAME                delete a template (its pages go at the next\n"
                "                         'zerg cache gc' unless another template uses them)\n"
-               "  push NAME [--remote URL] [--json]\n"
+               "  push NAME [--remote URL] [--full] [--json]\n"
                "                         upload the template to an object store: only the\n"
-               "                         pages the store lacks, then its name (last)\n"
+               "                         pages the store lacks (--full: every page, which\n"
+               "                         repairs a store a pull found damaged), then its\n"
+               "                         name (last)\n"
                "  pull NAME [--remote URL] [--jobs N] [--range SIZE] [--json]\n"
                "                         fetch the store's current version: only the pages\n"
                "                         this cache lacks, in ranged GETs of up to SIZE\n"
@@ -399,9 +401,13 @@ static void remote_report(const char *op, const char *name, const char *url, int
 static int do_remote(int argc, char **argv, int pull)
 {
     static const struct option opts[] = {
-        {"remote", required_argument, NULL, 'r'}, {"jobs", required_argument, NULL, 'j'},
-        {"range", required_argument, NULL, 'R'},  {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"remote", required_argument, NULL, 'r'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"range", required_argument, NULL, 'R'},
+        {"json", no_argument, NULL, 'J'},
+        {"full", no_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *op = pull ? "pull" : "push";
     struct zg_remote_opts o = {.url = getenv("ZERG_REMOTE")};
@@ -431,6 +437,13 @@ static int do_remote(int argc, char **argv, int pull)
             break;
         case 'J':
             json = 1;
+            break;
+        case 'F':
+            if (pull) {
+                zg_err("template pull: --full is for push");
+                return ZG_EXIT_USAGE;
+            }
+            o.full = 1;
             break;
         case 'h':
             template_usage(stdout);

@@ -330,26 +330,35 @@ out_unlocked:
 
 /* ---- records received from elsewhere (the remote page tier) ----------------- */
 
+/* Checks record i; full: also decode it and compare its hash with its key. */
 static int check_record(const uint8_t *rec, size_t len, size_t i, const struct zg_pc_key *expect,
-                        uint8_t *page, struct pc_rec *r)
+                        int full)
 {
+    uint8_t page[ZG_PC_PAGE_SIZE];
+    struct pc_rec r;
     const char *why = NULL;
     char hex[33];
-    if (pc_rec_parse_buf(rec, len, 0, r, &why) < 0) {
+    if (pc_rec_parse_buf(rec, len, 0, &r, &why) < 0) {
         /* the key is named only once the header is known to be intact */
-    } else if (sizeof(struct zg_pc_rec_hdr) + r->len != len) {
+    } else if (sizeof(struct zg_pc_rec_hdr) + r.len != len) {
         why = "record length disagrees with the bytes given";
-    } else if (expect && !pc_key_eq(&r->key, expect)) {
+    } else if (expect && !pc_key_eq(&r.key, expect)) {
         why = "record holds another page than expected";
-    } else if (pc_rec_decode(r, page, 1, &why) == 0) {
+    } else if (!full || pc_rec_decode(&r, page, 1, &why) == 0) {
         return 0;
     }
-    zg_pc_key_hex(expect ? expect : &r->key, hex);
+    zg_pc_key_hex(expect ? expect : &r.key, hex);
     return pc_err(-EBADMSG, "record %zu (page %s): %s", i, hex, why);
 }
 
+int zg_pc_record_check(const uint8_t *rec, size_t len, const struct zg_pc_key *expect)
+{
+    pc_err_clear();
+    return check_record(rec, len, 0, expect, 1);
+}
+
 int zg_pc_put_records(struct zg_pc *pc, const uint8_t *const *rec, const size_t *len, size_t n,
-                      const struct zg_pc_key *expect, struct zg_pc_put_stats *st)
+                      const struct zg_pc_key *expect, unsigned flags, struct zg_pc_put_stats *st)
 {
     struct zg_pc_put_stats local;
     if (!st)
@@ -359,10 +368,9 @@ int zg_pc_put_records(struct zg_pc *pc, const uint8_t *const *rec, const size_t 
     if (!(pc->flags & ZG_PC_WRITE))
         return pc_err(-EROFS, "%s: opened read-only", pc->dir);
     st->records = n;
-    uint8_t page[ZG_PC_PAGE_SIZE];
-    struct pc_rec r;
     for (size_t i = 0; i < n; i++) /* every record, before any is written */
-        if (check_record(rec[i], len[i], i, expect ? &expect[i] : NULL, page, &r) < 0)
+        if (check_record(rec[i], len[i], i, expect ? &expect[i] : NULL,
+                         !(flags & ZG_PC_PUT_CHECKED)) < 0)
             return -EBADMSG;
 
     struct ing_job j = {.pc = pc, .cur = -1};

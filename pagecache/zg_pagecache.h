@@ -234,17 +234,26 @@ struct zg_pc_put_stats {
     uint64_t stored_bytes; /* bytes appended to packs */
 };
 
-/* Stores n records received from elsewhere (untrusted): rec[i] points at
- * record i (header and payload, len[i] bytes). Every record is checked
- * before anything is written: its header, checksum, payload decoding to
- * exactly one page, the page hashing to its key and, when expect is not
- * NULL, the key being expect[i]. One bad record refuses the whole call
- * (-EBADMSG, naming its index and key; nothing is stored). Records already
- * stored are skipped. On success the new records and the index are durable
- * (pack fsynced, then the index), as after zg_pc_ingest. Requires
- * ZG_PC_WRITE. st may be NULL. 0, -EBADMSG, -ENOSPC and other I/O errors. */
+/* Checks one record received from elsewhere (untrusted bytes): its header,
+ * checksum, payload decoding to exactly one page, the page hashing to its
+ * key and, when expect is not NULL, the key being *expect. Pure, thread-safe.
+ * 0 or -EBADMSG (the reason in zg_pc_last_error(), naming the key). */
+int zg_pc_record_check(const uint8_t *rec, size_t len, const struct zg_pc_key *expect);
+
+#define ZG_PC_PUT_CHECKED 0x1u /* every record passed zg_pc_record_check already */
+
+/* Stores n records received from elsewhere: rec[i] points at record i
+ * (header and payload, len[i] bytes). Every record is checked as
+ * zg_pc_record_check does (with expect[i] when expect is not NULL) before
+ * anything is written; with ZG_PC_PUT_CHECKED the caller has done that, and
+ * only headers and lengths are checked again. One bad record refuses the
+ * whole call (-EBADMSG, naming its index and key; nothing is stored).
+ * Records already stored are skipped. On success the new records and the
+ * index are durable (pack fsynced, then the index), as after zg_pc_ingest:
+ * one fsync of each per call, so callers batch. Requires ZG_PC_WRITE. st
+ * may be NULL. 0, -EBADMSG, -ENOSPC and other I/O errors. */
 int zg_pc_put_records(struct zg_pc *pc, const uint8_t *const *rec, const size_t *len, size_t n,
-                      const struct zg_pc_key *expect, struct zg_pc_put_stats *st);
+                      const struct zg_pc_key *expect, unsigned flags, struct zg_pc_put_stats *st);
 
 /* ======================================================================
  * Roots and garbage collection

@@ -24,6 +24,12 @@ struct puller {
     struct rm_range *rg;
     char (*objs)[64]; /* per pack of the map: "packs/<name>.zpk" */
     uint64_t done;
+    uint8_t *batch; /* checked ranges waiting for a commit (flush) */
+    size_t bused, bcap;
+    size_t *boff, *blen; /* per record waiting: offset in batch, length */
+    struct zg_pc_key *bkey;
+    size_t bn, ncap, ncap2, ncap3;
+    double flushed_at;
 };
 
 static int cmp_want(const void *a, const void *b)
@@ -34,48 +40,86 @@ static int cmp_want(const void *a, const void *b)
     return x->loc.off < y->loc.off ? -1 : x->loc.off > y->loc.off;
 }
 
-/* One range arrived: its records are checked and stored, or refused whole. */
+/* Records checked and waiting to be stored: one durable commit (pack and
+ * index fsynced) per RM_BATCH bytes or RM_BATCH_S seconds, not per range:
+ * a pull that is interrupted keeps what arrived up to a moment before. */
+#define RM_BATCH   (32u << 20)
+#define RM_BATCH_S 0.5
+
+static int flush(struct puller *P)
+{
+    if (!P->bn)
+        return 0;
+    const uint8_t **recs = malloc(P->bn * sizeof(*recs));
+    int rc = 0;
+    if (!recs)
+        return rm_errf(&P->r, -ENOMEM, "out of memory");
+    for (size_t j = 0; j < P->bn; j++)
+        recs[j] = P->batch + P->boff[j];
+    struct zg_pc_put_stats ps;
+    rc = zg_pc_put_records(P->pc, recs, P->blen, P->bn, P->bkey, ZG_PC_PUT_CHECKED, &ps);
+    free(recs);
+    if (rc < 0)
+        return rm_errf(&P->r, rc, "storing pulled pages: %s", zg_pc_last_error());
+    P->st->records += ps.stored;
+    P->st->record_bytes += ps.stored_bytes;
+    P->done += P->bn;
+    P->bn = 0;
+    P->bused = 0;
+    P->flushed_at = rm_now();
+    if (P->o->progress)
+        P->o->progress(P->o->progress_arg, P->done, P->nw);
+    return 0;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -ENOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* One range arrived: each record is checked now (a damaged one names its
+ * object and range), then queued for the next commit. */
 static int on_range(void *arg, size_t i, const uint8_t *data)
 {
     struct puller *P = arg;
     const struct rm_range *g = &P->rg[i];
     size_t n = P->count[i];
-    const uint8_t **recs = malloc(n * sizeof(*recs));
-    size_t *lens = malloc(n * sizeof(*lens));
-    struct zg_pc_key *expect = malloc(n * sizeof(*expect));
-    int rc = 0;
-    if (!recs || !lens || !expect) {
-        rc = rm_errf(&P->r, -ENOMEM, "out of memory");
-        goto out;
-    }
     for (size_t j = 0; j < n; j++) {
         const struct want *w = &P->w[P->first[i] + j];
-        recs[j] = data + (w->loc.off - g->off);
-        lens[j] = w->loc.rec_len;
-        expect[j] = w->key;
+        if (zg_pc_record_check(data + (w->loc.off - g->off), w->loc.rec_len, &w->key) < 0)
+            return rm_errf(&P->r, -EBADMSG,
+                           "damaged remote object %s/%s (bytes %llu-%llu): record at %llu: %s "
+                           "(a 'zerg template push --full' of the template uploads every page "
+                           "again)",
+                           P->r.base, g->obj, (unsigned long long)g->off,
+                           (unsigned long long)(g->off + g->len - 1),
+                           (unsigned long long)w->loc.off, zg_pc_last_error());
     }
-    struct zg_pc_put_stats ps;
-    rc = zg_pc_put_records(P->pc, recs, lens, n, expect, &ps);
-    if (rc == -EBADMSG) {
-        rc = rm_errf(&P->r, -EBADMSG,
-                     "damaged remote object %s/%s (bytes %llu-%llu): %s (a 'zerg template push "
-                     "--full' of the template uploads every page again)",
-                     P->r.base, g->obj, (unsigned long long)g->off,
-                     (unsigned long long)(g->off + g->len - 1), zg_pc_last_error());
-    } else if (rc < 0) {
-        rc = rm_errf(&P->r, rc, "storing pulled pages: %s", zg_pc_last_error());
-    } else {
-        P->st->records += ps.stored;
-        P->st->record_bytes += ps.stored_bytes;
-        P->done += n;
-        if (P->o->progress)
-            P->o->progress(P->o->progress_arg, P->done, P->nw);
+    if (grow((void **)&P->batch, &P->bcap, P->bused + g->len, 1) < 0 ||
+        grow((void **)&P->boff, &P->ncap, P->bn + n, sizeof(*P->boff)) < 0 ||
+        grow((void **)&P->blen, &P->ncap2, P->bn + n, sizeof(*P->blen)) < 0 ||
+        grow((void **)&P->bkey, &P->ncap3, P->bn + n, sizeof(*P->bkey)) < 0)
+        return rm_errf(&P->r, -ENOMEM, "out of memory");
+    memcpy(P->batch + P->bused, data, g->len);
+    for (size_t j = 0; j < n; j++) {
+        const struct want *w = &P->w[P->first[i] + j];
+        P->boff[P->bn] = P->bused + (w->loc.off - g->off);
+        P->blen[P->bn] = w->loc.rec_len;
+        P->bkey[P->bn] = w->key;
+        P->bn++;
     }
-out:
-    free(recs);
-    free(lens);
-    free(expect);
-    return rc;
+    P->bused += g->len;
+    return P->bused >= RM_BATCH || rm_now() - P->flushed_at >= RM_BATCH_S ? flush(P) : 0;
 }
 
 /* Fetches one whole immutable object and checks it hashes to its name. */
@@ -291,7 +335,18 @@ int zg_remote_pull(const char *home, const char *name, const struct zg_remote_op
     if ((rc = plan_ranges(&P, &map, &nrg)) < 0)
         goto out;
     st->ranges = nrg;
-    if ((rc = rm_get_ranges(&P.r, P.rg, nrg, o->jobs, on_range, &P)) < 0)
+    P.flushed_at = rm_now();
+    rc = rm_get_ranges(&P.r, P.rg, nrg, o->jobs, on_range, &P);
+    if (rc == 0) {
+        rc = flush(&P);
+    } else if (P.bn) { /* what arrived checked before the failure is kept; its error stays */
+        char *keep = strdup(err);
+        flush(&P);
+        if (keep)
+            snprintf(err, errlen, "%s", keep);
+        free(keep);
+    }
+    if (rc < 0)
         goto out;
 
     /* Every page is here: the root, then the manifest makes it a template. */
@@ -312,6 +367,10 @@ out:
     free(P.first);
     free(P.count);
     free(P.objs);
+    free(P.batch);
+    free(P.boff);
+    free(P.blen);
+    free(P.bkey);
     free(ref);
     free(man);
     free(mapbuf);

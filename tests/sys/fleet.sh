@@ -76,29 +76,7 @@ wait_addr() {
 
 # ---- the store: nginx WebDAV ------------------------------------------------------
 ST=$TMP/store
-mkdir -p "$ST/data" "$ST/tmp"
-cat >"$ST/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-daemon off;
-pid $ST/nginx.pid;
-error_log $ST/error.log warn;
-events {}
-http {
-    access_log $ST/access.log;
-    client_body_temp_path $ST/tmp;
-    proxy_temp_path $ST/tmp; fastcgi_temp_path $ST/tmp; uwsgi_temp_path $ST/tmp; scgi_temp_path $ST/tmp;
-    server {
-        listen 10.77.0.2:8000;
-        root $ST/data;
-        location / {
-            dav_methods PUT;
-            create_full_put_path on;
-            client_max_body_size 0;
-        }
-    }
-}
-EOF
+webdav_conf "$ST" 10.77.0.2:8000 "$ST/data"
 ip netns exec "$NS_ST" nginx -c "$ST/nginx.conf" -p "$ST" 2>>"$ST/error.log" &
 PIDS+=($!)
 # From another namespace: the bridge carries it.

@@ -176,3 +176,42 @@ wrk_row() {
         "$(lat 50%)" "$(lat 90%)" "$(lat 99%)" "$(awk '/Non-2xx|Socket errors/ {n++} END {print n + 0}' <<<"$out")" \
         "$(awk '/requests in/ {print $1}' <<<"$out")"
 }
+
+# webdav_conf DIR LISTEN ROOT [DIRECTIVE...]: writes DIR/nginx.conf, an
+# object store for zerg template push/pull: nginx's WebDAV module (PUT)
+# serving ROOT on LISTEN (127.0.0.1:PORT, or an address in a test's network
+# namespace), each DIRECTIVE added to its location (e.g. "limit_rate 1m").
+# Every request is logged to DIR/access.log: method, path, status, Range,
+# body bytes sent. Start it with: nginx -c DIR/nginx.conf -p DIR &
+webdav_conf() {
+    local dir=$1 listen=$2 root=$3 d extra=""
+    shift 3
+    for d in "$@"; do extra+="            $d;
+"; done
+    mkdir -p "$root" "$dir/tmp"
+    local user=""
+    [ "$(id -u)" = 0 ] && user="user root;"
+    cat >"$dir/nginx.conf" <<EOF2
+$user
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events {}
+http {
+    log_format zr '\$request_method \$uri \$status range=\$http_range sent=\$body_bytes_sent';
+    access_log $dir/access.log zr;
+    client_body_temp_path $dir/tmp;
+    proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp; uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+    server {
+        listen $listen;
+        root $root;
+        location / {
+            dav_methods PUT;
+            create_full_put_path on;
+            client_max_body_size 0;
+$extra        }
+    }
+}
+EOF2
+}

@@ -110,6 +110,11 @@ int rm_keymap_add(struct rm_keymap *km, const struct zg_pc_key *key, size_t val)
 size_t rm_keymap_get(const struct rm_keymap *km, const struct zg_pc_key *key);
 void rm_keymap_free(struct rm_keymap *km);
 
+/* GET an immutable object whole (obj: "DIR/<hex>.SUFFIX") and check that
+ * its bytes hash to its name hex: 0, -ENOENT, -EBADMSG (named), -ECOMM. */
+int rm_get_named(struct rm *r, const char *obj, const char *hex, uint64_t max, uint8_t **buf,
+                 size_t *len);
+
 /* Reads a local template's manifest whole: bytes and parsed. */
 struct zg_tmpl;
 int rm_manifest_read(const char *home, const char *name, uint8_t **buf, size_t *len,

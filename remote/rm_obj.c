@@ -1,5 +1,6 @@
 /* The remote tier's objects: record lists, maps, references (docs/format.md). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -300,4 +301,24 @@ void rm_keymap_free(struct rm_keymap *km)
     free(km->keys);
     free(km->vals);
     memset(km, 0, sizeof(*km));
+}
+
+int rm_get_named(struct rm *r, const char *obj, const char *hex, uint64_t max, uint8_t **buf,
+                 size_t *len)
+{
+    int rc = rm_get(r, obj, max, buf, len);
+    if (rc < 0)
+        return rc;
+    struct zg_pc_key got;
+    char h[33];
+    rm_name(*buf, *len, &got);
+    zg_pc_key_hex(&got, h);
+    if (strcmp(h, hex) != 0) {
+        free(*buf);
+        *buf = NULL;
+        return rm_errf(r, -EBADMSG,
+                       "damaged remote object %s/%s: its bytes do not hash to its name", r->base,
+                       obj);
+    }
+    return 0;
 }

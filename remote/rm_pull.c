@@ -122,30 +122,16 @@ static int on_range(void *arg, size_t i, const uint8_t *data)
     return P->bused >= RM_BATCH || rm_now() - P->flushed_at >= RM_BATCH_S ? flush(P) : 0;
 }
 
-/* Fetches one whole immutable object and checks it hashes to its name. */
+/* An object a reference or map names: missing is damage too. */
 static int get_checked(struct rm *r, const char *obj, const char *hex, uint64_t max, uint8_t **buf,
                        size_t *len)
 {
-    int rc = rm_get(r, obj, max, buf, len);
+    int rc = rm_get_named(r, obj, hex, max, buf, len);
     if (rc == -ENOENT)
         return rm_errf(r, -EBADMSG,
-                       "damaged remote store: %s/%s is missing, but a reference "
-                       "names it",
-                       r->base, obj);
-    if (rc < 0)
-        return rc;
-    struct zg_pc_key got;
-    char h[33];
-    rm_name(*buf, *len, &got);
-    zg_pc_key_hex(&got, h);
-    if (strcmp(h, hex) != 0) {
-        free(*buf);
-        *buf = NULL;
-        return rm_errf(r, -EBADMSG,
-                       "damaged remote object %s/%s: its bytes do not hash to its name", r->base,
+                       "damaged remote store: %s/%s is missing, but a reference names it", r->base,
                        obj);
-    }
-    return 0;
+    return rc;
 }
 
 /* 1 if home has template name at exactly this manifest with every page cached. */

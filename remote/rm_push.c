@@ -99,28 +99,6 @@ static int catalog_get(struct rm *r, struct zg_pc_key **names, size_t *n)
     return 0;
 }
 
-/* Fetches one whole immutable object and checks it hashes to its name. */
-static int get_named(struct rm *r, const char *dir, const struct zg_pc_key *name,
-                     const char *suffix, uint64_t max, uint8_t **buf, size_t *len)
-{
-    char obj[128], hex[33];
-    zg_pc_key_hex(name, hex);
-    snprintf(obj, sizeof(obj), "%s/%s%s", dir, hex, suffix);
-    int rc = rm_get(r, obj, max, buf, len);
-    if (rc < 0)
-        return rc;
-    struct zg_pc_key got;
-    rm_name(*buf, *len, &got);
-    if (memcmp(got.b, name->b, 16) != 0) {
-        free(*buf);
-        *buf = NULL;
-        return rm_errf(r, -EBADMSG,
-                       "damaged remote object %s/%s: its bytes do not hash to its name", r->base,
-                       obj);
-    }
-    return 0;
-}
-
 /* Learns what the store holds. A damaged or missing record list is skipped
  * (its pages are uploaded again): dedupe is a saving, not a correctness
  * property. */
@@ -136,7 +114,10 @@ static int learn(struct rm *r, struct known *k, uint64_t *skipped)
         size_t len;
         struct rm_zpx x;
         const char *why;
-        rc = get_named(r, "packs", &lists[i], ".zpx", RM_OBJECT_MAX, &buf, &len);
+        char obj[64], hex[33];
+        zg_pc_key_hex(&lists[i], hex);
+        snprintf(obj, sizeof(obj), "packs/%s.zpx", hex);
+        rc = rm_get_named(r, obj, hex, RM_OBJECT_MAX, &buf, &len);
         if (rc == -ENOENT || rc == -EBADMSG) {
             (*skipped)++;
             rc = 0;

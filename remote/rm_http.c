@@ -65,6 +65,69 @@ static const char *envs(const char *a, const char *b)
     return v && *v ? v : NULL;
 }
 
+/* ---- SHA-256 (FIPS 180-4), for S3's x-amz-content-sha256 ----------------------- */
+
+#define S3_SHA256_HDR   "x-amz-content-sha256: "
+#define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static const uint32_t sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define ROR32(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha256_block(uint32_t st[8], const uint8_t *p)
+{
+    uint32_t w[64], v[8];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++)
+        w[i] = w[i - 16] + (ROR32(w[i - 15], 7) ^ ROR32(w[i - 15], 18) ^ (w[i - 15] >> 3)) +
+               w[i - 7] + (ROR32(w[i - 2], 17) ^ ROR32(w[i - 2], 19) ^ (w[i - 2] >> 10));
+    memcpy(v, st, sizeof(v));
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = v[7] + (ROR32(v[4], 6) ^ ROR32(v[4], 11) ^ ROR32(v[4], 25)) +
+                      ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha256_k[i] + w[i];
+        uint32_t t2 = (ROR32(v[0], 2) ^ ROR32(v[0], 13) ^ ROR32(v[0], 22)) +
+                      ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+        memmove(v + 1, v, 7 * sizeof(v[0]));
+        v[4] += t1;
+        v[0] = t1 + t2;
+    }
+    for (int i = 0; i < 8; i++)
+        st[i] += v[i];
+}
+
+/* hex: 64 lowercase hex digits and a NUL. */
+static void sha256_hex(const void *data, size_t len, char *hex)
+{
+    uint32_t st[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    const uint8_t *p = data;
+    size_t n = len;
+    for (; n >= 64; n -= 64, p += 64)
+        sha256_block(st, p);
+    uint8_t tail[128] = {0};
+    if (n)
+        memcpy(tail, p, n);
+    tail[n] = 0x80;
+    size_t tl = n < 56 ? 64 : 128;
+    for (int i = 0; i < 8; i++)
+        tail[tl - 1 - i] = (uint8_t)(((uint64_t)len * 8) >> (8 * i));
+    for (size_t o = 0; o < tl; o += 64)
+        sha256_block(st, tail + o);
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 8 * i, 9, "%08x", (unsigned)st[i]);
+}
+
 int rm_open(struct rm *r, const char *url, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
@@ -103,9 +166,12 @@ int rm_open(struct rm *r, const char *url, char *err, size_t errlen)
     }
     if (!r->base)
         return rm_errf(r, -ENOMEM, "out of memory");
-    struct curl_slist *h = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
-    if (h)
-        h = curl_slist_append(h, "Content-Type: application/octet-stream");
+    /* No 100-continue round trip: "Expect:" for plain HTTP; for S3 no wait
+     * instead (setup()), as libcurl before 8.3 signs that empty header but
+     * does not send it, and the store refuses the signature. */
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+    if (h && !s3)
+        h = curl_slist_append(h, "Expect:");
     if (s3) {
         const char *id = envs("AWS_ACCESS_KEY_ID", NULL);
         const char *secret = envs("AWS_SECRET_ACCESS_KEY", NULL);
@@ -126,6 +192,10 @@ int rm_open(struct rm *r, const char *url, char *err, size_t errlen)
             h = t ? curl_slist_append(h, t) : NULL;
             free(t);
         }
+        /* S3 wants the payload's hash on every request; libcurl adds it
+         * only from 8.0 on. GETs carry none; rm_put sends its body's. */
+        if (h)
+            h = curl_slist_append(h, S3_SHA256_HDR S3_EMPTY_SHA256);
     }
     r->hdrs = h;
     if (!h || (s3 && !r->userpwd)) {
@@ -204,6 +274,7 @@ static CURL *setup(struct rm *r, CURL *c, const char *url, struct body *b, char 
     if (r->sigv4[0]) {
         curl_easy_setopt(c, CURLOPT_AWS_SIGV4, r->sigv4);
         curl_easy_setopt(c, CURLOPT_USERPWD, r->userpwd);
+        curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L); /* the body at once */
     }
     errbuf[0] = '\0';
     return c;
@@ -284,8 +355,28 @@ int rm_put(struct rm *r, const char *obj, const void *data, size_t len)
         free(url);
         return rm_errf(r, -ENOMEM, "out of memory");
     }
+    /* S3: the headers with this body's hash in place of the empty one's. */
+    struct curl_slist *ph = NULL;
+    if (r->sigv4[0]) {
+        char sha[sizeof(S3_SHA256_HDR) + 64] = S3_SHA256_HDR;
+        sha256_hex(data, len, sha + strlen(S3_SHA256_HDR));
+        int ok = 1;
+        for (const struct curl_slist *l = r->hdrs; l && ok; l = l->next) {
+            const char *hv = strncmp(l->data, S3_SHA256_HDR, strlen(S3_SHA256_HDR)) ? l->data : sha;
+            struct curl_slist *t = curl_slist_append(ph, hv);
+            ok = t != NULL;
+            ph = t ? t : ph;
+        }
+        if (!ok) {
+            curl_slist_free_all(ph);
+            free(url);
+            return rm_errf(r, -ENOMEM, "out of memory");
+        }
+    }
     struct body b = {.max = 1 << 20}; /* the server's answer, ignored */
     setup(r, c, url, &b, errbuf);
+    if (ph)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, ph);
     /* A PUT whose body SigV4 can hash: libcurl signs POSTFIELDS, not an upload. */
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -293,6 +384,8 @@ int rm_put(struct rm *r, const char *obj, const void *data, size_t len)
     CURLcode cc = curl_easy_perform(c);
     r->requests++;
     int rc = outcome(r, c, cc, "PUT", url, errbuf, &b, 200, 0);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, (struct curl_slist *)r->hdrs); /* ph is freed */
+    curl_slist_free_all(ph);
     free(b.buf);
     free(url);
     if (rc == 0)

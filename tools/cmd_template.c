@@ -493,7 +493,7 @@ int zg_cmd_template(int argc, char **argv)
     if (!strcmp(sub, "rm"))
         return do_rm(argc - 1, argv + 1);
     if (!strcmp(sub, "push") || !strcmp(sub, "pull"))
-        return do_remote(argc - 1, argv + 1, sub[1] == 'u' && sub[2] == 'l');
+        return do_remote(argc - 1, argv + 1, !strcmp(sub, "pull"));
     zg_err("template: unknown subcommand '%s'", sub);
     template_usage(stderr);
     return ZG_EXIT_USAGE;

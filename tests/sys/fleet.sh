@@ -13,6 +13,7 @@
 # pulls it once and serves.
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/proxy.bash"
+. "$(dirname "$0")/remote.bash"
 
 ZERG=$PWD/bin/zerg
 S=$$
@@ -88,8 +89,6 @@ else
 fi
 URL=http://10.77.0.2:8000/fleet
 
-# jfield FILE KEY: a number or string of a one-line JSON object.
-jfield() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
 # ---- host 1: two templates of one guest, both pushed ------------------------------
 H1=$TMP/h1 H2=$TMP/h2
@@ -106,9 +105,9 @@ else
 fi
 z1 template push alpha --remote "$URL" --json >"$TMP/push1" 2>"$TMP/push1.err"
 z1 template push beta --remote "$URL" --json >"$TMP/push2" 2>"$TMP/push2.err"
-r1=$(jfield "$TMP/push1" records 2>/dev/null) d1=$(jfield "$TMP/push1" distinct 2>/dev/null)
-r2=$(jfield "$TMP/push2" records 2>/dev/null) d2=$(jfield "$TMP/push2" distinct 2>/dev/null)
-k2=$(jfield "$TMP/push2" known 2>/dev/null)
+r1=$(jf "$TMP/push1" records 2>/dev/null) d1=$(jf "$TMP/push1" distinct 2>/dev/null)
+r2=$(jf "$TMP/push2" records 2>/dev/null) d2=$(jf "$TMP/push2" distinct 2>/dev/null)
+k2=$(jf "$TMP/push2" known 2>/dev/null)
 echo "push alpha: $(cat "$TMP/push1")"
 echo "push beta:  $(cat "$TMP/push2")"
 if [ -n "$r1" ] && [ "$r1" = "$d1" ] && [ -n "$r2" ] && [ "$r2" -gt 0 ] &&
@@ -124,14 +123,14 @@ z2 template pull beta --remote "$URL" --json >"$TMP/pull1" 2>"$TMP/pull1.err"
 z2 template pull beta --remote "$URL" --json >"$TMP/pull2" 2>"$TMP/pull2.err"
 echo "pull beta: $(cat "$TMP/pull1")"
 echo "pull beta again: $(cat "$TMP/pull2")"
-p1=$(jfield "$TMP/pull1" records 2>/dev/null) q1=$(jfield "$TMP/pull1" requests 2>/dev/null)
-p2=$(jfield "$TMP/pull2" records 2>/dev/null) q2=$(jfield "$TMP/pull2" requests 2>/dev/null)
+p1=$(jf "$TMP/pull1" records 2>/dev/null) q1=$(jf "$TMP/pull1" requests 2>/dev/null)
+p2=$(jf "$TMP/pull2" records 2>/dev/null) q2=$(jf "$TMP/pull2" requests 2>/dev/null)
 if [ -n "$p1" ] && [ "$p1" = "$d2" ] && [ "$q1" -lt 20 ]; then
     pass "fleet/host2-pulls-every-page-once ($p1 pages, $q1 requests)"
 else
     fail fleet/host2-pulls-every-page-once "records '$p1' of $d2, requests '$q1': $(cat "$TMP/pull1.err")"
 fi
-if [ "$p2" = 0 ] && [ "$q2" = 1 ] && [ "$(jfield "$TMP/pull2" up_to_date)" = True ]; then
+if [ "$p2" = 0 ] && [ "$q2" = 1 ] && [ "$(jf "$TMP/pull2" up_to_date)" = true ]; then
     pass "fleet/second-pull-moves-no-page (1 request)"
 else
     fail fleet/second-pull-moves-no-page "records '$p2', requests '$q2': $(cat "$TMP/pull2.err")"

@@ -13,6 +13,7 @@ PKGS=(
     valgrind clang-format python3       # the leak check, the style check, sys test helpers
     gnuplot-nox                         # zerg bench --plot (make bench)
     nginx-light haproxy wrk curl        # zerg serve's tests and bench: real proxies, real load
+    iproute2                            # tests/sys/fleet.sh: hosts in network namespaces
     qemu-system-x86 cpio                # the Xen rig (tests/xen/): Xen + dom0 under QEMU TCG
     musl-tools strace busybox-static file # Linux programs: musl builds, Debian's static busybox
     liblua5.4-dev                       # a static Lua interpreter (examples/lua) from liblua5.4.a

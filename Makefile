@@ -123,7 +123,7 @@ $(BUILD)/gen/lx_names.h: $(UNISTD_H)
 	@mkdir -p $(dir $@)
 	awk '$$1 == "#define" && $$2 ~ /^__NR_/ { n = $$2; sub(/^__NR_/, "", n); printf "[%d] = \"%s\",\n", $$3, n }' $< >$@.tmp
 	mv $@.tmp $@
-$(BUILD)/obj/linux/lx_table.o $(BUILD)/asan/linux/lx_table.o: $(BUILD)/gen/lx_names.h
+$(BUILD)/obj/monitor/sandbox.o $(BUILD)/asan/monitor/sandbox.o: $(BUILD)/gen/lx_names.h
 
 # Xen's public headers use anonymous unions: its backend is built as gnu11.
 $(BUILD)/obj/hypervisor/hv_xen.o $(BUILD)/asan/hypervisor/hv_xen.o $(BUILD)/test/test_xen $(BUILD)/test-asan/test_xen \

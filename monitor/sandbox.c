@@ -1,12 +1,22 @@
 /* The sandbox a process that runs instances enters before its guests run
- * (docs/security.md): zerg serve's workers, zerg run, zerg boot. Its threads
- * handle guest exits, and with Linux programs as guests they parse system
- * calls from untrusted code: so once it has what it needs open, the process
- * leaves the host's network and mounts (namespaces of its own), gives up
- * root (nobody), and runs under a seccomp filter that allows only the system
- * calls running instances makes; any other kills the whole process (SIGSYS). */
+ * (docs/security.md): zerg serve's workers, zerg run. Its threads handle
+ * guest exits, and with Linux programs as guests they parse system calls
+ * from untrusted code: so once it has what it needs open, the process leaves
+ * the host's network and mounts (namespaces of its own), gives up root
+ * (nobody), and runs under a seccomp filter that allows only the system
+ * calls running instances make; any other kills the whole process (SIGSYS),
+ * after its number has been noted for whoever reports the death.
+ *
+ * What the C library would otherwise do lazily, on a thread's own, after
+ * the filter (and so be killed for) is done or settled before it: malloc's
+ * arena limit (glibc asks for the CPU count, opening
+ * /sys/devices/system/cpu/online, once a process has more than 8 threads
+ * with arenas), the deadline's signal handler, the pagemap descriptor.
+ * Callers with threads let each do its first allocation before the filter
+ * too (serve/worker.c). */
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -14,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <sys/mount.h>
@@ -90,21 +102,70 @@ static const int allowed[] = {
     SCMP_SYS(exit_group),
 };
 
-/* ZERG_SECCOMP_TRAP=1 (diagnosis): a call outside the filter names itself
- * on standard error before the worker exits, instead of a silent SIGSYS. */
+static const char *const names[ZG_NSYSCALL] = {
+#include "build/gen/lx_names.h"
+};
+
+const char *zg_syscall_name(unsigned nr)
+{
+    return nr < ZG_NSYSCALL && names[nr] ? names[nr] : "?";
+}
+
+static struct zg_sandbox_note *note_to; /* where the handler notes the call (or NULL) */
+
+/* Decimal digits of v at p (no stdio in a signal handler); their count. */
+static size_t put_u(char *p, unsigned v)
+{
+    char t[12];
+    size_t n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < sizeof(t));
+    for (size_t i = 0; i < n; i++)
+        p[i] = t[n - 1 - i];
+    return n;
+}
+
+static size_t put_s(char *p, const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        p[n] = s[n], n++;
+    return n;
+}
+
+/* A call outside the filter (SECCOMP_RET_TRAP): the call is noted (shared
+ * memory the parent reads once this process is dead: serve's master) or,
+ * without a note, named on standard error (zerg run); then the process dies
+ * by SIGSYS as with SECCOMP_RET_KILL_PROCESS. The denied call never ran. */
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
     (void)uc;
-    char msg[96];
-    int n = snprintf(msg, sizeof(msg), "zerg: system call %d is outside the sandbox's filter\n",
-                     si->si_syscall);
-    if (n > 0 && write(2, msg, (size_t)n) < 0)
-        n = 0;
+    unsigned nr = (unsigned)si->si_syscall;
+    if (note_to) {
+        note_to->arch = si->si_arch;
+        note_to->nr = (int32_t)nr;
+        __atomic_store_n(&note_to->seen, 1, __ATOMIC_RELEASE);
+    } else {
+        char msg[160];
+        size_t n = put_s(msg, "zerg: the sandbox stopped system call ");
+        n += put_u(msg + n, nr);
+        n += put_s(msg + n, " (");
+        n += put_s(msg + n, zg_syscall_name(nr));
+        n += put_s(msg + n, "): a call running instances never make; the process ends\n");
+        if (write(2, msg, n) < 0)
+            n = 0;
+    }
+    /* SIGSYS is blocked while this runs: a second call outside the filter
+     * makes the kernel force its default action (death by SIGSYS, as the
+     * parent expects). 1023 is no call at all. */
+    syscall(1023);
     _exit(128 + SIGSYS);
 }
 
-int zg_sandbox_enter(const struct zg_hv_ops *hv, char *why, size_t len)
+int zg_sandbox_enter(const struct zg_hv_ops *hv, struct zg_sandbox_note *note, char *why,
+                     size_t len)
 {
     if (zg_monitor_presandbox(hv) < 0) {
         snprintf(why, len, "the backend cannot be opened");
@@ -133,15 +194,21 @@ int zg_sandbox_enter(const struct zg_hv_ops *hv, char *why, size_t len)
      * the user above still apply. The normal build is the one tested. */
     return 0;
 #endif
-    int trap = getenv("ZERG_SECCOMP_TRAP") != NULL;
-    if (trap) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_sigaction = on_sigsys;
-        sa.sa_flags = SA_SIGINFO;
-        sigaction(SIGSYS, &sa, NULL);
+    /* malloc's arena limit, settled now: glibc's default (8 per CPU), so
+     * that no thread's first allocation asks for the CPU count later. */
+    int cpus = get_nprocs();
+    mallopt(M_ARENA_MAX, 8 * (cpus > 0 ? cpus : 1));
+    note_to = note;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSYS, &sa, NULL) < 0) {
+        snprintf(why, len, "sigaction: %s", strerror(errno));
+        return -errno;
     }
-    scmp_filter_ctx ctx = seccomp_init(trap ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     if (!ctx) {
         snprintf(why, len, "seccomp_init failed");
         return -ENOMEM;
@@ -149,6 +216,13 @@ int zg_sandbox_enter(const struct zg_hv_ops *hv, char *why, size_t len)
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1); /* every thread of the worker */
     for (size_t i = 0; rc == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+    /* abort() (a failed assertion) raises SIGABRT at itself: allowed, so
+     * such a death says SIGABRT, not SIGSYS. No other signal, no other
+     * process. */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()),
+                              SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)SIGABRT));
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);

@@ -160,13 +160,31 @@ int zg_inst_create(const struct zg_inst_config *cfg, struct zg_instance **out);
  * 0, or -ENODEV if the backend cannot be used. */
 int zg_monitor_presandbox(const struct zg_hv_ops *hv);
 
+/* Where a sandboxed process notes the system call its filter stopped, for a
+ * parent that reports the death (serve's master: memory shared across
+ * fork, read once the process is dead). */
+struct zg_sandbox_note {
+    int32_t seen;  /* 1 once a call was stopped (nr and arch valid) */
+    int32_t nr;    /* the call's number (zg_syscall_name) */
+    uint32_t arch; /* AUDIT_ARCH_* of the call */
+    uint32_t reserved;
+};
+
 /* Enters the sandbox (monitor/sandbox.c, docs/security.md) for the rest of
- * this process's life: zg_monitor_presandbox, then as root its own network
- * and mount namespaces and user nobody, then a seccomp filter (every thread)
- * of the calls running instances make; any other call kills the process.
- * Call it once the process has opened everything (images, sockets, the
- * guest). 0, or a negative errno with why. */
-int zg_sandbox_enter(const struct zg_hv_ops *hv, char *why, size_t len);
+ * this process's life: zg_monitor_presandbox, malloc's arena limit settled,
+ * then as root its own network and mount namespaces and user nobody, then a
+ * seccomp filter (every thread) of the calls running instances make; any
+ * other call ends the process by SIGSYS, noted in *note (when not NULL) or
+ * named on standard error. Call it once the process has opened everything
+ * (images, sockets, the guest) and, with threads, once each has made its
+ * first allocation. 0, or a negative errno with why. */
+int zg_sandbox_enter(const struct zg_hv_ops *hv, struct zg_sandbox_note *note, char *why,
+                     size_t len);
+
+/* A Linux x86-64 system call's name ("?" for a number with none), from
+ * the host's <asm/unistd_64.h>. */
+#define ZG_NSYSCALL 512
+const char *zg_syscall_name(unsigned nr);
 
 /* Loads a guest ELF (untrusted bytes) and sets the ABI entry state.
  * -ENOEXEC: not a loadable guest; -EPROTO: another ABI version. */

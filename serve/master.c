@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
+
+#include <linux/audit.h>
 
 #include "pagecache/zg_pagecache.h"
 #include "remote/zg_remote.h"
@@ -64,6 +67,7 @@ struct mworker {
     pid_t pid; /* 0: reaped */
     int gen;
     int nslots;
+    struct zg_sandbox_note *note; /* shared with the worker: a call its sandbox stopped */
 };
 
 struct qconn {
@@ -318,6 +322,10 @@ static int spawn_worker(struct master *m, int nslots)
     }
     /* Signals stay blocked across fork: none may reach the child while it
      * still has the master's handlers and self-pipe. */
+    struct zg_sandbox_note *note =
+        mmap(NULL, sizeof(*note), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (note == MAP_FAILED)
+        goto fail;
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
@@ -328,13 +336,15 @@ static int spawn_worker(struct master *m, int nslots)
             close(mine[i]);
         drop_master_fds(m);
         sv_worker_main(&m->cfg, m->tmpls, m->ntmpls, m->lis, m->direct ? m->nlis : 0, theirs,
-                       nslots, master);
+                       nslots, master, note);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0)
+    if (pid < 0) {
+        munmap(note, sizeof(*note));
         goto fail;
+    }
     int w = m->nworkers++;
-    m->workers[w] = (struct mworker){.pid = pid, .gen = m->gen, .nslots = nslots};
+    m->workers[w] = (struct mworker){.pid = pid, .gen = m->gen, .nslots = nslots, .note = note};
     for (int i = 0; i < nslots; i++) {
         close(theirs[i]);
         int s = m->nslots++;
@@ -408,12 +418,25 @@ static void reap(struct master *m)
             int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             if (!clean) {
                 m->st.worker_deaths++;
-                sv_log_event(&m->log, "worker-died", "worker %d (pid %d) %s %d", i, (int)pid,
+                char stopped[128] = "";
+                if (w->note && __atomic_load_n(&w->note->seen, __ATOMIC_ACQUIRE)) {
+                    m->st.sandbox_kills++;
+                    snprintf(stopped, sizeof(stopped), ": its sandbox stopped system call %d (%s)",
+                             (int)w->note->nr,
+                             w->note->arch == AUDIT_ARCH_X86_64
+                                 ? zg_syscall_name((unsigned)w->note->nr)
+                                 : "another architecture's");
+                }
+                sv_log_event(&m->log, "worker-died", "worker %d (pid %d) %s %d%s", i, (int)pid,
                              WIFSIGNALED(status) ? "killed by signal" : "exited with status",
-                             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), stopped);
                 /* Its slots' sockets report the end of their connections. */
                 if (w->gen == m->gen && !m->draining)
                     pend_slots(m, w->nslots);
+            }
+            if (w->note) {
+                munmap(w->note, sizeof(*w->note));
+                w->note = NULL;
             }
         }
     }
@@ -1510,6 +1533,9 @@ out:
         free_template(&m->tmpls[t]);
     if (m->nworkers)
         stop_workers(m, 1);
+    for (int i = 0; i < m->nworkers; i++)
+        if (m->workers[i].note)
+            munmap(m->workers[i].note, sizeof(*m->workers[i].note));
     free(m->slots);
     free(m->idle);
     free(m->workers);

@@ -166,6 +166,9 @@ int sv_metrics_render(const struct sv_stats *st, const struct sv_template *tmpls
     put(&b, "zerg_workers %llu\n", (unsigned long long)st->workers);
     COUNTER(&b, "zerg_worker_deaths_total", "Worker processes that died unexpectedly.");
     put(&b, "zerg_worker_deaths_total %llu\n", (unsigned long long)st->worker_deaths);
+    COUNTER(&b, "zerg_worker_sandbox_kills_total",
+            "Worker processes ended by a system call outside their sandbox's filter.");
+    put(&b, "zerg_worker_sandbox_kills_total %llu\n", (unsigned long long)st->sandbox_kills);
     COUNTER(&b, "zerg_reloads_total", "Template reloads (SIGHUP).");
     put(&b, "zerg_reloads_total{result=\"ok\"} %llu\nzerg_reloads_total{result=\"failed\"} %llu\n",
         (unsigned long long)st->reloads_ok, (unsigned long long)st->reloads_failed);

@@ -110,10 +110,11 @@ void sv_notify(const char *state);
 
 /* Runs a worker process's slots until the master closes their sockets;
  * never returns. lis: the listeners its slots accept from under a grant
- * (nlis 0: none, every connection comes from the master). */
+ * (nlis 0: none, every connection comes from the master). note: memory
+ * shared with the master where the sandbox notes a call it stopped. */
 void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls, int ntmpls,
                     const struct sv_listener *lis, int nlis, const int *slot_fds, int nslots,
-                    pid_t master) __attribute__((noreturn));
+                    pid_t master, struct zg_sandbox_note *note) __attribute__((noreturn));
 
 /* ---- metrics.c ------------------------------------------------------- */
 
@@ -146,6 +147,7 @@ struct sv_tmpl_stats {
 struct sv_stats {
     struct sv_tmpl_stats t[SV_MAX_TEMPLATES];
     uint64_t reloads_ok, reloads_failed, worker_deaths, log_dropped;
+    uint64_t sandbox_kills; /* worker deaths by a call their sandbox stopped */
     /* gauges, set by the master before rendering */
     uint64_t busy, idle, preparing, queued, max_instances, backlog, workers, generation;
 };

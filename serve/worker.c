@@ -15,10 +15,12 @@
 
 #include "serve/sv_int.h"
 
-/* The slots wait until their worker has entered its sandbox. */
+/* The slots wait until their worker has entered its sandbox; the worker
+ * waits until each slot has done, before the filter, what a thread does
+ * lazily on its own (its first allocation: glibc attaches it to an arena). */
 static pthread_mutex_t go_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t go_cv = PTHREAD_COND_INITIALIZER;
-static int go;
+static int go, armed;
 static int forbidden_test; /* ZERG_SERVE_TEST_FORBIDDEN_CALL: tests only */
 
 struct slot {
@@ -293,7 +295,11 @@ static int on_master(struct slot *s)
 static void *slot_main(void *arg)
 {
     struct slot *s = arg;
+    void *volatile first = malloc(64); /* this thread's arena, before the filter */
+    free(first);
     pthread_mutex_lock(&go_mu);
+    armed++;
+    pthread_cond_broadcast(&go_cv);
     while (!go)
         pthread_cond_wait(&go_cv, &go_mu);
     pthread_mutex_unlock(&go_mu);
@@ -337,7 +343,7 @@ static void *slot_main(void *arg)
 
 void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls, int ntmpls,
                     const struct sv_listener *lis, int nlis, const int *slot_fds, int nslots,
-                    pid_t master)
+                    pid_t master, struct zg_sandbox_note *note)
 {
     /* The master decides when instances stop: a SIGTERM sent to the whole
      * process group (systemd, a terminal's ^C) must not cut connections. */
@@ -380,8 +386,12 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
         started++;
     }
     if (sandbox) {
+        pthread_mutex_lock(&go_mu);
+        while (armed < started)
+            pthread_cond_wait(&go_cv, &go_mu);
+        pthread_mutex_unlock(&go_mu);
         char why[200];
-        if (zg_sandbox_enter(cfg->hv, why, sizeof(why)) < 0) {
+        if (zg_sandbox_enter(cfg->hv, note, why, sizeof(why)) < 0) {
             fprintf(stderr,
                     "zerg: serve worker: cannot enter the sandbox: %s (--no-sandbox "
                     "runs without)\n",

@@ -123,7 +123,7 @@ int zg_cmd_run(int argc, char **argv)
      * run a filtered process) runs it without, and says so. */
     if (sandbox && !(cfg.hv->caps & ZG_HV_CAP_PARAVIRT)) {
         char why[200];
-        if (zg_sandbox_enter(cfg.hv, why, sizeof(why)) < 0)
+        if (zg_sandbox_enter(cfg.hv, NULL, why, sizeof(why)) < 0)
             fprintf(stderr, "zerg: warning: running without the sandbox: %s\n", why);
     }
     struct zg_run_result res;

@@ -1,5 +1,6 @@
 /* zerg serve's engine: the master process (accept, queue, dispatch, log,
- * metrics, signals, workers). See zg_serve.h for the shape. */
+ * signals, workers; the metrics and agent listeners are side.c's). See
+ * zg_serve.h for the shape. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

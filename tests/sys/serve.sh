@@ -137,24 +137,28 @@ routing_tests() {
     # --agent answers each connection with one line: "up N%" (the share of
     # instance slots free) or "drain" once draining; GET /health is 200 "ok", or
     # 503 once draining. A request spinning in one of two slots halves the weight.
+    # Its deadline (20 s) is far beyond the checks, which must find the server
+    # still draining however slowly python starts on a loaded machine; a
+    # second SIGTERM then stops it.
     D=$TMP/agent
     mkdir -p "$D"
     aport=$(free_port)
     agent() { python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),3); print(s.recv(64).decode().strip())' "$aport" 2>&1; }
     health() { curl -s -m 3 -o /dev/null -w '%{http_code}' --unix-socket "$D/m.sock" http://m/health; }
-    if serve_start "$D/serve.log" -n 2 --deadline 3000 -l "unix:$D/st.sock=st" --agent "127.0.0.1:$aport" \
+    if serve_start "$D/serve.log" -n 2 --deadline 20000 -l "unix:$D/st.sock=st" --agent "127.0.0.1:$aport" \
         --metrics "unix:$D/m.sock"; then
         SP=$SERVE_PID
         sleep 0.2
         idle=$(agent)
         h_idle=$(health)
-        curl -s -m 5 -o /dev/null --unix-socket "$D/st.sock" http://x/spin &
+        curl -s -m 25 -o /dev/null --unix-socket "$D/st.sock" http://x/spin &
         sleep 0.5
         half=$(agent)
         kill -TERM "$SP"
         sleep 0.3
         drain=$(agent)
         h_drain=$(health)
+        kill -TERM "$SP"
         wait "$SP" 2>/dev/null
         if [ "$idle" = "up 100%" ] && [ "$h_idle" = 200 ] && [ "$half" = "up 50%" ] &&
             [ "$drain" = drain ] && [ "$h_drain" = 503 ]; then

@@ -22,7 +22,8 @@ connection itself could not be made.
                                          TRICKLE that send "GET /health HTTP/1.0" one
                                          byte per 100 ms, reopened as the server closes
                                          them if REOPEN is 1; for SECS seconds (REOPEN
-                                         0: or until all are closed). Prints one line of
+                                         0: or until all are closed; SIGTERM: until
+                                         then). Prints one line of
                                          KEY=VALUE: per kind (idle_, trickle_) how many
                                          the server closed, their shortest and longest
                                          lives (connect to close, s), how many are still
@@ -89,13 +90,15 @@ def hold(addr, n_idle, n_trickle, secs, reopen):
         sel.register(s, selectors.EVENT_READ)
         return True
 
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     missing = {"idle": 0, "trickle": 0}
     for kind, n in (("idle", n_idle), ("trickle", n_trickle)):
         for _ in range(n):
             if not open_one(kind):
                 missing[kind] += 1
     t_end = time.monotonic() + secs
-    while time.monotonic() < t_end and (reopen or conns):
+    while time.monotonic() < t_end and (reopen or conns) and not stop:
         for key, _ in sel.select(0.02):
             s = key.fileobj
             kind, t0, _ = conns[s]

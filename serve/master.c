@@ -1,5 +1,6 @@
 /* zerg serve's engine: the master process (accept, queue, dispatch, log,
- * metrics, signals, workers). See zg_serve.h for the shape. */
+ * signals, workers; the metrics and agent listeners are side.c's). See
+ * zg_serve.h for the shape. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,8 +24,6 @@
 #include "pagecache/zg_pagecache.h"
 #include "remote/zg_remote.h"
 #include "serve/sv_int.h"
-
-#define SV_METRICS_CLIENTS 8
 
 /* An error at start, on standard error as the zerg command prints them. */
 static void sv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -76,15 +75,6 @@ struct qconn {
     uint64_t seq, accept_ns;
 };
 
-struct mclient {
-    int fd; /* -1: free */
-    uint64_t since;
-    size_t got;
-    char req[1024];
-    char *out; /* the response, written as the client takes it */
-    size_t outlen, outoff;
-};
-
 struct master {
     struct sv_config cfg;
     char home[4096];
@@ -92,9 +82,7 @@ struct master {
     int ntmpls;
     struct sv_listener lis[SV_MAX_LISTENERS];
     int nlis;
-    struct sv_listener metrics;
-    struct sv_listener agent; /* HAProxy agent-check (--agent); fd -1: none */
-    struct mclient mclients[SV_METRICS_CLIENTS];
+    struct sv_side *side;  /* --metrics and --agent (side.c); NULL: neither */
     int ep, sfd, spare_fd; /* sfd: the read end of the signal pipe */
     struct mslot *slots;
     int nslots, cap_slots;
@@ -129,7 +117,7 @@ struct master {
  * would do, but valgrind cannot deliver to it): this is its write end. */
 static int sig_pipe_w = -1;
 
-enum { TAG_LISTENER = 1, TAG_SLOT, TAG_SIGNAL, TAG_METRICS, TAG_MCLIENT, TAG_AGENT, TAG_PULL };
+enum { TAG_LISTENER = 1, TAG_SLOT, TAG_SIGNAL, TAG_SIDE, TAG_PULL };
 
 static uint64_t tag(int type, int index)
 {
@@ -257,13 +245,7 @@ static void drop_master_fds(struct master *m)
     for (int i = 0; i < m->nlis && !m->direct; i++) /* direct: the slots accept from them */
         if (m->lis[i].fd >= 0)
             close(m->lis[i].fd);
-    if (m->metrics.fd >= 0)
-        close(m->metrics.fd);
-    if (m->agent.fd >= 0)
-        close(m->agent.fd);
-    for (int i = 0; i < SV_METRICS_CLIENTS; i++)
-        if (m->mclients[i].fd >= 0)
-            close(m->mclients[i].fd);
+    sv_side_drop_fds(m->side);
     for (int i = 0; i < m->nslots; i++)
         if (m->slots[i].fd >= 0)
             close(m->slots[i].fd);
@@ -794,151 +776,24 @@ static void update_gauges(struct master *m)
     m->st.backlog = m->cfg.backlog;
     m->st.workers = live_workers(m);
     m->st.generation = (uint64_t)m->gen;
+    sv_side_counts(m->side, &m->st.side_expired, &m->st.side_evicted);
 }
 
-static void mclient_close(struct master *m, int i)
+/* What the side listeners (side.c) ask: the metrics text, and the load for
+ * GET /health and the agent. */
+static int side_metrics(void *ctx, char **out, size_t *len)
 {
-    epoll_ctl(m->ep, EPOLL_CTL_DEL, m->mclients[i].fd, NULL);
-    close(m->mclients[i].fd);
-    m->mclients[i].fd = -1;
-    free(m->mclients[i].out);
-    m->mclients[i].out = NULL;
+    struct master *m = ctx;
+    update_gauges(m);
+    return sv_metrics_render(&m->st, m->tmpls, m->ntmpls, m->cfg.mode, out, len);
 }
 
-/* Writes what the client takes now; waits for EPOLLOUT for the rest (the
- * 5 s client timeout still applies). */
-static void mclient_write(struct master *m, int i)
+static void side_load(void *ctx, int *draining, uint64_t *busy, uint64_t *max)
 {
-    struct mclient *c = &m->mclients[i];
-    while (c->outoff < c->outlen) {
-        ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
-        if (n > 0) {
-            c->outoff += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = tag(TAG_MCLIENT, i)};
-            epoll_ctl(m->ep, EPOLL_CTL_MOD, c->fd, &ev);
-            return;
-        }
-        break;
-    }
-    mclient_close(m, i);
-}
-
-/* One connection from a side listener (metrics, agent), non-blocking; -1
- * when there is none to take now. Out of descriptors, one connection is
- * accepted on the spare descriptor and reset, so the listener does not spin. */
-static int accept_side(struct master *m, int lfd)
-{
-    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && m->spare_fd >= 0) {
-        close(m->spare_fd);
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        m->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0)
-            sv_reset_close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void on_metrics_accept(struct master *m)
-{
-    for (;;) {
-        int fd = accept_side(m, m->metrics.fd);
-        if (fd < 0)
-            return;
-        int i = 0;
-        while (i < SV_METRICS_CLIENTS && m->mclients[i].fd >= 0)
-            i++;
-        if (i == SV_METRICS_CLIENTS) {
-            sv_reset_close(fd);
-            continue;
-        }
-        m->mclients[i] = (struct mclient){.fd = fd, .since = zg_now_ns(), .out = NULL};
-        ep_add(m, fd, TAG_MCLIENT, i);
-    }
-}
-
-/* HAProxy's agent-check: each connection is answered with one line and
- * closed. The weight is the share of instance slots free (at least 1%, so a
- * busy host still takes what nobody else can); "drain" while draining. */
-static void on_agent_accept(struct master *m)
-{
-    for (;;) {
-        int fd = accept_side(m, m->agent.fd);
-        if (fd < 0)
-            return;
-        char line[32];
-        int n;
-        if (m->draining) {
-            n = snprintf(line, sizeof(line), "drain\n");
-        } else {
-            uint64_t max = m->cfg.max_instances ? m->cfg.max_instances : 1;
-            uint64_t free_slots = m->busy < max ? max - m->busy : 0;
-            uint64_t pct = free_slots * 100 / max;
-            n = snprintf(line, sizeof(line), "up %llu%%\n", (unsigned long long)(pct ? pct : 1));
-        }
-        (void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL); /* gone: nothing to tell */
-        close(fd);
-    }
-}
-
-static void on_metrics_client(struct master *m, int i)
-{
-    struct mclient *c = &m->mclients[i];
-    if (c->out) {
-        mclient_write(m, i);
-        return;
-    }
-    ssize_t n = read(c->fd, c->req + c->got, sizeof(c->req) - 1 - c->got);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0) {
-        mclient_close(m, i);
-        return;
-    }
-    c->got += (size_t)n;
-    c->req[c->got] = '\0';
-    if (!strstr(c->req, "\r\n\r\n") && !strstr(c->req, "\n\n") && c->got < sizeof(c->req) - 1)
-        return;
-    const char *status = "404 Not Found";
-    char *body = NULL;
-    size_t blen = 0;
-    if (!strncmp(c->req, "GET /metrics ", 13) || !strncmp(c->req, "GET / ", 6)) {
-        update_gauges(m);
-        if (sv_metrics_render(&m->st, m->tmpls, m->ntmpls, m->cfg.mode, &body, &blen) < 0) {
-            mclient_close(m, i);
-            return;
-        }
-        status = "200 OK";
-    } else if (!strncmp(c->req, "GET /health ", 12)) {
-        /* For a balancer's health check: 503 once draining. */
-        body = strdup(m->draining ? "draining\n" : "ok\n");
-        blen = body ? strlen(body) : 0;
-        status = m->draining ? "503 Service Unavailable" : "200 OK";
-    }
-    char head[256];
-    int hl = snprintf(head, sizeof(head),
-                      "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                      status, blen);
-    c->out = malloc((size_t)hl + blen);
-    if (!c->out) {
-        free(body);
-        mclient_close(m, i);
-        return;
-    }
-    memcpy(c->out, head, (size_t)hl);
-    if (blen)
-        memcpy(c->out + hl, body, blen);
-    free(body);
-    c->outlen = (size_t)hl + blen;
-    c->outoff = 0;
-    mclient_write(m, i);
+    struct master *m = ctx;
+    *draining = m->draining;
+    *busy = m->busy;
+    *max = m->cfg.max_instances;
 }
 
 /* ---- signals: drain and reload ----------------------------------------------------- */
@@ -1217,10 +1072,10 @@ static int run_master(struct master *m)
                 m->npend--;
             }
         }
-        for (int i = 0; i < SV_METRICS_CLIENTS; i++)
-            if (m->mclients[i].fd >= 0 && now - m->mclients[i].since > 5000000000ull)
-                mclient_close(m, i);
         int timeout = 1000;
+        int side_ms = sv_side_tick(m->side, now);
+        if (side_ms >= 0 && side_ms < timeout)
+            timeout = side_ms;
         if (m->draining) {
             uint64_t left = (m->drain_deadline - now) / 1000000 + 1;
             if (left < (uint64_t)timeout)
@@ -1255,18 +1110,11 @@ static int run_master(struct master *m)
             case TAG_SIGNAL:
                 on_signal(m);
                 break;
-            case TAG_AGENT:
-                on_agent_accept(m);
+            case TAG_SIDE:
+                sv_side_event(m->side, (uint32_t)idx, evs[i].events);
                 break;
             case TAG_PULL:
                 on_pull_wanted(m, idx);
-                break;
-            case TAG_METRICS:
-                on_metrics_accept(m);
-                break;
-            case TAG_MCLIENT:
-                if (m->mclients[idx].fd >= 0)
-                    on_metrics_client(m, idx);
                 break;
             }
         }
@@ -1395,11 +1243,7 @@ int zg_serve_run(const struct zg_serve_opts *o)
     m->find_guest = o->find_guest;
     m->pull_from = o->pull_from;
     m->log.fd = -1;
-    m->metrics.fd = -1;
-    m->agent.fd = -1;
     m->spare_fd = -1;
-    for (int i = 0; i < SV_METRICS_CLIENTS; i++)
-        m->mclients[i].fd = -1;
     if (sv_log_open(&m->log, m->log_fd, m->log_json) < 0) {
         sv_err("serve: out of memory");
         return ZG_SERVE_HOST;
@@ -1422,21 +1266,13 @@ int zg_serve_run(const struct zg_serve_opts *o)
         status = ZG_SERVE_CONFIG;
         goto out;
     }
-    if (o->metrics_addr) {
-        char err[512];
-        if (sv_listen(o->metrics_addr, o->socket_mode, 16, &m->metrics, err, sizeof(err)) < 0) {
-            sv_err("serve: --metrics: %s", err);
-            status = ZG_SERVE_CONFIG;
-            goto out;
-        }
-    }
-    if (o->agent_addr) {
-        char err[512];
-        if (sv_listen(o->agent_addr, o->socket_mode, 16, &m->agent, err, sizeof(err)) < 0) {
-            sv_err("serve: --agent: %s", err);
-            status = ZG_SERVE_CONFIG;
-            goto out;
-        }
+    char side_err[600];
+    int side_rc = sv_side_open(&m->side, o->metrics_addr, o->agent_addr, o->socket_mode, side_err,
+                               sizeof(side_err));
+    if (side_rc < 0) {
+        sv_err("serve: %s", side_err);
+        status = side_rc == -ENOMEM ? ZG_SERVE_HOST : ZG_SERVE_CONFIG;
+        goto out;
     }
     for (int t = 0; t < m->ntmpls; t++) {
         char err[512], name[64];
@@ -1481,14 +1317,13 @@ int zg_serve_run(const struct zg_serve_opts *o)
                      (unsigned long long)m->cfg.workers, (unsigned long long)m->cfg.backlog,
                      (unsigned long long)m->cfg.deadline_ms, capbuf);
     }
-    if (m->agent.fd >= 0) {
-        ep_add(m, m->agent.fd, TAG_AGENT, 0);
+    sv_side_start(m->side, m->ep, TAG_SIDE,
+                  &(struct sv_side_ops){.ctx = m, .metrics = side_metrics, .load = side_load},
+                  &m->spare_fd);
+    if (o->agent_addr)
         sv_log_event(&m->log, "agent", "HAProxy agent-check on %s", o->agent_addr);
-    }
-    if (m->metrics.fd >= 0) {
-        ep_add(m, m->metrics.fd, TAG_METRICS, 0);
+    if (o->metrics_addr)
         sv_log_event(&m->log, "metrics", "Prometheus text on %s", o->metrics_addr);
-    }
     ep_add(m, m->sfd, TAG_SIGNAL, 0);
     sv_notify("READY=1");
     int rc = run_master(m);
@@ -1519,16 +1354,8 @@ int zg_serve_run(const struct zg_serve_opts *o)
     status = forced ? ZG_SERVE_FORCED : ZG_SERVE_STOPPED;
 out:
     stop_listening(m);
-    if (m->metrics.fd >= 0) {
-        close(m->metrics.fd);
-        if (m->metrics.unlink[0])
-            unlink(m->metrics.unlink);
-    }
-    if (m->agent.fd >= 0) {
-        close(m->agent.fd);
-        if (m->agent.unlink[0])
-            unlink(m->agent.unlink);
-    }
+    sv_side_close(m->side);
+    m->side = NULL;
     for (int t = 0; t < m->ntmpls; t++)
         free_template(&m->tmpls[t]);
     if (m->nworkers)

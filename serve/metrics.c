@@ -175,6 +175,13 @@ int sv_metrics_render(const struct sv_stats *st, const struct sv_template *tmpls
     COUNTER(&b, "zerg_log_lines_dropped_total",
             "Log lines dropped because the log's reader did not keep up.");
     put(&b, "zerg_log_lines_dropped_total %llu\n", (unsigned long long)st->log_dropped);
+    COUNTER(&b, "zerg_metrics_clients_dropped_total",
+            "Clients of this listener dropped unanswered: no request head in time "
+            "(deadline), or to make room for a new connection (evicted).");
+    put(&b,
+        "zerg_metrics_clients_dropped_total{reason=\"deadline\"} %llu\n"
+        "zerg_metrics_clients_dropped_total{reason=\"evicted\"} %llu\n",
+        (unsigned long long)st->side_expired, (unsigned long long)st->side_evicted);
     GAUGE(&b, "zerg_template_generation", "Reload generation of the templates served.");
     put(&b, "zerg_template_generation %llu\n", (unsigned long long)st->generation);
     if (b.oom) {

@@ -116,6 +116,61 @@ void sv_worker_main(const struct sv_config *cfg, const struct sv_template *tmpls
                     const struct sv_listener *lis, int nlis, const int *slot_fds, int nslots,
                     pid_t master, struct zg_sandbox_note *note) __attribute__((noreturn));
 
+/* ---- side.c ---------------------------------------------------------- */
+
+/* The side listeners: --metrics (GET /metrics, GET /, GET /health) and
+ * --agent (HAProxy's agent-check: one line per connection, then closed).
+ * Whoever can reach them may connect and send nothing, or one byte at a
+ * time; they must never keep a health check out:
+ *   - a metrics client that has not sent its whole request head
+ *     SV_SIDE_HEAD_MS after its accept is dropped (reset): the time counts
+ *     from the accept, not from its last byte;
+ *   - one that has it is answered at once, and dropped if the answer is not
+ *     all taken SV_SIDE_ANSWER_MS after its accept (writes never block);
+ *   - at most SV_SIDE_CLIENTS are held; when every place is taken, a new
+ *     connection takes the place of the client that has waited longest
+ *     without sending its head (if none, the oldest one): a connection is
+ *     never refused for lack of a place;
+ *   - an agent connection is answered and closed when it is accepted.
+ * At most 64 connections are accepted per wake-up of the loop. Everything
+ * runs in the master's loop and never blocks it. */
+#define SV_SIDE_CLIENTS   256  /* metrics clients held at once */
+#define SV_SIDE_HEAD_MS   1000 /* accept to the end of the request head */
+#define SV_SIDE_ANSWER_MS 5000 /* accept to the answer's last byte taken */
+
+struct sv_side;
+
+/* What the side listeners ask the master (ctx is handed back). */
+struct sv_side_ops {
+    void *ctx;
+    /* The Prometheus text in a new buffer (*out, freed by side.c); 0 or -ENOMEM. */
+    int (*metrics)(void *ctx, char **out, size_t *len);
+    /* For GET /health and the agent: draining, instances busy and at most. */
+    void (*load)(void *ctx, int *draining, uint64_t *busy, uint64_t *max);
+};
+
+/* Opens the listeners asked for (NULL: not that one) into *out (NULL if
+ * neither). 0, or a negative errno with "--metrics: ..." or "--agent: ..."
+ * in err. mode: of unix sockets created. */
+int sv_side_open(struct sv_side **out, const char *metrics_addr, const char *agent_addr,
+                 unsigned mode, char *err, size_t errlen);
+/* Registers the listeners with the loop's epoll ep: every event side.c
+ * registers carries (tag << 32 | index), to be handed to sv_side_event.
+ * spare_fd: a descriptor kept open to accept (and reset) one connection
+ * when out of descriptors. 0 or a negative errno. */
+int sv_side_start(struct sv_side *s, int ep, int tag, const struct sv_side_ops *ops, int *spare_fd);
+/* One epoll event whose tag was the one given to sv_side_start. */
+void sv_side_event(struct sv_side *s, uint32_t index, uint32_t events);
+/* Drops clients past their deadline; the ms until the next deadline (at
+ * most 1000), -1 if none: the loop waits no longer than that. */
+int sv_side_tick(struct sv_side *s, uint64_t now);
+/* Clients dropped at their deadline, and to make room for a new one. */
+void sv_side_counts(const struct sv_side *s, uint64_t *expired, uint64_t *evicted);
+/* In a new worker process: closes the side's descriptors, nothing else. */
+void sv_side_drop_fds(struct sv_side *s);
+/* Closes everything (unix socket files removed) and frees s; NULL: nothing. */
+void sv_side_close(struct sv_side *s);
+
 /* ---- metrics.c ------------------------------------------------------- */
 
 #define SV_HIST_BUCKETS 18
@@ -147,7 +202,8 @@ struct sv_tmpl_stats {
 struct sv_stats {
     struct sv_tmpl_stats t[SV_MAX_TEMPLATES];
     uint64_t reloads_ok, reloads_failed, worker_deaths, log_dropped;
-    uint64_t sandbox_kills; /* worker deaths by a call their sandbox stopped */
+    uint64_t sandbox_kills;              /* worker deaths by a call their sandbox stopped */
+    uint64_t side_expired, side_evicted; /* metrics clients dropped (sv_side_counts) */
     /* gauges, set by the master before rendering */
     uint64_t busy, idle, preparing, queued, max_instances, backlog, workers, generation;
 };

@@ -13,10 +13,11 @@
  *   request stream, closes it, prepares the next instance (pooled: reset in
  *   place; fresh: a new VM) and answers with one report.
  *
- * Files: master.c (accept, queue, dispatch, log, metrics, signals, workers),
+ * Files: master.c (accept, queue, dispatch, log, signals, workers),
  * worker.c (slots: the request path), net.c (addresses, listeners, fd
- * passing), metrics.c (counters, histograms, Prometheus text, log lines);
- * sv_int.h is what they share. tools/cmd_serve.c is the command line.
+ * passing), metrics.c (counters, histograms, Prometheus text, log lines),
+ * side.c (the --metrics and --agent listeners, held against idle and slow
+ * clients); sv_int.h is what they share. tools/cmd_serve.c is the command line.
  *
  *     struct zg_serve_opts o = {.cfg = {.mode = SV_POOLED, .max_instances = 16,
  *                                       .backlog = 128, .workers = 2,

@@ -10,6 +10,10 @@
 #                         start and its isolation tests (serve/pooled-isolation*):
 #                         ~3 s instead of ~30 s, for mutation checks such as
 #                         tests/mutations/host-writes-forgotten-serve.sh.
+#   SERVE_ONLY=health     run only the templates' creation and the routing tests
+#                         (serve/agent-check-and-health, serve/health-*): the
+#                         agent and the metrics listener, and idle or slow
+#                         clients against them (~20 s).
 #                         Unset or empty: every test.
 #   ZERG                  the zerg binary to test (default bin/zerg).
 source "$(dirname "$0")/lib.bash"
@@ -18,9 +22,9 @@ trap 'proxy_stop_all; rm -rf "$TMP"' EXIT
 
 SERVE_ONLY=${SERVE_ONLY:-}
 case $SERVE_ONLY in
-"" | isolation) ;;
+"" | isolation | health) ;;
 *)
-    fail serve/only "SERVE_ONLY=$SERVE_ONLY: the only filter is SERVE_ONLY=isolation"
+    fail serve/only "SERVE_ONLY=$SERVE_ONLY: the filters are SERVE_ONLY=isolation and SERVE_ONLY=health"
     exit 1
     ;;
 esac
@@ -126,6 +130,112 @@ same_vm_ok() {
     [ "$ps" != - ] && [ "$pv" != 0 ] || return 1
     if [ "$1" = pooled ]; then [ "$k" -ge 1 ]; else [ "$k" = 0 ]; fi
 }
+
+# ---- routing: HAProxy's agent-check and the health endpoint -----------------------
+# (a function: SERVE_ONLY=health runs it alone, right after the templates)
+routing_tests() {
+    # --agent answers each connection with one line: "up N%" (the share of
+    # instance slots free) or "drain" once draining; GET /health is 200 "ok", or
+    # 503 once draining. A request spinning in one of two slots halves the weight.
+    # Its deadline (20 s) is far beyond the checks, which must find the server
+    # still draining however slowly python starts on a loaded machine; a
+    # second SIGTERM then stops it.
+    D=$TMP/agent
+    mkdir -p "$D"
+    aport=$(free_port)
+    agent() { python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),3); print(s.recv(64).decode().strip())' "$aport" 2>&1; }
+    health() { curl -s -m 3 -o /dev/null -w '%{http_code}' --unix-socket "$D/m.sock" http://m/health; }
+    if serve_start "$D/serve.log" -n 2 --deadline 20000 -l "unix:$D/st.sock=st" --agent "127.0.0.1:$aport" \
+        --metrics "unix:$D/m.sock"; then
+        SP=$SERVE_PID
+        sleep 0.2
+        idle=$(agent)
+        h_idle=$(health)
+        curl -s -m 25 -o /dev/null --unix-socket "$D/st.sock" http://x/spin &
+        sleep 0.5
+        half=$(agent)
+        kill -TERM "$SP"
+        sleep 0.3
+        drain=$(agent)
+        h_drain=$(health)
+        kill -TERM "$SP"
+        wait "$SP" 2>/dev/null
+        if [ "$idle" = "up 100%" ] && [ "$h_idle" = 200 ] && [ "$half" = "up 50%" ] &&
+            [ "$drain" = drain ] && [ "$h_drain" = 503 ]; then
+            pass serve/agent-check-and-health
+        else
+            fail serve/agent-check-and-health "idle='$idle' ($h_idle) half='$half' drain='$drain' ($h_drain)"
+        fi
+    else
+        fail serve/agent-start "$(cat "$D/serve.log")"
+    fi
+
+    # Nobody who reaches the metrics port can hold /health down. The listener
+    # drops a client that has not sent its whole request head 1 s after its
+    # accept (not 1 s after its last byte: a client sending one byte per
+    # 100 ms is dropped as well), and when its 256 places are taken a new
+    # connection evicts the oldest client still sending its head instead of
+    # being refused. First a few idle and trickling clients alone: each must
+    # be dropped about 1 s after it connected. Then 300 idle and 8 trickling
+    # ones, reopened as they are dropped (more than the 256 places), while
+    # /health and the agent are polled 40 times, 0.2 s apart: every poll answered.
+    D=$TMP/starve
+    mkdir -p "$D"
+    local mport aport2 r ok ag h i
+    mport=$(free_port)
+    aport2=$(free_port)
+    if serve_start "$D/serve.log" -n 2 -l "unix:$D/zl.sock=zl" --metrics "127.0.0.1:$mport" \
+        --agent "127.0.0.1:$aport2" && wait_tcp "$mport"; then
+        SP=$SERVE_PID
+        r=$($RAW "127.0.0.1:$mport" hold 8 4 4 0)
+        local idle_closed='' idle_min='' idle_max='' trickle_closed='' trickle_max='' answered=''
+        eval "$(tr ' ' '\n' <<<"$r" | grep -E '^(idle_closed|idle_min|idle_max|trickle_closed|trickle_max|answered)=[0-9.]+$')"
+        if [ "$idle_closed" = 8 ] && [ "$trickle_closed" = 4 ] && [ "$answered" = 0 ] &&
+            [ -n "$idle_min" ] && [ -n "$idle_max" ] && [ -n "$trickle_max" ] && awk -v a="$idle_min" -v b="$idle_max" -v c="$trickle_max" \
+                'BEGIN { exit !(a >= 0.9 && b <= 1.6 && c <= 1.6) }'; then
+            pass serve/health-idle-clients-dropped
+        else
+            fail serve/health-idle-clients-dropped "$r"
+        fi
+        $RAW "127.0.0.1:$mport" hold 300 8 120 1 >"$D/hold.txt" 2>&1 &
+        local hp=$!
+        sleep 1
+        ok=0 ag=0 h=""
+        for ((i = 0; i < 40; i++)); do
+            r=$(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/health")
+            [ "$r" = 200 ] && ok=$((ok + 1))
+            h+="$r "
+            [ "$(python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),3); print(s.recv(64).decode().strip())' "$aport2" 2>&1)" = "up 100%" ] &&
+                ag=$((ag + 1))
+            sleep 0.2
+        done
+        r=$(curl -s -m 5 -o /dev/null -w '%{http_code}' --unix-socket "$D/zl.sock" http://x/during-hold)
+        kill -TERM $hp # the clients were there until the last poll
+        wait $hp
+        local held
+        held=$(cat "$D/hold.txt")
+        local idle_oldest='' trickle_oldest='' connects=''
+        trickle_max=''
+        eval "$(tr ' ' '\n' <<<"$held" | grep -E '^(idle_oldest|trickle_oldest|trickle_max|connects)=[0-9.]+$')"
+        if [ $ok = 40 ] && [ $ag = 40 ] && [ "$r" = 200 ] && [ "${connects:-0}" -gt 308 ] &&
+            [ -n "$idle_oldest" ] && [ -n "$trickle_oldest" ] && [ -n "$trickle_max" ] && awk -v a="$idle_oldest" -v b="$trickle_oldest" -v c="$trickle_max" \
+                'BEGIN { exit !(a <= 1.6 && b <= 1.6 && c <= 1.6) }'; then
+            pass serve/health-not-starved-by-idle-clients
+        else
+            fail serve/health-not-starved-by-idle-clients "health $ok/40 ($h) agent $ag/40, main port $r; $held"
+        fi
+        kill -TERM "$SP"
+        wait "$SP" 2>/dev/null
+    else
+        fail serve/health-start "$(cat "$D/serve.log")"
+    fi
+}
+
+if [ "$SERVE_ONLY" = health ]; then
+    routing_tests
+    proxy_stop_all
+    exit $T_FAILED
+fi
 
 # ---- per mode: isolation, faults, vanishing and stalling clients -----------------
 modes=(pooled fresh)
@@ -533,38 +643,7 @@ else
 fi
 
 # ---- routing: HAProxy's agent-check and the health endpoint -----------------------
-# --agent answers each connection with one line: "up N%" (the share of
-# instance slots free) or "drain" once draining; GET /health is 200 "ok", or
-# 503 once draining. A request spinning in one of two slots halves the weight.
-D=$TMP/agent
-mkdir -p "$D"
-aport=$(free_port)
-agent() { python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),3); print(s.recv(64).decode().strip())' "$aport" 2>&1; }
-health() { curl -s -m 3 -o /dev/null -w '%{http_code}' --unix-socket "$D/m.sock" http://m/health; }
-if serve_start "$D/serve.log" -n 2 --deadline 3000 -l "unix:$D/st.sock=st" --agent "127.0.0.1:$aport" \
-    --metrics "unix:$D/m.sock"; then
-    SP=$SERVE_PID
-    sleep 0.2
-    idle=$(agent)
-    h_idle=$(health)
-    curl -s -m 5 -o /dev/null --unix-socket "$D/st.sock" http://x/spin &
-    sleep 0.5
-    half=$(agent)
-    kill -TERM "$SP"
-    sleep 0.3
-    drain=$(agent)
-    h_drain=$(health)
-    wait "$SP" 2>/dev/null
-    if [ "$idle" = "up 100%" ] && [ "$h_idle" = 200 ] && [ "$half" = "up 50%" ] &&
-        [ "$drain" = drain ] && [ "$h_drain" = 503 ]; then
-        pass serve/agent-check-and-health
-    else
-        fail serve/agent-check-and-health "idle='$idle' ($h_idle) half='$half' drain='$drain' ($h_drain)"
-    fi
-else
-    fail serve/agent-start "$(cat "$D/serve.log")"
-fi
-
+routing_tests
 # ---- a log nobody reads must not stop serving ---------------------------------------
 D=$TMP/slowlog
 mkdir -p "$D"

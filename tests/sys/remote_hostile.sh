@@ -10,8 +10,10 @@
 # "Deadlines"), each pull ends within 8 s, long before the ceiling: a trickle
 # or a stall with exit 1 and "too slow" naming the object; an object longer
 # than it may be (the manifest's bound for the map, the range for a pack) cut
-# at that size with exit 4. The template is absent and the cache verifies
-# after each; a normal pull then fetches only what is still missing.
+# at that size with exit 4. A manifest sent at 256 KiB/s without end (steady:
+# above the minimum rate, its cap far off) is stopped by the ceiling
+# (--timeout 2:5). The template is absent and the cache verifies after each;
+# a normal pull then fetches only what is still missing.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/proxy.bash"
 source "$(dirname "$0")/remote.bash"
@@ -90,7 +92,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         if mode == "liar":
             self.send_header("Content-Length", "100000000")
-        elif mode != "endless":
+        elif mode not in ("endless", "steady"):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.flush()
@@ -100,6 +102,11 @@ class H(http.server.BaseHTTPRequestHandler):
                 chunk = (body or b"x") * (65536 // max(len(body), 1) + 1)
                 while time.time() - t0 < 120:
                     self.wfile.write(chunk)
+            elif mode == "steady":  # 256 KiB/s, no end: past the minimum rate
+                while time.time() - t0 < 120:
+                    self.wfile.write(b"z" * 32768)
+                    self.wfile.flush()
+                    time.sleep(0.125)
             elif mode == "stall":
                 self.gone(120)
             else:  # trickle, liar: 2 bytes a second
@@ -134,16 +141,19 @@ for Z in $(zerg_bins); do
     mkdir -p "$R"
     rm -f "$TMP"/san/*
     zh "$H1" template create web --guest "$GUEST" -q >"$R/create.txt" 2>&1 &&
-        zh "$H1" template push web --remote "http://127.0.0.1:$STORE/$tag" >"$R/push.txt" 2>&1 || {
+        zh "$H1" template push web --remote "http://127.0.0.1:$STORE/$tag" --json >"$R/push.txt" 2>&1 || {
         fail "remote_hostile/$tag/setup" "$(cat "$R/create.txt" "$R/push.txt")"
         continue
     }
+    pages=$(jf "$R/push.txt" pages)
+    # Each kind: its path, and the cap a whole object of it is cut at (the
+    # map's from the manifest's page count); a range's is its length.
     for kind in ref manifest map pack; do
         case $kind in
-        ref) what='refs/web' ;;
-        manifest) what='manifests/[0-9a-f]*\.zgt' ;;
-        map) what='maps/[0-9a-f]*\.zmap' ;;
-        pack) what='packs/[0-9a-f]*\.zpk' ;;
+        ref) what='refs/web' cap=4096 ;;
+        manifest) what='manifests/[0-9a-f]*\.zgt' cap=67108864 ;;
+        map) what='maps/[0-9a-f]*\.zmap' cap=$((56 + 32 * pages)) ;;
+        pack) what='packs/[0-9a-f]*\.zpk' cap="" ;;
         esac
         for mode in trickle stall endless liar; do
             name=$mode-$kind
@@ -155,7 +165,10 @@ for Z in $(zerg_bins); do
             ms=$((($(date +%s%N) - t0) / 1000000))
             case $mode in
             trickle | stall) want=1 msg="GET .*$what: too slow: [0-9]* bytes moved in" ;;
-            *) want=4 msg="GET .*$what: the server sent .*more" ;;
+            *)
+                want=4 msg="GET .*$what: the server sent or announced more than the $cap bytes such"
+                [ -n "$cap" ] || msg="GET .*$what: the server sent more bytes than the range asked for"
+                ;;
             esac
             # No cache when the reference failed: there is nothing to verify.
             ok_cache=1
@@ -168,6 +181,21 @@ for Z in $(zerg_bins); do
             fi
         done
     done
+    # A manifest sent steadily above the minimum rate, without end: its cap
+    # (64 MiB) is far off, so the ceiling ends it (--timeout 2:5 here).
+    H=$R/steady-manifest
+    t0=$(date +%s%N)
+    zh "$H" template pull web --remote "http://127.0.0.1:$HOSTILE/steady-manifest-$tag/$tag" \
+        --timeout 2:5 >"$R/steady.out" 2>"$R/steady.err"
+    rc=$?
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    if [ $rc = 1 ] && [ $ms -lt 8000 ] &&
+        grep -q "GET .*manifests/[0-9a-f]*\.zgt: not done by its deadline of 5.0 s (2 s + 67108864 bytes at 65536 bytes/s, at most 5 s): [0-9]* bytes moved" "$R/steady.err" &&
+        absent "$H" web && verified "$H"; then
+        pass "remote_hostile/$tag/steady-manifest-stops-at-the-ceiling ($ms ms)"
+    else
+        fail "remote_hostile/$tag/steady-manifest-stops-at-the-ceiling" "exit $rc in $ms ms: $(cat "$R/steady.out" "$R/steady.err")"
+    fi
     # After a hostile pack range, what arrived checked is kept: the next pull
     # from the store itself fetches only the rest, and the template works.
     H=$R/trickle-pack

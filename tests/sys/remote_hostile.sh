@@ -13,7 +13,8 @@
 # at that size with exit 4. A manifest sent at 256 KiB/s without end (steady:
 # above the minimum rate, its cap far off) is stopped by the ceiling
 # (--timeout 2:5). The template is absent and the cache verifies after each;
-# a normal pull then fetches only what is still missing.
+# a normal pull then fetches only what is still missing. zerg serve
+# --pull-from a stalling store lets its waiting connection go within 8 s.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/proxy.bash"
 source "$(dirname "$0")/remote.bash"
@@ -196,6 +197,39 @@ for Z in $(zerg_bins); do
     else
         fail "remote_hostile/$tag/steady-manifest-stops-at-the-ceiling" "exit $rc in $ms ms: $(cat "$R/steady.out" "$R/steady.err")"
     fi
+    # zerg serve --pull-from a store that stalls on the manifest: the pull the
+    # first connection starts fails within the deadline ($ZERG_REMOTE_* from
+    # the environment), logged as pull-failed naming the object; the waiting
+    # connection is let go, not held; the cache verifies.
+    H=$R/serve
+    SP=$(free_port)
+    mkdir -p "$H/img"
+    ZERG_HOME=$H ZERG_IMAGE_DIR=$H/img "$Z" serve -n 1 --listen "127.0.0.1:$SP=web" \
+        --pull-from "http://127.0.0.1:$HOSTILE/stall-manifest-serve$tag/$tag" \
+        --log "$R/serve.log" 2>>"$R/serve.log" &
+    spid=$!
+    PROXY_PIDS+=("$spid")
+    if wait_tcp "$SP"; then # this first connection starts the pull
+        t0=$(date +%s%N)
+        curl -s -m 20 "http://127.0.0.1:$SP/" >"$R/serve.curl" 2>&1
+        crc=$?
+        ms=$((($(date +%s%N) - t0) / 1000000))
+        for ((i = 0; i < 100; i++)); do
+            grep -q pull-failed "$R/serve.log" && break
+            sleep 0.1
+        done
+        if [ $crc != 0 ] && [ $ms -lt 8000 ] &&
+            grep -q "pull-failed.*GET .*manifests/[0-9a-f]*\.zgt: too slow" "$R/serve.log" &&
+            absent "$H" web && verified "$H"; then
+            pass "remote_hostile/$tag/serve-pull-from-a-stalled-store ($ms ms, connection let go)"
+        else
+            fail "remote_hostile/$tag/serve-pull-from-a-stalled-store" "curl exit $crc in $ms ms: $(cat "$R/serve.curl" "$R/serve.log")"
+        fi
+    else
+        fail "remote_hostile/$tag/serve-pull-from-a-stalled-store" "serve did not listen: $(cat "$R/serve.log")"
+    fi
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
     # After a hostile pack range, what arrived checked is kept: the next pull
     # from the store itself fetches only the rest, and the template works.
     H=$R/trickle-pack

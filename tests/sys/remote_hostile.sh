@@ -2,19 +2,21 @@
 # System test: a pull from a hostile store ends in time (issue 32). A proxy in
 # front of a real store (nginx WebDAV) answers one kind of object (the
 # reference, the manifest, the map, or a pack's ranged GETs from the second
-# on) in one of four ways: trickle (its true length announced, 2 bytes a
-# second), stall (headers, then nothing), endless (no length, bytes as fast as
-# it can, never an end) and liar (a Content-Length of 100000000, then 2 bytes
-# a second). With a floor of 2 s, a ceiling of 20 s and a minimum rate of
-# 64 KiB/s (ZERG_REMOTE_TIMEOUT, ZERG_REMOTE_MIN_RATE, remote/zg_remote.h
-# "Deadlines"), each pull ends within 8 s, long before the ceiling: a trickle
-# or a stall with exit 1 and "too slow" naming the object; an object longer
-# than it may be (the manifest's bound for the map, the range for a pack) cut
-# at that size with exit 4. A manifest sent at 256 KiB/s without end (steady:
-# above the minimum rate, its cap far off) is stopped by the ceiling
-# (--timeout 2:5). The template is absent and the cache verifies after each;
-# a normal pull then fetches only what is still missing. zerg serve
-# --pull-from a stalling store lets its waiting connection go within 8 s.
+# on) in one of these ways: trickle (its true length announced, 2 bytes a
+# second), stall (headers, then nothing), endless (no length, bytes as fast
+# as it can, never an end), liar (a Content-Length of 100000000, then 2 bytes
+# a second) and, for the reference and a range, mute (no answer at all).
+# With a floor of 2 s, a ceiling of 20 s and a minimum rate of 64 KiB/s
+# (ZERG_REMOTE_TIMEOUT, ZERG_REMOTE_MIN_RATE, remote/zg_remote.h "Deadlines"),
+# each pull ends within 8 s, long before the ceiling: a trickle, a stall or
+# silence with exit 1 and "too slow" naming the object; an object longer
+# than it may be (the manifest's bound for the map, the range for a pack)
+# cut at that size with exit 4. A manifest sent at 256 KiB/s without end
+# (steady: above the minimum rate, its cap far off) is stopped by the
+# ceiling (--timeout 2:5). The template is absent and the cache verifies
+# after each; a normal pull then fetches only what is still missing. zerg
+# serve --pull-from a stalling store lets its waiting connection go within
+# 8 s.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/proxy.bash"
 source "$(dirname "$0")/remote.bash"
@@ -87,6 +89,10 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
             return
         print("%s %s" % (mode, rest), flush=True)
+        if mode == "mute":  # not even a status line
+            self.gone(120)
+            self.close_connection = True
+            return
         self.send_response(r.status)
         if r.getheader("Content-Range"):
             self.send_header("Content-Range", r.getheader("Content-Range"))
@@ -156,7 +162,9 @@ for Z in $(zerg_bins); do
         map) what='maps/[0-9a-f]*\.zmap' cap=$((56 + 32 * pages)) ;;
         pack) what='packs/[0-9a-f]*\.zpk' cap="" ;;
         esac
-        for mode in trickle stall endless liar; do
+        modes="trickle stall endless liar"
+        case $kind in ref | pack) modes+=" mute" ;; esac
+        for mode in $modes; do
             name=$mode-$kind
             H=$R/$name
             t0=$(date +%s%N)
@@ -165,7 +173,7 @@ for Z in $(zerg_bins); do
             rc=$?
             ms=$((($(date +%s%N) - t0) / 1000000))
             case $mode in
-            trickle | stall) want=1 msg="GET .*$what: too slow: [0-9]* bytes moved in" ;;
+            trickle | stall | mute) want=1 msg="GET .*$what: too slow: [0-9]* bytes moved in" ;;
             *)
                 want=4 msg="GET .*$what: the server sent or announced more than the $cap bytes such"
                 [ -n "$cap" ] || msg="GET .*$what: the server sent more bytes than the range asked for"

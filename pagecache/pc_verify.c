@@ -35,6 +35,8 @@ struct vctx {
     struct zg_pc_verify_report *rep;
     struct vidx *ix;
     size_t nix;
+    struct vidx *bad; /* where the pack scans found a damaged record start */
+    size_t nbad, badcap;
 };
 
 static void problem(struct vctx *v, int sev, const char *object, uint64_t off,
@@ -76,6 +78,27 @@ static int indexed_at(const struct vctx *v, uint32_t pack, uint64_t off)
     return v->nix && bsearch(&k, v->ix, v->nix, sizeof(k), cmp_vidx) != NULL;
 }
 
+/* 1 if a pack scan found a damaged record starting at (pack, off). */
+static int damaged_at(const struct vctx *v, uint32_t pack, uint64_t off)
+{
+    struct vidx k = {.pack = pack, .off = off};
+    return v->nbad && bsearch(&k, v->bad, v->nbad, sizeof(k), cmp_vidx) != NULL;
+}
+
+static int note_damaged(struct vctx *v, uint32_t pack, uint64_t off)
+{
+    if (v->nbad == v->badcap) {
+        size_t cap = v->badcap ? 2 * v->badcap : 64;
+        struct vidx *n = realloc(v->bad, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        v->bad = n;
+        v->badcap = cap;
+    }
+    v->bad[v->nbad++] = (struct vidx){.pack = pack, .off = off};
+    return 0;
+}
+
 /* Scans every record of one pack; valid keys go to present. */
 static int scan_pack(struct vctx *v, struct vpack *p, struct pc_keyset *present, uint8_t *page)
 {
@@ -109,6 +132,8 @@ static int scan_pack(struct vctx *v, struct vpack *p, struct pc_keyset *present,
                     (unsigned long long)(p->size - off));
             break;
         }
+        if (note_damaged(v, p->id, off) < 0)
+            return -ENOMEM;
         if (!indexed_at(v, p->id, off) || key_known) /* else the index check names its key */
             problem(v, ZG_PC_SEV_ERROR, obj, off, key_known ? &hk : NULL, "damaged record: %s",
                     why);
@@ -131,38 +156,60 @@ static uint64_t entry_off(const struct pc_index_view *iv, uint64_t i)
            i * sizeof(struct zg_pc_index_entry);
 }
 
-/* present: every key a pack scan found in an intact record. An entry whose
- * page a pack holds intact, but not where the entry says, is the index's
- * fault, not the pack's. */
+/* 1 if the index's pack table lists pack id. */
+static int in_pack_table(const struct pc_index_view *iv, uint32_t id)
+{
+    for (uint32_t j = 0; j < iv->hdr.npacks; j++) {
+        struct zg_pc_index_pack ip;
+        pc_index_pack_at(iv, j, &ip);
+        if (ip.pack_id == id)
+            return 1;
+    }
+    return 0;
+}
+
+/* present: every key a pack scan found in an intact record. The pack is
+ * blamed for an entry's page only where the pack itself is damaged: the
+ * record starting at the entry's offset fails its checks, or the pack ends
+ * before what the index covers. An entry that disagrees with an intact
+ * record (its checksum good), names a pack outside the pack table, or
+ * points where no record starts is the index's fault: the entry is named. */
 static void check_entries(struct vctx *v, const struct pc_index_view *iv, struct vpack *packs,
                           size_t np, const struct pc_keyset *present)
 {
     struct pc_keyset seen = {0};
+    if (v->nbad)
+        qsort(v->bad, v->nbad, sizeof(*v->bad), cmp_vidx);
     for (uint64_t i = 0; i < iv->hdr.nentries; i++) {
         struct zg_pc_index_entry e;
         struct zg_pc_key k;
         const char *why = NULL;
+        unsigned long long ei = (unsigned long long)i;
         pc_index_entry_at(iv, i, &e);
         memcpy(k.b, e.key, 16);
         v->rep->index_entries++;
         if (pc_index_entry_check(&e, &why) < 0) {
-            problem(v, ZG_PC_SEV_ERROR, "index", entry_off(iv, i), &k, "entry %llu: %s",
-                    (unsigned long long)i, why);
+            problem(v, ZG_PC_SEV_ERROR, "index", entry_off(iv, i), &k, "entry %llu: %s", ei, why);
             continue;
         }
         if (pc_keyset_add(&seen, &k, NULL) == 0)
             problem(v, ZG_PC_SEV_WARNING, "index", entry_off(iv, i), &k,
-                    "entry %llu: duplicate key", (unsigned long long)i);
+                    "entry %llu: duplicate key", ei);
         struct vpack *p = NULL;
         for (size_t j = 0; j < np; j++)
             if (packs[j].id == e.pack_id)
                 p = &packs[j];
         char obj[64];
         snprintf(obj, sizeof(obj), "packs/pack-%08x.zpk", e.pack_id);
-        if (!p || !p->listed) {
+        if (!in_pack_table(iv, e.pack_id)) {
+            problem(v, ZG_PC_SEV_ERROR, "index", entry_off(iv, i), &k,
+                    "entry %llu is damaged: its pack %08x is not in the index's pack table", ei,
+                    e.pack_id);
+            continue;
+        }
+        if (!p) {
             problem(v, ZG_PC_SEV_ERROR, obj, e.offset, &k,
-                    "index entry %llu: pack file missing or not in the index's pack table",
-                    (unsigned long long)i);
+                    "index entry %llu: the pack file is missing", ei);
             continue;
         }
         if (!p->hdr_ok) {
@@ -170,17 +217,39 @@ static void check_entries(struct vctx *v, const struct pc_index_view *iv, struct
             continue;
         }
         struct pc_rec r;
-        if (pc_rec_parse(p->map, p->size, e.offset, &r, &why) < 0)
-            ;
-        else if (!pc_key_eq(&r.key, &k) || r.len != e.len || r.enc != e.enc)
-            why = "the record there holds a different page";
-        else
-            continue; /* the pack scan decoded and hashed it */
+        if (pc_rec_parse(p->map, p->size, e.offset, &r, &why) == 0) {
+            const char *field = !pc_key_eq(&r.key, &k) ? "key"
+                                : r.len != e.len       ? "length"
+                                : r.enc != e.enc       ? "encoding"
+                                                       : NULL;
+            if (!field)
+                continue; /* the pack scan decoded and hashed it */
+            char rk[33];
+            zg_pc_key_hex(&r.key, rk);
+            problem(v, ZG_PC_SEV_ERROR, "index", entry_off(iv, i), &k,
+                    "entry %llu is damaged: its %s disagrees with the intact record at offset "
+                    "%llu of %s (page %s, %u bytes)",
+                    ei, field, (unsigned long long)e.offset, obj, rk, (unsigned)r.len);
+            continue;
+        }
+        if (e.offset >= p->size && e.offset < p->covered) {
+            problem(v, ZG_PC_SEV_ERROR, obj, e.offset, &k,
+                    "damaged page: the pack ends at %llu, before its record",
+                    (unsigned long long)p->size);
+            continue;
+        }
         if (pc_keyset_get(present, &k)) {
             problem(v, ZG_PC_SEV_ERROR, "index", entry_off(iv, i), &k,
                     "entry %llu is damaged: it points at offset %llu of %s (%s), but the "
                     "page is intact elsewhere in the packs",
-                    (unsigned long long)i, (unsigned long long)e.offset, obj, why);
+                    ei, (unsigned long long)e.offset, obj, why);
+            continue;
+        }
+        if (!damaged_at(v, e.pack_id, e.offset)) {
+            problem(v, ZG_PC_SEV_ERROR, "index", entry_off(iv, i), &k,
+                    "entry %llu is damaged: it points at offset %llu of %s, where no record "
+                    "starts (%s)",
+                    ei, (unsigned long long)e.offset, obj, why);
             continue;
         }
         problem(v, ZG_PC_SEV_ERROR, obj, e.offset, &k, "damaged page: %s", why);
@@ -384,6 +453,7 @@ out_unlocked:
             munmap(packs[i].map, packs[i].size);
     free(packs);
     free(v.ix);
+    free(v.bad);
     free(ibuf);
     free(page);
     pc_keyset_free(&present);

@@ -1,6 +1,7 @@
 /* The remote tier's transport: libcurl, plain HTTP or S3 (AWS SigV4), one path. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,8 +11,8 @@
 
 #include "remote/rm_int.h"
 
-#define CONNECT_TIMEOUT_S 10
-#define STALL_TIMEOUT_S   30 /* a transfer below 1 byte/s this long fails */
+#define CONNECT_TIMEOUT_S 10 /* or the floor, when shorter */
+#define BACKSTOP_S        5  /* libcurl's own timeout: the deadline and this */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static int curl_ok;
@@ -128,11 +129,88 @@ static void sha256_hex(const void *data, size_t len, char *hex)
         snprintf(hex + 8 * i, 9, "%08x", (unsigned)st[i]);
 }
 
-int rm_open(struct rm *r, const char *url, char *err, size_t errlen)
+/* ---- deadlines ------------------------------------------------------------------ */
+
+int zg_remote_parse_timeout(const char *s, double *floor_s, double *ceiling_s)
 {
+    char *e;
+    double f, c = 0;
+    errno = 0;
+    f = strtod(s, &e);
+    if (e == s || errno || !isfinite(f) || f <= 0 || f > 1e6)
+        return -EINVAL;
+    if (*e == ':') {
+        const char *cs = e + 1;
+        c = strtod(cs, &e);
+        if (e == cs || errno || !isfinite(c) || c < f || c > 1e6)
+            return -EINVAL;
+    }
+    if (*e)
+        return -EINVAL;
+    *floor_s = f;
+    *ceiling_s = c;
+    return 0;
+}
+
+int zg_remote_parse_rate(const char *s, uint64_t *rate)
+{
+    char *e;
+    errno = 0;
+    unsigned long long v = strtoull(s, &e, 10);
+    if (e == s || errno || *s == '-')
+        return -EINVAL;
+    unsigned shift = 0;
+    if (*e == 'k' || *e == 'K')
+        shift = 10, e++;
+    else if (*e == 'm' || *e == 'M')
+        shift = 20, e++;
+    if (*e || v == 0 || v > (1ull << 40) >> shift)
+        return -EINVAL;
+    *rate = (uint64_t)v << shift;
+    return 0;
+}
+
+/* The floor, ceiling and minimum rate: o's, else the environment's, else
+ * the defaults (zg_remote.h, "Deadlines"). */
+static int limits(struct rm *r, const struct zg_remote_opts *o)
+{
+    double f = ZG_REMOTE_TIMEOUT_FLOOR, c = 0;
+    uint64_t rate = ZG_REMOTE_MIN_RATE;
+    const char *v = envs("ZERG_REMOTE_TIMEOUT", NULL);
+    if (v && zg_remote_parse_timeout(v, &f, &c) < 0)
+        return rm_errf(r, -EINVAL,
+                       "$ZERG_REMOTE_TIMEOUT: '%s' is not FLOOR[:CEILING] in seconds "
+                       "(0 < FLOOR <= CEILING)",
+                       v);
+    if ((v = envs("ZERG_REMOTE_MIN_RATE", NULL)) && zg_remote_parse_rate(v, &rate) < 0)
+        return rm_errf(r, -EINVAL,
+                       "$ZERG_REMOTE_MIN_RATE: '%s' is not a rate of 1 byte/s or more "
+                       "(BYTES, BYTESk, BYTESm)",
+                       v);
+    if (o->timeout_floor > 0) {
+        f = o->timeout_floor;
+        c = o->timeout_ceiling;
+    }
+    if (o->min_rate)
+        rate = o->min_rate;
+    if (c == 0)
+        c = f > ZG_REMOTE_TIMEOUT_CEILING ? f : ZG_REMOTE_TIMEOUT_CEILING;
+    if (c < f)
+        return rm_errf(r, -EINVAL, "the timeout ceiling %.1f s is below its floor %.1f s", c, f);
+    r->floor = f;
+    r->ceiling = c;
+    r->min_rate = rate;
+    return 0;
+}
+
+int rm_open(struct rm *r, const struct zg_remote_opts *o, char *err, size_t errlen)
+{
+    const char *url = o->url;
     memset(r, 0, sizeof(*r));
     r->err = err;
     r->errlen = errlen;
+    if (limits(r, o) < 0)
+        return -EINVAL;
     if (zg_remote_init() < 0)
         return rm_errf(r, -ENOMEM, "cannot initialise libcurl");
     if (!url || !*url)
@@ -219,13 +297,40 @@ void rm_close(struct rm *r)
 
 /* ---- one request --------------------------------------------------------------- */
 
+enum { RM_IN_TIME, RM_TOO_SLOW, RM_PAST_DEADLINE };
+
 struct body {
     uint8_t *buf;
     size_t len, cap;
     uint64_t max;  /* whole GETs: refuse more */
     int fixed;     /* ranged GETs: buf holds exactly cap bytes, never grown */
-    int too_large; /* the server sent more than allowed */
+    int too_large; /* the server sent (or announced) more than allowed */
+    /* The transfer's deadline (setup()), checked by on_progress. */
+    double t0, deadline, floor; /* s */
+    uint64_t expect, rate;      /* bytes it may move, bytes/s past the floor */
+    uint64_t moved;             /* bytes moved (sent and received) so far */
+    double elapsed;
+    int late; /* RM_TOO_SLOW or RM_PAST_DEADLINE: stopped */
 };
+
+/* About once a second and as data moves: a transfer past its deadline,
+ * or past the floor with fewer than (elapsed - floor) * rate bytes moved,
+ * stops. A stall and a trickle fail soon after the floor, whatever length
+ * the server announced; a transfer at the minimum rate ends in time. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct body *b = arg;
+    (void)dltotal;
+    (void)ultotal;
+    b->elapsed = rm_now() - b->t0;
+    b->moved = (uint64_t)(dlnow > 0 ? dlnow : 0) + (uint64_t)(ulnow > 0 ? ulnow : 0);
+    if (b->elapsed > b->deadline)
+        b->late = RM_PAST_DEADLINE;
+    else if (b->elapsed > b->floor && (double)b->moved < (b->elapsed - b->floor) * (double)b->rate)
+        b->late = RM_TOO_SLOW;
+    return b->late != RM_IN_TIME;
+}
 
 static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -245,6 +350,8 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
             size_t cap = b->cap ? b->cap : 65536;
             while (cap < b->len + n)
                 cap *= 2;
+            if (cap > b->max) /* never more than the object may have */
+                cap = (size_t)b->max;
             uint8_t *nb = realloc(b->buf, cap);
             if (!nb)
                 return 0;
@@ -257,17 +364,31 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static CURL *setup(struct rm *r, CURL *c, const char *url, struct body *b, char *errbuf)
+/* expect: the bytes this transfer may move; its deadline follows from it. */
+static CURL *setup(struct rm *r, CURL *c, const char *url, struct body *b, char *errbuf,
+                   uint64_t expect)
 {
+    double d = r->floor + (double)expect / (double)r->min_rate;
+    b->t0 = rm_now();
+    b->floor = r->floor;
+    b->rate = r->min_rate;
+    b->expect = expect;
+    b->deadline = d < r->ceiling ? d : r->ceiling;
+    b->moved = 0;
+    b->elapsed = 0;
+    b->late = RM_IN_TIME;
+    double conn = r->floor < CONNECT_TIMEOUT_S ? r->floor : CONNECT_TIMEOUT_S;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, (struct curl_slist *)r->hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(conn * 1000));
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)((b->deadline + BACKSTOP_S) * 1000));
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
@@ -296,19 +417,36 @@ static int outcome(struct rm *r, CURL *c, CURLcode cc, const char *what, const c
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK) {
-        if (b && b->too_large && b->fixed)
+        if (b && b->late == RM_PAST_DEADLINE)
+            return rm_errf(r, -ETIMEDOUT,
+                           "%s %s: not done by its deadline of %.1f s (%.0f s + %llu bytes at "
+                           "%llu bytes/s, at most %.0f s): %llu bytes moved in %.1f s",
+                           what, url, b->deadline, b->floor, (unsigned long long)b->expect,
+                           (unsigned long long)b->rate, r->ceiling, (unsigned long long)b->moved,
+                           b->elapsed);
+        if (b && b->late == RM_TOO_SLOW)
+            return rm_errf(r, -ETIMEDOUT,
+                           "%s %s: too slow: %llu bytes moved in %.1f s, below the minimum "
+                           "rate of %llu bytes/s after the first %.0f s (deadline %.1f s for up "
+                           "to %llu bytes)",
+                           what, url, (unsigned long long)b->moved, b->elapsed,
+                           (unsigned long long)b->rate, b->floor, b->deadline,
+                           (unsigned long long)b->expect);
+        int too_large = b && (b->too_large || cc == CURLE_FILESIZE_EXCEEDED);
+        if (too_large && b->fixed)
             return rm_errf(r, -EBADMSG,
                            "%s %s: the server sent more bytes than the range asked for (HTTP "
                            "%ld: %s)",
                            what, url, status,
                            status == 200 ? "it ignores ranges"
                                          : "the object is not what its map says");
-        if (b && b->too_large)
+        if (too_large)
             return rm_errf(r, -EFBIG,
-                           "%s %s: the server sent more bytes than such an object may have", what,
-                           url);
-        return rm_errf(r, -ECOMM, "%s %s: %s", what, url,
-                       errbuf && errbuf[0] ? errbuf : curl_easy_strerror(cc));
+                           "%s %s: the server sent or announced more than the %llu bytes such "
+                           "an object may have (cut after %zu)",
+                           what, url, (unsigned long long)b->max, b->len);
+        return rm_errf(r, cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECOMM, "%s %s: %s", what,
+                       url, errbuf && errbuf[0] ? errbuf : curl_easy_strerror(cc));
     }
     if (status == 404 && notfound_ok)
         return -ENOENT;
@@ -327,7 +465,8 @@ int rm_get(struct rm *r, const char *obj, uint64_t max, uint8_t **buf, size_t *l
         return rm_errf(r, -ENOMEM, "out of memory");
     }
     struct body b = {.max = max};
-    setup(r, c, url, &b, errbuf);
+    setup(r, c, url, &b, errbuf, max);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max); /* a longer Content-Length */
     CURLcode cc = curl_easy_perform(c);
     r->requests++;
     int rc = outcome(r, c, cc, "GET", url, errbuf, &b, 200, 1);
@@ -374,7 +513,7 @@ int rm_put(struct rm *r, const char *obj, const void *data, size_t len)
         }
     }
     struct body b = {.max = 1 << 20}; /* the server's answer, ignored */
-    setup(r, c, url, &b, errbuf);
+    setup(r, c, url, &b, errbuf, len);
     if (ph)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, ph);
     /* A PUT whose body SigV4 can hash: libcurl signs POSTFIELDS, not an upload. */
@@ -424,7 +563,8 @@ static int start_range(struct rm *r, CURLM *m, struct xfer *x, const struct rm_r
             return rm_errf(r, -ENOMEM, "out of memory");
     }
     x->b.cap = rg->len; /* exactly this range, never more */
-    setup(r, x->c, x->url, &x->b, x->errbuf);
+    setup(r, x->c, x->url, &x->b, x->errbuf, rg->len);
+    curl_easy_setopt(x->c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rg->len);
     curl_easy_setopt(x->c, CURLOPT_RANGE, x->range);
     curl_easy_setopt(x->c, CURLOPT_PRIVATE, x);
     x->idx = i;

@@ -12,25 +12,31 @@
 /* ---- transport (rm_http.c) ---------------------------------------------------- */
 
 struct rm {
-    char *base;     /* the store URL up to and including "/zerg1" */
-    char sigv4[96]; /* CURLOPT_AWS_SIGV4, "" for plain HTTP */
-    char *userpwd;  /* S3 "key:secret" */
-    void *hdrs;     /* struct curl_slist *: headers every request carries */
-    void *easy;     /* CURL *: serial requests, one kept-alive connection */
+    char *base;            /* the store URL up to and including "/zerg1" */
+    char sigv4[96];        /* CURLOPT_AWS_SIGV4, "" for plain HTTP */
+    char *userpwd;         /* S3 "key:secret" */
+    void *hdrs;            /* struct curl_slist *: headers every request carries */
+    void *easy;            /* CURL *: serial requests, one kept-alive connection */
+    double floor, ceiling; /* s: every transfer's deadline lies between */
+    uint64_t min_rate;     /* bytes/s a transfer must keep up past the floor */
     uint64_t requests, bytes;
     char *err;
     size_t errlen;
 };
 
-/* Parses url (zg_remote.h) and prepares the handle; messages go to err. */
-int rm_open(struct rm *r, const char *url, char *err, size_t errlen);
+/* Parses o->url (zg_remote.h) and the deadline settings (o's, else the
+ * environment's, else the defaults) and prepares the handle; messages go to
+ * err. 0, -EINVAL, -ENOMEM. */
+int rm_open(struct rm *r, const struct zg_remote_opts *o, char *err, size_t errlen);
 void rm_close(struct rm *r);
 
-/* GET base/obj whole (at most max bytes, else -EFBIG). 0 and *buf (free()),
- * -ENOENT (404), -ECOMM. */
+/* GET base/obj whole (at most max bytes, else -EFBIG: cut at max, never
+ * buffered beyond), by the deadline for max bytes (else -ETIMEDOUT).
+ * 0 and *buf (free()), -ENOENT (404), -ECOMM. */
 int rm_get(struct rm *r, const char *obj, uint64_t max, uint8_t **buf, size_t *len);
 
-/* PUT base/obj with len bytes. 0 or -ECOMM. */
+/* PUT base/obj with len bytes, by the deadline for len bytes. 0, -ECOMM,
+ * -ETIMEDOUT. */
 int rm_put(struct rm *r, const char *obj, const void *buf, size_t len);
 
 struct rm_range {
@@ -43,8 +49,8 @@ typedef int (*rm_range_fn)(void *arg, size_t i, const uint8_t *data);
 
 /* Ranged GETs of the n ranges, up to jobs in flight on their own
  * connections. A server that answers with other bytes than asked for
- * (no 206, a short or long body) is an error. 0, the callback's value,
- * -ECOMM. */
+ * (no 206, a short or long body) is an error; each range has the deadline
+ * for its length. 0, the callback's value, -EBADMSG, -ECOMM, -ETIMEDOUT. */
 int rm_get_ranges(struct rm *r, const struct rm_range *rg, size_t n, unsigned jobs, rm_range_fn fn,
                   void *arg);
 
@@ -122,7 +128,11 @@ int rm_manifest_read(const char *home, const char *name, uint8_t **buf, size_t *
 /* Opens home's page cache. */
 int rm_cache_open(const char *home, unsigned flags, struct zg_pc **pc, char *err, size_t errlen);
 
-#define RM_MANIFEST_MAX (64ull << 20) /* bytes a manifest may have */
-#define RM_OBJECT_MAX   (1ull << 30)  /* bytes any other whole object may have */
+#define RM_MANIFEST_MAX    (64ull << 20) /* bytes a manifest may have */
+#define RM_OBJECT_MAX      (1ull << 30)  /* bytes any other whole object may have */
+#define RM_REF_MAX         4096          /* bytes a reference may have */
+/* Bytes the map of an npages-page manifest may have: its header, an entry
+ * per page, at most one pack per page, the checksum. */
+#define RM_MAP_MAX(npages) (48 + (npages)*32 + 8)
 
 #endif /* RM_INT_H */

@@ -217,7 +217,7 @@ int zg_remote_pull(const char *home, const char *name, const struct zg_remote_op
     uint8_t *ref = NULL, *man = NULL, *mapbuf = NULL;
     size_t reflen, manlen, maplen;
     char obj[200], mapn[33], tpath[4096];
-    int rc = rm_open(&P.r, o->url, err, errlen);
+    int rc = rm_open(&P.r, o, err, errlen);
     if (rc < 0)
         return rc;
     if (zg_tmpl_path(home, name, tpath, sizeof(tpath)) < 0) {
@@ -228,7 +228,7 @@ int zg_remote_pull(const char *home, const char *name, const struct zg_remote_op
         goto out;
     }
     snprintf(obj, sizeof(obj), "refs/%s", name);
-    if ((rc = rm_get(&P.r, obj, 4096, &ref, &reflen)) < 0) {
+    if ((rc = rm_get(&P.r, obj, RM_REF_MAX, &ref, &reflen)) < 0) {
         if (rc == -ENOENT)
             rm_errf(&P.r, rc, "no template '%s' at %s (%s/%s not found)", name, o->url, P.r.base,
                     obj);
@@ -270,7 +270,8 @@ int zg_remote_pull(const char *home, const char *name, const struct zg_remote_op
         goto out;
     }
     snprintf(obj, sizeof(obj), "maps/%s.zmap", mapn);
-    if ((rc = get_checked(&P.r, obj, mapn, RM_OBJECT_MAX, &mapbuf, &maplen)) < 0)
+    /* The manifest bounds the map: never more than its pages allow. */
+    if ((rc = get_checked(&P.r, obj, mapn, RM_MAP_MAX((uint64_t)t->npages), &mapbuf, &maplen)) < 0)
         goto out;
     const char *why;
     if ((rc = rm_map_parse(mapbuf, maplen, &map, &why)) < 0) {

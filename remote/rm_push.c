@@ -319,7 +319,7 @@ int zg_remote_push(const char *home, const char *name, const struct zg_remote_op
     struct zg_tmpl *t = NULL;
     struct rm_map map = {0};
     uint32_t *remap = NULL;
-    int rc = rm_open(&P.r, o->url, err, errlen);
+    int rc = rm_open(&P.r, o, err, errlen);
     if (rc < 0)
         return rc;
     if ((rc = rm_manifest_read(home, name, &man, &manlen, &t, err, errlen)) < 0)

@@ -29,11 +29,29 @@
  *   $AWS_SESSION_TOKEN; region $AWS_REGION (else $AWS_DEFAULT_REGION, else
  *   us-east-1).
  *
+ * Deadlines
+ *   Every transfer (each GET, ranged GET and PUT) has a size it may not
+ *   exceed, known before it starts: a reference 4 KiB, a manifest 64 MiB
+ *   (the format's bound), a map 56 bytes + 32 per page of its manifest, a
+ *   ranged GET exactly its range, a PUT its body. A server that announces or
+ *   sends more is cut there (nothing beyond the cap is buffered). Each
+ *   transfer must also end by its deadline, clamp(floor + size / min_rate,
+ *   floor, ceiling), and past the floor it must have moved at least
+ *   (elapsed - floor) * min_rate bytes, checked about once a second: a store
+ *   that stalls or trickles fails soon after the floor, whatever length it
+ *   announced. Defaults: floor 30 s, ceiling 3600 s, min_rate 16 KiB/s;
+ *   set per call (opts) or by $ZERG_REMOTE_TIMEOUT=FLOOR[:CEILING] (seconds)
+ *   and $ZERG_REMOTE_MIN_RATE=BYTES[k|m] (per second), opts first.
+ *
  * Errors: 0 or a negative errno with a one-line message in err: -ENOENT no
  * such template (locally for push, on the store for pull), -EBADMSG a
  * damaged remote object (named), -ENOTSUP another format version,
  * -ECOMM the store could not be reached or answered an error (the HTTP
- * status and URL named), -EINVAL a bad URL or name, I/O errors.
+ * status and URL named), -ETIMEDOUT a transfer below the minimum rate or
+ * past its deadline (the object, the deadline and the bytes moved named),
+ * -EFBIG an object larger than its cap, -EINVAL a bad URL, name or
+ * deadline setting, I/O errors. After any error the local cache verifies:
+ * only records checked whole were stored.
  *
  * Threads: one push or pull per call, no shared state; libcurl is
  * initialised by the first call (curl_global_init is not thread-safe in
@@ -47,8 +65,11 @@
 
 #include "pagecache/zg_pagecache.h"
 
-#define ZG_REMOTE_RANGE_MAX (4u << 20) /* bytes one ranged GET asks for, at most */
-#define ZG_REMOTE_JOBS      4          /* ranged GETs in flight by default */
+#define ZG_REMOTE_RANGE_MAX       (4u << 20)  /* bytes one ranged GET asks for, at most */
+#define ZG_REMOTE_JOBS            4           /* ranged GETs in flight by default */
+#define ZG_REMOTE_TIMEOUT_FLOOR   30.0        /* s: any transfer may take this long */
+#define ZG_REMOTE_TIMEOUT_CEILING 3600.0      /* s: no transfer takes longer */
+#define ZG_REMOTE_MIN_RATE        (16u << 10) /* bytes/s past the floor, per transfer */
 
 struct zg_remote_opts {
     const char *url;            /* the store's base URL (see above) */
@@ -56,6 +77,9 @@ struct zg_remote_opts {
     uint64_t range_max;         /* pull: bytes per ranged GET (0: ZG_REMOTE_RANGE_MAX) */
     int full;                   /* push: upload every page, whatever the store has (a store
                                    whose pack was damaged is repaired this way) */
+    double timeout_floor;       /* s (0: $ZERG_REMOTE_TIMEOUT, else the default) */
+    double timeout_ceiling;     /* s, >= the floor (0: likewise) */
+    uint64_t min_rate;          /* bytes/s (0: $ZERG_REMOTE_MIN_RATE, else the default) */
     zg_pc_progress_fn progress; /* optional: records moved of those to move */
     void *progress_arg;
 };
@@ -74,6 +98,13 @@ struct zg_remote_stats {
     char manifest[33];     /* the version: the manifest object's name */
     char map[33];          /* the map object's name */
 };
+
+/* Parses "FLOOR[:CEILING]" seconds (0 < FLOOR <= CEILING; decimals allowed;
+ * no CEILING: *ceiling_s = 0, the default). 0 or -EINVAL. */
+int zg_remote_parse_timeout(const char *s, double *floor_s, double *ceiling_s);
+/* Parses a rate in bytes/s: BYTES, BYTESk (KiB/s) or BYTESm (MiB/s), at
+ * least 1. 0 or -EINVAL. */
+int zg_remote_parse_rate(const char *s, uint64_t *rate);
 
 /* Optional: initialises libcurl (see Threads). 0 or -ENOMEM. */
 int zg_remote_init(void);

@@ -31,17 +31,26 @@ static void template_usage(FILE *f)
                "                         counted; -v names all)\n"
                "  rm NAME                delete a template (its pages go at the next\n"
                "                         'zerg cache gc' unless another template uses them)\n"
-               "  push NAME [--remote URL] [--full] [--json]\n"
+               "  push NAME [--remote URL] [--full] [--timeout S[:MAX]] [--min-rate RATE]\n"
+               "       [--json]\n"
                "                         upload the template to an object store: only the\n"
                "                         pages the store lacks (--full: every page, which\n"
                "                         repairs a store a pull found damaged), then its\n"
                "                         name (last)\n"
-               "  pull NAME [--remote URL] [--jobs N] [--range SIZE] [--json]\n"
+               "  pull NAME [--remote URL] [--jobs N] [--range SIZE] [--timeout S[:MAX]]\n"
+               "       [--min-rate RATE] [--json]\n"
                "                         fetch the store's current version: only the pages\n"
                "                         this cache lacks, in ranged GETs of up to SIZE\n"
                "                         (default 4M), N at once (default 4); every page is\n"
                "                         checked before the cache takes it, and the template\n"
-               "                         appears only when complete\n\n"
+               "                         appears only when complete\n"
+               "  Every transfer of a push or pull is capped at the size its object may have\n"
+               "  and must end by S + its size / RATE seconds (at most MAX), moving RATE\n"
+               "  bytes/s on average once S seconds have passed: a store that stalls,\n"
+               "  trickles (exit 1) or sends more than it may (exit 4) fails, and the cache\n"
+               "  still verifies. Defaults S=30, MAX=3600, RATE=16k (bytes/s; k, m: KiB,\n"
+               "  MiB); $ZERG_REMOTE_TIMEOUT=S[:MAX] and $ZERG_REMOTE_MIN_RATE=RATE set them\n"
+               "  for every push and pull ('zerg serve --pull-from' too), the options for one\n\n"
                "Remote URLs (docs/fleet.md): http(s)://HOST/PATH (GET/PUT, e.g. nginx WebDAV),\n"
                "s3://BUCKET/PREFIX or s3+http(s)://ENDPOINT/BUCKET/PREFIX (AWS SigV4 with\n"
                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION); default $ZERG_REMOTE.\n\n"
@@ -353,6 +362,7 @@ static int remote_exit(int rc)
     case -ENOENT:
         return ZG_EXIT_NOTFOUND;
     case -EBADMSG:
+    case -EFBIG: /* an object longer than it may be: the store's damage */
         return ZG_EXIT_DAMAGED;
     case -EINVAL:
         return ZG_EXIT_USAGE;
@@ -406,6 +416,8 @@ static int do_remote(int argc, char **argv, int pull)
         {"range", required_argument, NULL, 'R'},
         {"json", no_argument, NULL, 'J'},
         {"full", no_argument, NULL, 'F'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"min-rate", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -434,6 +446,21 @@ static int do_remote(int argc, char **argv, int pull)
                 return ZG_EXIT_USAGE;
             }
             o.range_max = v;
+            break;
+        case 'T':
+            if (zg_remote_parse_timeout(optarg, &o.timeout_floor, &o.timeout_ceiling) < 0) {
+                zg_err("template %s: --timeout: '%s' is not S[:MAX] seconds (0 < S <= MAX)", op,
+                       optarg);
+                return ZG_EXIT_USAGE;
+            }
+            break;
+        case 'M':
+            if (zg_remote_parse_rate(optarg, &o.min_rate) < 0) {
+                zg_err("template %s: --min-rate: '%s' is not a rate of 1 byte/s or more (BYTES, "
+                       "BYTESk, BYTESm)",
+                       op, optarg);
+                return ZG_EXIT_USAGE;
+            }
             break;
         case 'J':
             json = 1;

@@ -34,7 +34,9 @@ static void forge(uint64_t rip)
     f->nr = 39;
     f->rip = rip;
     f->done = 1; /* "served in the guest: only rewrite the site" */
-    __asm__ volatile("outl %0, %w1" : : "a"((uint32_t)ZG_LINUX_CALL_TRAP), "Nd"(ZG_LINUX_PORT)
+    __asm__ volatile("outl %0, %w1"
+                     :
+                     : "a"((uint32_t)ZG_LINUX_CALL_TRAP), "Nd"(ZG_LINUX_PORT)
                      : "memory");
 }
 

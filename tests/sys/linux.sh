@@ -8,7 +8,8 @@
 # ELFs, a Linux program for Xen; dynamically linked Debian programs; the system-call
 # fuzzer; templates of Linux programs, restored and served.
 #   LINUX_ONLY=fuzz               only the fuzzer
-#   LINUX_ONLY=forge              only the forged-descriptor check
+#   LINUX_ONLY=forge              only the forged-descriptor checks
+#   LINUX_ONLY=sites              only the site-shaped data checks (linux_sites)
 #   LINUX_ONLY=fpu                only the pooled FPU check (linux_fpu)
 #   LINUX_FUZZ_CALLS=N            random calls through bin/zerg (default 1,000,000)
 #   LINUX_FUZZ_CALLS_ASAN=N       through bin/zerg-asan (default 100,000)
@@ -37,12 +38,12 @@ ln -s "$TREE/sub/b.bin" "$TREE/sub/abs"
 ln -s ../missing "$TREE/sub/dangling"
 head -c 5000 /dev/zero >"$TREE/sub/deep/z"
 # LINUX_ONLY=fuzz runs only the system-call fuzzer, LINUX_ONLY=forge only the
-# forged-descriptor program, LINUX_ONLY=fpu only linux_fpu (tests/mutations/
-# use them).
+# forged-descriptor programs, LINUX_ONLY=fpu only linux_fpu, LINUX_ONLY=sites
+# only linux_sites (tests/mutations/ use them).
 case "${LINUX_ONLY:-}" in
-"" | fuzz | forge | fpu) ;;
+"" | fuzz | forge | fpu | sites) ;;
 *)
-    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge' and 'fpu' are known"
+    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu' and 'sites' are known"
     exit 1
     ;;
 esac
@@ -83,6 +84,64 @@ if [ "${LINUX_ONLY:-}" = fpu ]; then
     linux_fpu
     exit $T_FAILED
 fi
+# linux_sites: data shaped like a call site (tests/linux/datasite.c) is never
+# rewritten: a request that executes a .data table reading `mov $39,%eax;
+# syscall; ret` answers as natively (its bytes unchanged), fresh and in every
+# variant; one that names site-shaped .data and .rodata in a frame it made
+# itself and sent with a raw `out` (zerg only) too; and a pooled VM serving
+# hello, attack, hello, forge, hello answers every request with the
+# template's bytes (issue 31: it answered the rewritten bytes ever after).
+linux_sites() {
+    local Z v variant want got r sp i vms
+    for Z in $(zerg_bins); do
+        v=$(basename "$Z")
+        for variant in glibc pie musl dyn; do
+            P=bin/linux-tests/datasite.$variant
+            want=$(printf 'GET /hello HTTP/1.0\r\n\r\n' | "$P" 2>&1)
+            got=""
+            for r in hello attack; do
+                [ "$(printf 'GET /%s HTTP/1.0\r\n\r\n' "$r" | "$P" 2>&1)" = "$want" ] || got+="native-$r "
+                [ "$(printf 'GET /%s HTTP/1.0\r\n\r\n' "$r" | "$Z" boot "$P" 2>&1)" = "$want" ] || got+="zerg-$r "
+            done
+            [ "$(printf 'GET /attack-forge HTTP/1.0\r\n\r\n' | "$Z" boot "$P" 2>&1)" = "$want" ] || got+="zerg-forge "
+            if [ -z "$got" ] && grep -q '^data b8 27 00 00 00 0f 05 c3 44 41 54 41' <<<"$want"; then
+                pass "$v/linux/site-shaped-data-left-alone-$variant"
+            else
+                fail "$v/linux/site-shaped-data-left-alone-$variant" "differs: $got want=$(tr '\n' ' ' <<<"$want")"
+            fi
+        done
+    done
+    for variant in glibc dyn; do
+        if ZERG_HOME=$TMP/dshome ZERG_IMAGE_DIR=$TMP/dsimg bin/zerg template create "ds$variant" -q \
+            --guest "bin/linux-tests/datasite.$variant" >"$TMP/ds.txt" 2>&1; then
+            want=$(printf 'GET /hello HTTP/1.0\r\n\r\n' | "bin/linux-tests/datasite.$variant" | sed -n '/^data/,$p')
+            rm -f "$TMP/ds.sock"
+            ZERG_HOME=$TMP/dshome ZERG_IMAGE_DIR=$TMP/dsimg bin/zerg serve -t "ds$variant" \
+                -l "unix:$TMP/ds.sock" -n 1 >"$TMP/ds.log" 2>&1 &
+            sp=$!
+            for i in $(seq 1 50); do [ -S "$TMP/ds.sock" ] && break; sleep 0.1; done
+            got=""
+            for r in hello attack hello forge hello attack-forge hello; do
+                [ "$(curl -s --unix-socket "$TMP/ds.sock" "http://zerg/$r")" = "$want" ] || got+="$r "
+            done
+            kill -TERM $sp
+            wait $sp
+            vms=$(grep -o "template=ds$variant mode=pooled .* vm=[0-9]*" "$TMP/ds.log" | sed 's/.*vm=//' | sort -u)
+            if [ -n "$want" ] && [ -z "$got" ] && [ "$vms" = 1 ]; then
+                pass "linux/site-shaped-data-pooled-$variant (7 requests, one VM, the template's bytes every time)"
+            else
+                fail "linux/site-shaped-data-pooled-$variant" "rewritten or failed in: $got vms=$vms log: $(tail -n 3 "$TMP/ds.log")"
+            fi
+        else
+            fail "linux/site-shaped-data-pooled-$variant" "$(cat "$TMP/ds.txt")"
+        fi
+    done
+}
+if [ "${LINUX_ONLY:-}" = sites ]; then
+    mkdir -p "$TMP/dsimg"
+    linux_sites
+    exit $T_FAILED
+fi
 for Z in $(zerg_bins); do
     [ "${LINUX_ONLY:-}" = fuzz ] && break
     v=$(basename "$Z")
@@ -98,6 +157,22 @@ for Z in $(zerg_bins); do
             pass "$v/linux/forged-descriptors-$variant"
         else
             fail "$v/linux/forged-descriptors-$variant" "rc=$rc $(grep -v EBADF "$TMP/fg.out" | head -3 | tr '\n' ' ') $(head -c 300 "$TMP/fg.err")"
+        fi
+    done
+
+    # Forged positions and flags (zerg-only, tests/linux/forgepos.c): for every
+    # call that uses them, asked of the monitor through a forged frame; the
+    # monitor takes back neither (under zerg-asan: no overflow anywhere).
+    for variant in glibc musl; do
+        "$Z" boot --ro "$TREE" bin/linux-tests/forgepos.$variant -- "$TREE/sub/b.bin" "$TREE/sub" \
+            >"$TMP/fp.out" 2>"$TMP/fp.err"
+        rc=$?
+        if [ $rc = 0 ] && [ "$(grep -c ': ok$' "$TMP/fp.out")" -ge 60 ] &&
+            grep -q '^forged positions and flags ignored$' "$TMP/fp.out" &&
+            ! grep -Eq 'Sanitizer|runtime error' "$TMP/fp.err"; then
+            pass "$v/linux/forged-positions-flags-$variant ($(grep -c ': ok$' "$TMP/fp.out") calls)"
+        else
+            fail "$v/linux/forged-positions-flags-$variant" "rc=$rc $(grep -v ': ok$' "$TMP/fp.out" | head -3 | tr '\n' ' ') $(head -c 300 "$TMP/fp.err")"
         fi
     done
 
@@ -377,6 +452,9 @@ if [ $rc != 0 ] && grep -Eq 'Linux programs run on KVM only|xen backend unavaila
 else
     fail linux/xen-refused "rc=$rc $out"
 fi
+
+mkdir -p "$TMP/dsimg"
+linux_sites
 
 # Warm templates of Linux programs: captured where the program first reads
 # its request; every restored instance answers exactly as the program does

@@ -375,7 +375,7 @@ fuzz_linux() {
     local Z=$1 target=$2 per=$3 variant=${4:-glibc} total=0 seed=0 bad="" runs=0
     while [ $total -lt "$target" ] && [ $seed -lt 60 ]; do
         seed=$((seed + 1))
-        "$Z" boot --timeout 300000 "bin/linux-tests/scfuzz.$variant" -- "$per" "$seed" zerg \
+        "$Z" boot --timeout 300000 --ro "$TREE=/fz" "bin/linux-tests/scfuzz.$variant" -- "$per" "$seed" zerg \
             </dev/null >"$TMP/fz.out" 2>"$TMP/fz.err"
         local rc=$?
         runs=$((runs + 1))

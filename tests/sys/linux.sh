@@ -10,6 +10,7 @@
 #   LINUX_ONLY=fuzz               only the fuzzer
 #   LINUX_ONLY=forge              only the forged-descriptor checks
 #   LINUX_ONLY=sites              only the site-shaped data checks (linux_sites)
+#   LINUX_ONLY=files              only the --ro file checks (files.c, natively and under zerg)
 #   LINUX_ONLY=fpu                only the pooled FPU check (linux_fpu)
 #   LINUX_FUZZ_CALLS=N            random calls through bin/zerg (default 1,000,000)
 #   LINUX_FUZZ_CALLS_ASAN=N       through bin/zerg-asan (default 100,000)
@@ -39,11 +40,12 @@ ln -s ../missing "$TREE/sub/dangling"
 head -c 5000 /dev/zero >"$TREE/sub/deep/z"
 # LINUX_ONLY=fuzz runs only the system-call fuzzer, LINUX_ONLY=forge only the
 # forged-descriptor programs, LINUX_ONLY=fpu only linux_fpu, LINUX_ONLY=sites
-# only linux_sites (tests/mutations/ use them).
+# only linux_sites, LINUX_ONLY=files only the file checks (tests/mutations/
+# use them).
 case "${LINUX_ONLY:-}" in
-"" | fuzz | forge | fpu | sites) ;;
+"" | fuzz | forge | fpu | sites | files) ;;
 *)
-    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu' and 'sites' are known"
+    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu', 'sites' and 'files' are known"
     exit 1
     ;;
 esac
@@ -145,38 +147,56 @@ fi
 for Z in $(zerg_bins); do
     [ "${LINUX_ONLY:-}" = fuzz ] && break
     v=$(basename "$Z")
-    # A program that forges entries in zerg's guest copy of its descriptor
-    # table (zerg-only: natively the addresses are not mapped): the monitor
-    # takes back none of them, every use is EBADF, the host survives.
-    for variant in glibc musl; do
-        "$Z" boot bin/linux-tests/forge.$variant >"$TMP/fg.out" 2>"$TMP/fg.err"
-        rc=$?
-        if [ $rc = 0 ] && [ "$(grep -c ': EBADF$' "$TMP/fg.out")" = 12 ] &&
-            grep -q '^forged descriptors ignored$' "$TMP/fg.out" &&
-            ! grep -Eq 'Sanitizer|runtime error' "$TMP/fg.err"; then
-            pass "$v/linux/forged-descriptors-$variant"
-        else
-            fail "$v/linux/forged-descriptors-$variant" "rc=$rc $(grep -v EBADF "$TMP/fg.out" | head -3 | tr '\n' ' ') $(head -c 300 "$TMP/fg.err")"
-        fi
-    done
+    if [ "${LINUX_ONLY:-}" != files ]; then
+        # A program that forges entries in zerg's guest copy of its descriptor
+        # table (zerg-only: natively the addresses are not mapped): the monitor
+        # takes back none of them, every use is EBADF, the host survives.
+        for variant in glibc musl; do
+            "$Z" boot bin/linux-tests/forge.$variant >"$TMP/fg.out" 2>"$TMP/fg.err"
+            rc=$?
+            if [ $rc = 0 ] && [ "$(grep -c ': EBADF$' "$TMP/fg.out")" = 12 ] &&
+                grep -q '^forged descriptors ignored$' "$TMP/fg.out" &&
+                ! grep -Eq 'Sanitizer|runtime error' "$TMP/fg.err"; then
+                pass "$v/linux/forged-descriptors-$variant"
+            else
+                fail "$v/linux/forged-descriptors-$variant" "rc=$rc $(grep -v EBADF "$TMP/fg.out" | head -3 | tr '\n' ' ') $(head -c 300 "$TMP/fg.err")"
+            fi
+        done
 
-    # Forged positions and flags (zerg-only, tests/linux/forgepos.c): for every
-    # call that uses them, asked of the monitor through a forged frame; the
-    # monitor takes back neither (under zerg-asan: no overflow anywhere).
-    for variant in glibc musl; do
-        "$Z" boot --ro "$TREE" bin/linux-tests/forgepos.$variant -- "$TREE/sub/b.bin" "$TREE/sub" \
-            >"$TMP/fp.out" 2>"$TMP/fp.err"
-        rc=$?
-        if [ $rc = 0 ] && [ "$(grep -c ': ok$' "$TMP/fp.out")" -ge 60 ] &&
-            grep -q '^forged positions and flags ignored$' "$TMP/fp.out" &&
-            ! grep -Eq 'Sanitizer|runtime error' "$TMP/fp.err"; then
-            pass "$v/linux/forged-positions-flags-$variant ($(grep -c ': ok$' "$TMP/fp.out") calls)"
-        else
-            fail "$v/linux/forged-positions-flags-$variant" "rc=$rc $(grep -v ': ok$' "$TMP/fp.out" | head -3 | tr '\n' ' ') $(head -c 300 "$TMP/fp.err")"
-        fi
-    done
-
+        # Forged positions and flags (zerg-only, tests/linux/forgepos.c): for every
+        # call that uses them, asked of the monitor through a forged frame; the
+        # monitor takes back neither (under zerg-asan: no overflow anywhere).
+        for variant in glibc musl; do
+            "$Z" boot --ro "$TREE" bin/linux-tests/forgepos.$variant -- "$TREE/sub/b.bin" "$TREE/sub" \
+                >"$TMP/fp.out" 2>"$TMP/fp.err"
+            rc=$?
+            if [ $rc = 0 ] && [ "$(grep -c ': ok$' "$TMP/fp.out")" -ge 60 ] &&
+                grep -q '^forged positions and flags ignored$' "$TMP/fp.out" &&
+                ! grep -Eq 'Sanitizer|runtime error' "$TMP/fp.err"; then
+                pass "$v/linux/forged-positions-flags-$variant ($(grep -c ': ok$' "$TMP/fp.out") calls)"
+            else
+                fail "$v/linux/forged-positions-flags-$variant" "rc=$rc $(grep -v ': ok$' "$TMP/fp.out" | head -3 | tr '\n' ' ') $(head -c 300 "$TMP/fp.err")"
+            fi
+        done
+    fi
     [ "${LINUX_ONLY:-}" = forge ] && continue
+
+    # Files: an --ro tree seen by the program exactly as the host kernel shows it.
+    for variant in glibc pie musl dyn; do
+        P=bin/linux-tests/files.$variant
+        "$P" "$TREE" >"$TMP/fn.out" 2>&1
+        nrc=$?
+        "$Z" boot --ro "$TREE" "$P" -- "$TREE" >"$TMP/fz.out" 2>"$TMP/fz.err"
+        zrc=$?
+        if [ $nrc = 0 ] && [ $zrc = 0 ] && cmp -s "$TMP/fn.out" "$TMP/fz.out" &&
+            [ "$(wc -l <"$TMP/fn.out")" -ge 20 ]; then
+            pass "$v/linux/files-$variant"
+        else
+            fail "$v/linux/files-$variant" "rc=$nrc/$zrc $(diff "$TMP/fn.out" "$TMP/fz.out" | head -6 | tr '\n' ' ') $(head -c 300 "$TMP/fz.err")"
+        fi
+    done
+
+    [ "${LINUX_ONLY:-}" = files ] && continue
     for variant in glibc pie musl dyn; do
         P=bin/linux-tests/syscalls.$variant
         printf '%s' "$REQ" | "$P" conform >"$TMP/n.out" 2>"$TMP/n.err"
@@ -191,21 +211,6 @@ for Z in $(zerg_bins); do
             pass "$v/linux/conformance-$variant ($checks checks identical)"
         else
             fail "$v/linux/conformance-$variant" "native rc=$nrc zerg rc=$zrc; $(diff "$TMP/n.out" "$TMP/z.out" | head -n 8 | tr '\n' ' ') $(head -c 300 "$TMP/z.err")"
-        fi
-    done
-
-    # Files: an --ro tree seen by the program exactly as the host kernel shows it.
-    for variant in glibc pie musl dyn; do
-        P=bin/linux-tests/files.$variant
-        "$P" "$TREE" >"$TMP/fn.out" 2>&1
-        nrc=$?
-        "$Z" boot --ro "$TREE" "$P" -- "$TREE" >"$TMP/fz.out" 2>"$TMP/fz.err"
-        zrc=$?
-        if [ $nrc = 0 ] && [ $zrc = 0 ] && cmp -s "$TMP/fn.out" "$TMP/fz.out" &&
-            [ "$(wc -l <"$TMP/fn.out")" -ge 20 ]; then
-            pass "$v/linux/files-$variant"
-        else
-            fail "$v/linux/files-$variant" "rc=$nrc/$zrc $(diff "$TMP/fn.out" "$TMP/fz.out" | head -6 | tr '\n' ' ') $(head -c 300 "$TMP/fz.err")"
         fi
     done
 
@@ -363,7 +368,7 @@ PY
     fi
 done
 
-[ "${LINUX_ONLY:-}" = forge ] && exit $T_FAILED
+[ "${LINUX_ONLY:-}" = forge ] || [ "${LINUX_ONLY:-}" = files ] && exit $T_FAILED
 # The system-call fuzzer (tests/linux/scfuzz.c): random calls with wild
 # arguments until TARGET calls were made across runs (a wild write may wreck
 # the program itself: a guest fault, and the next seed goes on). zerg must

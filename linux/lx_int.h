@@ -65,6 +65,13 @@ struct lx_site {
     uint32_t nr, pad;
 };
 #define LX_NLEARNED 128
+#define LX_NEXEC    32 /* ranges of executable code the loader mapped (lx_patch.c) */
+
+/* The O_* status flags a descriptor keeps, as Linux does (F_GETFL shows
+ * them): the access mode, O_APPEND, O_NONBLOCK, O_DSYNC, O_ASYNC, O_DIRECT,
+ * O_LARGEFILE, O_DIRECTORY, O_NOFOLLOW, O_NOATIME, O_SYNC, O_PATH (x86-64
+ * values; sys_path.c checks them against <fcntl.h>). */
+#define LX_O_KEPT 015776003u
 
 /* The personality's state of one instance: plain data (no pointers), so a
  * template can carry it as it is. */
@@ -98,6 +105,9 @@ struct lx_state {
     int64_t last_nr;         /* the last call the monitor served (a fault's report); -1 none */
     uint32_t nlearned, pad2; /* call sites a pooled VM rewrites again after */
     struct lx_site learned[LX_NLEARNED]; /* each reset (never from a template) */
+    uint32_t nexec, pad3;                /* where call sites may be rewritten: the */
+    struct lx_range exec[LX_NEXEC];      /* executable segments the loader mapped, and
+                                          * executable mappings of the view's files */
     char exe[256];                       /* what /proc/self/exe names */
     char argv0[256];                     /* argv[0] */
     char cwd[ZG_LINUX_CWD_SIZE];         /* the working directory */
@@ -280,17 +290,27 @@ int64_t lx_sys_kill(struct lx_call *c);
 int64_t lx_sys_nosys(struct lx_call *c);
 
 /* Rewritten call sites (lx_patch.c): the call that just trapped ended at rip
- * and carried number nr; if its site is `mov $nr,%eax; syscall` inside the
- * program's image, rewrite it to jump to a stub of its own. 1 if rewritten. */
+ * and carried number nr; if its site is `mov $nr,%eax; syscall` inside
+ * executable code the loader mapped (lx->exec), rewrite it to jump to a stub
+ * of its own. 1 if rewritten. */
 int lx_patch_site(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint64_t nr);
-/* Is a call site ending at rip where sites may be rewritten (the program's
- * image, the mmap area)? */
+/* Is the call site ending at rip (its 7 bytes) wholly inside one range of
+ * lx->exec, where sites may be rewritten? */
 int lx_code_site(const struct lx_state *lx, uint64_t rip);
-/* Its ranges, [lo, hi) of rip: the image, the mmap area (the runtime gets
- * them too, to ask the monitor only about sites it would rewrite). */
+/* Where the runtime asks the monitor about sites, [lo, hi) of rip: the
+ * image, the mmap area (a superset of lx->exec: the monitor decides). */
 void lx_code_ranges(const struct lx_state *lx, uint64_t r[2][2]);
-/* After a pooled VM's reset: rewrites again the sites in lx->learned (the
- * template's bytes are back); drops those that no longer match. */
+/* lx->exec: [va, va+len) becomes executable code a site may be rewritten in
+ * (an executable segment the loader mapped, an executable mapping of a file
+ * of the view); [va, va+len) is no longer (unmapped, mapped again, zeroed).
+ * A range that does not fit is not added (its sites keep trapping); one that
+ * cannot be split is forgotten whole. */
+void lx_exec_add(struct lx_state *lx, uint64_t va, uint64_t len);
+void lx_exec_forget(struct lx_state *lx, uint64_t va, uint64_t len);
+/* After a pooled VM's reset (the template's bytes and state are back):
+ * rewrites again those sites of lx->learned that lie in the template's own
+ * executable code (lx->exec is the template's) and still read
+ * `mov $nr,%eax; syscall` there; drops the others. */
 void lx_patch_again(struct zg_instance *in, struct lx_state *lx);
 
 /* The guest-side runtime (lx_persona.c): lx_publish fills the monitor's
@@ -331,7 +351,7 @@ int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l);
 /* The state's version, and with it the guest-side runtime's contract (the
  * shared page, linux_abi.h): a template carries the runtime it was made with
  * in its memory, so a change to either bumps this. */
-#define LX_STATE_VERSION 5 /* 5: the entry saves and restores the FPU around exits */
+#define LX_STATE_VERSION 6 /* 6: executable ranges (lx_state.exec); the runtime's ENOTDIR */
 int lx_save(struct zg_instance *in, void **buf, size_t *len);
 int lx_load(struct zg_instance *in, const void *buf, size_t len);
 

@@ -93,6 +93,8 @@ struct lx_image {
     uint64_t interp_off, interp_len;  /* PT_INTERP: the interpreter's path in the file */
     uint64_t at_base;                 /* AT_BASE: the interpreter's load bias, or 0 */
     uint64_t interp_hi, interp_entry; /* the interpreter's end and entry point */
+    struct lx_range x[8];             /* its executable segments (the first 8) */
+    unsigned nx;
 };
 
 __attribute__((format(printf, 2, 3))) static int refuse(struct zg_instance *in, const char *fmt,
@@ -163,6 +165,8 @@ static int check_image(struct zg_instance *in, const uint8_t *img, size_t size, 
             im->hi = va + ph.p_memsz;
         if (eh.e_entry >= ph.p_vaddr && eh.e_entry - ph.p_vaddr < ph.p_memsz && (ph.p_flags & PF_X))
             entry_ok = 1;
+        if ((ph.p_flags & PF_X) && im->nx < sizeof(im->x) / sizeof(im->x[0]))
+            im->x[im->nx++] = (struct lx_range){va, ph.p_memsz};
         /* AT_PHDR: where the program headers are in memory. */
         if (ph.p_offset <= eh.e_phoff && eh.e_phoff - ph.p_offset < ph.p_filesz)
             im->phdr = va + (eh.e_phoff - ph.p_offset);
@@ -214,6 +218,8 @@ static int load_interp(struct zg_instance *in, const char *path, uint64_t limit,
         rc = refuse(in, "its interpreter %s is not position-independent (ET_DYN)", path);
     if (rc == 0) {
         zg_elf_copy_segments(buf, in->mem, ii.base); /* bounds proven by check_image */
+        for (unsigned i = 0; i < ii.nx; i++)
+            lx_exec_add(lx_of(in), ii.x[i].va, ii.x[i].len);
         im->at_base = ii.base;
         im->interp_hi = ii.hi;
         im->interp_entry = ii.entry;
@@ -553,6 +559,15 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
             r->len > s->mmap_top - r->va || r->va >= s->mmap_top)
             why = "mmap free ranges";
     }
+    for (uint32_t i = 0; !why && i < LX_NEXEC; i++) {
+        const struct lx_range *r = &s->exec[i];
+        if (s->nexec > LX_NEXEC)
+            why = "executable ranges";
+        else if (i < s->nexec && (r->len < 7 || r->va + r->len < r->va ||
+                                  !((r->va >= l->image_lo && r->va + r->len <= l->image_hi) ||
+                                    (r->va >= ZG_LINUX_MMAP_VA && r->va + r->len <= area_end))))
+            why = "executable ranges";
+    }
     const struct lx_fv_hdr *fv = NULL;
     if (!why && l->fv_size) {
         void *old = in->pdata; /* lx_fv reads the layout from the instance's state */
@@ -689,6 +704,8 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     if (rc < 0)
         return rc;
     zg_elf_copy_segments(img, in->mem, im.base); /* bounds proven by check_image */
+    for (unsigned i = 0; i < im.nx; i++)         /* where call sites may be rewritten */
+        lx_exec_add(lx, im.x[i].va, im.x[i].len);
     uint64_t image_hi = im.hi, entry = im.entry;
     if (im.interp_len) { /* a dynamic program: its interpreter runs first, as on Linux */
         rc = load_interp(in, (const char *)img + im.interp_off, l->ident_end, &im);

@@ -19,13 +19,26 @@
  * Nothing is pushed on the program's stack (its red zone stays untouched) and only RAX, RCX and R11
  * change, as with `syscall`.
  *
- * Sites are rewritten in the program's image (program and interpreter) and
- * in the mmap area (the shared libraries of a dynamic program). Why this is
- * safe enough to do: the site just executed a `syscall` that ended at RIP, and the five bytes
- * before it are `mov $imm32, %eax` with imm32 equal to the number the call carried in RAX. The one
- * case it would break is a jump into the middle of the pair (to the `syscall` with another EAX);
- * compilers put the number right before the instruction, and a site of another shape (`xor
- * %eax,%eax; syscall`, `mov %edx,%eax; syscall`) is left as it is and keeps trapping.
+ * Where: only in executable code the loader mapped (lx_state.exec): the
+ * executable PT_LOAD segments of the program and its interpreter, and the
+ * executable mappings of the view's files in the mmap area (the shared
+ * libraries of a dynamic program). Never in data (.data, .rodata, the heap,
+ * the stack, anonymous memory), whatever bytes it holds: a program that
+ * executes data shaped like a site, or that names one in a frame it made
+ * itself, gets its call served and its bytes left as they are.
+ *
+ * Why this is safe enough to do: the site just executed a `syscall` that ended
+ * at RIP, and the five bytes before it are `mov $imm32, %eax` with imm32
+ * equal to the number the call carried in RAX. The one case it would break
+ * is a jump into the middle of the pair (to the `syscall` with another EAX);
+ * compilers put the number right before the instruction, and a site of
+ * another shape (`xor %eax,%eax; syscall`, `mov %edx,%eax; syscall`) is left
+ * as it is and keeps trapping. What the monitor cannot verify: that a
+ * `syscall` was executed at all. The guest-side entry runs at the program's
+ * own privilege (CPL3), so the frame and its RIP are the program's word: a
+ * program can name any seven bytes of that shape in its own executable code,
+ * even inside another instruction, and have them rewritten, as if it had
+ * jumped there.
  *
  * Stubs live in a table of ZG_LINUX_STUB_SIZE / ZG_LINUX_STUB_BYTES slots
  * indexed by a hash of the site, so finding a site's stub needs no state
@@ -33,14 +46,19 @@
  * entry's privilege): the monitor only ever writes it, within its bounds,
  * and a program that scribbles on it only breaks its own calls.
  *
- * A pooled VM keeps what it learned: a reset copies the template's pages
- * back (the rewritten code pages among them, since writing them made them
- * the VM's own), and the state load that follows (lx_load) rewrites the
- * sites the VM learned after its template point again, from the list the
- * monitor kept in host memory (lx_state.learned; sites rewritten before the
- * template point are in the template itself). The VM's next requests no
- * longer trap at them; a fresh restore starts from the template and learns
- * them again.
+ * A pooled VM keeps what it learned, in the template's code only: a reset
+ * copies the template's pages back (the rewritten code pages among them,
+ * since writing them made them the VM's own; the stubs too) and puts the
+ * template's state back, lx->exec with it; the state load that follows
+ * (lx_load) rewrites again the sites the VM learned after its template point
+ * (the list the monitor kept in host memory, lx_state.learned) that lie in
+ * the template's own executable code and read `mov $nr,%eax; syscall` in the
+ * template's bytes there. After a reset a pooled VM is its template byte for
+ * byte but for those sites and their stubs: the rewrite a fresh VM makes of
+ * the same code the first time it runs it (docs/security.md). Sites in code
+ * mapped after the template point (a library loaded by a request) are not
+ * rewritten again; a fresh restore starts from the template and learns its
+ * sites again.
  */
 #include <string.h>
 
@@ -120,9 +138,50 @@ void lx_code_ranges(const struct lx_state *lx, uint64_t r[2][2])
 
 int lx_code_site(const struct lx_state *lx, uint64_t rip)
 {
-    uint64_t r[2][2];
-    lx_code_ranges(lx, r);
-    return (rip >= r[0][0] && rip < r[0][1]) || (rip >= r[1][0] && rip < r[1][1]);
+    for (uint32_t i = 0; i < lx->nexec && i < LX_NEXEC; i++) {
+        const struct lx_range *r = &lx->exec[i];
+        if (rip >= r->va + 7 && rip - r->va <= r->len)
+            return 1;
+    }
+    return 0;
+}
+
+void lx_exec_forget(struct lx_state *lx, uint64_t va, uint64_t len)
+{
+    uint64_t end = va + len < va ? UINT64_MAX : va + len;
+    uint32_t n = lx->nexec < LX_NEXEC ? lx->nexec : LX_NEXEC;
+    for (uint32_t i = 0; i < n;) {
+        struct lx_range *r = &lx->exec[i];
+        uint64_t rend = r->va + r->len;
+        if (rend <= va || r->va >= end) {
+            i++;
+            continue;
+        }
+        if (r->va < va && rend > end && n < LX_NEXEC) { /* split */
+            lx->exec[n++] = (struct lx_range){end, rend - end};
+            r->len = va - r->va;
+            i++;
+        } else if (r->va < va && rend <= end) {
+            r->len = va - r->va;
+            i++;
+        } else if (r->va >= va && rend > end) {
+            r->len = rend - end;
+            r->va = end;
+            i++;
+        } else { /* wholly inside, or cannot be split: forgotten */
+            lx->exec[i] = lx->exec[--n];
+        }
+    }
+    lx->nexec = n;
+}
+
+void lx_exec_add(struct lx_state *lx, uint64_t va, uint64_t len)
+{
+    if (len < 7 || va + len < va)
+        return;
+    lx_exec_forget(lx, va, len);
+    if (lx->nexec < LX_NEXEC)
+        lx->exec[lx->nexec++] = (struct lx_range){va, len};
 }
 
 int lx_patch_site(struct zg_instance *in, struct lx_state *lx, uint64_t rip, uint64_t nr)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,10 +189,31 @@ void lx_flush(struct zg_instance *in)
         lx_of(in)->out_lost = 1; /* the client went away: later writes get EPIPE */
 }
 
+/* Are the position and flags of a descriptor the runtime made ones it can
+ * make? Flags: only those Linux keeps (LX_O_KEPT), a real access mode, and
+ * for the read-only view O_RDONLY. Position: a file's at most INT64_MAX
+ * (Linux's loff_t; lseek goes no further), a directory's at most its last
+ * entry plus the two of "." and ".." (getdents64's count), a device's 0. */
+static int fd_fields_ok(const struct zg_linux_fd *n, const struct lxv *v)
+{
+    uint32_t mode = n->flags & 3u;
+    if ((n->flags & ~LX_O_KEPT) || mode == 3u)
+        return 0;
+    if (n->kind == ZG_LINUX_FD_FILE)
+        return mode == 0 && n->pos <= (uint64_t)INT64_MAX;
+    if (n->kind == ZG_LINUX_FD_DIR) {
+        const struct lx_fv_hdr *h = lxv_hdr(v);
+        return mode == 0 && h && n->pos <= 2ull + h->nent;
+    }
+    return n->pos == 0;
+}
+
 /* At an exit: the runtime may have opened or closed files and directories
  * of the view and devices, or moved their positions, in the guest's copy of
  * the descriptor table. Those entries are taken back, each checked against
- * the view or the devices; nothing else of the guest's copy is believed. */
+ * the view or the devices, their positions and flags bounded
+ * (fd_fields_ok); nothing else of the guest's copy is believed. An entry
+ * that fails a check is ignored: the monitor keeps its own. */
 static void import_fds(struct zg_instance *in, struct lx_state *lx)
 {
     const struct zg_linux_shared *sh = zg_guest_ptr(in, ZG_LINUX_SHARED_GPA, sizeof(*sh));
@@ -220,6 +242,8 @@ static void import_fds(struct zg_instance *in, struct lx_state *lx)
             if (!zg_linux_fd_device(n.kind) || d < 0 || lxv_devices[d].kind != n.kind)
                 continue; /* not something the runtime may make: ignored */
         }
+        if (!fd_fields_ok(&n, &v))
+            continue; /* a position or flags the runtime cannot make: ignored */
         n.port = 0;
         n.sock = 0;
         n.cloexec = n.cloexec != 0;

@@ -165,6 +165,11 @@ int lxv_resolve(const struct lxv *v, const char *base, const char *raw, int foll
             return -LXV_ENAMETOOLONG;
         bcopy_(out, base, bl + 1);
     }
+    /* A trailing slash: the last component must be a directory, and a link
+     * there is followed (as Linux reads "name/" as "name/."). */
+    int slash = rl > 0 && raw[rl - 1] == '/';
+    if (slash)
+        follow = 1;
     int links = 0;
     char *p = todo;
     while (*p) {
@@ -182,6 +187,13 @@ int lxv_resolve(const struct lxv *v, const char *base, const char *raw, int foll
                 last = 0;
                 break;
             }
+        /* The directory so far must be one, for ".", ".." and a name in it
+         * alike ("file/.." is ENOTDIR on Linux, not the file's directory). */
+        struct lxv_node dn;
+        if (lxv_lookup(v, out, &dn) < 0)
+            return -LXV_ENOENT;
+        if (!lxv_is_dir(v, &dn))
+            return -LXV_ENOTDIR;
         if (cl == 1 && p[0] == '.') {
             p += cl;
             continue;
@@ -191,12 +203,6 @@ int lxv_resolve(const struct lxv *v, const char *base, const char *raw, int foll
             p += cl;
             continue;
         }
-        /* The directory so far must be one. */
-        struct lxv_node dn;
-        if (lxv_lookup(v, out, &dn) < 0)
-            return -LXV_ENOENT;
-        if (!lxv_is_dir(v, &dn))
-            return -LXV_ENOTDIR;
         size_t ol = slen(out);
         if (ol + 1 + cl + 1 > max)
             return -LXV_ENAMETOOLONG;
@@ -229,6 +235,9 @@ int lxv_resolve(const struct lxv *v, const char *base, const char *raw, int foll
             }
         }
     }
+    struct lxv_node n;
+    if (slash && lxv_lookup(v, out, &n) == 0 && !lxv_is_dir(v, &n))
+        return -LXV_ENOTDIR; /* "file/" (what does not exist is the caller's ENOENT) */
     return 0;
 }
 

@@ -302,12 +302,14 @@ int64_t lx_sys_lseek(struct lx_call *c)
     const struct lx_fv_ent *e = lx_fv_ent(c->in, f->ent);
     if (!e)
         return -EIO;
-    int64_t off = (int64_t)c->a[1], base;
+    int64_t off = (int64_t)c->a[1], base, to;
     switch (c->a[2]) {
     case SEEK_SET:
         base = 0;
         break;
     case SEEK_CUR:
+        if (f->pos > (uint64_t)INT64_MAX)
+            return -EINVAL; /* cannot be (import_fds bounds it): never computed with */
         base = (int64_t)f->pos;
         break;
     case SEEK_END:
@@ -321,11 +323,11 @@ int64_t lx_sys_lseek(struct lx_call *c)
     default:
         return -EINVAL;
     }
-    if ((off > 0 && base > INT64_MAX - off) || base + off < 0)
+    if (__builtin_add_overflow(base, off, &to) || to < 0)
         return -EINVAL;
-    if (f->kind == ZG_LINUX_FD_DIR && base + off != 0)
+    if (f->kind == ZG_LINUX_FD_DIR && to != 0)
         return -EINVAL; /* directories only rewind */
-    f->pos = (uint64_t)(base + off);
+    f->pos = (uint64_t)to;
     return (int64_t)f->pos;
 }
 

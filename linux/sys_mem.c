@@ -187,6 +187,8 @@ int64_t lx_sys_mmap(struct lx_call *c)
             return -EACCES; /* the view is read-only */
     }
     int64_t va = map_anon(c, addr, len, flags);
+    if (va >= 0) /* what was there is gone: no longer code (lx_patch.c) */
+        lx_exec_forget(lx, (uint64_t)va, len);
     if (va < 0 || !file)
         return va;
     /* A file of the view: its bytes, copied (the view is read-only, so a
@@ -201,6 +203,8 @@ int64_t lx_sys_mmap(struct lx_call *c)
         return -EFAULT;
     if (n)
         memcpy(dst, data + off, n);
+    if (c->a[2] & PROT_EXEC) /* a library's code: its call sites may be rewritten */
+        lx_exec_add(lx, (uint64_t)va, n);
     return va;
 }
 
@@ -252,6 +256,7 @@ int64_t lx_sys_munmap(struct lx_call *c)
         return 0;
     if (addr + len > lx->mmap_top)
         len = lx->mmap_top - addr;
+    lx_exec_forget(lx, addr, len);
     range_give(c->in, lx, addr, len);
     return 0;
 }
@@ -272,6 +277,7 @@ int64_t lx_sys_mremap(struct lx_call *c)
         return -EINVAL;
     if (!in_area(lx, old, olen) || old + olen > lx->mmap_top)
         return -EFAULT;
+    lx_exec_forget(lx, old, olen > nlen ? olen : nlen); /* moved or resized: not code */
     if (nlen <= olen) {
         if (nlen < olen)
             range_give(c->in, lx, old + nlen, olen - nlen);
@@ -309,6 +315,7 @@ int64_t lx_sys_madvise(struct lx_call *c)
     if (c->a[2] == MADV_DONTNEED && len) {
         if (!lx_uptr(c->in, addr, len))
             return -ENOMEM;
+        lx_exec_forget(c->lx, addr, len);
         return zero_range(c->in, addr, len) < 0 ? -ENOMEM : 0;
     }
     return 0; /* other advice changes nothing a program can see */

@@ -33,6 +33,10 @@ static int is_dir(struct zg_instance *in, const struct lxv_node *n)
 _Static_assert(LXV_ENOENT == ENOENT && LXV_EIO == EIO && LXV_ENOTDIR == ENOTDIR &&
                    LXV_ENAMETOOLONG == ENAMETOOLONG && LXV_ELOOP == ELOOP,
                "lx_view's errno values");
+/* (glibc's O_LARGEFILE is 0 on x86-64; the kernel's, 0100000, is what a program passes) */
+_Static_assert(LX_O_KEPT == (O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_ASYNC | O_DIRECT |
+                             0100000 | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_SYNC | O_PATH),
+               "the O_* flags a descriptor keeps");
 _Static_assert(sizeof(struct stat) == sizeof(struct lxv_stat) &&
                    offsetof(struct stat, st_mode) == offsetof(struct lxv_stat, mode) &&
                    offsetof(struct stat, st_rdev) == offsetof(struct lxv_stat, rdev) &&
@@ -222,8 +226,7 @@ static int64_t do_open(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t f
     if ((flags & O_DIRECTORY) && !dir)
         return -ENOTDIR;
     struct zg_linux_fd f = {.cloexec = (flags & O_CLOEXEC) ? 1 : 0,
-                            .flags = (uint32_t)(flags & ~(uint64_t)(O_CLOEXEC | O_CREAT | O_EXCL |
-                                                                    O_NOCTTY | O_TRUNC))};
+                            .flags = (uint32_t)(flags & LX_O_KEPT)}; /* as Linux keeps them */
     if (n.kind == LXV_N_DEV) {
         f.kind = (uint8_t)lxv_devices[n.idx].kind;
         f.ent = lxv_devices[n.idx].minor;

@@ -100,6 +100,19 @@ int main(int argc, char **argv)
     printf("stat sub/../a.txt %s\n", stat("sub/../a.txt", &st) == 0 ? "ok" : strerror(errno));
     printf("stat ./missing %s\n", stat("./missing", &st) == 0 ? "ok" : strerror(errno));
     printf("stat a.txt/x %s\n", stat("a.txt/x", &st) == 0 ? "ok" : strerror(errno));
+    /* A trailing slash or "." or ".." after a file (or a link to one): ENOTDIR;
+     * after a directory (or a link to one): the directory. */
+    static const char *const slashed[] = {
+        "a.txt/", "a.txt/.", "a.txt/..",  "a.txt/../a.txt", "link/",    "link/..",   "sub/",
+        "sub/./", "sub/..",  "sub/deep/", "empty//",        "missing/", "missing/.."};
+    for (size_t i = 0; i < sizeof(slashed) / sizeof(slashed[0]); i++) {
+        int fd = open(slashed[i], O_RDONLY);
+        printf("open %s %s", slashed[i], fd >= 0 ? "ok" : strerror(errno));
+        printf(" stat %s", stat(slashed[i], &st) == 0 ? "ok" : strerror(errno));
+        printf(" lstat %s\n", lstat(slashed[i], &st) == 0 ? "ok" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
     int dfd = open("sub", O_RDONLY | O_DIRECTORY);
     printf("openat relative to dirfd %s\n",
            openat(dfd, "b.bin", O_RDONLY) >= 0 ? "ok" : strerror(errno));

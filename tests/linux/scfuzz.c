@@ -5,7 +5,10 @@
  * that no host file can be opened. The host process must survive it all
  * (under ASan+UBSan too). Calls that would end or wreck the program itself
  * (exit, TLS base, signal return, unmapping its own memory) or sleep for a
- * random time are not fuzzed.
+ * random time are not fuzzed. Under zerg it also scribbles on the state of
+ * zerg's guest-side runtime, forges descriptors (wild positions, flags,
+ * entries) in the guest's copy of the table, and sends the monitor frames
+ * it made itself (wild calls, return addresses, `done`) with raw `out`s.
  *
  *     scfuzz [N] [SEED] [zerg]
  *                         first the targeted checks ("efault checks OK/ALL, opened 0"),
@@ -21,8 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include <zerg/linux_abi.h>
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -116,6 +122,86 @@ static void scribble(void)
         p[next() % areas[a].len] = (uint8_t)next();
 }
 
+/* Descriptors the runtime could have made (a file or directory of the view,
+ * a device), with wild positions, flags and entries, written into the
+ * guest's copy of the table (struct zg_linux_fd) and announced in the
+ * shared page's fds_changed: the monitor takes them back at its next call,
+ * checked. The descriptors forged last, for forge_frame. */
+static unsigned forged[4];
+
+static void forge_fds(void)
+{
+    static const uint8_t kinds[] = {ZG_LINUX_FD_FILE, ZG_LINUX_FD_DIR, ZG_LINUX_FD_NULL,
+                                    ZG_LINUX_FD_ZERO, ZG_LINUX_FD_RANDOM};
+    static const uint64_t pos[] = {0x8000000000000000ull, 0xffffffffffffffffull,
+                                   (uint64_t)INT64_MAX, (uint64_t)INT64_MAX - 1, 1ull << 62};
+    struct zg_linux_fd *g = (struct zg_linux_fd *)ZG_LINUX_FDS_GPA;
+    for (int i = 0; i < 4; i++) {
+        unsigned fd = 3 + (unsigned)(next() % 61); /* not 0, 1, 2: the report goes to 1 */
+        forged[i] = fd;
+        g[fd].kind = kinds[next() % sizeof(kinds)];
+        g[fd].ent = (uint32_t)(next() % 3 ? next() % 16 : arg());
+        g[fd].flags = (uint32_t)(next() % 2 ? next() % 4 : arg());
+        g[fd].pos = next() % 2 ? pos[next() % (sizeof(pos) / sizeof(pos[0]))] : arg();
+        g[fd].cloexec = (uint8_t)next();
+    }
+    ((struct zg_linux_shared *)ZG_LINUX_SHARED_GPA)->fds_changed = next() % 8 ? 1 : next();
+}
+
+/* A frame made by hand and sent with one raw `out`, as the runtime's entry
+ * would after a `syscall` trap or from a rewritten site: half the time a
+ * call that uses a descriptor's position or flags on one just forged (the
+ * monitor serves it, not the runtime), else any call; wild arguments, a
+ * wild return address (a site the monitor might rewrite) and `done`. */
+static void forge_frame(void)
+{
+    static const long uses[] = {SYS_read,  SYS_pread64,  SYS_readv,          SYS_preadv, SYS_lseek,
+                                SYS_lseek, SYS_sendfile, SYS_getdents64,     SYS_fcntl,  SYS_fstat,
+                                SYS_write, SYS_mmap,     SYS_copy_file_range};
+    struct zg_linux_frame *f = (struct zg_linux_frame *)ZG_LINUX_FRAME_GPA;
+    for (int i = 0; i < 6; i++)
+        f->arg[i] = arg();
+    long nr;
+    if (next() % 2) {
+        nr = uses[next() % (sizeof(uses) / sizeof(uses[0]))];
+        f->arg[0] = forged[next() % 4];
+        /* What it writes goes to buf (wild pointers are the other half's:
+         * a file's bytes over the C library's locks would only hang it). */
+        static struct iovec iov[2];
+        iov[0] = (struct iovec){buf, next() % 4096};
+        iov[1] = (struct iovec){buf + 8192, next() % 4096};
+        f->arg[1] = nr == SYS_readv || nr == SYS_preadv ? (uint64_t)(uintptr_t)iov
+                                                        : (uint64_t)(uintptr_t)buf;
+        f->arg[2] = next() % 16384;
+        if (nr == SYS_readv || nr == SYS_preadv)
+            f->arg[2] = 1 + next() % 2;
+        if (nr == SYS_copy_file_range)
+            f->arg[1] = f->arg[3] = 0;
+        if (nr == SYS_sendfile) /* to a forged one, from a forged one, at its position */
+            f->arg[1] = forged[next() % 4], f->arg[2] = 0;
+        if (nr == SYS_lseek)
+            f->arg[2] = next() % 5,
+            f->arg[1] = next() % 2 ? (uint64_t) - (int64_t)(next() % 9) : arg();
+        if (nr == SYS_fcntl)
+            f->arg[1] = next() % 2 ? 3 /* F_GETFL */ : 4 /* F_SETFL */;
+        if (nr == SYS_mmap) /* a file's bytes at a wild offset, never over its own memory */
+            f->arg[0] = 0, f->arg[3] = 2 /* MAP_PRIVATE */, f->arg[4] = forged[next() % 4];
+    } else {
+        do
+            nr = (long)(next() % 460);
+        while (excluded(nr) || nr == SYS_close || nr == SYS_dup2 || nr == SYS_dup3 ||
+               nr == SYS_fcntl || nr == SYS_mprotect);
+        if (f->arg[0] <= 2)
+            f->arg[0] = 3 + next() % 61; /* keep 0, 1, 2 */
+    }
+    uint64_t wild = arg(); /* a number past the table, now and then */
+    f->nr = next() % 16 || wild < 4096 ? (uint64_t)nr : wild;
+    f->rip = next() % 2 ? arg() : (uint64_t)(uintptr_t)forge_frame + next() % 4096;
+    f->done = next() % 4 ? 0 : arg();
+    uint32_t how = next() % 2 ? ZG_LINUX_CALL_TRAP : ZG_LINUX_CALL_FAST;
+    __asm__ volatile("outl %0, %w1" : : "a"(how), "Nd"(ZG_LINUX_PORT) : "memory");
+}
+
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 1000000;
@@ -188,6 +274,11 @@ int main(int argc, char **argv)
         syscall(nr, a0, a1, arg(), arg(), arg(), arg());
         if (zerg && done % 5000 == 4999)
             scribble();
+        if (zerg && done % 200 == 100) { /* then the monitor serves calls on them */
+            forge_fds();
+            for (int i = 0; i < 8; i++)
+                forge_frame();
+        }
         if (++done % 10000 == 0) {
             /* Progress, in case a wild write wrecks the program itself (a
              * fault of the guest, not of zerg): the harness adds these up. */

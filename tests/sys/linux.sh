@@ -8,7 +8,9 @@
 # ELFs, a Linux program for Xen; dynamically linked Debian programs; the system-call
 # fuzzer; templates of Linux programs, restored and served.
 #   LINUX_ONLY=fuzz               only the fuzzer
-#   LINUX_ONLY=forge              only the forged-descriptor check
+#   LINUX_ONLY=forge              only the forged-descriptor checks
+#   LINUX_ONLY=sites              only the site-shaped data checks (linux_sites)
+#   LINUX_ONLY=files              only the --ro file checks (files.c, natively and under zerg)
 #   LINUX_ONLY=fpu                only the pooled FPU check (linux_fpu)
 #   LINUX_FUZZ_CALLS=N            random calls through bin/zerg (default 1,000,000)
 #   LINUX_FUZZ_CALLS_ASAN=N       through bin/zerg-asan (default 100,000)
@@ -37,12 +39,13 @@ ln -s "$TREE/sub/b.bin" "$TREE/sub/abs"
 ln -s ../missing "$TREE/sub/dangling"
 head -c 5000 /dev/zero >"$TREE/sub/deep/z"
 # LINUX_ONLY=fuzz runs only the system-call fuzzer, LINUX_ONLY=forge only the
-# forged-descriptor program, LINUX_ONLY=fpu only linux_fpu (tests/mutations/
+# forged-descriptor programs, LINUX_ONLY=fpu only linux_fpu, LINUX_ONLY=sites
+# only linux_sites, LINUX_ONLY=files only the file checks (tests/mutations/
 # use them).
 case "${LINUX_ONLY:-}" in
-"" | fuzz | forge | fpu) ;;
+"" | fuzz | forge | fpu | sites | files) ;;
 *)
-    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge' and 'fpu' are known"
+    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu', 'sites' and 'files' are known"
     exit 1
     ;;
 esac
@@ -83,25 +86,117 @@ if [ "${LINUX_ONLY:-}" = fpu ]; then
     linux_fpu
     exit $T_FAILED
 fi
+# linux_sites: data shaped like a call site (tests/linux/datasite.c) is never
+# rewritten: a request that executes a .data table reading `mov $39,%eax;
+# syscall; ret` answers as natively (its bytes unchanged), fresh and in every
+# variant; one that names site-shaped .data and .rodata in a frame it made
+# itself and sent with a raw `out` (zerg only) too; and a pooled VM serving
+# hello, attack, hello, forge, hello answers every request with the
+# template's bytes (issue 31: it answered the rewritten bytes ever after).
+linux_sites() {
+    local Z v variant want got r sp i vms
+    for Z in $(zerg_bins); do
+        v=$(basename "$Z")
+        for variant in glibc pie musl dyn; do
+            P=bin/linux-tests/datasite.$variant
+            want=$(printf 'GET /hello HTTP/1.0\r\n\r\n' | "$P" 2>&1)
+            got=""
+            for r in hello attack; do
+                [ "$(printf 'GET /%s HTTP/1.0\r\n\r\n' "$r" | "$P" 2>&1)" = "$want" ] || got+="native-$r "
+                [ "$(printf 'GET /%s HTTP/1.0\r\n\r\n' "$r" | "$Z" boot "$P" 2>&1)" = "$want" ] || got+="zerg-$r "
+            done
+            [ "$(printf 'GET /attack-forge HTTP/1.0\r\n\r\n' | "$Z" boot "$P" 2>&1)" = "$want" ] || got+="zerg-forge "
+            if [ -z "$got" ] && grep -q '^data b8 27 00 00 00 0f 05 c3 44 41 54 41' <<<"$want"; then
+                pass "$v/linux/site-shaped-data-left-alone-$variant"
+            else
+                fail "$v/linux/site-shaped-data-left-alone-$variant" "differs: $got want=$(tr '\n' ' ' <<<"$want")"
+            fi
+        done
+    done
+    for variant in glibc dyn; do
+        if ZERG_HOME=$TMP/dshome ZERG_IMAGE_DIR=$TMP/dsimg bin/zerg template create "ds$variant" -q \
+            --guest "bin/linux-tests/datasite.$variant" >"$TMP/ds.txt" 2>&1; then
+            want=$(printf 'GET /hello HTTP/1.0\r\n\r\n' | "bin/linux-tests/datasite.$variant" | sed -n '/^data/,$p')
+            rm -f "$TMP/ds.sock"
+            ZERG_HOME=$TMP/dshome ZERG_IMAGE_DIR=$TMP/dsimg bin/zerg serve -t "ds$variant" \
+                -l "unix:$TMP/ds.sock" -n 1 >"$TMP/ds.log" 2>&1 &
+            sp=$!
+            for i in $(seq 1 50); do [ -S "$TMP/ds.sock" ] && break; sleep 0.1; done
+            got=""
+            for r in hello attack hello forge hello attack-forge hello; do
+                [ "$(curl -s --unix-socket "$TMP/ds.sock" "http://zerg/$r")" = "$want" ] || got+="$r "
+            done
+            kill -TERM $sp
+            wait $sp
+            vms=$(grep -o "template=ds$variant mode=pooled .* vm=[0-9]*" "$TMP/ds.log" | sed 's/.*vm=//' | sort -u)
+            if [ -n "$want" ] && [ -z "$got" ] && [ "$vms" = 1 ]; then
+                pass "linux/site-shaped-data-pooled-$variant (7 requests, one VM, the template's bytes every time)"
+            else
+                fail "linux/site-shaped-data-pooled-$variant" "rewritten or failed in: $got vms=$vms log: $(tail -n 3 "$TMP/ds.log")"
+            fi
+        else
+            fail "linux/site-shaped-data-pooled-$variant" "$(cat "$TMP/ds.txt")"
+        fi
+    done
+}
+if [ "${LINUX_ONLY:-}" = sites ]; then
+    mkdir -p "$TMP/dsimg"
+    linux_sites
+    exit $T_FAILED
+fi
 for Z in $(zerg_bins); do
     [ "${LINUX_ONLY:-}" = fuzz ] && break
     v=$(basename "$Z")
-    # A program that forges entries in zerg's guest copy of its descriptor
-    # table (zerg-only: natively the addresses are not mapped): the monitor
-    # takes back none of them, every use is EBADF, the host survives.
-    for variant in glibc musl; do
-        "$Z" boot bin/linux-tests/forge.$variant >"$TMP/fg.out" 2>"$TMP/fg.err"
-        rc=$?
-        if [ $rc = 0 ] && [ "$(grep -c ': EBADF$' "$TMP/fg.out")" = 12 ] &&
-            grep -q '^forged descriptors ignored$' "$TMP/fg.out" &&
-            ! grep -Eq 'Sanitizer|runtime error' "$TMP/fg.err"; then
-            pass "$v/linux/forged-descriptors-$variant"
+    if [ "${LINUX_ONLY:-}" != files ]; then
+        # A program that forges entries in zerg's guest copy of its descriptor
+        # table (zerg-only: natively the addresses are not mapped): the monitor
+        # takes back none of them, every use is EBADF, the host survives.
+        for variant in glibc musl; do
+            "$Z" boot bin/linux-tests/forge.$variant >"$TMP/fg.out" 2>"$TMP/fg.err"
+            rc=$?
+            if [ $rc = 0 ] && [ "$(grep -c ': EBADF$' "$TMP/fg.out")" = 12 ] &&
+                grep -q '^forged descriptors ignored$' "$TMP/fg.out" &&
+                ! grep -Eq 'Sanitizer|runtime error' "$TMP/fg.err"; then
+                pass "$v/linux/forged-descriptors-$variant"
+            else
+                fail "$v/linux/forged-descriptors-$variant" "rc=$rc $(grep -v EBADF "$TMP/fg.out" | head -3 | tr '\n' ' ') $(head -c 300 "$TMP/fg.err")"
+            fi
+        done
+
+        # Forged positions and flags (zerg-only, tests/linux/forgepos.c): for every
+        # call that uses them, asked of the monitor through a forged frame; the
+        # monitor takes back neither (under zerg-asan: no overflow anywhere).
+        for variant in glibc musl; do
+            "$Z" boot --ro "$TREE" bin/linux-tests/forgepos.$variant -- "$TREE/sub/b.bin" "$TREE/sub" \
+                >"$TMP/fp.out" 2>"$TMP/fp.err"
+            rc=$?
+            if [ $rc = 0 ] && [ "$(grep -c ': ok$' "$TMP/fp.out")" -ge 60 ] &&
+                grep -q '^forged positions and flags ignored$' "$TMP/fp.out" &&
+                ! grep -Eq 'Sanitizer|runtime error' "$TMP/fp.err"; then
+                pass "$v/linux/forged-positions-flags-$variant ($(grep -c ': ok$' "$TMP/fp.out") calls)"
+            else
+                fail "$v/linux/forged-positions-flags-$variant" "rc=$rc $(grep -v ': ok$' "$TMP/fp.out" | head -3 | tr '\n' ' ') $(head -c 300 "$TMP/fp.err")"
+            fi
+        done
+    fi
+    [ "${LINUX_ONLY:-}" = forge ] && continue
+
+    # Files: an --ro tree seen by the program exactly as the host kernel shows it.
+    for variant in glibc pie musl dyn; do
+        P=bin/linux-tests/files.$variant
+        "$P" "$TREE" >"$TMP/fn.out" 2>&1
+        nrc=$?
+        "$Z" boot --ro "$TREE" "$P" -- "$TREE" >"$TMP/fz.out" 2>"$TMP/fz.err"
+        zrc=$?
+        if [ $nrc = 0 ] && [ $zrc = 0 ] && cmp -s "$TMP/fn.out" "$TMP/fz.out" &&
+            [ "$(wc -l <"$TMP/fn.out")" -ge 20 ]; then
+            pass "$v/linux/files-$variant"
         else
-            fail "$v/linux/forged-descriptors-$variant" "rc=$rc $(grep -v EBADF "$TMP/fg.out" | head -3 | tr '\n' ' ') $(head -c 300 "$TMP/fg.err")"
+            fail "$v/linux/files-$variant" "rc=$nrc/$zrc $(diff "$TMP/fn.out" "$TMP/fz.out" | head -6 | tr '\n' ' ') $(head -c 300 "$TMP/fz.err")"
         fi
     done
 
-    [ "${LINUX_ONLY:-}" = forge ] && continue
+    [ "${LINUX_ONLY:-}" = files ] && continue
     for variant in glibc pie musl dyn; do
         P=bin/linux-tests/syscalls.$variant
         printf '%s' "$REQ" | "$P" conform >"$TMP/n.out" 2>"$TMP/n.err"
@@ -116,21 +211,6 @@ for Z in $(zerg_bins); do
             pass "$v/linux/conformance-$variant ($checks checks identical)"
         else
             fail "$v/linux/conformance-$variant" "native rc=$nrc zerg rc=$zrc; $(diff "$TMP/n.out" "$TMP/z.out" | head -n 8 | tr '\n' ' ') $(head -c 300 "$TMP/z.err")"
-        fi
-    done
-
-    # Files: an --ro tree seen by the program exactly as the host kernel shows it.
-    for variant in glibc pie musl dyn; do
-        P=bin/linux-tests/files.$variant
-        "$P" "$TREE" >"$TMP/fn.out" 2>&1
-        nrc=$?
-        "$Z" boot --ro "$TREE" "$P" -- "$TREE" >"$TMP/fz.out" 2>"$TMP/fz.err"
-        zrc=$?
-        if [ $nrc = 0 ] && [ $zrc = 0 ] && cmp -s "$TMP/fn.out" "$TMP/fz.out" &&
-            [ "$(wc -l <"$TMP/fn.out")" -ge 20 ]; then
-            pass "$v/linux/files-$variant"
-        else
-            fail "$v/linux/files-$variant" "rc=$nrc/$zrc $(diff "$TMP/fn.out" "$TMP/fz.out" | head -6 | tr '\n' ' ') $(head -c 300 "$TMP/fz.err")"
         fi
     done
 
@@ -288,7 +368,7 @@ PY
     fi
 done
 
-[ "${LINUX_ONLY:-}" = forge ] && exit $T_FAILED
+[ "${LINUX_ONLY:-}" = forge ] || [ "${LINUX_ONLY:-}" = files ] && exit $T_FAILED
 # The system-call fuzzer (tests/linux/scfuzz.c): random calls with wild
 # arguments until TARGET calls were made across runs (a wild write may wreck
 # the program itself: a guest fault, and the next seed goes on). zerg must
@@ -300,7 +380,7 @@ fuzz_linux() {
     local Z=$1 target=$2 per=$3 variant=${4:-glibc} total=0 seed=0 bad="" runs=0
     while [ $total -lt "$target" ] && [ $seed -lt 60 ]; do
         seed=$((seed + 1))
-        "$Z" boot --timeout 300000 "bin/linux-tests/scfuzz.$variant" -- "$per" "$seed" zerg \
+        "$Z" boot --timeout 300000 --ro "$TREE=/fz" "bin/linux-tests/scfuzz.$variant" -- "$per" "$seed" zerg \
             </dev/null >"$TMP/fz.out" 2>"$TMP/fz.err"
         local rc=$?
         runs=$((runs + 1))
@@ -377,6 +457,9 @@ if [ $rc != 0 ] && grep -Eq 'Linux programs run on KVM only|xen backend unavaila
 else
     fail linux/xen-refused "rc=$rc $out"
 fi
+
+mkdir -p "$TMP/dsimg"
+linux_sites
 
 # Warm templates of Linux programs: captured where the program first reads
 # its request; every restored instance answers exactly as the program does

@@ -2,6 +2,7 @@
  * restore makes, and rewritten call sites on a real KVM guest across pooled
  * resets. (The system calls themselves are tested against the host kernel by
  * tests/sys/linux.sh.) */
+#include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "linux/lx_int.h"
+#include "monitor/zg_elf.h"
 #include "restorer/zg_restore.h"
 #include "snapshotter/zg_snapshot.h"
 #include "tests/zt.h"
@@ -47,7 +49,7 @@ struct counts {
     long monitor;   /* by the monitor */
     long trapped;   /* exits after a `syscall` trap */
     long rewritten; /* call sites rewritten in the run */
-    char out[128];  /* what the program wrote */
+    char out[256];  /* what the program wrote */
 };
 
 /* Runs instance `in` (restored or reset, stopped at its template point) on
@@ -155,8 +157,182 @@ ZT_TEST(sites_learned_survive_reset)
         r[i] = strstr(n[i].out, " rnd ");
     if (!r[0] || !r[1] || !r[2] || !strcmp(r[0], r[1]) || !strcmp(r[1], r[2]) ||
         !strcmp(r[0], r[2]))
-        ZT_FAILF("random bytes after the template point: '%s' '%s' '%s'", n[0].out, n[1].out,
-                 n[2].out);
+        ZT_FAILF("random bytes after the template point: '%.60s' '%.60s' '%.60s'", n[0].out,
+                 n[1].out, n[2].out);
+}
+
+/* ---- A pooled VM after its reset is its template ---------------------------
+ * The executable segments of a static program's ELF file, where it is
+ * loaded (a static PIE at ZG_LINUX_PIE_BASE): the test's own idea of what
+ * is code, read from the file, not from the monitor. */
+struct code {
+    uint64_t lo[8], hi[8];
+    unsigned n;
+};
+
+static int code_of(const char *prog, struct code *c)
+{
+    void *img = NULL;
+    size_t len = 0;
+    memset(c, 0, sizeof(*c));
+    if (zg_file_read(prog, 64u << 20, &img, &len) < 0 || len < sizeof(Elf64_Ehdr))
+        return -1;
+    Elf64_Ehdr eh;
+    memcpy(&eh, img, sizeof(eh));
+    uint64_t bias = eh.e_type == ET_DYN ? ZG_LINUX_PIE_BASE : 0;
+    int phnum = zg_elf_phnum(img, len);
+    for (int i = 0; i < phnum && c->n < 8; i++) {
+        Elf64_Phdr ph;
+        zg_elf_phdr(img, (unsigned)i, &ph);
+        if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
+            c->lo[c->n] = ph.p_vaddr + bias, c->hi[c->n++] = ph.p_vaddr + bias + ph.p_memsz;
+    }
+    free(img);
+    return c->n ? 0 : -1;
+}
+
+/* Compares instance `in`, just reset, with a fresh restore of img byte for
+ * byte. A difference is allowed only where the reset rewrote again a site
+ * the VM learned (lx_patch_again): the seven bytes of a site inside the
+ * program's executable segments (code, from its ELF file), which read `mov
+ * $nr,%eax; syscall` in the template and `mov $stub,%ecx; jmp *%rcx` now,
+ * and the stub table. NULL if equal so; else what differs, in msg. */
+static const char *differs_from_template(const struct zg_image *img, struct zg_instance *in,
+                                         const struct code *code, char *msg, size_t len)
+{
+    struct zg_inst_config cfg = zg_inst_config_default();
+    cfg.console_fd = -1;
+    cfg.in_fd = cfg.out_fd = -1;
+    struct zg_instance *fresh = NULL;
+    char err[256];
+    if (zg_restore(img, &cfg, &fresh, err, sizeof(err)) < 0) {
+        snprintf(msg, len, "fresh restore: %s", err);
+        return msg;
+    }
+    const struct lx_state *lx = lx_of(in);
+    uint64_t size, fsize;
+    const uint8_t *m = zg_inst_mem(in, &size), *t = zg_inst_mem(fresh, &fsize);
+    const char *why = NULL;
+    if (size != fsize) {
+        snprintf(msg, len, "sizes %llu and %llu", (unsigned long long)size,
+                 (unsigned long long)fsize);
+        why = msg;
+    }
+    for (uint64_t pg = 0; !why && pg < size / 4096; pg++) {
+        if (!memcmp(m + pg * 4096, t + pg * 4096, 4096))
+            continue;
+        for (uint64_t a = pg * 4096; !why && a < (pg + 1) * 4096; a++) {
+            if (m[a] == t[a])
+                continue;
+            int ok = a >= ZG_LINUX_STUB_GPA && a < ZG_LINUX_STUB_GPA + ZG_LINUX_STUB_SIZE &&
+                     lx->nlearned > 0;
+            for (uint32_t i = 0; !ok && i < lx->nlearned; i++) {
+                uint64_t site = lx->learned[i].rip - 7; /* static programs: va == gpa */
+                int in_code = 0;
+                for (unsigned k = 0; k < code->n; k++)
+                    in_code |= site >= code->lo[k] && site + 7 <= code->hi[k];
+                ok = a >= site && a < site + 7 && in_code && site + 7 <= size &&
+                     zg_linux_site_rewritable(t + site, lx->learned[i].nr) && m[site] == 0xb9 &&
+                     m[site + 5] == 0xff && m[site + 6] == 0xe1;
+            }
+            if (!ok) {
+                snprintf(msg, len,
+                         "byte 0x%llx is 0x%02x after the reset, 0x%02x in the template (%u "
+                         "sites rewritten again)",
+                         (unsigned long long)a, m[a], t[a], lx->nlearned);
+                why = msg;
+            }
+        }
+    }
+    zg_inst_destroy(fresh);
+    return why;
+}
+
+/* Makes template `name` of program prog (NULL: failed, why in err). */
+static struct zg_image *make_template(const char *name, const char *prog, char *err, size_t len)
+{
+    struct zg_tmpl_create_opts o = {.home = home,
+                                    .name = name,
+                                    .guest_path = prog,
+                                    .mem_size = 64ull << 20,
+                                    .deadline_ms = 60000,
+                                    .console_fd = -1};
+    struct zg_tmpl_create_stats st;
+    struct zg_image *img = NULL;
+    if (zg_tmpl_create(&o, &st, err, len) < 0 || zg_image_open(home, name, 0, &img, err, len) < 0)
+        return NULL;
+    return img;
+}
+
+/* One pooled VM, request after request, reset after each, compared with its
+ * template after every reset: a program that executes a .data table shaped
+ * like a call site, one that names site-shaped data in a frame it made
+ * itself (datasite.c), and one whose real call sites are rewritten after
+ * the template point and again after each reset (sites.c). */
+ZT_TEST(reset_equals_template)
+{
+    static const struct {
+        const char *prog, *reqs[5];
+        int learns; /* the VM must have learned sites in the template's code */
+    } cases[] = {
+        {"bin/linux-tests/datasite.glibc",
+         {"hello", "attack", "forge", "attack forge", "hello"},
+         0},
+        {"bin/linux-tests/datasite.musl", {"attack", "forge", "hello", NULL}, 0},
+        {"bin/linux-tests/sites.glibc", {"50", "7", "50", NULL}, 1},
+    };
+    if (access("/dev/kvm", R_OK | W_OK) != 0) {
+        ZT_SKIP("needs /dev/kvm");
+        return;
+    }
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        if (access(cases[k].prog, R_OK) != 0) {
+            ZT_FAILF("%s is not built (make)", cases[k].prog);
+            continue;
+        }
+        char name[32];
+        snprintf(name, sizeof(name), "reset%zu", k);
+        char err[256], msg[300];
+        struct code code;
+        if (code_of(cases[k].prog, &code) < 0) {
+            ZT_FAILF("%s: no executable segment found in its ELF file", cases[k].prog);
+            continue;
+        }
+        struct zg_image *img = make_template(name, cases[k].prog, err, sizeof(err));
+        if (!img) {
+            ZT_FAILF("template %s: %s", name, err);
+            continue;
+        }
+        struct zg_inst_config cfg = zg_inst_config_default();
+        cfg.flags = ZG_INST_TRACK_DIRTY | ZG_INST_ANSWER_LATER;
+        cfg.console_fd = -1;
+        cfg.in_fd = cfg.out_fd = -1;
+        struct zg_instance *in = NULL;
+        ZT_EQ(zg_restore(img, &cfg, &in, err, sizeof(err)), 0);
+        for (int r = 0; in && r < 5 && cases[k].reqs[r]; r++) {
+            struct counts n;
+            if (run_counting(in, cases[k].reqs[r], &n) < 0) {
+                ZT_FAILF("%s: request '%s' failed", cases[k].prog, cases[k].reqs[r]);
+                break;
+            }
+            if (strstr(cases[k].prog, "datasite") &&
+                (!strstr(n.out, "\ndata b8 27 00 00 00 0f 05 c3 44 41 54 41") ||
+                 !strstr(n.out, "\nrodata b8 27 00 00 00 0f 05 c3 44 41 54 41")))
+                ZT_FAILF("%s: request '%s' saw rewritten data: %s", cases[k].prog, cases[k].reqs[r],
+                         n.out);
+            uint64_t copied = 0;
+            ZT_EQ(zg_restore_reset(img, in, &copied, err, sizeof(err)), 0);
+            const char *why = differs_from_template(img, in, &code, msg, sizeof(msg));
+            if (why)
+                ZT_FAILF("%s: after request '%s' and a reset: %s", cases[k].prog, cases[k].reqs[r],
+                         why);
+        }
+        if (in && cases[k].learns && lx_of(in)->nlearned < 2)
+            ZT_FAILF("%s: %u sites rewritten again after the reset, expected 2 or more",
+                     cases[k].prog, lx_of(in)->nlearned);
+        zg_inst_destroy(in);
+        zg_image_close(img);
+    }
 }
 
 /* Output the guest-side runtime buffered is sent when the run ends without
@@ -212,6 +388,7 @@ int main(void)
     ZT_RUN(cpu_features_read);
     ZT_RUN(cpu_features_missing_named);
     ZT_RUN(sites_learned_survive_reset);
+    ZT_RUN(reset_equals_template);
     ZT_RUN(output_sent_after_fault);
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);

@@ -12,7 +12,11 @@ connection itself could not be made.
   rawclient.py ADDR drain BYTES1 BYTES2 PIDFILE
                                          send BYTES1, then SIGTERM the pid in
                                          PIDFILE, wait 0.3 s, send BYTES2, read
-                                         the answer like "request"
+                                         the answer like "request"; with
+                                         $RAW_WAIT_FOR, the SIGTERM waits (at most
+                                         10 s) until that file exists: a
+                                         "request" client run with $RAW_CONNECTED
+                                         naming it creates it once connected
   rawclient.py ADDR activate NAME ARGV...
                                          (ADDR a unix path) create the listening
                                          socket, then exec ARGV as a systemd
@@ -181,6 +185,8 @@ def main():
         except ConnectionResetError:
             print("closed after %.2fs" % (time.monotonic() - t0))
     elif mode == "request":
+        if os.environ.get("RAW_CONNECTED"):  # tell another client we are in the queue
+            open(os.environ["RAW_CONNECTED"], "w").close()
         try:
             s.sendall(unescape(sys.argv[3]))
         except (BrokenPipeError, ConnectionResetError):
@@ -190,6 +196,9 @@ def main():
         print(read_all(s, t0))
     elif mode == "drain":
         s.sendall(unescape(sys.argv[3]))
+        wait_for = os.environ.get("RAW_WAIT_FOR")  # another client's RAW_CONNECTED
+        while wait_for and not os.path.exists(wait_for) and time.monotonic() - t0 < 10:
+            time.sleep(0.01)
         time.sleep(0.2)
         with open(sys.argv[5]) as f:
             os.kill(int(f.read().strip()), signal.SIGTERM)

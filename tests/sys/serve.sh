@@ -503,10 +503,13 @@ mkdir -p "$D"
 if serve_start "$D/serve.log" -n 1 -l "unix:$D/st.sock=st"; then
     SP=$SERVE_PID
     echo "$SP" >"$D/pid"
-    $RAW "$D/st.sock" drain 'GET /echo HTTP/1.0\r\n' 'X-Late: 1\r\n\r\n' "$D/pid" >"$D/r" &
+    # The SIGTERM waits until the second client has connected (a loaded
+    # machine can take longer than any fixed pause to start it).
+    RAW_WAIT_FOR="$D/queued" $RAW "$D/st.sock" drain 'GET /echo HTTP/1.0\r\n' 'X-Late: 1\r\n\r\n' \
+        "$D/pid" >"$D/r" &
     rp=$!
     sleep 0.05
-    $RAW "$D/st.sock" request 'GET /get HTTP/1.0\r\n\r\n' >"$D/q" &
+    RAW_CONNECTED="$D/queued" $RAW "$D/st.sock" request 'GET /get HTTP/1.0\r\n\r\n' >"$D/q" &
     qp=$!
     wait $rp $qp
     wait "$SP"

@@ -89,7 +89,9 @@ $(BUILD)/asan/%.o: %.c
 # The Linux personality's guest-side runtime (linux/rt/: the system-call
 # entry and the calls served inside the guest): freestanding code linked at
 # ZG_LINUX_RT_GPA into a flat image, which linux/rt_image.S puts into the
-# library as data; the monitor copies it into every Linux guest.
+# library as data; the monitor copies it into every Linux guest. rt.c's
+# table of the calls it serves is checked against linux/lx_calls.h when it is
+# compiled (_Static_assert): it does not build if the two differ.
 LXRT_CFLAGS := -std=c11 -ffreestanding -fno-pie -fno-pic -fno-stack-protector \
                -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
                -mno-red-zone -mgeneral-regs-only -O2 $(WARN) $(INC) -MMD -MP

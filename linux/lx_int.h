@@ -160,16 +160,19 @@ enum lx_support {
     LX_REFUSED, /* a clear error every time, logged */
 };
 
+/* A row of the table, made from an entry of lx_calls.h (which says what
+ * each field holds). */
 struct lx_row {
     unsigned nr;
     const char *name;
     lx_handler fn;
     enum lx_support support;
+    const char *guest; /* "": served by the monitor only; "always"; or the cases */
     const char *note;
 };
 
-/* The table (lx_table.c): rows in number order, and the name of any number
- * ("?" if unknown). */
+/* The table (lx_table.c): one row per entry of lx_calls.h, in its order,
+ * and the name of any number ("?" if unknown). */
 extern const struct lx_row lx_rows[];
 extern const unsigned lx_nrows;
 const char *lx_name(unsigned nr);
@@ -186,108 +189,22 @@ void lx_stat_of_dev(unsigned minor, struct stat *st); /* /dev/null, zero, (u)ran
 int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *out, size_t max);
 int lx_is_ready_open(const struct lx_call *c);
 
-/* Handlers, one file per subject. */
-/* sys_mem.c */
-int64_t lx_sys_brk(struct lx_call *c);
-int64_t lx_sys_mmap(struct lx_call *c);
-int64_t lx_sys_munmap(struct lx_call *c);
-int64_t lx_sys_mprotect(struct lx_call *c);
-int64_t lx_sys_mremap(struct lx_call *c);
-int64_t lx_sys_madvise(struct lx_call *c);
-/* sys_fs.c */
-int64_t lx_sys_read(struct lx_call *c);
-int64_t lx_sys_write(struct lx_call *c);
-int64_t lx_sys_readv(struct lx_call *c);
-int64_t lx_sys_writev(struct lx_call *c);
-int64_t lx_sys_pread64(struct lx_call *c);
-int64_t lx_sys_pwrite64(struct lx_call *c);
-int64_t lx_sys_openat(struct lx_call *c);
-int64_t lx_sys_open(struct lx_call *c);
-int64_t lx_sys_close(struct lx_call *c);
-int64_t lx_sys_dup(struct lx_call *c);
-int64_t lx_sys_dup2(struct lx_call *c);
-int64_t lx_sys_dup3(struct lx_call *c);
-int64_t lx_sys_fcntl(struct lx_call *c);
-int64_t lx_sys_ioctl(struct lx_call *c);
-int64_t lx_sys_lseek(struct lx_call *c);
-int64_t lx_sys_fstat(struct lx_call *c);
-int64_t lx_sys_stat(struct lx_call *c);
-int64_t lx_sys_lstat(struct lx_call *c);
-int64_t lx_sys_fchdir(struct lx_call *c);
-int64_t lx_sys_sendfile(struct lx_call *c);
-int64_t lx_sys_getdents64(struct lx_call *c);
-int64_t lx_sys_newfstatat(struct lx_call *c);
-int64_t lx_sys_statx(struct lx_call *c);
-int64_t lx_sys_readlink(struct lx_call *c);
-int64_t lx_sys_readlinkat(struct lx_call *c);
-int64_t lx_sys_access(struct lx_call *c);
-int64_t lx_sys_faccessat(struct lx_call *c);
-int64_t lx_sys_getcwd(struct lx_call *c);
-int64_t lx_sys_chdir(struct lx_call *c);
-/* sys_poll.c */
-int64_t lx_sys_poll(struct lx_call *c);
-int64_t lx_sys_epoll_create1(struct lx_call *c);
-int64_t lx_sys_epoll_create(struct lx_call *c);
-int64_t lx_sys_epoll_ctl(struct lx_call *c);
-int64_t lx_sys_epoll_wait(struct lx_call *c);
-int64_t lx_sys_epoll_pwait(struct lx_call *c);
+/* The handlers, one file per subject (sys_*.c): their prototypes come from
+ * the list of calls (lx_calls.h), one per entry. */
+#define CALL(name, handler, support, guest, note) int64_t handler(struct lx_call *c);
+#include "linux/lx_calls.h"
+#undef CALL
 /* Descriptor fd is gone: its epoll registrations go with it (as Linux does
- * when the last reference to a file is closed). */
+ * when the last reference to a file is closed; sys_poll.c). */
 void lx_epoll_forget(struct lx_state *lx, int fd);
-int64_t lx_sys_ppoll(struct lx_call *c);
-int64_t lx_sys_select(struct lx_call *c);
-int64_t lx_sys_pselect6(struct lx_call *c);
-/* sys_net.c */
-int64_t lx_sys_socket(struct lx_call *c);
-int64_t lx_sys_bind(struct lx_call *c);
-int64_t lx_sys_listen(struct lx_call *c);
-int64_t lx_sys_accept(struct lx_call *c);
-int64_t lx_sys_accept4(struct lx_call *c);
-int64_t lx_sys_connect(struct lx_call *c);
-int64_t lx_sys_getsockname(struct lx_call *c);
-int64_t lx_sys_getpeername(struct lx_call *c);
-int64_t lx_sys_shutdown(struct lx_call *c);
-int64_t lx_sys_setsockopt(struct lx_call *c);
-int64_t lx_sys_getsockopt(struct lx_call *c);
-int64_t lx_sys_recvfrom(struct lx_call *c);
-int64_t lx_sys_sendto(struct lx_call *c);
-int64_t lx_sys_recvmsg(struct lx_call *c);
-int64_t lx_sys_sendmsg(struct lx_call *c);
 /* The server model's end: the program waits for a second connection after
- * its one (in accept or poll): the instance is over. */
+ * its one (in accept or poll): the instance is over (sys_net.c). */
 int lx_conn_over(struct lx_call *c);
 /* Is this call where a server program first waits for its connection
  * (accept or poll on a listening socket)? The template point. */
 int lx_is_first_wait(struct lx_call *c);
 /* readv/writev of a descriptor from an iovec array in the program (sys_fs.c). */
 int64_t lx_vec(struct lx_call *c, uint64_t fd, uint64_t iov_va, uint64_t cnt, int writing);
-/* sys_time.c */
-int64_t lx_sys_clock_gettime(struct lx_call *c);
-int64_t lx_sys_clock_getres(struct lx_call *c);
-int64_t lx_sys_gettimeofday(struct lx_call *c);
-int64_t lx_sys_time(struct lx_call *c);
-int64_t lx_sys_nanosleep(struct lx_call *c);
-int64_t lx_sys_clock_nanosleep(struct lx_call *c);
-int64_t lx_sys_getrandom(struct lx_call *c);
-int64_t lx_sys_futex(struct lx_call *c);
-/* sys_proc.c */
-int64_t lx_sys_exit(struct lx_call *c);
-int64_t lx_sys_arch_prctl(struct lx_call *c);
-int64_t lx_sys_set_tid_address(struct lx_call *c);
-int64_t lx_sys_set_robust_list(struct lx_call *c);
-int64_t lx_sys_prlimit64(struct lx_call *c);
-int64_t lx_sys_getrlimit(struct lx_call *c);
-int64_t lx_sys_uname(struct lx_call *c);
-int64_t lx_sys_getpid(struct lx_call *c);
-int64_t lx_sys_getppid(struct lx_call *c);
-int64_t lx_sys_getuid(struct lx_call *c);
-int64_t lx_sys_getgid(struct lx_call *c);
-int64_t lx_sys_zero(struct lx_call *c);
-int64_t lx_sys_sched_getaffinity(struct lx_call *c);
-int64_t lx_sys_sysinfo(struct lx_call *c);
-int64_t lx_sys_refused(struct lx_call *c);
-int64_t lx_sys_kill(struct lx_call *c);
-int64_t lx_sys_nosys(struct lx_call *c);
 
 /* Rewritten call sites (lx_patch.c): the call that just trapped ended at rip
  * and carried number nr; if its site is `mov $nr,%eax; syscall` inside

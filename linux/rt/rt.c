@@ -8,19 +8,23 @@
  * The rule: the runtime serves a call only when it can give exactly the
  * answer the monitor would; anything else (an error it would have to
  * reproduce, a buffer that is full, a clock not yet calibrated) it hands to
- * the monitor, which remains the reference. What it serves (the full list,
- * with what the monitor shares with it, is docs/abi.md's): ids and accepted
- * calls; signal bookkeeping, which lives here and nowhere else; writes of the
- * response stream, buffered at ZG_LINUX_OUT_GPA until the monitor's next
- * call or the end of the run; clocks from the TSC; brk; getrandom and the
- * devices; fstat and ioctl of any descriptor; and the files of the view
- * (open, close, read, pread64, lseek, the stat family, sendfile), with
- * lx_view.c's names, the monitor's own.
+ * the monitor, which remains the reference. Which calls it serves is said
+ * once, in linux/lx_calls.h (each entry's `guest` field); its table here
+ * (RT_CALLS) is checked against that list when it is built. What it serves
+ * (the full list, with what the monitor shares with it, is docs/abi.md's):
+ * ids and accepted calls; signal bookkeeping, which lives here and nowhere
+ * else; writes of the response stream, buffered at ZG_LINUX_OUT_GPA until
+ * the monitor's next call or the end of the run; clocks from the TSC; brk;
+ * getrandom and the devices; fstat and ioctl of any descriptor; and the
+ * files of the view (open, close, read, pread64, lseek, the stat family,
+ * sendfile), with lx_view.c's names, the monitor's own.
  * The program can write everything here (it shares the runtime's
  * privilege): what it breaks is its own answers; the monitor trusts nothing
  * it reads back. */
 #include <stddef.h>
 #include <stdint.h>
+
+#include <asm/unistd_64.h> /* Linux's numbers (__NR_*): plain #defines */
 
 #include <zerg/linux_abi.h>
 
@@ -32,44 +36,6 @@
 #define CWD ((const char *)ZG_LINUX_CWD_GPA)
 #define RND ((uint8_t *)ZG_LINUX_RND_GPA)
 
-/* Linux's numbers, as the program uses them. */
-enum {
-    NR_read = 0,
-    NR_write = 1,
-    NR_open = 2,
-    NR_close = 3,
-    NR_stat = 4,
-    NR_fstat = 5,
-    NR_lstat = 6,
-    NR_lseek = 8,
-    NR_pread64 = 17,
-    NR_sendfile = 40,
-    NR_ioctl = 16,
-    NR_brk = 12,
-    NR_getrandom = 318,
-    NR_getsockname = 51,
-    NR_getpeername = 52,
-    NR_shutdown = 48,
-    NR_openat = 257,
-    NR_newfstatat = 262,
-    NR_rt_sigaction = 13,
-    NR_rt_sigprocmask = 14,
-    NR_writev = 20,
-    NR_sched_yield = 24,
-    NR_alarm = 37,
-    NR_getpid = 39,
-    NR_gettimeofday = 96,
-    NR_getuid = 102,
-    NR_getgid = 104,
-    NR_geteuid = 107,
-    NR_getegid = 108,
-    NR_getppid = 110,
-    NR_sigaltstack = 131,
-    NR_prctl = 157,
-    NR_gettid = 186,
-    NR_time = 201,
-    NR_clock_gettime = 228,
-};
 #define EFAULT              14
 #define EINVAL              22
 #define EMFILE              24
@@ -844,42 +810,84 @@ static int sys_not_a_socket(const uint64_t *a, int64_t *ret)
     return 1;
 }
 
+/* The runtime's rows: RT(call, handler), one per call it serves (numbers:
+ * __NR_call). linux/lx_calls.h, where a call is registered, says which calls
+ * those are (its `guest` field); the checks below stop the build if the two
+ * differ, so serving a call here starts with marking it there. */
+#define RT_CALLS(RT)                                                                               \
+    RT(read, sys_read)                                                                             \
+    RT(write, do_write)                                                                            \
+    RT(open, sys_open)                                                                             \
+    RT(close, sys_close)                                                                           \
+    RT(stat, sys_stat)                                                                             \
+    RT(fstat, sys_fstat)                                                                           \
+    RT(lstat, sys_lstat)                                                                           \
+    RT(lseek, sys_lseek)                                                                           \
+    RT(rt_sigaction, sys_rt_sigaction)                                                             \
+    RT(rt_sigprocmask, sys_rt_sigprocmask)                                                         \
+    RT(pread64, sys_pread64)                                                                       \
+    RT(writev, do_writev)                                                                          \
+    RT(sched_yield, sys_zero)                                                                      \
+    RT(alarm, sys_zero)                                                                            \
+    RT(getpid, sys_one)                                                                            \
+    RT(sendfile, do_sendfile)                                                                      \
+    RT(shutdown, sys_not_a_socket)                                                                 \
+    RT(ioctl, do_ioctl)                                                                            \
+    RT(brk, do_brk)                                                                                \
+    RT(getrandom, do_getrandom)                                                                    \
+    RT(getsockname, sys_not_a_socket)                                                              \
+    RT(getpeername, sys_not_a_socket)                                                              \
+    RT(gettimeofday, do_gettimeofday)                                                              \
+    RT(getuid, sys_uid)                                                                            \
+    RT(getgid, sys_gid)                                                                            \
+    RT(geteuid, sys_uid)                                                                           \
+    RT(getegid, sys_gid)                                                                           \
+    RT(getppid, sys_zero)                                                                          \
+    RT(sigaltstack, sys_sigaltstack)                                                               \
+    RT(prctl, sys_zero)                                                                            \
+    RT(gettid, sys_one)                                                                            \
+    RT(time, do_time)                                                                              \
+    RT(clock_gettime, do_clock_gettime)                                                            \
+    RT(openat, sys_openat)                                                                         \
+    RT(newfstatat, sys_newfstatat)
+
+/* The build's check of the rows against linux/lx_calls.h:
+ * - every row names a call the list marks as served in the guest (a call
+ *   the list does not have at all: LX_GUEST_<call> is undeclared);
+ * - no call has two rows (RT_ROW_<call> would be declared twice);
+ * - there are at least as many rows as marked calls, so none is missing
+ *   (with the two checks above: exactly as many). */
+enum {
+#define CALL(name, handler, support, guest, note) LX_GUEST_##name = sizeof(guest) > 1,
+#include "linux/lx_calls.h"
+#undef CALL
+};
+enum {
+    LX_NGUEST = 0
+#define CALL(name, handler, support, guest, note) +(sizeof(guest) > 1)
+#include "linux/lx_calls.h"
+#undef CALL
+};
+#define RT(name, fn)                                                                               \
+    _Static_assert(LX_GUEST_##name,                                                                \
+                   "linux/rt/rt.c serves " #name                                                   \
+                   ", which linux/lx_calls.h does not mark as served in the guest");
+RT_CALLS(RT)
+#undef RT
+enum {
+#define RT(name, fn) RT_ROW_##name,
+    RT_CALLS(RT)
+#undef RT
+        RT_NROWS
+};
+_Static_assert((int)RT_NROWS >= (int)LX_NGUEST,
+               "linux/lx_calls.h marks a call as served in the guest that "
+               "linux/rt/rt.c does not serve (RT_CALLS)");
+
 static const rt_fn calls[] = {
-    [NR_read] = sys_read,
-    [NR_write] = do_write,
-    [NR_open] = sys_open,
-    [NR_close] = sys_close,
-    [NR_stat] = sys_stat,
-    [NR_fstat] = sys_fstat,
-    [NR_lstat] = sys_lstat,
-    [NR_lseek] = sys_lseek,
-    [NR_rt_sigaction] = sys_rt_sigaction,
-    [NR_rt_sigprocmask] = sys_rt_sigprocmask,
-    [NR_pread64] = sys_pread64,
-    [NR_writev] = do_writev,
-    [NR_sched_yield] = sys_zero,
-    [NR_alarm] = sys_zero,
-    [NR_getpid] = sys_one,
-    [NR_sendfile] = do_sendfile,
-    [NR_shutdown] = sys_not_a_socket,
-    [NR_ioctl] = do_ioctl,
-    [NR_brk] = do_brk,
-    [NR_getrandom] = do_getrandom,
-    [NR_getsockname] = sys_not_a_socket,
-    [NR_getpeername] = sys_not_a_socket,
-    [NR_gettimeofday] = do_gettimeofday,
-    [NR_getuid] = sys_uid,
-    [NR_getgid] = sys_gid,
-    [NR_geteuid] = sys_uid,
-    [NR_getegid] = sys_gid,
-    [NR_getppid] = sys_zero,
-    [NR_sigaltstack] = sys_sigaltstack,
-    [NR_prctl] = sys_zero,
-    [NR_gettid] = sys_one,
-    [NR_time] = do_time,
-    [NR_clock_gettime] = do_clock_gettime,
-    [NR_openat] = sys_openat,
-    [NR_newfstatat] = sys_newfstatat,
+#define RT(name, fn) [__NR_##name] = fn,
+    RT_CALLS(RT)
+#undef RT
 };
 
 /* Serves the call if it can: 1 (f->ret set), else 0. */

@@ -36,6 +36,8 @@ struct sv_side {
     int *spare_fd;
     struct sv_side_ops ops;
     struct side_client c[SV_SIDE_CLIENTS];
+    int live; /* places taken: sv_side_tick, on every turn of the master's
+                 loop, scans the table only while some are */
     uint64_t expired, evicted;
 };
 
@@ -110,6 +112,7 @@ static void client_close(struct sv_side *s, int i, int reset)
         close(c->fd);
     free(c->out);
     *c = (struct side_client){.fd = -1};
+    s->live--;
 }
 
 /* One connection from a side listener, non-blocking; -1 when there is none
@@ -250,6 +253,7 @@ static void on_metrics_accept(struct sv_side *s)
             s->c[i].fd = -1;
             continue;
         }
+        s->live++;
         client_read(s, i); /* a health check's request often came with the connection */
     }
 }
@@ -305,7 +309,7 @@ void sv_side_event(struct sv_side *s, uint32_t ix, uint32_t events)
 
 int sv_side_tick(struct sv_side *s, uint64_t now)
 {
-    if (!s)
+    if (!s || !s->live)
         return -1;
     uint64_t next = UINT64_MAX;
     for (int i = 0; i < SV_SIDE_CLIENTS; i++) {

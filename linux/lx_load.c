@@ -559,13 +559,13 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
             r->len > s->mmap_top - r->va || r->va >= s->mmap_top)
             why = "mmap free ranges";
     }
-    for (uint32_t i = 0; !why && i < LX_NEXEC; i++) {
+    if (!why && s->nexec > LX_NEXEC)
+        why = "executable ranges";
+    for (uint32_t i = 0; !why && i < s->nexec; i++) {
         const struct lx_range *r = &s->exec[i];
-        if (s->nexec > LX_NEXEC)
-            why = "executable ranges";
-        else if (i < s->nexec && (r->len < 7 || r->va + r->len < r->va ||
-                                  !((r->va >= l->image_lo && r->va + r->len <= l->image_hi) ||
-                                    (r->va >= ZG_LINUX_MMAP_VA && r->va + r->len <= area_end))))
+        if (r->len < 7 || r->va + r->len < r->va ||
+            !((r->va >= l->image_lo && r->va + r->len <= l->image_hi) ||
+              (r->va >= ZG_LINUX_MMAP_VA && r->va + r->len <= area_end)))
             why = "executable ranges";
     }
     const struct lx_fv_hdr *fv = NULL;

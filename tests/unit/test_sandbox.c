@@ -64,6 +64,20 @@ static struct zg_sandbox_note *shared_note(void)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* Forks a child that enters the sandbox (noting in note, or on its
+ * standard error when note is NULL) and returns 0 in it; the child's pid in
+ * the parent. A child that cannot enter exits 3. */
+static pid_t fork_sandboxed(struct zg_sandbox_note *note)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char why[200];
+        if (zg_sandbox_enter(NULL, note, why, sizeof(why)) < 0)
+            _exit(3);
+    }
+    return pid;
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 #define NO_FILTER "the sanitizer build loads no seccomp filter (monitor/sandbox.c)"
 #endif
@@ -97,12 +111,9 @@ ZT_TEST(stopped_call_is_noted)
 #endif
     struct zg_sandbox_note *note = shared_note();
     ZT_TRUE(note != NULL);
-    pid_t pid = fork();
+    pid_t pid = fork_sandboxed(note);
     ZT_TRUE(pid >= 0);
     if (pid == 0) {
-        char why[200];
-        if (zg_sandbox_enter(NULL, note, why, sizeof(why)) < 0)
-            _exit(3);
         syscall(SYS_openat, AT_FDCWD, "/etc/hostname", 0);
         _exit(0);
     }
@@ -156,14 +167,10 @@ ZT_TEST(abort_still_aborts)
 #endif
     struct zg_sandbox_note *note = shared_note();
     ZT_TRUE(note != NULL);
-    pid_t pid = fork();
+    pid_t pid = fork_sandboxed(note);
     ZT_TRUE(pid >= 0);
-    if (pid == 0) {
-        char why[200];
-        if (zg_sandbox_enter(NULL, note, why, sizeof(why)) < 0)
-            _exit(3);
+    if (pid == 0)
         abort();
-    }
     int st;
     ZT_EQ(waitpid(pid, &st, 0), pid);
     ZT_TRUE(WIFSIGNALED(st));

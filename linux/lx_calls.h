@@ -79,7 +79,7 @@ CALL(dup, lx_sys_dup, FULL, "",
 CALL(dup2, lx_sys_dup2, FULL, "",
      "")
 CALL(nanosleep, lx_sys_nanosleep, FULL, "",
-     "sleeps on the host, within the deadline")
+     "a wait with a time (the scheduler), within the deadline")
 CALL(alarm, lx_sys_zero, PARTIAL, "always",
      "in the guest: accepted; no SIGALRM is delivered")
 CALL(getpid, lx_sys_getpid, FULL, "always",

@@ -30,13 +30,15 @@ const char *lx_fv_path(struct zg_instance *in, const struct lx_fv_ent *e);
 const uint8_t *lx_fv_data(struct zg_instance *in, const struct lx_fv_ent *e);
 int lx_fv_find(struct zg_instance *in, const char *path);
 
-/* ---- Descriptors: struct zg_linux_fd (linux_abi.h) ------------------------- */
-/* zg_linux_fd.sock for ZG_LINUX_FD_SOCK */
+/* ---- Descriptors and open files: struct zg_linux_fd, zg_linux_file (linux_abi.h) ---- */
+/* zg_linux_file.sock for ZG_LINUX_FD_SOCK */
 #define LX_SOCK_BOUND     0x1u
 #define LX_SOCK_LISTENING 0x2u
 #define LX_SOCK_INET6     0x4u
 
-#define LX_NFD      256
+#define LX_NFD      ZG_LINUX_NFD
+#define LX_NFILE    ZG_LINUX_NFILE
+#define LX_NTHREAD  ZG_LINUX_NTHREAD
 #define LX_NCPU     8   /* CPUID words a template records: see lx_cpu_read */
 #define LX_NRANGES  128 /* free ranges of the mmap area */
 #define LX_NSYSCALL 512 /* system-call numbers the table covers */
@@ -67,6 +69,26 @@ struct lx_site {
 #define LX_NLEARNED 128
 #define LX_NEXEC    32 /* ranges of executable code the loader mapped (lx_patch.c) */
 
+/* What a call that would block waits for (lx_sched.c): a host descriptor
+ * to become readable or writable, and a time. The scheduler waits for the
+ * first of them or the instance's deadline, then serves the call again. */
+struct lx_wait {
+    int32_t host_fd; /* -1: none */
+    int16_t events;  /* POLLIN, POLLOUT */
+    int16_t pad;
+    uint64_t until; /* CLOCK_MONOTONIC ns at which the wait ends (0: none) */
+};
+
+/* A thread of the instance (docs/abi.md "Threads, signals, a sparse address
+ * space"): the monitor's half of its record (its signal state is the
+ * runtime's: zg_linux_shared.thread). One thread so far. */
+struct lx_thread {
+    uint32_t tid; /* gettid: the main thread's is 1 */
+    uint32_t pad;
+    uint64_t fs_base, gs_base;
+    uint64_t clear_tid; /* set_tid_address */
+};
+
 /* The O_* status flags a descriptor keeps, as Linux does (F_GETFL shows
  * them): the access mode, O_APPEND, O_NONBLOCK, O_DSYNC, O_ASYNC, O_DIRECT,
  * O_LARGEFILE, O_DIRECTORY, O_NOFOLLOW, O_NOATIME, O_SYNC, O_PATH (x86-64
@@ -87,9 +109,10 @@ struct lx_state {
     uint32_t accepted; /* the server model: the connection was handed to the program */
     uint32_t pad;
     struct lx_range free[LX_NRANGES];
-    struct zg_linux_fd fd[LX_NFD];
-    uint64_t fs_base, gs_base;
-    uint64_t clear_tid;                /* set_tid_address */
+    struct zg_linux_fd fd[LX_NFD];       /* descriptors, naming ... */
+    struct zg_linux_file file[LX_NFILE]; /* ... open files (lx_file.c) */
+    uint32_t cur, nthread;               /* the running thread; how many there are */
+    struct lx_thread thread[LX_NTHREAD];
     struct lx_epoll epoll[LX_NEPOLL];  /* epoll instances (sys_poll.c) */
     uint64_t logged[LX_NSYSCALL / 64]; /* unknown calls already logged */
     uint64_t calls;                    /* system calls served */
@@ -150,7 +173,22 @@ struct lx_call {
     uint64_t a[6];
     struct zg_run_result *res;
     int stop;
+    uint64_t started;    /* CLOCK_MONOTONIC ns when the call was first served: a call
+                          * served again after a wait keeps its first time, so its
+                          * timeouts count from it */
+    struct lx_wait wait; /* what a call that returns LX_BLOCK waits for */
 };
+
+/* A handler's "would block" (never a Linux errno: those are -1..-4095):
+ * c->wait says what for; the scheduler (lx_sched.c) waits, then serves the
+ * call again from the start, unless the file is O_NONBLOCK (then -EAGAIN is
+ * the handler's own answer). */
+#define LX_BLOCK (-100000)
+
+/* Serves the call with fn, waiting (and serving it again) while it would
+ * block: its result, or LX_BLOCK if the instance's deadline passed while it
+ * waited (in->expired: the run loop ends the instance; lx_sched.c). */
+int64_t lx_sched_serve(struct lx_call *c, int64_t (*fn)(struct lx_call *c));
 
 typedef int64_t (*lx_handler)(struct lx_call *c);
 
@@ -179,11 +217,73 @@ const char *lx_name(unsigned nr);
 /* The table as Markdown (the persona's describe hook). */
 void lx_describe(int fd);
 
-/* Descriptors (sys_fs.c) and names (sys_path.c), shared between them. */
+/* ---- The open-file table and the kinds (lx_file.c) ------------------------------
+ * Every kind of open file has one ops table: what it does for read, write,
+ * readiness, what the host must watch while a call waits for it, seek,
+ * release (its last descriptor closed) and the check of a template's entry.
+ * A missing op means the kind's default, said at each field. */
 struct stat;
-struct zg_linux_fd *lx_fd_get(struct lx_state *lx, uint64_t fd);
+struct lxv;
+struct lx_fops {
+    const char *name;
+    unsigned flags;
+#define LX_FOP_SEEK   0x1u /* has a position: pread, lseek (else ESPIPE) */
+#define LX_FOP_NOPOLL 0x2u /* epoll refuses it (EPERM), as regular files and directories */
+    /* read: len > 0 bytes into buf from *pos (the file's position, or
+     * pread's), moving *pos; -EAGAIN when nothing is there yet (the caller
+     * blocks, or answers EAGAIN for O_NONBLOCK). NULL: -EINVAL. */
+    int64_t (*read)(struct lx_call *c, struct zg_linux_file *f, uint8_t *buf, uint64_t len,
+                    uint64_t *pos);
+    /* write: len > 0 bytes. NULL: -EINVAL. */
+    int64_t (*write)(struct lx_call *c, struct zg_linux_file *f, const uint8_t *buf, uint64_t len);
+    /* ready: which of POLLIN, POLLOUT, POLLHUP hold now, never waiting.
+     * NULL: POLLIN | POLLOUT (never anything to wait for). */
+    unsigned (*ready)(struct lx_call *c, const struct zg_linux_file *f);
+    /* watch: the host descriptor and events whose change may change
+     * ready(); -1: none. NULL: none. */
+    int (*watch)(struct lx_call *c, const struct zg_linux_file *f, short *events);
+    /* size: the end a SEEK_END counts from (LX_FOP_SEEK kinds); -errno */
+    int64_t (*size)(struct lx_call *c, const struct zg_linux_file *f);
+    /* release: the last descriptor of the file is gone. NULL: nothing. */
+    void (*release)(struct lx_state *lx, struct zg_linux_file *f);
+    /* check: a template's (or the runtime's) entry of this kind is one zerg
+     * can have made (fields in bounds, references valid). NULL: any. */
+    int (*check)(const struct lx_state *lx, const struct zg_linux_file *f, const struct lxv *v);
+};
+/* The ops of kind k (k <= ZG_LINUX_FD_KIND_MAX; FREE has none: NULL). */
+const struct lx_fops *lx_fops_of(unsigned kind);
+
+/* The open file of descriptor fd, or NULL if fd is not open. */
+struct zg_linux_file *lx_fd_get(struct lx_state *lx, uint64_t fd);
+/* The lowest free descriptor from `from` on, or -EMFILE. */
 int lx_fd_alloc(struct lx_state *lx, uint64_t from);
-void lx_stat_of_fd(struct zg_instance *in, const struct zg_linux_fd *f, struct stat *st);
+/* A new open file (a copy of *f) behind a new descriptor (the lowest free
+ * one): the descriptor, or -EMFILE / -ENFILE. */
+int64_t lx_fd_install(struct lx_state *lx, const struct zg_linux_file *f, int cloexec);
+/* Descriptor `to` names the open file of `from` (to's old file closed
+ * first, as dup2 does). `to` or -EBADF. */
+int64_t lx_fd_dup(struct lx_state *lx, uint64_t from, uint64_t to, int cloexec);
+/* The one close: the descriptor is freed, its epoll registrations go, and
+ * its open file is released when no other descriptor names it. 0 or -EBADF. */
+int lx_fd_close(struct lx_state *lx, uint64_t fd);
+/* Descriptors naming open file i. */
+unsigned lx_file_refs(const struct lx_state *lx, unsigned i);
+/* Is open file f one zerg can have made: a kind, status flags Linux keeps
+ * (LX_O_KEPT) with a real access mode, and its kind's check? */
+int lx_file_sound(const struct lx_state *lx, const struct zg_linux_file *f, const struct lxv *v);
+/* The tables are sound: every descriptor names a file that is in use and
+ * passes its kind's check, every file in use is named. 1 or 0, and `why`. */
+int lx_files_ok(const struct lx_state *lx, const struct lxv *v, const char **why);
+
+/* Reads and writes through the kinds' ops, with the access-mode checks,
+ * guest-pointer checks and blocking (LX_BLOCK) done once (sys_fs.c). off:
+ * pread's offset, or UINT64_MAX for the file's position. */
+int64_t lx_read(struct lx_call *c, struct zg_linux_file *f, uint64_t va, uint64_t len,
+                uint64_t off);
+int64_t lx_write(struct lx_call *c, struct zg_linux_file *f, uint64_t va, uint64_t len);
+
+/* Names (sys_path.c). */
+void lx_stat_of_fd(struct zg_instance *in, const struct zg_linux_file *f, struct stat *st);
 void lx_stat_of_ent(struct zg_instance *in, uint32_t i, struct stat *st);
 void lx_stat_of_dev(unsigned minor, struct stat *st); /* /dev/null, zero, (u)random */
 int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *out, size_t max);
@@ -268,7 +368,7 @@ int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l);
 /* The state's version, and with it the guest-side runtime's contract (the
  * shared page, linux_abi.h): a template carries the runtime it was made with
  * in its memory, so a change to either bumps this. */
-#define LX_STATE_VERSION 6 /* 6: executable ranges (lx_state.exec); the runtime's ENOTDIR */
+#define LX_STATE_VERSION 7 /* 7: open files apart from descriptors; thread records */
 int lx_save(struct zg_instance *in, void **buf, size_t *len);
 int lx_load(struct zg_instance *in, const void *buf, size_t len);
 

@@ -568,23 +568,16 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
               (r->va >= ZG_LINUX_MMAP_VA && r->va + r->len <= area_end)))
             why = "executable ranges";
     }
-    const struct lx_fv_hdr *fv = NULL;
-    if (!why && l->fv_size) {
-        void *old = in->pdata; /* lx_fv reads the layout from the instance's state */
-        in->pdata = s;
-        fv = lx_fv(in);
-        in->pdata = old;
-        if (!fv)
-            why = "file view";
-    }
-    for (unsigned i = 0; !why && i < LX_NFD; i++) {
-        const struct zg_linux_fd *f = &s->fd[i];
-        if (f->kind > ZG_LINUX_FD_KIND_MAX ||
-            ((f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR) &&
-             (!fv || f->ent >= fv->nent)) ||
-            (f->kind == ZG_LINUX_FD_EPOLL && (f->ent >= LX_NEPOLL || !s->epoll[f->ent].used)))
-            why = "descriptor table";
-    }
+    void *prev = in->pdata; /* lx_view_of reads the layout from the instance's state */
+    in->pdata = s;
+    struct lxv v = lx_view_of(in);
+    in->pdata = prev;
+    if (!why && l->fv_size && !lxv_hdr(&v))
+        why = "file view";
+    if (!why) /* every descriptor and open file, by its kind's check (lx_file.c) */
+        (void)lx_files_ok(s, &v, &why);
+    if (!why && (s->nthread != 1 || s->cur >= s->nthread || s->thread[0].tid != 1))
+        why = "threads";
     for (unsigned e = 0; !why && e < LX_NEPOLL; e++)
         for (unsigned i = 0; s->epoll[e].used && i < LX_NEPOLLFD; i++)
             if (s->epoll[e].reg[i].fd < -1 || s->epoll[e].reg[i].fd >= LX_NFD)
@@ -772,9 +765,16 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     st.msrs[ZG_MSR_SFMASK] = 0; /* the entry keeps IOPL, and restores RFLAGS itself */
 
     /* Descriptors 0, 1, 2: the request, the response, the console. */
-    lx->fd[0] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_STDIN, .flags = 0 /* O_RDONLY */};
-    lx->fd[1] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_STDOUT, .flags = 1 /* O_WRONLY */};
-    lx->fd[2] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_CONSOLE, .flags = 1};
+    static const struct zg_linux_file stdio[3] = {
+        {.kind = ZG_LINUX_FD_STDIN, .flags = 0 /* O_RDONLY */},
+        {.kind = ZG_LINUX_FD_STDOUT, .flags = 1 /* O_WRONLY */},
+        {.kind = ZG_LINUX_FD_CONSOLE, .flags = 1},
+    };
+    for (unsigned i = 0; i < 3; i++)
+        (void)lx_fd_install(lx, &stdio[i], 0); /* descriptors 0, 1, 2 of an empty table */
+    lx->nthread = 1;
+    lx->cur = 0;
+    lx->thread[0].tid = 1;
 
     uint64_t rsp;
     rc = build_stack(in, lx, &im, &rsp);

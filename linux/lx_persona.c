@@ -153,13 +153,17 @@ void lx_publish(struct zg_instance *in)
     sh->epoll_used = 0;
     for (unsigned e = 0; e < LX_NEPOLL; e++)
         sh->epoll_used |= lx->epoll[e].used != 0;
-    /* The descriptor table and the working directory, as the monitor has them
-     * (written only when they differ: a page written is a page a pooled
-     * reset copies back). */
+    /* The descriptor and open-file tables and the working directory, as the
+     * monitor has them (written only when they differ: a page written is a
+     * page a pooled reset copies back). */
     const void *g = zg_guest_ptr(in, ZG_LINUX_FDS_GPA, sizeof(lx->fd));
+    const void *gf = zg_guest_ptr(in, ZG_LINUX_FILES_GPA, sizeof(lx->file));
     const void *cwd = zg_guest_ptr(in, ZG_LINUX_CWD_GPA, ZG_LINUX_CWD_SIZE);
     if (g && memcmp(g, lx->fd, sizeof(lx->fd)))
         memcpy(zg_guest_wptr(in, ZG_LINUX_FDS_GPA, sizeof(lx->fd)), lx->fd, sizeof(lx->fd));
+    if (gf && memcmp(gf, lx->file, sizeof(lx->file)))
+        memcpy(zg_guest_wptr(in, ZG_LINUX_FILES_GPA, sizeof(lx->file)), lx->file, sizeof(lx->file));
+    sh->cur = lx->cur;
     if (cwd && memcmp(cwd, lx->cwd, ZG_LINUX_CWD_SIZE))
         memcpy(zg_guest_wptr(in, ZG_LINUX_CWD_GPA, ZG_LINUX_CWD_SIZE), lx->cwd, ZG_LINUX_CWD_SIZE);
     sh->fds_changed = 0;
@@ -189,66 +193,61 @@ void lx_flush(struct zg_instance *in)
         lx_of(in)->out_lost = 1; /* the client went away: later writes get EPIPE */
 }
 
-/* Are the position and flags of a descriptor the runtime made ones it can
- * make? Flags: only those Linux keeps (LX_O_KEPT), a real access mode, and
- * for the read-only view O_RDONLY. Position: a file's at most INT64_MAX
- * (Linux's loff_t; lseek goes no further), a directory's at most its last
- * entry plus the two of "." and ".." (getdents64's count), a device's 0. */
-static int fd_fields_ok(const struct zg_linux_fd *n, const struct lxv *v)
+/* Is this the monitor's own open file, which the runtime may not change? */
+static int monitors(const struct zg_linux_file *f)
 {
-    uint32_t mode = n->flags & 3u;
-    if ((n->flags & ~LX_O_KEPT) || mode == 3u)
-        return 0;
-    if (n->kind == ZG_LINUX_FD_FILE)
-        return mode == 0 && n->pos <= (uint64_t)INT64_MAX;
-    if (n->kind == ZG_LINUX_FD_DIR) {
-        const struct lx_fv_hdr *h = lxv_hdr(v);
-        return mode == 0 && h && n->pos <= 2ull + h->nent;
-    }
-    return n->pos == 0;
+    return f->kind != ZG_LINUX_FD_FREE && !zg_linux_fd_runtime(f->kind);
 }
 
 /* At an exit: the runtime may have opened or closed files and directories
  * of the view and devices, or moved their positions, in the guest's copy of
- * the descriptor table. Those entries are taken back, each checked against
- * the view or the devices, their positions and flags bounded
- * (fd_fields_ok); nothing else of the guest's copy is believed. An entry
- * that fails a check is ignored: the monitor keeps its own. */
+ * the descriptor and open-file tables. Those entries are taken back, each
+ * file checked by its kind (lx_file_sound: an entry of the view of that
+ * type, a device's minor, positions and flags it can make); the monitor's
+ * own kinds and any entry that fails a check keep the monitor's copy; then
+ * a descriptor naming a file no longer in use is closed and a file no
+ * descriptor names is freed. Nothing else of the guest's copy is believed. */
 static void import_fds(struct zg_instance *in, struct lx_state *lx)
 {
     const struct zg_linux_shared *sh = zg_guest_ptr(in, ZG_LINUX_SHARED_GPA, sizeof(*sh));
-    const struct zg_linux_fd *g = zg_guest_ptr(in, ZG_LINUX_FDS_GPA, sizeof(lx->fd));
-    if (!sh || !g || !sh->fds_changed)
+    const struct zg_linux_fd *gd = zg_guest_ptr(in, ZG_LINUX_FDS_GPA, sizeof(lx->fd));
+    const struct zg_linux_file *gf = zg_guest_ptr(in, ZG_LINUX_FILES_GPA, sizeof(lx->file));
+    if (!sh || !gd || !gf || !sh->fds_changed)
         return;
     struct lxv v = lx_view_of(in);
-    for (unsigned i = 0; i < LX_NFD; i++) {
-        struct zg_linux_fd *m = &lx->fd[i], n = g[i];
-        if (m->kind != ZG_LINUX_FD_FREE && !zg_linux_fd_runtime(m->kind))
-            continue; /* the monitor's own */
+    for (unsigned i = 0; i < LX_NFILE; i++) {
+        struct zg_linux_file *m = &lx->file[i], n = gf[i];
+        if (monitors(m))
+            continue;
         if (n.kind == ZG_LINUX_FD_FREE) {
-            if (m->kind != ZG_LINUX_FD_FREE) {
-                memset(m, 0, sizeof(*m));
-                lx_epoll_forget(lx, (int)i);
-            }
+            *m = (struct zg_linux_file){0};
             continue;
         }
-        if (n.kind == ZG_LINUX_FD_FILE || n.kind == ZG_LINUX_FD_DIR) {
-            const struct lx_fv_ent *e = lxv_ent(&v, n.ent);
-            unsigned want = n.kind == ZG_LINUX_FD_FILE ? LXV_S_IFREG : LXV_S_IFDIR;
-            if (!e || (e->mode & LXV_S_IFMT) != want)
-                continue; /* not a view entry of that type: ignored */
-        } else {
-            int d = lxv_dev_of_minor(n.ent);
-            if (!zg_linux_fd_device(n.kind) || d < 0 || lxv_devices[d].kind != n.kind)
-                continue; /* not something the runtime may make: ignored */
-        }
-        if (!fd_fields_ok(&n, &v))
-            continue; /* a position or flags the runtime cannot make: ignored */
         n.port = 0;
         n.sock = 0;
-        n.cloexec = n.cloexec != 0;
-        *m = n;
+        if (zg_linux_fd_runtime(n.kind) && lx_file_sound(lx, &n, &v))
+            *m = n;
     }
+    for (unsigned d = 0; d < LX_NFD; d++) {
+        struct zg_linux_fd *m = &lx->fd[d], n = gd[d];
+        if (m->file && m->file <= LX_NFILE && monitors(&lx->file[m->file - 1]))
+            continue;
+        if (!n.file) {
+            if (m->file)
+                lx_epoll_forget(lx, (int)d);
+            *m = (struct zg_linux_fd){0};
+        } else if (n.file <= LX_NFILE && zg_linux_fd_runtime(lx->file[n.file - 1].kind)) {
+            *m = (struct zg_linux_fd){.file = n.file, .cloexec = n.cloexec != 0};
+        }
+    }
+    for (unsigned d = 0; d < LX_NFD; d++) /* a descriptor of a file gone: closed */
+        if (lx->fd[d].file && !lx_fd_get(lx, d)) {
+            lx->fd[d] = (struct zg_linux_fd){0};
+            lx_epoll_forget(lx, (int)d);
+        }
+    for (unsigned i = 0; i < LX_NFILE; i++) /* a file nobody names: freed */
+        if (lx->file[i].kind != ZG_LINUX_FD_FREE && !monitors(&lx->file[i]) && !lx_file_refs(lx, i))
+            lx->file[i] = (struct zg_linux_file){0};
 }
 
 /* At an exit: the heap's end as the runtime moved it (brk is served in the
@@ -349,9 +348,10 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
      * model), its first wait for a connection (server model: accept, or poll
      * on its listening socket), or its opening of ZG_LINUX_READY_PATH (a
      * program that wants to choose). */
+    const struct zg_linux_file *fd0 = lx_fd_get(lx, 0);
     if ((in->cfg.flags & ZG_INST_STOP_AT_READY) &&
-        (((nr == 0 || nr == 19) /* read, readv */ && c.a[0] == 0 &&
-          lx->fd[0].kind == ZG_LINUX_FD_STDIN) ||
+        (((nr == 0 || nr == 19) /* read, readv */ && c.a[0] == 0 && fd0 &&
+          fd0->kind == ZG_LINUX_FD_STDIN) ||
          lx_is_ready_open(&c) || lx_is_first_wait(&c))) {
         in->cfg.flags &= ~ZG_INST_STOP_AT_READY;
         in->ready_gpa = ZG_LINUX_FRAME_GPA;
@@ -364,7 +364,9 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
     const struct lx_row *r = row_of(nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL);
     int64_t ret;
     if (r) {
-        ret = r->fn(&c);
+        ret = lx_sched_serve(&c, r->fn);
+        if (ret == LX_BLOCK) /* the deadline passed while it waited: the run loop ends it */
+            return c.stop ? ZG_HC_STOP : ZG_HC_CONTINUE;
     } else {
         if (lx_first_time(lx, nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL))
             lx_log(in, "zerg: linux: system call %s (%llu) is not supported: ENOSYS",

@@ -287,7 +287,7 @@ int lxv_dev_of_minor(unsigned minor)
     return -1;
 }
 
-void lxv_stat_of_fd(const struct lxv *v, const struct zg_linux_fd *f, uint32_t uid, uint32_t gid,
+void lxv_stat_of_fd(const struct lxv *v, const struct zg_linux_file *f, uint32_t uid, uint32_t gid,
                     struct lxv_stat *st)
 {
     switch (f->kind) {

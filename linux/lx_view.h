@@ -115,11 +115,11 @@ _Static_assert(sizeof(struct lxv_stat) == 144, "struct stat on x86-64");
 /* The stat of a node. */
 void lxv_stat_of(const struct lxv *v, const struct lxv_node *n, struct lxv_stat *st);
 
-/* The stat of an open descriptor (struct zg_linux_fd) of any kind: a file or
+/* The stat of an open file (struct zg_linux_file) of any kind: a file or
  * directory of the view, a device, a stream (a pipe to the program), a
  * socket; uid and gid are the ids the program sees. */
-struct zg_linux_fd;
-void lxv_stat_of_fd(const struct lxv *v, const struct zg_linux_fd *f, uint32_t uid, uint32_t gid,
+struct zg_linux_file;
+void lxv_stat_of_fd(const struct lxv *v, const struct zg_linux_file *f, uint32_t uid, uint32_t gid,
                     struct lxv_stat *st);
 
 /* The device of a minor number (an index into lxv_devices), or -1. */

@@ -1,6 +1,9 @@
-/* Linux personality: descriptors. fd 0 reads the request stream, fd 1
- * writes the response, fd 2 is zerg's console; the rest are /dev files and
- * the files and directories of the view (sys_path.c opens them). */
+/* Linux personality: the calls on descriptors (read, write and their
+ * variants, close, dup, fcntl, lseek, sendfile, getdents64, fstat), through
+ * the open files' kinds (lx_file.c). fd 0 reads the request stream, fd 1
+ * writes the response, fd 2 is zerg's console; sys_path.c opens /dev files
+ * and the view's files and directories, sys_net.c sockets, sys_poll.c
+ * epoll instances. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,19 +17,6 @@
 
 #define IOV_MAX_LX 1024
 
-struct zg_linux_fd *lx_fd_get(struct lx_state *lx, uint64_t fd)
-{
-    return fd < LX_NFD && lx->fd[fd].kind != ZG_LINUX_FD_FREE ? &lx->fd[fd] : NULL;
-}
-
-int lx_fd_alloc(struct lx_state *lx, uint64_t from)
-{
-    for (uint64_t i = from; i < LX_NFD; i++)
-        if (lx->fd[i].kind == ZG_LINUX_FD_FREE)
-            return (int)i;
-    return -EMFILE;
-}
-
 /* Records the program's [va, va+len) as written by the host. */
 static void umark(struct zg_instance *in, uint64_t va, uint64_t len)
 {
@@ -34,11 +24,30 @@ static void umark(struct zg_instance *in, uint64_t va, uint64_t len)
         (void)lx_uwptr(in, va, len);
 }
 
-/* ---- Reading and writing ------------------------------------------------------ */
-/* Reads from f at its position, or at `off` (pread; UINT64_MAX: none). */
-static int64_t do_read(struct lx_call *c, struct zg_linux_fd *f, uint64_t va, uint64_t len,
-                       uint64_t off)
+/* A read or write that found nothing to do yet: the caller's answer is
+ * EAGAIN for an O_NONBLOCK file, else it blocks on what the kind watches. */
+static int64_t would_block(struct lx_call *c, const struct lx_fops *ops,
+                           const struct zg_linux_file *f)
 {
+    if (f->flags & O_NONBLOCK)
+        return -EAGAIN;
+    short ev = 0;
+    int fd = ops->watch ? ops->watch(c, f, &ev) : -1;
+    if (fd < 0)
+        return -EAGAIN; /* nothing could ever change it: never block forever */
+    c->wait.host_fd = fd;
+    c->wait.events = ev;
+    return LX_BLOCK;
+}
+
+/* ---- Reading and writing ------------------------------------------------------ */
+int64_t lx_read(struct lx_call *c, struct zg_linux_file *f, uint64_t va, uint64_t len, uint64_t off)
+{
+    const struct lx_fops *ops = lx_fops_of(f->kind);
+    if (!ops || (f->flags & O_ACCMODE) == O_WRONLY)
+        return -EBADF;
+    if (!ops->read)
+        return -EINVAL;
     if (!len)
         return 0;
     if (len > ZG_IO_MAX)
@@ -46,121 +55,77 @@ static int64_t do_read(struct lx_call *c, struct zg_linux_fd *f, uint64_t va, ui
     uint8_t *buf = lx_uptr(c->in, va, len);
     if (!buf)
         return -EFAULT;
-    int64_t n;
-    switch (f->kind) {
-    case ZG_LINUX_FD_STDIN:
-    case ZG_LINUX_FD_CONN:
-        n = zg_io_recv(c->in, buf, len);
-        break;
-    case ZG_LINUX_FD_SOCK:
-        return -ENOTCONN;
-    case ZG_LINUX_FD_NULL:
-        return (f->flags & O_ACCMODE) == O_WRONLY ? -EBADF : 0;
-    case ZG_LINUX_FD_ZERO:
-        if ((f->flags & O_ACCMODE) == O_WRONLY)
-            return -EBADF;
-        memset(buf, 0, len);
-        n = (int64_t)len;
-        break;
-    case ZG_LINUX_FD_RANDOM:
-        if ((f->flags & O_ACCMODE) == O_WRONLY)
-            return -EBADF;
-        n = zg_fill_random(buf, len) < 0 ? -EIO : (int64_t)len;
-        break;
-    case ZG_LINUX_FD_FILE: {
-        const struct lx_fv_ent *e = lx_fv_ent(c->in, f->ent);
-        const uint8_t *data = e ? lx_fv_data(c->in, e) : NULL;
-        if (!data)
-            return -EIO;
-        uint64_t pos = off == UINT64_MAX ? f->pos : off;
-        n = pos >= e->size ? 0 : (int64_t)(len < e->size - pos ? len : e->size - pos);
-        memcpy(buf, data + pos, (size_t)n);
-        if (off == UINT64_MAX)
-            f->pos = pos + (uint64_t)n;
-        break;
-    }
-    case ZG_LINUX_FD_DIR:
-        return -EISDIR;
-    default:
-        return -EBADF; /* opened for writing */
-    }
+    uint64_t at = off == UINT64_MAX ? f->pos : off;
+    int64_t n = ops->read(c, f, buf, len, &at);
+    if (n == -EAGAIN)
+        return would_block(c, ops, f);
     if (n > 0)
         umark(c->in, va, (uint64_t)n);
+    if (n >= 0 && off == UINT64_MAX && (ops->flags & LX_FOP_SEEK))
+        f->pos = at;
     return n;
 }
 
-static int64_t do_write(struct lx_call *c, struct zg_linux_fd *f, uint64_t va, uint64_t len)
+int64_t lx_write(struct lx_call *c, struct zg_linux_file *f, uint64_t va, uint64_t len)
 {
+    const struct lx_fops *ops = lx_fops_of(f->kind);
+    if (!ops || (f->flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    if (!ops->write)
+        return -EINVAL;
     if (!len)
         return 0;
-    if (f->kind == ZG_LINUX_FD_NULL || f->kind == ZG_LINUX_FD_ZERO || f->kind == ZG_LINUX_FD_RANDOM)
-        return (f->flags & O_ACCMODE) == O_RDONLY
-                   ? -EBADF
-                   : (int64_t)len; /* the bytes are never looked at */
-    if (f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR)
-        return -EBADF; /* the view is read-only: opened for reading only */
     if (len > ZG_IO_MAX)
         len = ZG_IO_MAX;
     const uint8_t *buf = lx_uptr(c->in, va, len);
     if (!buf)
         return -EFAULT;
-    struct zg_instance *in = c->in;
-    switch (f->kind) {
-    case ZG_LINUX_FD_STDOUT:
-    case ZG_LINUX_FD_CONN:
-        return zg_io_send(in, buf, len);
-    case ZG_LINUX_FD_SOCK:
-        return -ENOTCONN;
-    case ZG_LINUX_FD_CONSOLE:
-        return zg_console_write(in, buf, len);
-    default:
-        return -EBADF; /* opened for reading */
-    }
+    int64_t n = ops->write(c, f, buf, len);
+    return n == -EAGAIN ? would_block(c, ops, f) : n;
 }
 
 int64_t lx_sys_read(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
-    return f ? do_read(c, f, c->a[1], c->a[2], UINT64_MAX) : -EBADF;
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
+    return f ? lx_read(c, f, c->a[1], c->a[2], UINT64_MAX) : -EBADF;
 }
 
 int64_t lx_sys_write(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
-    return f ? do_write(c, f, c->a[1], c->a[2]) : -EBADF;
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
+    return f ? lx_write(c, f, c->a[1], c->a[2]) : -EBADF;
 }
 
-static int is_stream(const struct zg_linux_fd *f)
+static int seekable(const struct zg_linux_file *f)
 {
-    return f->kind == ZG_LINUX_FD_STDIN || f->kind == ZG_LINUX_FD_STDOUT ||
-           f->kind == ZG_LINUX_FD_CONSOLE || f->kind == ZG_LINUX_FD_SOCK ||
-           f->kind == ZG_LINUX_FD_CONN;
+    const struct lx_fops *ops = lx_fops_of(f->kind);
+    return ops && (ops->flags & LX_FOP_SEEK);
 }
 
 int64_t lx_sys_pread64(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
-    if (is_stream(f))
+    if (!seekable(f))
         return -ESPIPE;
-    return (int64_t)c->a[3] < 0 ? -EINVAL : do_read(c, f, c->a[1], c->a[2], c->a[3]);
+    return (int64_t)c->a[3] < 0 ? -EINVAL : lx_read(c, f, c->a[1], c->a[2], c->a[3]);
 }
 
 int64_t lx_sys_pwrite64(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
-    if (is_stream(f))
+    if (!seekable(f))
         return -ESPIPE;
-    return (int64_t)c->a[3] < 0 ? -EINVAL : do_write(c, f, c->a[1], c->a[2]);
+    return (int64_t)c->a[3] < 0 ? -EINVAL : lx_write(c, f, c->a[1], c->a[2]);
 }
 
 /* readv/writev: one iovec at a time; a short transfer ends the call. */
 int64_t lx_vec(struct lx_call *c, uint64_t fd, uint64_t iov_va, uint64_t cnt, int writing)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, fd);
+    struct zg_linux_file *f = lx_fd_get(c->lx, fd);
     if (!f)
         return -EBADF;
     if (cnt > IOV_MAX_LX)
@@ -177,14 +142,14 @@ int64_t lx_vec(struct lx_call *c, uint64_t fd, uint64_t iov_va, uint64_t cnt, in
         memcpy(&len, &iov[2 * i + 1], 8);
         if ((int64_t)len < 0)
             return total ? total : -EINVAL;
-        int64_t n = writing ? do_write(c, f, base, len) : do_read(c, f, base, len, UINT64_MAX);
+        int64_t n = writing ? lx_write(c, f, base, len) : lx_read(c, f, base, len, UINT64_MAX);
         if (n < 0)
             return total ? total : n;
         total += n;
         if ((uint64_t)n < len)
             break;
         /* From a stream, what is there: the next iovec would wait for more. */
-        if (!writing && n > 0 && is_stream(f))
+        if (!writing && n > 0 && !seekable(f))
             break;
     }
     return total;
@@ -202,31 +167,7 @@ int64_t lx_sys_writev(struct lx_call *c)
 
 int64_t lx_sys_close(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
-    if (!f)
-        return -EBADF;
-    if (f->kind == ZG_LINUX_FD_EPOLL) {
-        uint32_t e = f->ent, refs = 0;
-        for (unsigned i = 0; i < LX_NFD; i++)
-            refs += c->lx->fd[i].kind == ZG_LINUX_FD_EPOLL && c->lx->fd[i].ent == e;
-        if (refs == 1 && e < LX_NEPOLL)
-            c->lx->epoll[e].used = 0;
-    }
-    memset(f, 0, sizeof(*f));
-    lx_epoll_forget(c->lx, (int)c->a[0]);
-    return 0;
-}
-
-static int64_t dup_to(struct lx_state *lx, uint64_t old, uint64_t new, int cloexec)
-{
-    struct zg_linux_fd *f = lx_fd_get(lx, old);
-    if (!f)
-        return -EBADF;
-    if (new >= LX_NFD)
-        return -EBADF;
-    lx->fd[new] = *f;
-    lx->fd[new].cloexec = (uint8_t)cloexec;
-    return (int64_t) new;
+    return lx_fd_close(c->lx, c->a[0]);
 }
 
 int64_t lx_sys_dup(struct lx_call *c)
@@ -234,7 +175,7 @@ int64_t lx_sys_dup(struct lx_call *c)
     if (!lx_fd_get(c->lx, c->a[0]))
         return -EBADF;
     int fd = lx_fd_alloc(c->lx, 0);
-    return fd < 0 ? fd : dup_to(c->lx, c->a[0], (uint64_t)fd, 0);
+    return fd < 0 ? fd : lx_fd_dup(c->lx, c->a[0], (uint64_t)fd, 0);
 }
 
 int64_t lx_sys_dup2(struct lx_call *c)
@@ -243,7 +184,7 @@ int64_t lx_sys_dup2(struct lx_call *c)
         return -EBADF;
     if (c->a[0] == c->a[1])
         return (int64_t)c->a[1];
-    return dup_to(c->lx, c->a[0], c->a[1], 0);
+    return lx_fd_dup(c->lx, c->a[0], c->a[1], 0);
 }
 
 int64_t lx_sys_dup3(struct lx_call *c)
@@ -252,25 +193,26 @@ int64_t lx_sys_dup3(struct lx_call *c)
         return -EINVAL;
     if (c->a[0] == c->a[1])
         return -EINVAL;
-    return dup_to(c->lx, c->a[0], c->a[1], (c->a[2] & O_CLOEXEC) ? 1 : 0);
+    return lx_fd_dup(c->lx, c->a[0], c->a[1], (c->a[2] & O_CLOEXEC) ? 1 : 0);
 }
 
 int64_t lx_sys_fcntl(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
+    struct zg_linux_fd *d = &c->lx->fd[c->a[0]];
     switch (c->a[1]) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
         int fd = lx_fd_alloc(c->lx, c->a[2]);
         return fd < 0 ? (c->a[2] >= LX_NFD ? -EINVAL : fd)
-                      : dup_to(c->lx, c->a[0], (uint64_t)fd, c->a[1] == F_DUPFD_CLOEXEC);
+                      : lx_fd_dup(c->lx, c->a[0], (uint64_t)fd, c->a[1] == F_DUPFD_CLOEXEC);
     }
     case F_GETFD:
-        return f->cloexec ? FD_CLOEXEC : 0;
+        return d->cloexec ? FD_CLOEXEC : 0;
     case F_SETFD:
-        f->cloexec = (c->a[2] & FD_CLOEXEC) ? 1 : 0;
+        d->cloexec = (c->a[2] & FD_CLOEXEC) ? 1 : 0;
         return 0;
     case F_GETFL:
         return f->flags;
@@ -290,18 +232,19 @@ int64_t lx_sys_ioctl(struct lx_call *c)
 
 int64_t lx_sys_lseek(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     if (c->a[2] > 4)
         return -EINVAL;
-    if (is_stream(f))
+    const struct lx_fops *ops = lx_fops_of(f->kind);
+    if (!seekable(f) || !ops->size)
         return -ESPIPE;
-    if (f->kind != ZG_LINUX_FD_FILE && f->kind != ZG_LINUX_FD_DIR)
+    int64_t size = ops->size(c, f);
+    if (size < 0)
+        return size;
+    if (size == 0 && zg_linux_fd_device(f->kind))
         return 0; /* /dev files: always at 0 */
-    const struct lx_fv_ent *e = lx_fv_ent(c->in, f->ent);
-    if (!e)
-        return -EIO;
     int64_t off = (int64_t)c->a[1], base, to;
     switch (c->a[2]) {
     case SEEK_SET:
@@ -309,17 +252,17 @@ int64_t lx_sys_lseek(struct lx_call *c)
         break;
     case SEEK_CUR:
         if (f->pos > (uint64_t)INT64_MAX)
-            return -EINVAL; /* cannot be (import_fds bounds it): never computed with */
+            return -EINVAL; /* cannot be (the kinds' checks bound it): never computed with */
         base = (int64_t)f->pos;
         break;
     case SEEK_END:
-        base = (int64_t)e->size;
+        base = size;
         break;
     case SEEK_DATA:
     case SEEK_HOLE:
-        if (off < 0 || (uint64_t)off >= e->size)
+        if (off < 0 || off >= size)
             return -ENXIO;
-        return c->a[2] == SEEK_DATA ? off : (int64_t)e->size;
+        return c->a[2] == SEEK_DATA ? off : size;
     default:
         return -EINVAL;
     }
@@ -333,7 +276,7 @@ int64_t lx_sys_lseek(struct lx_call *c)
 
 int64_t lx_sys_sendfile(struct lx_call *c)
 {
-    struct zg_linux_fd *out = lx_fd_get(c->lx, c->a[0]), *in = lx_fd_get(c->lx, c->a[1]);
+    struct zg_linux_file *out = lx_fd_get(c->lx, c->a[0]), *in = lx_fd_get(c->lx, c->a[1]);
     if (!out || !in)
         return -EBADF;
     if (in->kind != ZG_LINUX_FD_FILE && in->kind != ZG_LINUX_FD_ZERO &&
@@ -368,23 +311,10 @@ int64_t lx_sys_sendfile(struct lx_call *c)
         src = data + pos;
         n = count < e->size - pos ? count : e->size - pos;
     }
-    int64_t w;
-    switch (out->kind) {
-    case ZG_LINUX_FD_STDOUT:
-    case ZG_LINUX_FD_CONN:
-        w = zg_io_send(c->in, src, n);
-        break;
-    case ZG_LINUX_FD_NULL:
-    case ZG_LINUX_FD_ZERO:
-    case ZG_LINUX_FD_RANDOM:
-        w = (int64_t)n;
-        break;
-    case ZG_LINUX_FD_CONSOLE:
-        w = zg_console_write(c->in, src, n);
-        break;
-    default:
+    const struct lx_fops *ops = lx_fops_of(out->kind);
+    if (!ops || !ops->write || (out->flags & O_ACCMODE) == O_RDONLY)
         return -EBADF; /* not open for writing (Linux: EBADF) */
-    }
+    int64_t w = ops->write(c, out, src, n);
     if (w <= 0)
         return w;
     if (in->kind == ZG_LINUX_FD_FILE) {
@@ -401,7 +331,7 @@ int64_t lx_sys_sendfile(struct lx_call *c)
 /* getdents64: the directory's entries after "." and "..", one per call slot. */
 int64_t lx_sys_getdents64(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     if (f->kind != ZG_LINUX_FD_DIR)
@@ -461,7 +391,7 @@ int64_t lx_sys_getdents64(struct lx_call *c)
 }
 
 /* ---- stat ------------------------------------------------------------------- */
-void lx_stat_of_fd(struct zg_instance *in, const struct zg_linux_fd *f, struct stat *st)
+void lx_stat_of_fd(struct zg_instance *in, const struct zg_linux_file *f, struct stat *st)
 {
     struct lxv v = lx_view_of(in); /* lx_view's: the guest-side runtime gives the same */
     struct lxv_stat s;
@@ -471,7 +401,7 @@ void lx_stat_of_fd(struct zg_instance *in, const struct zg_linux_fd *f, struct s
 
 int64_t lx_sys_fstat(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     struct stat st, *out = lx_uwptr(c->in, c->a[1], sizeof(st));

@@ -171,7 +171,7 @@ int64_t lx_sys_mmap(struct lx_call *c)
     if (!len || len > (1ull << 46) || (addr & (PAGE - 1)))
         return -EINVAL;
     len = PAGEUP(len);
-    const struct zg_linux_fd *file = NULL;
+    const struct zg_linux_file *file = NULL;
     uint64_t off = c->a[5];
     if (!(flags & MAP_ANONYMOUS)) {
         file = lx_fd_get(lx, c->a[4]);

@@ -18,9 +18,9 @@
 
 #define PEER_PORT 40000 /* the connection's peer, as the program sees it */
 
-static struct zg_linux_fd *sock_of(struct lx_call *c, uint64_t fd, int64_t *err)
+static struct zg_linux_file *sock_of(struct lx_call *c, uint64_t fd, int64_t *err)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, fd);
+    struct zg_linux_file *f = lx_fd_get(c->lx, fd);
     *err = !f                                                             ? -EBADF
            : (f->kind != ZG_LINUX_FD_SOCK && f->kind != ZG_LINUX_FD_CONN) ? -ENOTSOCK
                                                                           : 0;
@@ -38,21 +38,16 @@ int64_t lx_sys_socket(struct lx_call *c)
         return -EINVAL;
     if (c->a[2] != 0 && c->a[2] != IPPROTO_TCP)
         return -EPROTONOSUPPORT;
-    int fd = lx_fd_alloc(c->lx, 0);
-    if (fd < 0)
-        return fd;
-    c->lx->fd[fd] =
-        (struct zg_linux_fd){.kind = ZG_LINUX_FD_SOCK,
-                             .cloexec = (flags & SOCK_CLOEXEC) ? 1 : 0,
-                             .flags = O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0),
-                             .sock = domain == AF_INET6 ? LX_SOCK_INET6 : 0};
-    return fd;
+    struct zg_linux_file f = {.kind = ZG_LINUX_FD_SOCK,
+                              .flags = O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0),
+                              .sock = domain == AF_INET6 ? LX_SOCK_INET6 : 0};
+    return lx_fd_install(c->lx, &f, (flags & SOCK_CLOEXEC) != 0);
 }
 
 int64_t lx_sys_bind(struct lx_call *c)
 {
     int64_t err;
-    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_file *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
     if (f->kind != ZG_LINUX_FD_SOCK || (f->sock & LX_SOCK_BOUND))
@@ -77,7 +72,7 @@ int64_t lx_sys_bind(struct lx_call *c)
 int64_t lx_sys_listen(struct lx_call *c)
 {
     int64_t err;
-    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_file *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
     if (f->kind != ZG_LINUX_FD_SOCK)
@@ -133,14 +128,15 @@ int lx_is_first_wait(struct lx_call *c)
     if (c->lx->accepted)
         return 0;
     if (c->nr == __NR_accept || c->nr == __NR_accept4) {
-        const struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
+        const struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
         return f && f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING);
     }
-    if ((c->nr == __NR_epoll_wait || c->nr == __NR_epoll_pwait) && c->a[0] < LX_NFD &&
-        c->lx->fd[c->a[0]].kind == ZG_LINUX_FD_EPOLL && c->lx->fd[c->a[0]].ent < LX_NEPOLL) {
-        const struct lx_epoll *ep = &c->lx->epoll[c->lx->fd[c->a[0]].ent];
+    const struct zg_linux_file *e = lx_fd_get(c->lx, c->a[0]);
+    if ((c->nr == __NR_epoll_wait || c->nr == __NR_epoll_pwait) && e &&
+        e->kind == ZG_LINUX_FD_EPOLL && e->ent < LX_NEPOLL) {
+        const struct lx_epoll *ep = &c->lx->epoll[e->ent];
         for (unsigned i = 0; i < LX_NEPOLLFD; i++) {
-            const struct zg_linux_fd *f =
+            const struct zg_linux_file *f =
                 ep->reg[i].fd >= 0 ? lx_fd_get(c->lx, (uint64_t)ep->reg[i].fd) : NULL;
             if (f && f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING))
                 return 1;
@@ -150,7 +146,8 @@ int lx_is_first_wait(struct lx_call *c)
         uint64_t n = c->a[1];
         const struct pollfd *p = n && n <= 64 ? lx_uptr(c->in, c->a[0], n * sizeof(*p)) : NULL;
         for (uint64_t i = 0; p && i < n; i++) {
-            const struct zg_linux_fd *f = p[i].fd >= 0 ? lx_fd_get(c->lx, (uint64_t)p[i].fd) : NULL;
+            const struct zg_linux_file *f =
+                p[i].fd >= 0 ? lx_fd_get(c->lx, (uint64_t)p[i].fd) : NULL;
             if (f && f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING))
                 return 1;
         }
@@ -161,7 +158,7 @@ int lx_is_first_wait(struct lx_call *c)
 static int64_t do_accept(struct lx_call *c, uint64_t flags)
 {
     int64_t err;
-    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_file *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
     if (f->kind != ZG_LINUX_FD_SOCK || !(f->sock & LX_SOCK_LISTENING))
@@ -177,13 +174,11 @@ static int64_t do_accept(struct lx_call *c, uint64_t flags)
     if (rc < 0)
         return rc;
     c->lx->accepted = 1;
-    c->lx->fd[fd] =
-        (struct zg_linux_fd){.kind = ZG_LINUX_FD_CONN,
-                             .cloexec = (flags & SOCK_CLOEXEC) ? 1 : 0,
-                             .flags = O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0),
-                             .port = f->port,
-                             .sock = f->sock & LX_SOCK_INET6};
-    return fd;
+    struct zg_linux_file conn = {.kind = ZG_LINUX_FD_CONN,
+                                 .flags = O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0),
+                                 .port = f->port,
+                                 .sock = f->sock & LX_SOCK_INET6};
+    return lx_fd_install(c->lx, &conn, (flags & SOCK_CLOEXEC) != 0);
 }
 
 int64_t lx_sys_accept(struct lx_call *c)
@@ -205,14 +200,14 @@ int64_t lx_sys_connect(struct lx_call *c)
 int64_t lx_sys_getsockname(struct lx_call *c)
 {
     int64_t err;
-    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_file *f = sock_of(c, c->a[0], &err);
     return f ? put_addr(c, (f->sock & LX_SOCK_INET6) != 0, f->port, c->a[1], c->a[2]) : err;
 }
 
 int64_t lx_sys_getpeername(struct lx_call *c)
 {
     int64_t err;
-    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_file *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
     if (f->kind != ZG_LINUX_FD_CONN)
@@ -223,7 +218,7 @@ int64_t lx_sys_getpeername(struct lx_call *c)
 int64_t lx_sys_shutdown(struct lx_call *c)
 {
     int64_t err;
-    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_file *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
     if (c->a[1] > SHUT_RDWR)
@@ -269,14 +264,12 @@ int64_t lx_sys_getsockopt(struct lx_call *c)
 int64_t lx_sys_recvfrom(struct lx_call *c)
 {
     int64_t err;
-    struct zg_linux_fd *f = sock_of(c, c->a[0], &err);
+    struct zg_linux_file *f = sock_of(c, c->a[0], &err);
     if (!f)
         return err;
     if (c->a[3] & MSG_PEEK)
         return -EOPNOTSUPP;
-    struct lx_call r = *c;
-    r.nr = __NR_read;
-    int64_t n = lx_sys_read(&r);
+    int64_t n = lx_read(c, f, c->a[1], c->a[2], UINT64_MAX);
     if (n >= 0 && c->a[4] && f->kind == ZG_LINUX_FD_CONN) {
         int64_t rc = put_addr(c, (f->sock & LX_SOCK_INET6) != 0, PEER_PORT, c->a[4], c->a[5]);
         if (rc < 0)
@@ -288,11 +281,10 @@ int64_t lx_sys_recvfrom(struct lx_call *c)
 int64_t lx_sys_sendto(struct lx_call *c)
 {
     int64_t err;
-    if (!sock_of(c, c->a[0], &err))
+    struct zg_linux_file *f = sock_of(c, c->a[0], &err);
+    if (!f)
         return err;
-    struct lx_call w = *c;
-    w.nr = __NR_write;
-    return lx_sys_write(&w); /* the address, if any, is the connection's own */
+    return lx_write(c, f, c->a[1], c->a[2]); /* the address, if any, is the connection's own */
 }
 
 /* recvmsg/sendmsg: the iovec of a struct msghdr; no names, no control data. */

@@ -65,7 +65,7 @@ int lx_resolve(struct lx_call *c, int64_t dirfd, uint64_t va, int follow, char *
     const char *base = c->lx->cwd;
     char dirpath[PATH_MAX];
     if (raw[0] != '/' && dirfd != AT_FDCWD) {
-        struct zg_linux_fd *f = lx_fd_get(c->lx, (uint64_t)dirfd);
+        struct zg_linux_file *f = lx_fd_get(c->lx, (uint64_t)dirfd);
         if (!f)
             return -EBADF;
         if (f->kind != ZG_LINUX_FD_DIR)
@@ -107,7 +107,7 @@ static int stat_at(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t flags
     if (!*p0) {
         if (!(flags & AT_EMPTY_PATH))
             return -ENOENT;
-        struct zg_linux_fd *f = dirfd == AT_FDCWD ? NULL : lx_fd_get(c->lx, (uint64_t)dirfd);
+        struct zg_linux_file *f = dirfd == AT_FDCWD ? NULL : lx_fd_get(c->lx, (uint64_t)dirfd);
         if (dirfd == AT_FDCWD) {
             struct lxv_node n;
             if (lookup(c->in, c->lx->cwd, &n) < 0)
@@ -205,13 +205,8 @@ static int64_t do_open(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t f
 {
     char path[PATH_MAX];
     if (lx_is_ready_open(c)) { /* the template point is behind it: a /dev/null */
-        int fd = lx_fd_alloc(c->lx, 0);
-        if (fd >= 0)
-            c->lx->fd[fd] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_NULL,
-                                                 .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
-                                                 .flags = O_RDONLY,
-                                                 .ent = 3};
-        return fd;
+        struct zg_linux_file f = {.kind = ZG_LINUX_FD_NULL, .flags = O_RDONLY, .ent = 3};
+        return lx_fd_install(c->lx, &f, (flags & O_CLOEXEC) != 0);
     }
     int rc = lx_resolve(c, dirfd, va, !(flags & O_NOFOLLOW), path, sizeof(path));
     if (rc < 0)
@@ -225,8 +220,7 @@ static int64_t do_open(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t f
     int dir = is_dir(c->in, &n);
     if ((flags & O_DIRECTORY) && !dir)
         return -ENOTDIR;
-    struct zg_linux_fd f = {.cloexec = (flags & O_CLOEXEC) ? 1 : 0,
-                            .flags = (uint32_t)(flags & LX_O_KEPT)}; /* as Linux keeps them */
+    struct zg_linux_file f = {.flags = (uint32_t)(flags & LX_O_KEPT)}; /* as Linux keeps them */
     if (n.kind == LXV_N_DEV) {
         f.kind = (uint8_t)lxv_devices[n.idx].kind;
         f.ent = lxv_devices[n.idx].minor;
@@ -243,11 +237,7 @@ static int64_t do_open(struct lx_call *c, int64_t dirfd, uint64_t va, uint64_t f
         f.kind = dir ? ZG_LINUX_FD_DIR : ZG_LINUX_FD_FILE;
         f.ent = (uint32_t)n.idx;
     }
-    int fd = lx_fd_alloc(c->lx, 0);
-    if (fd < 0)
-        return fd;
-    c->lx->fd[fd] = f;
-    return fd;
+    return lx_fd_install(c->lx, &f, (flags & O_CLOEXEC) != 0);
 }
 
 int64_t lx_sys_open(struct lx_call *c)
@@ -372,7 +362,7 @@ int64_t lx_sys_chdir(struct lx_call *c)
 
 int64_t lx_sys_fchdir(struct lx_call *c)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, c->a[0]);
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
     if (!f)
         return -EBADF;
     if (f->kind != ZG_LINUX_FD_DIR)

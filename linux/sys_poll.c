@@ -1,10 +1,10 @@
-/* Linux personality: waiting for descriptors (poll, ppoll, select, pselect6).
- * Only the request stream (fd 0, or the accepted connection) and a listening
- * socket can be not ready: everything else zerg provides is always readable
- * or writable, so a wait is a host poll() on the request stream, bounded by
- * the call's timeout and the instance's deadline. A listening socket is
- * readable until its one connection is accepted; waiting on it once that
- * connection is closed ends the instance (there will be no other). */
+/* Linux personality: waiting for descriptors (poll, ppoll, select, pselect6,
+ * epoll). Each open file's kind says what it is ready for (lx_file.c) and
+ * what the host must watch for that to change; a wait with nothing ready
+ * says "would block" and the scheduler (lx_sched.c) waits, bounded by the
+ * call's timeout and the instance's deadline. A listening socket is readable
+ * until its one connection is accepted; waiting on it once that connection
+ * is closed ends the instance (there will be no other). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,109 +16,58 @@
 
 #define LX_POLL_MAX 1024
 
-/* What fd is ready for now, of `events` (POLLIN/POLLOUT), without waiting;
- * for the request stream, `timeout_ms` of waiting (-1 forever) are allowed.
- * Returns revents, or -1 for a bad descriptor (POLLNVAL). */
-static int ready_of(struct lx_call *c, const struct zg_linux_fd *f, int events, int timeout_ms)
-{
-    switch (f->kind) {
-    case ZG_LINUX_FD_SOCK: /* listening: a connection waits until it is accepted */
-        return (events & POLLIN) && (f->sock & LX_SOCK_LISTENING) && !c->lx->accepted &&
-                       c->in->cfg.in_fd >= 0
-                   ? POLLIN
-                   : 0;
-    case ZG_LINUX_FD_STDIN:
-    case ZG_LINUX_FD_CONN: {
-        if (!(events & POLLIN) || c->in->cfg.in_fd < 0)
-            return (events & POLLIN) ? POLLIN : 0; /* no stream: end of file at once */
-        struct pollfd p = {.fd = c->in->cfg.in_fd, .events = POLLIN};
-        int n = poll(&p, 1, timeout_ms);
-        if (n <= 0)
-            return 0;
-        return (p.revents & (POLLIN | POLLHUP | POLLERR)) ? POLLIN : 0;
-    }
-    case ZG_LINUX_FD_STDOUT:
-    case ZG_LINUX_FD_CONSOLE:
-        return events & POLLOUT;
-    default:
-        return events & (POLLIN | POLLOUT);
-    }
-}
-
-/* Milliseconds to wait at most now: the call's own timeout (ms, -1 none)
- * and the instance's deadline. */
-static int wait_ms(struct lx_call *c, int64_t timeout_ms)
-{
-    int64_t left = -1;
-    if (c->in->deadline_at) {
-        uint64_t now = zg_now_ns();
-        left = now >= c->in->deadline_at ? 0 : (int64_t)((c->in->deadline_at - now) / 1000000 + 1);
-    }
-    if (timeout_ms >= 0 && (left < 0 || timeout_ms < left))
-        left = timeout_ms;
-    return left > 60000 || left < 0 ? (left < 0 ? -1 : 60000) : (int)left;
-}
-
 /* Is the instance's connection still open in some descriptor? */
-static int conn_open(const struct lx_state *lx)
+static int conn_open(struct lx_state *lx)
 {
-    for (unsigned i = 0; i < LX_NFD; i++)
-        if (lx->fd[i].kind == ZG_LINUX_FD_CONN)
+    for (unsigned i = 0; i < LX_NFD; i++) {
+        const struct zg_linux_file *f = lx_fd_get(lx, i);
+        if (f && f->kind == ZG_LINUX_FD_CONN)
             return 1;
+    }
     return 0;
 }
 
-/* The core of all four calls: nfds (fd, events) pairs in, revents out. */
+/* The core of all four calls and of epoll_wait: n (fd, events) pairs in,
+ * revents out, never waiting. Nothing ready and time left: LX_BLOCK, with
+ * what the not-ready descriptors' kinds watch and the call's end in c->wait
+ * (lx_sched.c serves the call again when either comes). */
 static int64_t do_poll(struct lx_call *c, const int *fds, const short *ev, short *rev, uint64_t n,
                        int64_t timeout_ms)
 {
     if (timeout_ms > 86400000ll * 365)
         timeout_ms = -1; /* a year or more: forever (the deadline still bounds it) */
-    uint64_t t_end = timeout_ms >= 0 ? zg_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
-    int stdin_at = -1;
-    for (;;) {
-        int64_t ready = 0;
-        for (uint64_t i = 0; i < n; i++) {
-            rev[i] = 0;
-            if (fds[i] < 0)
-                continue;
-            const struct zg_linux_fd *f =
-                fds[i] < LX_NFD && c->lx->fd[fds[i]].kind ? &c->lx->fd[fds[i]] : NULL;
-            if (!f) {
-                rev[i] = POLLNVAL;
-                ready++;
-                continue;
-            }
-            if ((f->kind == ZG_LINUX_FD_STDIN || f->kind == ZG_LINUX_FD_CONN) && (ev[i] & POLLIN))
-                stdin_at = (int)i;
-            if (f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING) && c->lx->accepted &&
-                !conn_open(c->lx) && lx_conn_over(c))
-                return 0; /* waiting for a second connection: the instance is over */
-            int r = ready_of(c, f, ev[i], 0);
-            rev[i] = (short)r;
-            ready += r != 0;
+    int64_t ready = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        rev[i] = 0;
+        if (fds[i] < 0)
+            continue;
+        const struct zg_linux_file *f = lx_fd_get(c->lx, (uint64_t)fds[i]);
+        if (!f) {
+            rev[i] = POLLNVAL;
+            ready++;
+            continue;
         }
-        if (ready || timeout_ms == 0 || c->in->expired)
-            return ready;
-        int64_t left = -1;
-        if (timeout_ms > 0) {
-            uint64_t now = zg_now_ns();
-            if (now >= t_end)
-                return 0;
-            left = (int64_t)((t_end - now + 999999) / 1000000);
-        }
-        int w = wait_ms(c, left);
-        if (w == 0)
-            return c->in->expired ? -EINTR : 0;
-        if (stdin_at >= 0) {
-            (void)ready_of(c, &c->lx->fd[fds[stdin_at]], POLLIN, w); /* then look again */
-        } else {
-            struct timespec ts = {w / 1000, (long)(w % 1000) * 1000000L};
-            if (w < 0)
-                ts.tv_sec = 60, ts.tv_nsec = 0;
-            nanosleep(&ts, NULL); /* nothing can become ready: just the timeout */
-        }
+        if (f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING) && c->lx->accepted &&
+            !conn_open(c->lx) && lx_conn_over(c))
+            return 0; /* waiting for a second connection: the instance is over */
+        const struct lx_fops *ops = lx_fops_of(f->kind);
+        unsigned r = ops->ready ? ops->ready(c, f) : POLLIN | POLLOUT;
+        r &= (unsigned)(uint16_t)ev[i] | POLLHUP | POLLERR;
+        rev[i] = (short)r;
+        ready += r != 0;
+        short wev = 0;
+        int hfd = !r && ops->watch ? ops->watch(c, f, &wev) : -1;
+        if (hfd >= 0)
+            c->wait.host_fd = hfd, c->wait.events = wev;
     }
+    if (ready || timeout_ms == 0)
+        return ready;
+    if (timeout_ms > 0) {
+        c->wait.until = c->started + (uint64_t)timeout_ms * 1000000ull;
+        if (zg_now_ns() >= c->wait.until)
+            return 0;
+    }
+    return LX_BLOCK;
 }
 
 static int64_t poll_common(struct lx_call *c, uint64_t va, uint64_t n, int64_t timeout_ms)
@@ -193,7 +142,7 @@ static int64_t select_common(struct lx_call *c, uint64_t nfds, uint64_t rd, uint
             e |= POLLOUT;
         if (!e)
             continue;
-        if (!c->lx->fd[fd].kind)
+        if (!lx_fd_get(c->lx, fd))
             return -EBADF;
         fds[n] = (int)fd, ev[n] = e, n++;
     }
@@ -252,7 +201,8 @@ int64_t lx_sys_epoll_create1(struct lx_call *c)
         ;
     if (e == LX_NEPOLL)
         return -EMFILE;
-    int fd = lx_fd_alloc(c->lx, 0);
+    struct zg_linux_file f = {.kind = ZG_LINUX_FD_EPOLL, .flags = O_RDWR, .ent = e};
+    int64_t fd = lx_fd_install(c->lx, &f, (c->a[0] & O_CLOEXEC) != 0);
     if (fd < 0)
         return fd;
     struct lx_epoll *ep = &c->lx->epoll[e];
@@ -260,10 +210,6 @@ int64_t lx_sys_epoll_create1(struct lx_call *c)
     ep->used = 1;
     for (unsigned i = 0; i < LX_NEPOLLFD; i++)
         ep->reg[i].fd = -1;
-    c->lx->fd[fd] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_EPOLL,
-                                         .cloexec = (c->a[0] & O_CLOEXEC) ? 1 : 0,
-                                         .flags = O_RDWR,
-                                         .ent = e};
     return fd;
 }
 
@@ -278,7 +224,7 @@ int64_t lx_sys_epoll_create(struct lx_call *c)
 
 static struct lx_epoll *epoll_of(struct lx_call *c, uint64_t fd, int64_t *err)
 {
-    struct zg_linux_fd *f = lx_fd_get(c->lx, fd);
+    struct zg_linux_file *f = lx_fd_get(c->lx, fd);
     *err = !f ? -EBADF : (f->kind != ZG_LINUX_FD_EPOLL || f->ent >= LX_NEPOLL) ? -EINVAL : 0;
     return *err ? NULL : &c->lx->epoll[f->ent];
 }
@@ -290,10 +236,10 @@ int64_t lx_sys_epoll_ctl(struct lx_call *c)
     if (!ep)
         return err;
     uint64_t op = c->a[1], fd = c->a[2];
-    struct zg_linux_fd *t = lx_fd_get(c->lx, fd);
+    struct zg_linux_file *t = lx_fd_get(c->lx, fd);
     if (!t)
         return -EBADF;
-    if (fd == c->a[0] || t->kind == ZG_LINUX_FD_FILE || t->kind == ZG_LINUX_FD_DIR)
+    if (fd == c->a[0] || (lx_fops_of(t->kind)->flags & LX_FOP_NOPOLL))
         return -EPERM; /* as Linux: regular files and directories cannot be polled */
     uint32_t events = 0;
     uint64_t data = 0;

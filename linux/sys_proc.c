@@ -30,7 +30,8 @@ int64_t lx_sys_arch_prctl(struct lx_call *c)
         uint64_t *p = lx_uwptr(in, addr, 8);
         if (!p)
             return -EFAULT;
-        uint64_t v = code == ARCH_GET_FS ? c->lx->fs_base : c->lx->gs_base;
+        uint64_t v = code == ARCH_GET_FS ? c->lx->thread[c->lx->cur].fs_base
+                                         : c->lx->thread[c->lx->cur].gs_base;
         memcpy(p, &v, 8);
         return 0;
     }
@@ -43,15 +44,15 @@ int64_t lx_sys_arch_prctl(struct lx_call *c)
     if (rc < 0)
         return -EIO;
     if (code == ARCH_SET_FS)
-        st.sregs.fs.base = c->lx->fs_base = addr;
+        st.sregs.fs.base = c->lx->thread[c->lx->cur].fs_base = addr;
     else
-        st.sregs.gs.base = c->lx->gs_base = addr;
+        st.sregs.gs.base = c->lx->thread[c->lx->cur].gs_base = addr;
     return in->hv->vcpu_set_state(in->vm, &st, ZG_VCPU_SREGS) < 0 ? -EIO : 0;
 }
 
 int64_t lx_sys_set_tid_address(struct lx_call *c)
 {
-    c->lx->clear_tid = c->a[0];
+    c->lx->thread[c->lx->cur].clear_tid = c->a[0];
     return 1; /* the thread's id */
 }
 

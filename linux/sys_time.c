@@ -84,21 +84,10 @@ int64_t lx_sys_time(struct lx_call *c)
     return now;
 }
 
-/* Sleeps on clock clk until `until` (absolute). 0, or -EINTR when the
- * deadline fired first. */
-static int64_t sleep_until(struct lx_call *c, clockid_t clk, const struct timespec *until)
-{
-    for (;;) {
-        if (c->in->expired)
-            return -EINTR;
-        int rc = clock_nanosleep(clk, TIMER_ABSTIME, until, NULL);
-        if (rc == 0)
-            return 0;
-        if (rc != EINTR)
-            return -rc;
-    }
-}
-
+/* A sleep is a wait with a time and nothing else (lx_sched.c): the end is
+ * worked out once, from the call's first time (c->started), on
+ * CLOCK_MONOTONIC; an absolute time on another clock is moved onto it by
+ * that clock's distance from it now. */
 static int64_t do_sleep(struct lx_call *c, uint64_t clk, uint64_t flags, uint64_t req_va)
 {
     const struct timespec *req = lx_uptr(c->in, req_va, sizeof(*req));
@@ -109,15 +98,23 @@ static int64_t do_sleep(struct lx_call *c, uint64_t clk, uint64_t flags, uint64_
         return -EINVAL;
     if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC && clk != CLOCK_BOOTTIME)
         return -EINVAL;
+    uint64_t ns = r.tv_sec > (int64_t)(UINT64_MAX / 4000000000ull)
+                      ? UINT64_MAX / 4
+                      : (uint64_t)r.tv_sec * 1000000000ull + (uint64_t)r.tv_nsec;
+    uint64_t until;
     if (!(flags & TIMER_ABSTIME)) {
+        until = c->started + ns;
+    } else {
         struct timespec now;
         clock_gettime((clockid_t)clk, &now);
-        r.tv_sec += now.tv_sec;
-        r.tv_nsec += now.tv_nsec;
-        if (r.tv_nsec >= 1000000000L)
-            r.tv_sec++, r.tv_nsec -= 1000000000L;
+        uint64_t clk_now = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+        uint64_t mono = zg_now_ns();
+        until = ns <= clk_now ? mono : mono + (ns - clk_now);
     }
-    return sleep_until(c, (clockid_t)clk, &r);
+    if (zg_now_ns() >= until)
+        return 0;
+    c->wait.until = until;
+    return LX_BLOCK;
 }
 
 int64_t lx_sys_nanosleep(struct lx_call *c)

@@ -106,9 +106,7 @@ int64_t zg_io_recv(struct zg_instance *in, uint8_t *buf, uint64_t len)
     }
 }
 
-/* The request's bytes that are there now, at most len, never waiting: the
- * number read (0: none yet, or the stream has ended), or -ZG_EIO. */
-static int64_t io_recv_now(struct zg_instance *in, uint8_t *buf, uint64_t len)
+int64_t zg_io_recv_now(struct zg_instance *in, uint8_t *buf, uint64_t len)
 {
     if (!in->t.first_recv)
         in->t.first_recv = zg_now_ns();
@@ -118,8 +116,10 @@ static int64_t io_recv_now(struct zg_instance *in, uint8_t *buf, uint64_t len)
     int ready;
     while ((ready = poll(&p, 1, 0)) < 0 && errno == EINTR)
         ;
-    if (ready <= 0)
-        return ready < 0 ? -ZG_EIO : 0;
+    if (ready < 0)
+        return -ZG_EIO;
+    if (ready == 0)
+        return -EAGAIN;
     for (;;) {
         ssize_t n = read(in->cfg.in_fd, buf, len);
         if (n >= 0) {
@@ -128,10 +128,20 @@ static int64_t io_recv_now(struct zg_instance *in, uint8_t *buf, uint64_t len)
         }
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNRESET)
-            return 0; /* RECV will wait, or see the end */
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -EAGAIN;
+        if (errno == ECONNRESET)
+            return 0; /* the peer went away: the request stream has ended */
         return -ZG_EIO;
     }
+}
+
+/* The request's bytes that are there now, at most len, never waiting: the
+ * number read (0: none yet, or the stream has ended), or -ZG_EIO. */
+static int64_t io_recv_now(struct zg_instance *in, uint8_t *buf, uint64_t len)
+{
+    int64_t n = zg_io_recv_now(in, buf, len);
+    return n == -EAGAIN ? 0 : n; /* RECV will wait */
 }
 
 int64_t zg_io_send(struct zg_instance *in, const uint8_t *buf, uint64_t len)

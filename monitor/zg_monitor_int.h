@@ -62,6 +62,10 @@ void zg_zerg_last_call(const struct zg_instance *in, char *buf, size_t len);
  * bytes. Both honour the deadline and count bytes_in/bytes_out; errors are
  * -ZG_EIO, or -ZG_EPIPE when the peer of the response went away. */
 int64_t zg_io_recv(struct zg_instance *in, uint8_t *buf, uint64_t len);
+/* The request's bytes that are there now, at most len (> 0), never
+ * waiting: the number read, 0 at the end of the stream (or with none),
+ * -EAGAIN if none has come yet, -ZG_EIO. */
+int64_t zg_io_recv_now(struct zg_instance *in, uint8_t *buf, uint64_t len);
 int64_t zg_io_send(struct zg_instance *in, const uint8_t *buf, uint64_t len);
 
 /* Writes to the instance's console (cfg.console_fd), at most ZG_CONSOLE_CAP

@@ -30,11 +30,14 @@
 
 #include "linux/lx_view.h"
 
-#define SH  ((struct zg_linux_shared *)ZG_LINUX_SHARED_GPA)
-#define OUT ((uint8_t *)ZG_LINUX_OUT_GPA)
-#define FDS ((struct zg_linux_fd *)ZG_LINUX_FDS_GPA)
-#define CWD ((const char *)ZG_LINUX_CWD_GPA)
-#define RND ((uint8_t *)ZG_LINUX_RND_GPA)
+#define SH    ((struct zg_linux_shared *)ZG_LINUX_SHARED_GPA)
+#define OUT   ((uint8_t *)ZG_LINUX_OUT_GPA)
+#define FDS   ((struct zg_linux_fd *)ZG_LINUX_FDS_GPA)
+#define FILES ((struct zg_linux_file *)ZG_LINUX_FILES_GPA)
+/* The running thread's signal state. */
+#define TH    (&SH->thread[SH->cur < ZG_LINUX_NTHREAD ? SH->cur : 0])
+#define CWD   ((const char *)ZG_LINUX_CWD_GPA)
+#define RND   ((uint8_t *)ZG_LINUX_RND_GPA)
 
 #define EFAULT              14
 #define EINVAL              22
@@ -43,7 +46,9 @@
 #define ENOTTY              25
 #define IOV_MAX             1024
 #define IO_MAX              (1u << 20) /* the monitor's clamp of one read or write (ZG_IO_MAX) */
-#define NFD                 256
+#define ENFILE              23
+#define NFD                 ZG_LINUX_NFD
+#define NFILE               ZG_LINUX_NFILE
 #define AT_FDCWD            (-100)
 #define AT_SYMLINK_NOFOLLOW 0x100
 #define AT_NO_AUTOMOUNT     0x800
@@ -116,22 +121,30 @@ static void put(const void *src, uint64_t len)
     SH->out_len += len;
 }
 
+/* The open file descriptor fd names, or 0 (not open). */
+static struct zg_linux_file *file_of(uint64_t fd)
+{
+    if (fd >= NFD || !FDS[fd].file || FDS[fd].file > NFILE)
+        return 0;
+    struct zg_linux_file *f = &FILES[FDS[fd].file - 1];
+    return f->kind != ZG_LINUX_FD_FREE && f->kind <= ZG_LINUX_FD_KIND_MAX ? f : 0;
+}
+
 /* Is fd the response stream, its writes to be buffered? */
 static int is_out(uint64_t fd)
 {
-    if (fd >= NFD || !SH->out_ok)
+    const struct zg_linux_file *f = file_of(fd);
+    if (!f || !SH->out_ok)
         return 0;
-    unsigned k = FDS[fd].kind;
-    return k == ZG_LINUX_FD_STDOUT || k == ZG_LINUX_FD_CONN;
+    return f->kind == ZG_LINUX_FD_STDOUT || f->kind == ZG_LINUX_FD_CONN;
 }
 
 /* Is fd a device opened for writing (/dev/null, zero, random: the bytes
  * written are never looked at)? */
 static int is_sink(uint64_t fd)
 {
-    if (fd >= NFD)
-        return 0;
-    return zg_linux_fd_device(FDS[fd].kind) && (FDS[fd].flags & O_ACCMODE) != 0 /* O_RDONLY */;
+    const struct zg_linux_file *f = file_of(fd);
+    return f && zg_linux_fd_device(f->kind) && (f->flags & O_ACCMODE) != 0 /* O_RDONLY */;
 }
 
 /* write(fd, buf, len): served when the bytes fit the buffer. */
@@ -206,30 +219,26 @@ static int is_ready_path(const char *p)
     return 1;
 }
 
-/* The descriptor, if it is a file or directory of the view. */
-static struct zg_linux_fd *vfd(uint64_t fd)
+/* The open file of fd, if it is a file or directory of the view. */
+static struct zg_linux_file *vfd(uint64_t fd)
 {
-    if (fd >= NFD)
-        return 0;
-    struct zg_linux_fd *f = &FDS[fd];
-    return f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR ? f : 0;
+    struct zg_linux_file *f = file_of(fd);
+    return f && (f->kind == ZG_LINUX_FD_FILE || f->kind == ZG_LINUX_FD_DIR) ? f : 0;
 }
 
-/* The descriptor, if the runtime may serve it: a file or directory of the
- * view, or a device. */
-static struct zg_linux_fd *rfd(uint64_t fd)
+/* The open file of fd, if the runtime may serve it: a file or directory of
+ * the view, or a device. */
+static struct zg_linux_file *rfd(uint64_t fd)
 {
-    if (fd >= NFD)
-        return 0;
-    return zg_linux_fd_runtime(FDS[fd].kind) ? &FDS[fd] : 0;
+    struct zg_linux_file *f = file_of(fd);
+    return f && zg_linux_fd_runtime(f->kind) ? f : 0;
 }
 
-/* Any open descriptor (the monitor's kinds too), for fstat and ioctl. */
-static const struct zg_linux_fd *anyfd(uint64_t fd)
+/* The open file of any open descriptor (the monitor's kinds too), for fstat
+ * and ioctl. */
+static const struct zg_linux_file *anyfd(uint64_t fd)
 {
-    if (fd >= NFD || FDS[fd].kind == ZG_LINUX_FD_FREE || FDS[fd].kind > ZG_LINUX_FD_KIND_MAX)
-        return 0;
-    return &FDS[fd];
+    return file_of(fd);
 }
 
 /* Takes n bytes of the monitor's fresh randomness into dst: 1, or 0 if
@@ -245,12 +254,24 @@ static int take_random(uint8_t *dst, uint64_t n)
     return 1;
 }
 
-static int alloc_fd(void)
+/* A new open file f behind the lowest free descriptor (the monitor's
+ * lx_fd_install): the descriptor, or -EMFILE / -ENFILE. */
+static int install(const struct zg_linux_file *f, int cloexec)
 {
     int fd = 0;
-    while (fd < NFD && FDS[fd].kind != ZG_LINUX_FD_FREE)
+    while (fd < NFD && FDS[fd].file)
         fd++;
-    return fd < NFD ? fd : -EMFILE;
+    if (fd == NFD)
+        return -EMFILE;
+    for (unsigned i = 0; i < NFILE; i++) {
+        if (FILES[i].kind != ZG_LINUX_FD_FREE)
+            continue;
+        FILES[i] = *f;
+        FDS[fd] = (struct zg_linux_fd){.file = (uint16_t)(i + 1), .cloexec = (uint8_t)cloexec};
+        SH->fds_changed = 1;
+        return fd;
+    }
+    return -ENFILE;
 }
 
 /* Resolves the program's path (dirfd, va) as the monitor's lx_resolve
@@ -265,7 +286,7 @@ static int resolve(int64_t dirfd, uint64_t va, int follow, char *out, int *rc)
     struct lxv v = view();
     const char *base = CWD;
     if (raw[0] != '/' && dirfd != AT_FDCWD) {
-        struct zg_linux_fd *d = (uint64_t)dirfd < NFD ? &FDS[dirfd] : 0;
+        struct zg_linux_file *d = vfd((uint64_t)dirfd);
         if (!d || d->kind != ZG_LINUX_FD_DIR || !(base = lxv_path(&v, lxv_ent(&v, d->ent))))
             return 0;
     }
@@ -312,15 +333,10 @@ static int do_open(int64_t dirfd, uint64_t va, uint64_t flags, int64_t *ret)
     }
     uint32_t status = (uint32_t)(flags & ~(uint64_t)(O_CLOEXEC | O_NOCTTY));
     if (n.kind == LXV_N_DEV) {
-        int fd = alloc_fd();
-        if (fd >= 0) {
-            FDS[fd] = (struct zg_linux_fd){.kind = (uint8_t)lxv_devices[n.idx].kind,
-                                           .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
-                                           .flags = status,
-                                           .ent = lxv_devices[n.idx].minor};
-            SH->fds_changed = 1;
-        }
-        *ret = fd;
+        struct zg_linux_file f = {.kind = (uint8_t)lxv_devices[n.idx].kind,
+                                  .flags = status,
+                                  .ent = lxv_devices[n.idx].minor};
+        *ret = install(&f, (flags & O_CLOEXEC) != 0);
         return 1;
     }
     if ((flags & O_ACCMODE) != 0) /* writing the view: EROFS, EISDIR from the monitor */
@@ -337,24 +353,26 @@ static int do_open(int64_t dirfd, uint64_t va, uint64_t flags, int64_t *ret)
         *ret = -LXV_ELOOP; /* O_NOFOLLOW on a link */
         return 1;
     }
-    int fd = alloc_fd();
-    if (fd >= 0) {
-        FDS[fd] = (struct zg_linux_fd){.kind = dir ? ZG_LINUX_FD_DIR : ZG_LINUX_FD_FILE,
-                                       .cloexec = (flags & O_CLOEXEC) ? 1 : 0,
-                                       .flags = status,
-                                       .ent = (uint32_t)n.idx};
-        SH->fds_changed = 1;
-    }
-    *ret = fd;
+    struct zg_linux_file f = {
+        .kind = dir ? ZG_LINUX_FD_DIR : ZG_LINUX_FD_FILE, .flags = status, .ent = (uint32_t)n.idx};
+    *ret = install(&f, (flags & O_CLOEXEC) != 0);
     return 1;
 }
 
+/* close: the descriptor, and its open file if no other descriptor names it
+ * (the monitor's lx_fd_close; runtime kinds release nothing). */
 static int do_close(uint64_t fd, int64_t *ret)
 {
-    struct zg_linux_fd *f = rfd(fd);
+    struct zg_linux_file *f = rfd(fd);
     if (!f || SH->epoll_used) /* registrations to drop: the monitor's */
         return 0;
-    *f = (struct zg_linux_fd){0};
+    uint16_t file = FDS[fd].file;
+    FDS[fd] = (struct zg_linux_fd){0};
+    unsigned refs = 0;
+    for (unsigned d = 0; d < NFD; d++)
+        refs += FDS[d].file == file;
+    if (!refs)
+        *f = (struct zg_linux_file){0};
     SH->fds_changed = 1;
     *ret = 0;
     return 1;
@@ -363,7 +381,7 @@ static int do_close(uint64_t fd, int64_t *ret)
 /* read (off = -1) and pread64 of a file of the view. */
 static int do_read(uint64_t fd, uint64_t va, uint64_t len, int64_t off, int64_t *ret)
 {
-    struct zg_linux_fd *f = rfd(fd);
+    struct zg_linux_file *f = rfd(fd);
     if (!f || f->kind == ZG_LINUX_FD_DIR)
         return 0;
     if (!len) {
@@ -402,7 +420,7 @@ static int do_read(uint64_t fd, uint64_t va, uint64_t len, int64_t off, int64_t 
 
 static int do_lseek(uint64_t fd, int64_t off, uint64_t whence, int64_t *ret)
 {
-    struct zg_linux_fd *f = vfd(fd);
+    struct zg_linux_file *f = vfd(fd);
     struct lxv v = view();
     const struct lx_fv_ent *e = f ? lxv_ent(&v, f->ent) : 0;
     if (!e || whence > 2)
@@ -418,7 +436,7 @@ static int do_lseek(uint64_t fd, int64_t off, uint64_t whence, int64_t *ret)
 }
 
 /* The stat of a node (n) or of a descriptor (f), to the program's va. */
-static int put_stat(uint64_t va, const struct lxv_node *n, const struct zg_linux_fd *f,
+static int put_stat(uint64_t va, const struct lxv_node *n, const struct zg_linux_file *f,
                     int64_t *ret)
 {
     if (!ok(va, sizeof(struct lxv_stat)))
@@ -436,7 +454,7 @@ static int put_stat(uint64_t va, const struct lxv_node *n, const struct zg_linux
 
 static int do_fstat(uint64_t fd, uint64_t va, int64_t *ret)
 {
-    const struct zg_linux_fd *f = anyfd(fd);
+    const struct zg_linux_file *f = anyfd(fd);
     return f && put_stat(va, 0, f, ret);
 }
 
@@ -494,7 +512,7 @@ static int do_getrandom(const uint64_t *a, int64_t *ret)
 static int do_sendfile(const uint64_t *a, int64_t *ret)
 {
     uint64_t out = a[0], offp = a[2], count = a[3];
-    struct zg_linux_fd *in = vfd(a[1]);
+    struct zg_linux_file *in = vfd(a[1]);
     if (!is_out(out) || !in || in->kind != ZG_LINUX_FD_FILE)
         return 0;
     uint64_t off = in->pos;
@@ -652,16 +670,16 @@ static int64_t do_rt_sigprocmask(const uint64_t *a)
     if (a[2]) {
         if (!ok(a[2], 8))
             return -EFAULT;
-        *(uint64_t *)a[2] = SH->sigmask;
+        *(uint64_t *)a[2] = TH->sigmask;
     }
     if (a[1]) {
         set &= ~((1ull << 8) | (1ull << 18)); /* SIGKILL, SIGSTOP */
         if (how == 0)
-            SH->sigmask |= set;
+            TH->sigmask |= set;
         else if (how == 1)
-            SH->sigmask &= ~set;
+            TH->sigmask &= ~set;
         else
-            SH->sigmask = set;
+            TH->sigmask = set;
     }
     return 0;
 }
@@ -675,12 +693,12 @@ static int64_t do_sigaltstack(const uint64_t *a)
         memcpy(next, (const void *)a[0], 24);
     if (a[1]) {
         uint64_t *old = (uint64_t *)a[1];
-        old[0] = SH->altstack[0];
-        old[1] = SH->altstack[1] ? SH->altstack[1] : 2; /* SS_DISABLE when none */
-        old[2] = SH->altstack[2];
+        old[0] = TH->altstack[0];
+        old[1] = TH->altstack[1] ? TH->altstack[1] : 2; /* SS_DISABLE when none */
+        old[2] = TH->altstack[2];
     }
     if (a[0])
-        memcpy(SH->altstack, next, 24);
+        memcpy(TH->altstack, next, 24);
     return 0;
 }
 
@@ -802,9 +820,8 @@ static int sys_sigaltstack(const uint64_t *a, int64_t *ret)
  * (the stdio model's streams, files): ENOTSOCK, as the monitor's sock_of. */
 static int sys_not_a_socket(const uint64_t *a, int64_t *ret)
 {
-    unsigned k = a[0] < NFD ? FDS[a[0]].kind : ZG_LINUX_FD_FREE;
-    if (k == ZG_LINUX_FD_FREE || k == ZG_LINUX_FD_SOCK || k == ZG_LINUX_FD_CONN ||
-        k > ZG_LINUX_FD_KIND_MAX)
+    const struct zg_linux_file *f = file_of(a[0]);
+    if (!f || f->kind == ZG_LINUX_FD_SOCK || f->kind == ZG_LINUX_FD_CONN)
         return 0;
     *ret = -ENOTSOCK;
     return 1;

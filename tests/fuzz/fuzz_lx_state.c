@@ -36,14 +36,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                   .str_off = sizeof(h) + 48,
                                   .str_len = 2,
                                   .size = 4096};
+            struct lx_fv_ent root = {.path_len = 1, .mode = LXV_S_IFDIR | 0755};
             memcpy(in.mem + g, &h, sizeof(h));
-            memset(in.mem + g + sizeof(h), 0, 48);
+            memcpy(in.mem + g + sizeof(h), &root, sizeof(root));
             memcpy(in.mem + g + sizeof(h) + 48, "/", 2);
         }
     }
     if (lx_load(&in, copy, size) == 0) {
         const struct lx_state *s = in.pdata;
-        if (s->brk < s->brk_start || s->nfree > LX_NRANGES || s->cwd[0] != '/')
+        const char *why;
+        struct lxv v = lx_view_of(&in);
+        if (s->brk < s->brk_start || s->nfree > LX_NRANGES || s->cwd[0] != '/' ||
+            !lx_files_ok(s, &v, &why))
             abort(); /* accepted something outside the rules */
     } else if (!in.err[0]) {
         abort(); /* a refusal must say why */

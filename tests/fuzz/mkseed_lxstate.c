@@ -1,7 +1,8 @@
 /* Writes fuzz seeds for fuzz_lx_state from the current build: Linux
  * personality states (the PERSONA record's payload) as a template of a 64 MiB
  * instance would hold them -- one with a file view, a few mappings given
- * back and open descriptors of every kind, one plain -- each loaded back
+ * back and open descriptors of every kind (two of them naming one open
+ * file), one plain -- each loaded back
  * with lx_load before it is written, so no seed is one the loader refuses.
  *
  *     mkseed_lxstate DIR     writes DIR/with-view, DIR/plain */
@@ -27,14 +28,21 @@ static int write_seed(const char *dir, const char *name, int view)
     s.nfree = 2;
     s.free[0] = (struct lx_range){ZG_LINUX_MMAP_VA + 0x10000, 0x20000};
     s.free[1] = (struct lx_range){ZG_LINUX_MMAP_VA + 0x100000, 0x1000};
-    s.fd[0] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_STDIN};
-    s.fd[1] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_STDOUT, .flags = 1};
-    s.fd[2] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_CONSOLE, .flags = 1};
-    s.fd[3] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_RANDOM, .ent = 9};
-    s.fd[4] = (struct zg_linux_fd){
-        .kind = ZG_LINUX_FD_SOCK, .port = 8080, .sock = LX_SOCK_BOUND | LX_SOCK_LISTENING};
-    if (view)
-        s.fd[5] = (struct zg_linux_fd){.kind = ZG_LINUX_FD_DIR, .ent = 0};
+    const struct zg_linux_file files[] = {
+        {.kind = ZG_LINUX_FD_STDIN},
+        {.kind = ZG_LINUX_FD_STDOUT, .flags = 1},
+        {.kind = ZG_LINUX_FD_CONSOLE, .flags = 1},
+        {.kind = ZG_LINUX_FD_RANDOM, .ent = 9},
+        {.kind = ZG_LINUX_FD_SOCK, .port = 8080, .sock = LX_SOCK_BOUND | LX_SOCK_LISTENING},
+        {.kind = ZG_LINUX_FD_DIR, .ent = 0},
+    };
+    for (unsigned i = 0; i < (view ? 6u : 5u); i++)
+        if (lx_fd_install(&s, &files[i], i == 4) < 0)
+            return -EINVAL;
+    if (lx_fd_dup(&s, 3, 9, 0) < 0) /* two descriptors of one open file */
+        return -EINVAL;
+    s.nthread = 1;
+    s.thread[0].tid = 1;
     snprintf(s.cwd, sizeof(s.cwd), "/");
     snprintf(s.exe, sizeof(s.exe), "/usr/bin/prog");
     snprintf(s.argv0, sizeof(s.argv0), "prog");
@@ -54,7 +62,9 @@ static int write_seed(const char *dir, const char *name, int view)
                               .str_off = sizeof(h) + 48,
                               .str_len = 2,
                               .size = 4096};
+        struct lx_fv_ent root = {.path_len = 1, .mode = LXV_S_IFDIR | 0755};
         memcpy(in.mem + s.l.fv_gpa, &h, sizeof(h));
+        memcpy(in.mem + s.l.fv_gpa + sizeof(h), &root, sizeof(root));
         memcpy(in.mem + s.l.fv_gpa + sizeof(h) + 48, "/", 2);
     }
     int rc = lx_load(&in, &s, sizeof(s));

@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static uint32_t fnv(const void *p, size_t n, uint32_t h)
@@ -143,5 +145,46 @@ int main(int argc, char **argv)
     printf("mmap unaligned offset %s\n",
            mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, mf, 100) == MAP_FAILED ? strerror(errno)
                                                                            : "ok");
+    /* dup'd descriptors name one open file: they share its position and
+     * status flags, not FD_CLOEXEC; it stays open until the last of them is
+     * closed. (Under zerg, read and lseek of the view are served in the
+     * guest and readv and fcntl by the monitor: both must see one file.) */
+    char x[16];
+    int a = open("b.bin", O_RDONLY | O_CLOEXEC), b = dup(a);
+    ssize_t r1 = read(a, x, 3), r2 = read(b, x, 4);
+    long pa = (long)lseek(a, 0, SEEK_CUR), pb = (long)lseek(b, 0, SEEK_CUR);
+    printf("dup read %zd %zd pos %ld %ld", r1, r2, pa, pb);
+    struct iovec iv = {x, 2};
+    r1 = readv(b, &iv, 1);
+    printf(" readv %zd pos %ld", r1, (long)lseek(a, 0, SEEK_CUR));
+    pb = (long)lseek(b, 100, SEEK_SET);
+    printf(" lseek %ld pos %ld", pb, (long)lseek(a, 0, SEEK_CUR));
+    printf(" setfl %d", fcntl(a, F_SETFL, O_NONBLOCK));
+    printf(" flags shared %d", (fcntl(b, F_GETFL) & O_NONBLOCK) != 0);
+    printf(" cloexec %d %d\n", fcntl(a, F_GETFD), fcntl(b, F_GETFD));
+    close(a);
+    r1 = read(b, x, 1);
+    printf("after close read %zd pos %ld", r1, (long)lseek(b, 0, SEEK_CUR));
+    int c = dup2(b, 40);
+    r1 = pread(c, x, 4, 0);
+    printf(" dup2 %d pread %zd pos %ld", c == 40, r1, (long)lseek(b, 0, SEEK_CUR));
+    printf(" dup3 self %s\n", dup3(b, b, 0) < 0 ? strerror(errno) : "ok");
+    close(b);
+    r1 = read(c, x, 2);
+    printf("last descriptor read %zd pos %ld\n", r1, (long)lseek(c, 0, SEEK_CUR));
+    close(c);
+    /* dup2 over an open epoll descriptor closes that epoll instance: more of
+     * them, one after another, than could be open at once. */
+    int made = 0;
+    for (int i = 0; i < 12; i++) {
+        int e = epoll_create1(0);
+        if (e < 0) {
+            printf("epoll_create1 %d: %s\n", i, strerror(errno));
+            break;
+        }
+        made += dup2(mf, e) == e;
+        close(e);
+    }
+    printf("epoll instances closed by dup2 %d\n", made);
     return 0;
 }

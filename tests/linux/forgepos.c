@@ -1,5 +1,5 @@
 /* Linux test program, for zerg only (natively it faults at once): forged
- * positions and flags in zerg's guest copy of the descriptor table
+ * positions and flags in zerg's guest copy of the open-file table
  * (docs/abi.md, "Calls served in the guest"). For each call that uses a
  * descriptor's position or flags it opens a file, a directory or a device
  * (a file of the view is named by argv[1], a directory by argv[2]), moves
@@ -47,15 +47,20 @@ static void sync_table(void)
     (void)mon(SYS_getppid, 0, 0, 0, 0);
 }
 
-/* Writes a forged position and flags into descriptor fd's guest entry. */
+/* Writes a forged position and flags into the guest's entry of the open
+ * file descriptor fd names. */
 static void forge(int fd, uint64_t pos, uint32_t flags)
 {
     struct zg_linux_fd *g = (struct zg_linux_fd *)ZG_LINUX_FDS_GPA;
+    struct zg_linux_file *files = (struct zg_linux_file *)ZG_LINUX_FILES_GPA;
     struct zg_linux_shared *sh = (struct zg_linux_shared *)ZG_LINUX_SHARED_GPA;
+    if (!g[fd].file || g[fd].file > ZG_LINUX_NFILE)
+        return;
+    struct zg_linux_file *f = &files[g[fd].file - 1];
     if (pos)
-        g[fd].pos = pos;
+        f->pos = pos;
     if (flags)
-        g[fd].flags = flags;
+        f->flags = flags;
     sh->fds_changed = 1;
 }
 

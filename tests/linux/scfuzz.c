@@ -122,11 +122,12 @@ static void scribble(void)
         p[next() % areas[a].len] = (uint8_t)next();
 }
 
-/* Descriptors the runtime could have made (a file or directory of the view,
+/* Open files the runtime could have made (a file or directory of the view,
  * a device), with wild positions, flags and entries, written into the
- * guest's copy of the table (struct zg_linux_fd) and announced in the
- * shared page's fds_changed: the monitor takes them back at its next call,
- * checked. The descriptors forged last, for forge_frame. */
+ * guest's copy of the open-file table (struct zg_linux_file), named by
+ * descriptors (struct zg_linux_fd) now and then wild themselves, and
+ * announced in the shared page's fds_changed: the monitor takes them back
+ * at its next call, checked. The descriptors forged last, for forge_frame. */
 static unsigned forged[4];
 
 static void forge_fds(void)
@@ -136,13 +137,16 @@ static void forge_fds(void)
     static const uint64_t pos[] = {0x8000000000000000ull, 0xffffffffffffffffull,
                                    (uint64_t)INT64_MAX, (uint64_t)INT64_MAX - 1, 1ull << 62};
     struct zg_linux_fd *g = (struct zg_linux_fd *)ZG_LINUX_FDS_GPA;
+    struct zg_linux_file *files = (struct zg_linux_file *)ZG_LINUX_FILES_GPA;
     for (int i = 0; i < 4; i++) {
         unsigned fd = 3 + (unsigned)(next() % 61); /* not 0, 1, 2: the report goes to 1 */
+        unsigned fi = (unsigned)(next() % ZG_LINUX_NFILE);
         forged[i] = fd;
-        g[fd].kind = kinds[next() % sizeof(kinds)];
-        g[fd].ent = (uint32_t)(next() % 3 ? next() % 16 : arg());
-        g[fd].flags = (uint32_t)(next() % 2 ? next() % 4 : arg());
-        g[fd].pos = next() % 2 ? pos[next() % (sizeof(pos) / sizeof(pos[0]))] : arg();
+        files[fi].kind = kinds[next() % sizeof(kinds)];
+        files[fi].ent = (uint32_t)(next() % 3 ? next() % 16 : arg());
+        files[fi].flags = (uint32_t)(next() % 2 ? next() % 4 : arg());
+        files[fi].pos = next() % 2 ? pos[next() % (sizeof(pos) / sizeof(pos[0]))] : arg();
+        g[fd].file = (uint16_t)(next() % 8 ? fi + 1 : next());
         g[fd].cloexec = (uint8_t)next();
     }
     ((struct zg_linux_shared *)ZG_LINUX_SHARED_GPA)->fds_changed = next() % 8 ? 1 : next();

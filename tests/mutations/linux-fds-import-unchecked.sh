@@ -1,16 +1,18 @@
 # tests/mutations/linux-fds-import-unchecked.sh
 # Sourced by tests/mutate.sh in a scratch copy of the tree.
-MUT_DESC="the monitor takes back any descriptor entry the guest wrote, not only the files, directories and devices the runtime may make (linux/lx_persona.c: import_fds); linux.sh's forged-descriptors must fail"
+MUT_DESC="the monitor takes back any descriptor and open-file entry the guest wrote, not only the files, directories and devices the runtime may make (linux/lx_persona.c: import_fds); linux.sh's forged-descriptors must fail"
 MUT_BUILD="bin/zerg bin/zerg-asan bin/linux-tests/forge.glibc bin/linux-tests/forge.musl"
 MUT_TIMEOUT=600
 mut_apply() {
-    local line='                continue; /* not something the runtime may make: ignored */'
-    grep -qxF "$line" linux/lx_persona.c || return 1
-    sed -i 's|^                continue; /\* not something the runtime may make: ignored \*/$|                (void)0; /* mutation: accepted */|' linux/lx_persona.c
-    local line2='        if (m->kind != ZG_LINUX_FD_FREE && !zg_linux_fd_runtime(m->kind))'
-    grep -qxF "$line2" linux/lx_persona.c || return 1
-    sed -i 's|^        if (m->kind != ZG_LINUX_FD_FREE \&\& !zg_linux_fd_runtime(m->kind))$|        if (0) /* mutation */|' linux/lx_persona.c
-    ! grep -qxF "$line" linux/lx_persona.c
+    local l1='        if (zg_linux_fd_runtime(n.kind) && lx_file_sound(lx, &n, &v))'
+    local l2='        } else if (n.file <= LX_NFILE && zg_linux_fd_runtime(lx->file[n.file - 1].kind)) {'
+    local l3='        if (monitors(m))'
+    grep -qxF "$l1" linux/lx_persona.c && grep -qxF "$l2" linux/lx_persona.c &&
+        grep -qxF "$l3" linux/lx_persona.c || return 1
+    sed -i -e 's/^        if (zg_linux_fd_runtime(n.kind) \&\& lx_file_sound(lx, \&n, \&v))$/        if (1) \/* mutation: accepted *\//' \
+        -e 's/^        } else if (n.file <= LX_NFILE \&\& zg_linux_fd_runtime(lx->file\[n.file - 1\].kind)) {$/        } else if (n.file <= LX_NFILE) { \/* mutation *\//' \
+        -e 's/^        if (monitors(m))$/        if (0) \/* mutation *\//' linux/lx_persona.c
+    [ "$(grep -c '/\* mutation' linux/lx_persona.c)" = 3 ]
 }
 mut_check() {
     local out

@@ -3,6 +3,7 @@
  * resets. (The system calls themselves are tested against the host kernel by
  * tests/sys/linux.sh.) */
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,78 @@ ZT_TEST(cpu_features_missing_named)
     need[2] |= 1u << 5;    /* a program that saw it */
     ZT_EQ(lx_cpu_missing(need, have, why, sizeof(why)), 1);
     ZT_TRUE(strstr(why, "CPUID.7:EBX bits 0x00000020") != NULL);
+}
+
+/* ---- The open-file table (lx_file.c) -------------------------------------- */
+ZT_TEST(open_files_shared_and_released)
+{
+    static struct lx_state lx;
+    memset(&lx, 0, sizeof(lx));
+    struct lxv none = {0, 0};
+    const char *why = "";
+    const struct zg_linux_file in = {.kind = ZG_LINUX_FD_STDIN};
+    const struct zg_linux_file zero = {.kind = ZG_LINUX_FD_ZERO, .ent = 5};
+    ZT_EQ(lx_fd_install(&lx, &in, 0), 0);
+    ZT_EQ(lx_fd_install(&lx, &zero, 1), 1);
+    ZT_EQ(lx_fd_dup(&lx, 1, 7, 0), 7); /* one open file, two descriptors */
+    ZT_EQ(lx.fd[7].file, lx.fd[1].file);
+    ZT_EQ(lx.fd[1].cloexec, 1);
+    ZT_EQ(lx.fd[7].cloexec, 0);
+    ZT_EQ(lx_file_refs(&lx, lx.fd[1].file - 1u), 2u);
+    ZT_TRUE(lx_files_ok(&lx, &none, &why));
+    unsigned f = lx.fd[1].file - 1u;
+    ZT_EQ(lx_fd_close(&lx, 1), 0);
+    ZT_EQ(lx.file[f].kind, ZG_LINUX_FD_ZERO); /* still named by 7 */
+    ZT_EQ(lx_fd_close(&lx, 7), 0);
+    ZT_EQ(lx.file[f].kind, ZG_LINUX_FD_FREE); /* the last one: freed */
+    ZT_EQ(lx_fd_close(&lx, 7), -EBADF);
+    /* dup2 over an epoll descriptor releases the instance */
+    const struct zg_linux_file ep = {.kind = ZG_LINUX_FD_EPOLL, .flags = O_RDWR, .ent = 2};
+    lx.epoll[2].used = 1;
+    ZT_EQ(lx_fd_install(&lx, &ep, 0), 1);
+    ZT_EQ(lx_fd_dup(&lx, 0, 1, 0), 1);
+    ZT_EQ(lx.epoll[2].used, 0u);
+    ZT_TRUE(lx_files_ok(&lx, &none, &why));
+}
+
+ZT_TEST(open_files_unsound_refused)
+{
+    static struct lx_state lx, bad;
+    memset(&lx, 0, sizeof(lx));
+    struct lxv none = {0, 0};
+    const char *why = "";
+    const struct zg_linux_file in = {.kind = ZG_LINUX_FD_STDIN};
+    ZT_EQ(lx_fd_install(&lx, &in, 0), 0);
+    ZT_TRUE(lx_files_ok(&lx, &none, &why));
+    bad = lx; /* a descriptor naming a free open file */
+    bad.fd[3].file = 9;
+    ZT_TRUE(!lx_files_ok(&bad, &none, &why));
+    bad = lx; /* a descriptor naming past the table */
+    bad.fd[3].file = LX_NFILE + 1;
+    ZT_TRUE(!lx_files_ok(&bad, &none, &why));
+    bad = lx; /* an open file nobody names */
+    bad.file[5] = (struct zg_linux_file){.kind = ZG_LINUX_FD_NULL, .ent = 3};
+    ZT_TRUE(!lx_files_ok(&bad, &none, &why));
+    bad = lx; /* two open files of one epoll instance */
+    bad.epoll[0].used = 1;
+    bad.file[5] = bad.file[6] = (struct zg_linux_file){.kind = ZG_LINUX_FD_EPOLL, .flags = 2};
+    bad.fd[5].file = 6, bad.fd[6].file = 7;
+    ZT_TRUE(!lx_files_ok(&bad, &none, &why));
+    bad = lx; /* the connection before any was accepted */
+    bad.file[5] = (struct zg_linux_file){.kind = ZG_LINUX_FD_CONN, .flags = 2};
+    bad.fd[5].file = 6;
+    ZT_TRUE(!lx_files_ok(&bad, &none, &why));
+    bad.accepted = 1;
+    ZT_TRUE(lx_files_ok(&bad, &none, &why));
+    bad = lx; /* a view file with no view; a kind that does not exist */
+    bad.file[5] = (struct zg_linux_file){.kind = ZG_LINUX_FD_FILE};
+    bad.fd[5].file = 6;
+    ZT_TRUE(!lx_files_ok(&bad, &none, &why));
+    bad.file[5].kind = ZG_LINUX_FD_KIND_MAX + 1;
+    ZT_TRUE(!lx_files_ok(&bad, &none, &why));
+    bad = lx; /* a stream with a position */
+    bad.file[0].pos = 1;
+    ZT_TRUE(!lx_files_ok(&bad, &none, &why));
 }
 
 /* ---- Rewritten call sites, on a real KVM guest ---------------------------- */
@@ -387,6 +460,8 @@ int main(void)
     setenv("ZERG_IMAGE_DIR", imgdir, 1);
     ZT_RUN(cpu_features_read);
     ZT_RUN(cpu_features_missing_named);
+    ZT_RUN(open_files_shared_and_released);
+    ZT_RUN(open_files_unsound_refused);
     ZT_RUN(sites_learned_survive_reset);
     ZT_RUN(reset_equals_template);
     ZT_RUN(output_sent_after_fault);

@@ -43,6 +43,7 @@
     0x108c00                           /* the program's x87/SSE state, FXSAVEd by the              \
                                         * entry around each exit to the monitor: 512 */
 #define ZG_LINUX_FDS_GPA      0x109000 /* the descriptor table: struct zg_linux_fd[256] */
+#define ZG_LINUX_FILES_GPA    0x109400 /* the open files: struct zg_linux_file[256] */
 #define ZG_LINUX_CWD_GPA      0x10b000 /* the working directory (a copy: the monitor's) */
 #define ZG_LINUX_RND_GPA      0x10c000 /* fresh host randomness: its last rnd_avail bytes */
 #define ZG_LINUX_RND_SIZE     4096     /* (Python's random.seed() takes 2,496 at once) */
@@ -87,11 +88,16 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
-/* A descriptor (the table at ZG_LINUX_FDS_GPA, 256 of them). The monitor
- * keeps the master copy and writes it into the guest before each resume;
- * the runtime may open and close files and directories of the view in it
- * and move their positions (and says so in the shared page's fds_changed):
- * the monitor then takes those entries back, checked, and nothing else. */
+/* Descriptors and open files, as Linux has them: a descriptor (the table at
+ * ZG_LINUX_FDS_GPA, 256 of them) names an open file (the table at
+ * ZG_LINUX_FILES_GPA, 256), which holds the kind, the status flags and the
+ * position; dup'd descriptors name one open file and share its position.
+ * An open file is free when no descriptor names it. The monitor keeps the
+ * master copy of both tables and writes them into the guest before each
+ * resume; the runtime may open and close files and directories of the view
+ * and devices in them and move their positions (and says so in the shared
+ * page's fds_changed): the monitor then takes those entries back, checked,
+ * and nothing else. */
 enum zg_linux_fd_kind {
     ZG_LINUX_FD_FREE = 0,
     ZG_LINUX_FD_STDIN,   /* the request stream */
@@ -107,17 +113,30 @@ enum zg_linux_fd_kind {
     ZG_LINUX_FD_EPOLL,   /* an epoll instance */
 };
 #define ZG_LINUX_FD_KIND_MAX ZG_LINUX_FD_EPOLL
+#define ZG_LINUX_NFD         256
+#define ZG_LINUX_NFILE       256
 
 struct zg_linux_fd {
-    uint8_t kind;    /* enum zg_linux_fd_kind */
-    uint8_t cloexec; /* FD_CLOEXEC */
-    uint16_t port;   /* SOCK: the port it was bound to (host order) */
-    uint32_t flags;  /* the O_* status flags (F_GETFL) */
-    uint32_t ent;    /* FILE, DIR: the view entry; EPOLL: the instance; devices: minor */
-    uint32_t sock;   /* SOCK: the monitor's flags */
-    uint64_t pos;    /* the file offset (directories: the next entry to list) */
+    uint16_t file;   /* 0: free; else 1 + the index of its open file */
+    uint8_t cloexec; /* FD_CLOEXEC: the descriptor's own */
+    uint8_t pad;
 };
-_Static_assert(sizeof(struct zg_linux_fd) == 24, "zg_linux_fd layout");
+_Static_assert(sizeof(struct zg_linux_fd) == 4, "zg_linux_fd layout");
+
+struct zg_linux_file {
+    uint8_t kind; /* enum zg_linux_fd_kind (FREE: unused) */
+    uint8_t pad;
+    uint16_t port;  /* SOCK: the port it was bound to (host order) */
+    uint32_t flags; /* the O_* status flags (F_GETFL) */
+    uint32_t ent;   /* FILE, DIR: the view entry; EPOLL: the instance; devices: minor */
+    uint32_t sock;  /* SOCK: the monitor's flags */
+    uint64_t pos;   /* the file offset (directories: the next entry to list) */
+};
+_Static_assert(sizeof(struct zg_linux_file) == 24, "zg_linux_file layout");
+_Static_assert(ZG_LINUX_FDS_GPA + ZG_LINUX_NFD * sizeof(struct zg_linux_fd) <= ZG_LINUX_FILES_GPA &&
+                   ZG_LINUX_FILES_GPA + ZG_LINUX_NFILE * sizeof(struct zg_linux_file) <=
+                       ZG_LINUX_CWD_GPA,
+               "descriptor and open-file tables");
 
 /* The kinds the runtime may make, serve and free itself: the devices, and
  * files and directories of the view (the monitor takes back no others). */
@@ -140,6 +159,10 @@ static inline int zg_linux_site_rewritable(const uint8_t p[7], uint64_t nr)
         (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
     return p[0] == 0xb8 && p[5] == 0x0f && p[6] == 0x05 && imm == nr;
 }
+
+/* Threads an instance may have (docs/abi.md "Threads, signals, a sparse
+ * address space": one so far; the records exist so that more can come). */
+#define ZG_LINUX_NTHREAD 1
 
 /* The shared page, right after the frame: what the guest-side runtime
  * (linux/rt/) serves calls from without an exit. The monitor fills the
@@ -173,9 +196,12 @@ struct zg_linux_shared {
     uint64_t served;        /* calls served in the guest (a statistic) */
     uint64_t tsc_seen;      /* the TSC when it last asked the monitor */
     uint64_t last_mono;     /* the latest CLOCK_MONOTONIC it returned */
-    uint64_t sigmask;       /* rt_sigprocmask */
-    uint64_t altstack[3];   /* sigaltstack: ss_sp, ss_flags, ss_size */
     uint8_t sigact[64][32]; /* rt_sigaction: struct kernel_sigaction per signal */
+    uint32_t cur, pad2;     /* the running thread: an index into thread[] */
+    struct zg_linux_sigthread {
+        uint64_t sigmask;       /* rt_sigprocmask */
+        uint64_t altstack[3];   /* sigaltstack: ss_sp, ss_flags, ss_size */
+    } thread[ZG_LINUX_NTHREAD]; /* each thread's signal state (one thread so far) */
 };
 
 /* The frame: one per guest (one thread). */

@@ -68,8 +68,8 @@ CALL(access, lx_sys_access, FULL, "",
      "writing: EROFS but /dev files")
 CALL(select, lx_sys_select, PARTIAL, "",
      "as poll")
-CALL(sched_yield, lx_sys_zero, FULL, "always",
-     "in the guest; one thread: returns at once")
+CALL(sched_yield, lx_sys_sched_yield, FULL, "with one thread",
+     "the next runnable thread runs (round robin); with one thread: in the guest")
 CALL(mremap, lx_sys_mremap, PARTIAL, "",
      "moves or grows anonymous mappings")
 CALL(madvise, lx_sys_madvise, PARTIAL, "",
@@ -84,8 +84,8 @@ CALL(alarm, lx_sys_zero, PARTIAL, "always",
      "in the guest: accepted; no SIGALRM is delivered")
 CALL(getpid, lx_sys_getpid, FULL, "always",
      "in the guest: 1, each instance is its own process")
-CALL(exit, lx_sys_exit, FULL, "",
-     "one thread: ends the instance")
+CALL(exit, lx_sys_exit_thread, FULL, "",
+     "ends the thread (clear_child_tid cleared and woken); the last one ends the instance")
 CALL(uname, lx_sys_uname, FULL, "",
      "the host's, nodename \"zerg\"")
 CALL(fcntl, lx_sys_fcntl, PARTIAL, "",
@@ -124,16 +124,16 @@ CALL(arch_prctl, lx_sys_arch_prctl, PARTIAL, "",
      "ARCH_SET_FS/GET_FS; CET: EINVAL")
 CALL(prctl, lx_sys_zero, PARTIAL, "always",
      "in the guest: accepted")
-CALL(gettid, lx_sys_getpid, FULL, "always",
-     "in the guest: 1")
+CALL(gettid, lx_sys_gettid, FULL, "always",
+     "in the guest: the main thread's is 1, others count up")
 CALL(time, lx_sys_time, FULL, "by the TSC, once calibrated",
      "in the guest by the TSC")
 CALL(futex, lx_sys_futex, PARTIAL, "",
-     "one thread: wakes wake nobody, a wait times out or is EINTR")
+     "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, the BITSET forms, timeouts; no PI futexes")
 CALL(sched_getaffinity, lx_sys_sched_getaffinity, FULL, "",
      "one CPU")
 CALL(set_tid_address, lx_sys_set_tid_address, FULL, "",
-     "one thread")
+     "per thread")
 CALL(clock_gettime, lx_sys_clock_gettime, FULL, "REALTIME, MONOTONIC (and _COARSE) by the TSC",
      "the host's clocks; REALTIME, MONOTONIC in the guest by the TSC")
 CALL(clock_getres, lx_sys_clock_getres, FULL, "",
@@ -164,8 +164,8 @@ CALL(pselect6, lx_sys_pselect6, PARTIAL, "",
      "as poll; the signal mask is not applied")
 CALL(ppoll, lx_sys_ppoll, PARTIAL, "",
      "as poll; the signal mask is not applied")
-CALL(set_robust_list, lx_sys_set_robust_list, FULL, "",
-     "one thread")
+CALL(set_robust_list, lx_sys_set_robust_list, PARTIAL, "",
+     "recorded per thread; not walked at a thread's exit")
 CALL(dup3, lx_sys_dup3, FULL, "",
      "")
 CALL(prlimit64, lx_sys_prlimit64, PARTIAL, "",
@@ -212,10 +212,10 @@ CALL(fork, lx_sys_refused, REFUSED, "",
      "one process per instance: ENOSYS")
 CALL(vfork, lx_sys_refused, REFUSED, "",
      "one process per instance: ENOSYS")
-CALL(clone, lx_sys_refused, REFUSED, "",
-     "one process per instance: ENOSYS")
-CALL(clone3, lx_sys_refused, REFUSED, "",
-     "one process per instance: ENOSYS")
+CALL(clone, lx_sys_clone, PARTIAL, "",
+     "threads (CLONE_VM|CLONE_THREAD|CLONE_SIGHAND, with SETTLS, PARENT_SETTID, CHILD_SETTID, CHILD_CLEARTID), 64 at once; a process: ENOSYS")
+CALL(clone3, lx_sys_clone3, PARTIAL, "",
+     "as clone")
 CALL(execve, lx_sys_refused, REFUSED, "",
      "one program per instance: ENOSYS")
 CALL(execveat, lx_sys_refused, REFUSED, "",

@@ -70,23 +70,45 @@ struct lx_site {
 #define LX_NEXEC    32 /* ranges of executable code the loader mapped (lx_patch.c) */
 
 /* What a call that would block waits for (lx_sched.c): a host descriptor
- * to become readable or writable, and a time. The scheduler waits for the
- * first of them or the instance's deadline, then serves the call again. */
+ * to become readable or writable, a time, or (futex) another thread's wake.
+ * The scheduler runs another thread, or waits for the first of them or the
+ * instance's deadline, then serves the call again (futex waits are not
+ * served again: a wake or the time ends them). */
 struct lx_wait {
     int32_t host_fd; /* -1: none */
     int16_t events;  /* POLLIN, POLLOUT */
     int16_t pad;
-    uint64_t until; /* CLOCK_MONOTONIC ns at which the wait ends (0: none) */
+    uint64_t until;  /* CLOCK_MONOTONIC ns at which the wait ends (0: none) */
+    uint64_t futex;  /* a futex wait: the word's address (0: not one) */
+    uint32_t bitset; /* its FUTEX_WAIT_BITSET mask */
+    uint32_t pad2;
 };
 
-/* A thread of the instance (docs/abi.md "Threads, signals, a sparse address
- * space"): the monitor's half of its record (its signal state is the
- * runtime's: zg_linux_shared.thread). One thread so far. */
+/* A thread of the instance (docs/abi.md "Threads"): the monitor's half of
+ * its record; the runtime's half (its id and signal state) is at
+ * ZG_LINUX_THREADS_GPA, slot for slot. All threads run on the instance's one
+ * vCPU; the one running (lx_state.cur) has its call frame and FPU image in
+ * guest memory, the others in their records, so a switch is two copies (and
+ * the FS base when it differs; linux/lx_thread.c). */
+enum lx_tstate {
+    LX_T_FREE = 0, /* a free slot */
+    LX_T_RUN,      /* running or runnable: resumes with frame.ret */
+    LX_T_WAIT,     /* its call would block: served again when what it waits for comes */
+    LX_T_FUTEX,    /* in a futex wait: woken by another thread, or its time */
+};
 struct lx_thread {
-    uint32_t tid; /* gettid: the main thread's is 1 */
+    uint32_t tid;   /* gettid: the main thread's is 1 */
+    uint32_t state; /* enum lx_tstate */
+    uint32_t redo;  /* RUN: its call was not served yet (the template point let the
+                     * other threads run first): served when it next runs */
     uint32_t pad;
     uint64_t fs_base, gs_base;
-    uint64_t clear_tid; /* set_tid_address */
+    uint64_t clear_tid;          /* set_tid_address, CLONE_CHILD_CLEARTID */
+    uint64_t robust;             /* set_robust_list (recorded) */
+    uint64_t started;            /* WAIT: when its call was first served */
+    struct lx_wait wait;         /* WAIT, FUTEX */
+    struct zg_linux_frame frame; /* not running: its call */
+    uint8_t fpu[512];            /* not running: its x87/SSE image (FXSAVE) */
 };
 
 /* The O_* status flags a descriptor keeps, as Linux does (F_GETFL shows
@@ -111,7 +133,8 @@ struct lx_state {
     struct lx_range free[LX_NRANGES];
     struct zg_linux_fd fd[LX_NFD];       /* descriptors, naming ... */
     struct zg_linux_file file[LX_NFILE]; /* ... open files (lx_file.c) */
-    uint32_t cur, nthread;               /* the running thread; how many there are */
+    uint32_t cur, nthread;               /* the running thread; threads alive */
+    uint32_t next_tid, pad4;             /* the id the next thread gets */
     struct lx_thread thread[LX_NTHREAD];
     struct lx_epoll epoll[LX_NEPOLL];  /* epoll instances (sys_poll.c) */
     uint64_t logged[LX_NSYSCALL / 64]; /* unknown calls already logged */
@@ -177,7 +200,11 @@ struct lx_call {
                           * served again after a wait keeps its first time, so its
                           * timeouts count from it */
     struct lx_wait wait; /* what a call that returns LX_BLOCK waits for */
+    int sched;           /* the thread yields (LX_YIELD) or is gone (LX_GONE): the
+                          * scheduler runs the next one */
 };
+#define LX_YIELD 1
+#define LX_GONE  2
 
 /* A handler's "would block" (never a Linux errno: those are -1..-4095):
  * c->wait says what for; the scheduler (lx_sched.c) waits, then serves the
@@ -185,10 +212,40 @@ struct lx_call {
  * the handler's own answer). */
 #define LX_BLOCK (-100000)
 
-/* Serves the call with fn, waiting (and serving it again) while it would
- * block: its result, or LX_BLOCK if the instance's deadline passed while it
- * waited (in->expired: the run loop ends the instance; lx_sched.c). */
-int64_t lx_sched_serve(struct lx_call *c, int64_t (*fn)(struct lx_call *c));
+/* Waits for w or the instance's deadline: 1, or 0 if the deadline passed
+ * (in->expired set; lx_sched.c). */
+int lx_sched_wait(struct zg_instance *in, const struct lx_wait *w);
+/* The end of a wait with a time: CLOCK_MONOTONIC ns for the struct timespec
+ * at req_va on clock clk, absolute with TIMER_ABSTIME in flags, else from
+ * c->started. 0, -EFAULT or -EINVAL (sys_time.c). */
+int lx_until(struct lx_call *c, uint64_t clk, uint64_t flags, uint64_t req_va, uint64_t *until);
+
+/* ---- Threads (lx_thread.c) ----------------------------------------------- */
+/* The running thread's record. */
+static inline struct lx_thread *lx_self(struct lx_state *lx)
+{
+    return &lx->thread[lx->cur < LX_NTHREAD ? lx->cur : 0];
+}
+/* After the running thread's call blocked (LX_BLOCK: its wait in c), yielded
+ * or ended (c->sched): runs the next runnable thread (round robin), or waits
+ * until one can run, serving the waiting threads' calls again. ZG_HC_STOP if
+ * a call ended the instance; ZG_HC_CONTINUE with a thread loaded (or the
+ * deadline passed: in->expired). *redo: the loaded thread's call is yet to
+ * be served (its frame is in guest memory). */
+enum zg_hc_action lx_schedule(struct lx_call *c, int64_t ret, int *redo);
+/* Is a thread other than the running one runnable? */
+int lx_others_runnable(const struct lx_state *lx);
+/* The running thread's call is not served now: it runs again later with
+ * its call to be served (the template point waits for the others). */
+enum zg_hc_action lx_postpone(struct lx_call *c, int *redo);
+/* Wakes up to n threads waiting on the futex at uaddr whose bitset meets
+ * `bitset`: how many. */
+int lx_futex_wake(struct lx_state *lx, uint64_t uaddr, uint32_t n, uint32_t bitset);
+/* The threads' part of a template's state is sound (lx_load). */
+int lx_threads_ok(const struct lx_state *lx);
+/* After a restore: waits in progress count from now (their times and host
+ * descriptors were the template's process's). */
+void lx_threads_restored(struct lx_state *lx);
 
 typedef int64_t (*lx_handler)(struct lx_call *c);
 
@@ -213,6 +270,8 @@ struct lx_row {
  * and the name of any number ("?" if unknown). */
 extern const struct lx_row lx_rows[];
 extern const unsigned lx_nrows;
+/* The row of call number nr, or NULL (lx_persona.c). */
+const struct lx_row *lx_row_of(uint64_t nr);
 const char *lx_name(unsigned nr);
 /* The table as Markdown (the persona's describe hook). */
 void lx_describe(int fd);

@@ -576,7 +576,7 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
         why = "file view";
     if (!why) /* every descriptor and open file, by its kind's check (lx_file.c) */
         (void)lx_files_ok(s, &v, &why);
-    if (!why && (s->nthread != 1 || s->cur >= s->nthread || s->thread[0].tid != 1))
+    if (!why && !lx_threads_ok(s))
         why = "threads";
     for (unsigned e = 0; !why && e < LX_NEPOLL; e++)
         for (unsigned i = 0; s->epoll[e].used && i < LX_NEPOLLFD; i++)
@@ -772,9 +772,11 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
     };
     for (unsigned i = 0; i < 3; i++)
         (void)lx_fd_install(lx, &stdio[i], 0); /* descriptors 0, 1, 2 of an empty table */
-    lx->nthread = 1;
+    lx->nthread = 1;                           /* the main thread: id 1 */
     lx->cur = 0;
     lx->thread[0].tid = 1;
+    lx->thread[0].state = LX_T_RUN;
+    lx->next_tid = 2;
 
     uint64_t rsp;
     rc = build_stack(in, lx, &im, &rsp);

@@ -164,6 +164,14 @@ void lx_publish(struct zg_instance *in)
     if (gf && memcmp(gf, lx->file, sizeof(lx->file)))
         memcpy(zg_guest_wptr(in, ZG_LINUX_FILES_GPA, sizeof(lx->file)), lx->file, sizeof(lx->file));
     sh->cur = lx->cur;
+    sh->nthread = lx->nthread;
+    struct zg_linux_sigthread *sig =
+        zg_guest_ptr(in, ZG_LINUX_THREADS_GPA, LX_NTHREAD * sizeof(*sig));
+    for (unsigned i = 0; sig && i < LX_NTHREAD; i++)
+        if (sig[i].tid != lx->thread[i].tid) /* written only when it differs */
+            ((struct zg_linux_sigthread *)zg_guest_wptr(in, ZG_LINUX_THREADS_GPA + i * sizeof(*sig),
+                                                        sizeof(*sig)))
+                ->tid = lx->thread[i].tid;
     if (cwd && memcmp(cwd, lx->cwd, ZG_LINUX_CWD_SIZE))
         memcpy(zg_guest_wptr(in, ZG_LINUX_CWD_GPA, ZG_LINUX_CWD_SIZE), lx->cwd, ZG_LINUX_CWD_SIZE);
     sh->fds_changed = 0;
@@ -302,7 +310,7 @@ int64_t lx_sys_in_guest(struct lx_call *c)
 }
 
 /* ---- Dispatch ----------------------------------------------------------------- */
-static const struct lx_row *row_of(unsigned nr)
+const struct lx_row *lx_row_of(uint64_t nr)
 {
     static const struct lx_row *by_nr[LX_NSYSCALL];
     static int built;
@@ -315,16 +323,18 @@ static const struct lx_row *row_of(unsigned nr)
     return nr < LX_NSYSCALL ? by_nr[nr] : NULL;
 }
 
-/* Serves the call in the frame; fills res and returns ZG_HC_STOP when the
- * instance ends (or stops at the template point). */
 /* How a call reached the monitor. */
 enum via { VIA_REDO, VIA_TRAP, VIA_FAST };
 
-static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_result *res,
-                                     enum via via)
+/* Serves the call in the frame (the running thread's); fills res and
+ * returns ZG_HC_STOP when the instance ends (or stops at the template
+ * point). *redo: the thread now running has a call still to be served. */
+static enum zg_hc_action serve_one(struct zg_instance *in, struct zg_run_result *res, enum via via,
+                                   int *redo)
 {
     int trapped = via == VIA_TRAP;
     struct lx_state *lx = lx_of(in);
+    *redo = 0;
     struct zg_linux_frame *f = zg_guest_wptr(in, ZG_LINUX_FRAME_GPA, sizeof(*f));
     if (!f) { /* cannot happen: the frame is inside every Linux guest's memory */
         res->end = ZG_END_FAULT;
@@ -340,19 +350,21 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
         lx_patch_site(in, lx, f->rip, nr);
     if (trapped && f->done == 1) { /* the runtime served it: the site was all */
         lx->trapped++;
-        lx_publish(in);
         return ZG_HC_CONTINUE;
     }
     lx_flush(in); /* what the program wrote before this call goes first */
     /* The template point: the program's first read of its request (stdio
      * model), its first wait for a connection (server model: accept, or poll
      * on its listening socket), or its opening of ZG_LINUX_READY_PATH (a
-     * program that wants to choose). */
+     * program that wants to choose) -- once no other thread can run: the
+     * others run first, until they wait too. */
     const struct zg_linux_file *fd0 = lx_fd_get(lx, 0);
     if ((in->cfg.flags & ZG_INST_STOP_AT_READY) &&
         (((nr == 0 || nr == 19) /* read, readv */ && c.a[0] == 0 && fd0 &&
           fd0->kind == ZG_LINUX_FD_STDIN) ||
          lx_is_ready_open(&c) || lx_is_first_wait(&c))) {
+        if (lx_others_runnable(lx))
+            return lx_postpone(&c, redo);
         in->cfg.flags &= ~ZG_INST_STOP_AT_READY;
         in->ready_gpa = ZG_LINUX_FRAME_GPA;
         res->end = ZG_END_READY;
@@ -361,12 +373,12 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
     lx->calls++;
     lx->trapped += trapped != 0;
     lx->fast += via == VIA_FAST;
-    const struct lx_row *r = row_of(nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL);
+    const struct lx_row *r = lx_row_of(nr);
+    c.started = zg_now_ns();
+    c.wait = (struct lx_wait){.host_fd = -1};
     int64_t ret;
     if (r) {
-        ret = lx_sched_serve(&c, r->fn);
-        if (ret == LX_BLOCK) /* the deadline passed while it waited: the run loop ends it */
-            return c.stop ? ZG_HC_STOP : ZG_HC_CONTINUE;
+        ret = r->fn(&c);
     } else {
         if (lx_first_time(lx, nr < LX_NSYSCALL ? (unsigned)nr : LX_NSYSCALL))
             lx_log(in, "zerg: linux: system call %s (%llu) is not supported: ENOSYS",
@@ -375,9 +387,33 @@ static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_resul
     }
     if (c.stop)
         return ZG_HC_STOP;
-    f->ret = ret;
-    lx_publish(in);
-    return ZG_HC_CONTINUE;
+    if (ret != LX_BLOCK && !c.sched) {
+        f->ret = ret;
+        return ZG_HC_CONTINUE;
+    }
+    /* it blocks, yields or ended: the next thread runs (lx_thread.c) */
+    return lx_schedule(&c, ret, redo);
+}
+
+/* Serves the running thread's call, and the calls of the threads that run
+ * after it whose calls were postponed; then the runtime's page is brought
+ * up to date for the resume. */
+static enum zg_hc_action serve_frame(struct zg_instance *in, struct zg_run_result *res,
+                                     enum via via)
+{
+    for (;;) {
+        int redo;
+        enum zg_hc_action a = serve_one(in, res, via, &redo);
+        if (a == ZG_HC_STOP)
+            return a;
+        if (in->expired)
+            return ZG_HC_CONTINUE; /* the run loop ends it at its deadline */
+        if (!redo) {
+            lx_publish(in);
+            return ZG_HC_CONTINUE;
+        }
+        via = VIA_REDO;
+    }
 }
 
 static enum zg_hc_action lx_io(struct zg_instance *in, unsigned port, uint64_t value,
@@ -398,8 +434,10 @@ static enum zg_hc_action lx_io(struct zg_instance *in, unsigned port, uint64_t v
 
 static int lx_complete_ready(struct zg_instance *in, int restored)
 {
-    (void)restored;
-    lx_of(in)->redo = 1; /* serve the read the program was stopped in */
+    struct lx_state *lx = lx_of(in);
+    lx->redo = 1; /* serve the read the program was stopped in */
+    if (restored)
+        lx_threads_restored(lx);
     return 0;
 }
 

@@ -1,22 +1,17 @@
-/* Linux personality: the instance's scheduler. A handler never sleeps: a
- * call that cannot be answered yet returns LX_BLOCK with what it waits for
- * in c->wait (a host descriptor the request stream's kinds watch, a time).
- * The scheduler waits for the first of those or the instance's deadline,
- * then serves the call again from the start; the handler finds what
- * changed, or its time past (c->started stays the call's first time).
- *
- * One thread so far: while it waits, nothing else of the instance can run,
- * so the wait is a host poll(). With threads (docs/abi.md) the wait is what
- * the runtime asks for when no thread can run, and this is where it is
- * served. */
+/* Linux personality: the instance's wait. A handler never sleeps: a call
+ * that cannot be answered yet returns LX_BLOCK with what it waits for in
+ * c->wait (a host descriptor the request stream's kinds watch, a time, a
+ * futex). The scheduler (lx_thread.c) runs another thread; when none can
+ * run it waits here, in a host poll(), for the first of what the threads
+ * wait for or the instance's deadline, then serves their calls again from
+ * the start (a handler finds what changed, or its time past: c->started
+ * stays the call's first time). */
 #include <errno.h>
 #include <poll.h>
 
 #include "linux/lx_int.h"
 
-/* Waits for w or the deadline: 1 to serve the call again, 0 if the
- * instance's deadline passed (in->expired set). */
-static int sched_wait(struct zg_instance *in, const struct lx_wait *w)
+int lx_sched_wait(struct zg_instance *in, const struct lx_wait *w)
 {
     for (;;) {
         if (in->expired)
@@ -42,18 +37,5 @@ static int sched_wait(struct zg_instance *in, const struct lx_wait *w)
         if (n < 0 && errno != EINTR)
             return 1; /* the handler meets the error itself */
         /* a timeout or a signal (the deadline's timer): look again */
-    }
-}
-
-int64_t lx_sched_serve(struct lx_call *c, int64_t (*fn)(struct lx_call *c))
-{
-    c->started = zg_now_ns();
-    for (;;) {
-        c->wait = (struct lx_wait){.host_fd = -1};
-        int64_t ret = fn(c);
-        if (ret != LX_BLOCK || c->stop)
-            return ret;
-        if (!sched_wait(c->in, &c->wait))
-            return LX_BLOCK;
     }
 }

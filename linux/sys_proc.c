@@ -1,5 +1,6 @@
-/* Linux personality: process, identity, limits and signals. One process of
- * one thread per instance; signals are recorded, never delivered. */
+/* Linux personality: process, identity, limits and signals. One process
+ * per instance (its threads: lx_thread.c); signals are recorded, never
+ * delivered. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,13 +53,16 @@ int64_t lx_sys_arch_prctl(struct lx_call *c)
 
 int64_t lx_sys_set_tid_address(struct lx_call *c)
 {
-    c->lx->thread[c->lx->cur].clear_tid = c->a[0];
-    return 1; /* the thread's id */
+    lx_self(c->lx)->clear_tid = c->a[0];
+    return lx_self(c->lx)->tid;
 }
 
 int64_t lx_sys_set_robust_list(struct lx_call *c)
 {
-    return c->a[1] == 24 ? 0 : -EINVAL; /* sizeof(struct robust_list_head) */
+    if (c->a[1] != 24) /* sizeof(struct robust_list_head) */
+        return -EINVAL;
+    lx_self(c->lx)->robust = c->a[0];
+    return 0;
 }
 
 /* The limits an instance has: its memory, its descriptors, its stack. */
@@ -159,7 +163,10 @@ int64_t lx_sys_zero(struct lx_call *c)
 
 int64_t lx_sys_sched_getaffinity(struct lx_call *c)
 {
-    if (c->a[0] != 0 && c->a[0] != 1)
+    int known = c->a[0] == 0;
+    for (unsigned i = 0; i < LX_NTHREAD; i++)
+        known |= c->lx->thread[i].state != LX_T_FREE && c->lx->thread[i].tid == c->a[0];
+    if (!known)
         return -ESRCH;
     if (c->a[1] < 8 || (c->a[1] & 7))
         return -EINVAL;
@@ -194,7 +201,7 @@ int64_t lx_sys_refused(struct lx_call *c)
     unsigned nr = c->nr;
     if (lx_first_time(c->lx, nr))
         lx_log(c->in, "zerg: linux: %s is refused: %s (ENOSYS)", lx_name(nr),
-               "an instance is one program of one thread");
+               "an instance is one program (one process, its threads)");
     return -ENOSYS;
 }
 

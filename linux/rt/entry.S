@@ -53,6 +53,10 @@ zg_linux_entries:
 
 /* The runtime serves the call, or the monitor does (one `out` of \value);
  * then the registers the C code may have changed are put back. Around the
+ * `out` the frame also holds RBX, RBP and R12-R15, and they are loaded back
+ * from it: with the FPU image, the frame is all of a thread stopped in a
+ * call, so the monitor resumes another thread by writing its frame and
+ * image here (and its FS base), with no register ioctl. Around the
  * `out` the program's x87/SSE state is saved and put back by the runtime
  * itself: an instance reset in place resumes at the template point's `out`
  * with the FPU as the last request left it (the monitor does not set it:
@@ -66,10 +70,22 @@ zg_linux_entries:
     test %eax, %eax
     jnz 1f
     fxsave64 ZG_LINUX_FPU_GPA
+    mov %rbx, F(ZG_LINUX_F_CALLEE)
+    mov %rbp, F(ZG_LINUX_F_CALLEE + 8)
+    mov %r12, F(ZG_LINUX_F_CALLEE + 16)
+    mov %r13, F(ZG_LINUX_F_CALLEE + 24)
+    mov %r14, F(ZG_LINUX_F_CALLEE + 32)
+    mov %r15, F(ZG_LINUX_F_CALLEE + 40)
     mov $\value, %eax
     mov $ZG_LINUX_PORT, %edx
     outl %eax, %dx
     fxrstor64 ZG_LINUX_FPU_GPA
+    mov F(ZG_LINUX_F_CALLEE), %rbx
+    mov F(ZG_LINUX_F_CALLEE + 8), %rbp
+    mov F(ZG_LINUX_F_CALLEE + 16), %r12
+    mov F(ZG_LINUX_F_CALLEE + 24), %r13
+    mov F(ZG_LINUX_F_CALLEE + 32), %r14
+    mov F(ZG_LINUX_F_CALLEE + 40), %r15
 1:
     mov F(ZG_LINUX_F_ARG0), %rdi
     mov F(ZG_LINUX_F_ARG0 + 8), %rsi

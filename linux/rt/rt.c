@@ -34,10 +34,11 @@
 #define OUT   ((uint8_t *)ZG_LINUX_OUT_GPA)
 #define FDS   ((struct zg_linux_fd *)ZG_LINUX_FDS_GPA)
 #define FILES ((struct zg_linux_file *)ZG_LINUX_FILES_GPA)
-/* The running thread's signal state. */
-#define TH    (&SH->thread[SH->cur < ZG_LINUX_NTHREAD ? SH->cur : 0])
-#define CWD   ((const char *)ZG_LINUX_CWD_GPA)
-#define RND   ((uint8_t *)ZG_LINUX_RND_GPA)
+/* The running thread's id and signal state. */
+#define TH                                                                                         \
+    (&((struct zg_linux_sigthread *)ZG_LINUX_THREADS_GPA)[SH->cur < ZG_LINUX_NTHREAD ? SH->cur : 0])
+#define CWD ((const char *)ZG_LINUX_CWD_GPA)
+#define RND ((uint8_t *)ZG_LINUX_RND_GPA)
 
 #define EFAULT              14
 #define EINVAL              22
@@ -720,10 +721,32 @@ static int rewritable(const struct zg_linux_frame *f)
  * leaves it to the monitor (0). */
 typedef int (*rt_fn)(const uint64_t *a, int64_t *ret);
 
-static int sys_one(const uint64_t *a, int64_t *ret) /* getpid, gettid: 1 */
+static int sys_one(const uint64_t *a, int64_t *ret) /* getpid: 1 */
 {
     (void)a;
     *ret = 1;
+    return 1;
+}
+
+/* gettid: the running thread's id (the monitor's word: 0 would be none). */
+static int sys_gettid(const uint64_t *a, int64_t *ret)
+{
+    (void)a;
+    uint32_t tid = TH->tid;
+    if (!tid)
+        return 0;
+    *ret = tid;
+    return 1;
+}
+
+/* sched_yield: nothing to yield to with one thread; with more, the
+ * monitor's (it runs the next one). */
+static int sys_sched_yield(const uint64_t *a, int64_t *ret)
+{
+    (void)a;
+    if (SH->nthread > 1)
+        return 0;
+    *ret = 0;
     return 1;
 }
 
@@ -844,7 +867,7 @@ static int sys_not_a_socket(const uint64_t *a, int64_t *ret)
     RT(rt_sigprocmask, sys_rt_sigprocmask)                                                         \
     RT(pread64, sys_pread64)                                                                       \
     RT(writev, do_writev)                                                                          \
-    RT(sched_yield, sys_zero)                                                                      \
+    RT(sched_yield, sys_sched_yield)                                                               \
     RT(alarm, sys_zero)                                                                            \
     RT(getpid, sys_one)                                                                            \
     RT(sendfile, do_sendfile)                                                                      \
@@ -862,7 +885,7 @@ static int sys_not_a_socket(const uint64_t *a, int64_t *ret)
     RT(getppid, sys_zero)                                                                          \
     RT(sigaltstack, sys_sigaltstack)                                                               \
     RT(prctl, sys_zero)                                                                            \
-    RT(gettid, sys_one)                                                                            \
+    RT(gettid, sys_gettid)                                                                         \
     RT(time, do_time)                                                                              \
     RT(clock_gettime, do_clock_gettime)                                                            \
     RT(openat, sys_openat)                                                                         \

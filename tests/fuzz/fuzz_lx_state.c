@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *why;
         struct lxv v = lx_view_of(&in);
         if (s->brk < s->brk_start || s->nfree > LX_NRANGES || s->cwd[0] != '/' ||
-            !lx_files_ok(s, &v, &why))
+            !lx_files_ok(s, &v, &why) || !lx_threads_ok(s))
             abort(); /* accepted something outside the rules */
     } else if (!in.err[0]) {
         abort(); /* a refusal must say why */

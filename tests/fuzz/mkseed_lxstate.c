@@ -42,7 +42,8 @@ static int write_seed(const char *dir, const char *name, int view)
     if (lx_fd_dup(&s, 3, 9, 0) < 0) /* two descriptors of one open file */
         return -EINVAL;
     s.nthread = 1;
-    s.thread[0].tid = 1;
+    s.next_tid = 2;
+    s.thread[0] = (struct lx_thread){.tid = 1, .state = LX_T_RUN};
     snprintf(s.cwd, sizeof(s.cwd), "/");
     snprintf(s.exe, sizeof(s.exe), "/usr/bin/prog");
     snprintf(s.argv0, sizeof(s.argv0), "prog");

@@ -12,6 +12,7 @@
 #   LINUX_ONLY=sites              only the site-shaped data checks (linux_sites)
 #   LINUX_ONLY=files              only the --ro file checks (files.c, natively and under zerg)
 #   LINUX_ONLY=fpu                only the pooled FPU check (linux_fpu)
+#   LINUX_ONLY=threads            only the threads-in-a-template checks (linux_threads)
 #   LINUX_FUZZ_CALLS=N            random calls through bin/zerg (default 1,000,000)
 #   LINUX_FUZZ_CALLS_ASAN=N       through bin/zerg-asan (default 100,000)
 source "$(dirname "$0")/lib.bash"
@@ -40,15 +41,86 @@ ln -s ../missing "$TREE/sub/dangling"
 head -c 5000 /dev/zero >"$TREE/sub/deep/z"
 # LINUX_ONLY=fuzz runs only the system-call fuzzer, LINUX_ONLY=forge only the
 # forged-descriptor programs, LINUX_ONLY=fpu only linux_fpu, LINUX_ONLY=sites
-# only linux_sites, LINUX_ONLY=files only the file checks (tests/mutations/
-# use them).
+# only linux_sites, LINUX_ONLY=files only the file checks, LINUX_ONLY=threads
+# only linux_threads (tests/mutations/ use them).
 case "${LINUX_ONLY:-}" in
-"" | fuzz | forge | fpu | sites | files) ;;
+"" | fuzz | forge | fpu | sites | files | threads) ;;
 *)
-    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu', 'sites' and 'files' are known"
+    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu', 'sites', 'files' and 'threads' are known"
     exit 1
     ;;
 esac
+# linux_threads: threads in a template (examples/python/threads.py): three worker threads
+# wait on a queue at the template point and are captured there; each
+# restored instance has them and answers as the program does natively, with
+# its own token; then `zerg serve` pooled answers every request from one VM
+# reset in between (all the threads put back each time). LINUX_ONLY=threads runs only
+# this.
+linux_threads() {
+    local treq native r1 r2 t1 t2 sp bad got vms i
+    local ZERG_HOME=$TMP/pthome
+    export ZERG_HOME
+    tnorm() { sed -e 's/^token [0-9a-f]*/token T/'; }
+    treq=$'GET /a/bb/ccc HTTP/1.0\r\nHost: zerg\r\n\r\n'
+    native=$(printf '%s' "$treq" | /usr/bin/python3.11 examples/python/threads.py)
+    if bin/zerg template create pythreads -q --mem 512M --ro /usr/lib/python3.11 \
+        --ro "$PWD/examples/python/threads.py=/app/threads.py" --guest /usr/bin/python3.11 \
+        -- /app/threads.py >"$TMP/pt.txt" 2>&1; then
+        r1=$(printf '%s' "$treq" | bin/zerg run pythreads 2>>"$TMP/pt.txt")
+        r2=$(printf '%s' "$treq" | bin/zerg run pythreads 2>>"$TMP/pt.txt")
+        t1=$(sed -n 's/^token //p' <<<"$r1")
+        t2=$(sed -n 's/^token //p' <<<"$r2")
+        if grep -q '^threads 4' <<<"$native" && [ "$(tnorm <<<"$r1")" = "$(tnorm <<<"$native")" ] &&
+            [ "$(tnorm <<<"$r2")" = "$(tnorm <<<"$native")" ] && [ -n "$t1" ] && [ "$t1" != "$t2" ]; then
+            pass "linux/python-threads-template (three threads captured waiting, restored twice)"
+        else
+            fail linux/python-threads-template "native=$native r1=$r1 r2=$r2 $(tail -n 3 "$TMP/pt.txt")"
+        fi
+        bin/zerg serve -t pythreads -l "unix:$TMP/pt.sock" -n 1 >"$TMP/pts.log" 2>&1 &
+        sp=$!
+        for i in $(seq 1 50); do [ -S "$TMP/pt.sock" ] && break; sleep 0.1; done
+        bad=0
+        for i in 1 2 3 4 5 6; do
+            got=$(curl -s -m 20 --unix-socket "$TMP/pt.sock" "http://zerg/w$i/x")
+            grep -q "^w$i $(printf 'w%s' "$i" | sha256sum | cut -c1-12) 2" <<<"$got" &&
+                grep -q '^threads 4' <<<"$got" || bad=$((bad + 1))
+        done
+        kill -TERM $sp
+        wait $sp
+        vms=$(grep -o ' vm=[0-9]*' "$TMP/pts.log" | sort -u | wc -l)
+        if [ $bad = 0 ] && [ "$(grep -c 'template=pythreads mode=pooled .* end=exit status=0' "$TMP/pts.log")" = 6 ] &&
+            [ "$vms" = 1 ]; then
+            pass "linux/python-threads-served-pooled (6 requests, one VM reset between them)"
+        else
+            fail linux/python-threads-served-pooled "bad=$bad vms=$vms $(grep -v ' end=exit status=0' "$TMP/pts.log" | tail -n 3)"
+        fi
+    else
+        fail linux/python-threads-template "$(tail -n 5 "$TMP/pt.txt")"
+    fi
+    # The template point waits for the other threads (tests/linux/tmplthreads.c):
+    # two workers not yet run when main first reads run their start-up there
+    # and then wait, so a restored instance prints only its answer.
+    local variant want out1 out2
+    for variant in glibc musl; do
+        want=$(echo hello | "bin/linux-tests/tmplthreads.$variant" | grep '^answer')
+        if bin/zerg template create "tt$variant" -q --guest "bin/linux-tests/tmplthreads.$variant" \
+            >"$TMP/tt.txt" 2>&1; then
+            out1=$(echo hello | bin/zerg run "tt$variant" 2>>"$TMP/tt.txt")
+            out2=$(echo hello | bin/zerg run "tt$variant" 2>>"$TMP/tt.txt")
+            if [ -n "$want" ] && [ "$out1" = "$want" ] && [ "$out2" = "$want" ]; then
+                pass "linux/template-point-waits-for-threads-$variant"
+            else
+                fail "linux/template-point-waits-for-threads-$variant" "want=[$want] got=[$out1] [$out2] $(tail -n 3 "$TMP/tt.txt")"
+            fi
+        else
+            fail "linux/template-point-waits-for-threads-$variant" "$(tail -n 3 "$TMP/tt.txt")"
+        fi
+    done
+}
+if [ "${LINUX_ONLY:-}" = threads ]; then
+    linux_threads
+    exit $T_FAILED
+fi
 # linux_fpu: the FPU at the template point: every request of a pooled VM
 # starts with the template's MXCSR and x87 control word, although the
 # previous request changed both (the runtime's entry puts the program's FPU
@@ -304,7 +376,7 @@ sys.stdout.write(d.decode())' "$port" 2>/dev/null) && break
     rc=$?
     if [ $rc = 0 ] && grep -q '^fork: Function not implemented' <<<"$out" &&
         grep -q '^execv: Function not implemented' <<<"$out" &&
-        grep -q 'zerg: linux: clone is refused' "$TMP/f.err" && grep -q 'execve is refused' "$TMP/f.err"; then
+        grep -q 'zerg: linux: clone of a new process: ENOSYS' "$TMP/f.err" && grep -q 'execve is refused' "$TMP/f.err"; then
         pass "$v/linux/fork-exec-refused"
     else
         fail "$v/linux/fork-exec-refused" "rc=$rc out=$out err=$(cat "$TMP/f.err")"
@@ -374,9 +446,19 @@ PY
     py_want=$(/usr/bin/python3.11 -c "$py")
     py_got=$("$Z" boot --mem 512M --timeout 60000 --ro /usr/lib/python3.11 /usr/bin/python3.11 -- -c "$py" \
         2>>"$TMP/dy.err")
+    # and threads: a ThreadPoolExecutor, an Event handed between threads
+    pyt='import threading, concurrent.futures as cf, hashlib
+def f(i): return hashlib.sha256(str(i).encode()).hexdigest()[:8]
+with cf.ThreadPoolExecutor(4) as ex: print(list(ex.map(f, range(8))))
+ev, r = threading.Event(), []
+def w(): ev.wait(); r.append(threading.get_ident() != threading.main_thread().ident)
+t = threading.Thread(target=w); t.start(); ev.set(); t.join(); print(r, threading.active_count())'
+    py_want+=$'\n'$(/usr/bin/python3.11 -c "$pyt")
+    py_got+=$'\n'$("$Z" boot --mem 512M --timeout 60000 --ro /usr/lib/python3.11 /usr/bin/python3.11 -- -c "$pyt" \
+        2>>"$TMP/dy.err" </dev/null)
     if [ -n "$want" ] && [ "$got" = "$want" ] && [ -n "$jq_want" ] && [ "$jq_got" = "$jq_want" ] &&
         [ -n "$py_want" ] && [ "$py_got" = "$py_want" ] && ! grep -Eq 'Sanitizer|runtime error' "$TMP/dy.err"; then
-        pass "$v/linux/dynamic-programs (echo, jq, python3.11 as on the host)"
+        pass "$v/linux/dynamic-programs (echo, jq, python3.11 with threads as on the host)"
     else
         fail "$v/linux/dynamic-programs" "echo='$got' jq='$jq_got' py='$py_got' $(head -c 400 "$TMP/dy.err")"
     fi
@@ -558,6 +640,8 @@ if bin/zerg template create py -q --mem 512M --ro /usr/lib/python3.11 \
 else
     fail linux/python-template-restores-reseeded "$(tail -n 5 "$TMP/py.txt")"
 fi
+
+linux_threads
 export ZERG_HOME=$TMP/home
 
 # A static Lua 5.4 (Debian's liblua5.4.a) running a handler that builds a

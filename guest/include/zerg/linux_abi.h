@@ -47,6 +47,7 @@
 #define ZG_LINUX_CWD_GPA      0x10b000 /* the working directory (a copy: the monitor's) */
 #define ZG_LINUX_RND_GPA      0x10c000 /* fresh host randomness: its last rnd_avail bytes */
 #define ZG_LINUX_RND_SIZE     4096     /* (Python's random.seed() takes 2,496 at once) */
+#define ZG_LINUX_THREADS_GPA  0x10d000 /* each thread's id and signal state: the runtime's */
 #define ZG_LINUX_CWD_SIZE     1024
 #define ZG_LINUX_STUB_GPA     0x110000 /* the stubs of rewritten call sites */
 #define ZG_LINUX_STUB_SIZE    0x10000
@@ -76,14 +77,14 @@
 #define ZG_LINUX_CALL_FAST (ZG_LINUX_FRAME_GPA + 1)
 
 /* Frame offsets, for the assembly entry. */
-#define ZG_LINUX_F_NR   0
-#define ZG_LINUX_F_ARG0 8
-#define ZG_LINUX_F_RET  56
-#define ZG_LINUX_F_RIP  64
-#define ZG_LINUX_F_RFL  72
-#define ZG_LINUX_F_RSP  80
-#define ZG_LINUX_F_DONE 88
-#define ZG_LINUX_F_SAVE 96 /* the entry's scratch */
+#define ZG_LINUX_F_NR     0
+#define ZG_LINUX_F_ARG0   8
+#define ZG_LINUX_F_RET    56
+#define ZG_LINUX_F_RIP    64
+#define ZG_LINUX_F_RFL    72
+#define ZG_LINUX_F_RSP    80
+#define ZG_LINUX_F_DONE   88
+#define ZG_LINUX_F_CALLEE 96 /* RBX, RBP, R12-R15 around an exit */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -160,9 +161,23 @@ static inline int zg_linux_site_rewritable(const uint8_t p[7], uint64_t nr)
     return p[0] == 0xb8 && p[5] == 0x0f && p[6] == 0x05 && imm == nr;
 }
 
-/* Threads an instance may have (docs/abi.md "Threads, signals, a sparse
- * address space": one so far; the records exist so that more can come). */
-#define ZG_LINUX_NTHREAD 1
+/* Threads an instance may have at once (docs/abi.md "Threads"); clone
+ * beyond them is EAGAIN. */
+#define ZG_LINUX_NTHREAD 64
+
+/* The runtime's half of a thread's record (ZG_LINUX_THREADS_GPA, one per
+ * thread slot): its id (the monitor writes it) and its signal state (the
+ * runtime's: rt_sigprocmask, sigaltstack). */
+struct zg_linux_sigthread {
+    uint32_t tid; /* gettid (0: a free slot) */
+    uint32_t pad;
+    uint64_t sigmask;     /* rt_sigprocmask */
+    uint64_t altstack[3]; /* sigaltstack: ss_sp, ss_flags, ss_size */
+};
+_Static_assert(sizeof(struct zg_linux_sigthread) == 40, "zg_linux_sigthread layout");
+_Static_assert(ZG_LINUX_THREADS_GPA + ZG_LINUX_NTHREAD * sizeof(struct zg_linux_sigthread) <=
+                   ZG_LINUX_STUB_GPA,
+               "thread records");
 
 /* The shared page, right after the frame: what the guest-side runtime
  * (linux/rt/) serves calls from without an exit. The monitor fills the
@@ -197,30 +212,34 @@ struct zg_linux_shared {
     uint64_t tsc_seen;      /* the TSC when it last asked the monitor */
     uint64_t last_mono;     /* the latest CLOCK_MONOTONIC it returned */
     uint8_t sigact[64][32]; /* rt_sigaction: struct kernel_sigaction per signal */
-    uint32_t cur, pad2;     /* the running thread: an index into thread[] */
-    struct zg_linux_sigthread {
-        uint64_t sigmask;       /* rt_sigprocmask */
-        uint64_t altstack[3];   /* sigaltstack: ss_sp, ss_flags, ss_size */
-    } thread[ZG_LINUX_NTHREAD]; /* each thread's signal state (one thread so far) */
+    uint32_t cur;           /* the running thread: its slot at ZG_LINUX_THREADS_GPA (the
+                             * monitor writes it before each resume) */
+    uint32_t nthread;       /* threads alive (the monitor's): with more than one,
+                             * sched_yield is the monitor's */
 };
 
-/* The frame: one per guest (one thread). */
+/* The frame: the call of the running thread (the monitor keeps the frames
+ * of the others, and switches threads by switching frames). */
 struct zg_linux_frame {
-    uint64_t nr;      /* IN: the system-call number (RAX) */
-    uint64_t arg[6];  /* IN: RDI, RSI, RDX, R10, R8, R9 */
-    int64_t ret;      /* OUT: the result for RAX (-errno on error) */
-    uint64_t rip;     /* IN: where the program continues (RCX) */
-    uint64_t rflags;  /* IN: the program's RFLAGS (R11) */
-    uint64_t rsp;     /* IN: the program's stack pointer */
-    uint64_t done;    /* IN: 1 if the runtime served the call itself, and asks
-                       * the monitor only to rewrite its site (lx_patch.c) */
-    uint64_t save[5]; /* the entry's own scratch */
+    uint64_t nr;        /* IN: the system-call number (RAX) */
+    uint64_t arg[6];    /* IN: RDI, RSI, RDX, R10, R8, R9 */
+    int64_t ret;        /* OUT: the result for RAX (-errno on error) */
+    uint64_t rip;       /* IN: where the program continues (RCX) */
+    uint64_t rflags;    /* IN: the program's RFLAGS (R11) */
+    uint64_t rsp;       /* IN: the program's stack pointer */
+    uint64_t done;      /* IN: 1 if the runtime served the call itself, and asks
+                         * the monitor only to rewrite its site (lx_patch.c) */
+    uint64_t callee[6]; /* IN/OUT: RBX, RBP, R12, R13, R14, R15: saved by the entry
+                         * before it exits to the monitor and put back after, so
+                         * the frame is the whole of a thread stopped in a call
+                         * (the monitor switches threads by switching frames) */
 };
-_Static_assert(sizeof(struct zg_linux_frame) == 136, "zg_linux_frame layout");
+_Static_assert(sizeof(struct zg_linux_frame) == 144, "zg_linux_frame layout");
 _Static_assert(__builtin_offsetof(struct zg_linux_frame, ret) == ZG_LINUX_F_RET, "frame ret");
 _Static_assert(__builtin_offsetof(struct zg_linux_frame, rip) == ZG_LINUX_F_RIP, "frame rip");
 _Static_assert(__builtin_offsetof(struct zg_linux_frame, rsp) == ZG_LINUX_F_RSP, "frame rsp");
-_Static_assert(__builtin_offsetof(struct zg_linux_frame, save) == ZG_LINUX_F_SAVE, "frame save");
+_Static_assert(__builtin_offsetof(struct zg_linux_frame, callee) == ZG_LINUX_F_CALLEE,
+               "frame callee");
 _Static_assert(ZG_LINUX_FRAME_GPA + sizeof(struct zg_linux_frame) <= ZG_LINUX_SHARED_GPA &&
                    ZG_LINUX_SHARED_GPA + sizeof(struct zg_linux_shared) <= ZG_LINUX_FPU_GPA &&
                    ZG_LINUX_FPU_GPA % 16 == 0 &&

@@ -122,6 +122,9 @@ struct lx_state {
                                            * back in this VM; 0: none yet. A pooled reset
                                            * keeps the VM's own, not the template's */
     uint64_t backed, unbacked;            /* regions backed, given back (statistics) */
+    uint64_t frame_tmpl[LX_NFRAMES / 64]; /* frames backing a region at the template
+                                           * point: their owners stay (lx_sparse.c) */
+    uint64_t forgot;                      /* times KVM was made to forget its mappings */
 };
 
 static inline struct lx_state *lx_of(struct zg_instance *in)

@@ -504,7 +504,8 @@ int lx_save(struct zg_instance *in, void **buf, size_t *len)
     copy->redo = 0;
     copy->nlearned = 0; /* the template holds its rewritten sites in its memory */
     memset(copy->learned, 0, sizeof(copy->learned));
-    copy->backed = copy->unbacked = 0;
+    copy->backed = copy->unbacked = copy->forgot = 0;
+    memcpy(copy->frame_tmpl, copy->frame_used, sizeof(copy->frame_tmpl));
     *buf = copy;
     *len = sizeof(*copy);
     return 0;

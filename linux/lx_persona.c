@@ -472,9 +472,12 @@ static int lx_summary(const struct zg_instance *in, char *buf, size_t len)
     snprintf(buf, len,
              "linux: %llu system calls served in the guest, %llu by the monitor; exits: %llu "
              "after a `syscall` trap, %llu from rewritten call sites; %u call sites rewritten "
-             "in this run",
+             "in this run; mmap area: %llu 2 MiB regions backed on touch, %llu given back, %u "
+             "in use, mappings forgotten %llu times",
              (unsigned long long)inside, (unsigned long long)lx->calls,
-             (unsigned long long)lx->trapped, (unsigned long long)lx->fast, lx->rewritten);
+             (unsigned long long)lx->trapped, (unsigned long long)lx->fast, lx->rewritten,
+             (unsigned long long)lx->backed, (unsigned long long)lx->unbacked, lx->frames_used,
+             (unsigned long long)lx->forgot);
     return 1;
 }
 

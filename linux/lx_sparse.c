@@ -174,12 +174,31 @@ static int any_mapped(const struct lx_state *lx, uint64_t va, uint64_t len)
     return va < end;
 }
 
+/* Frees the free frames of their owners when no region can have one
+ * otherwise: KVM forgets all it maps (zg_inst_forget_mappings), so no old
+ * mapping of a frame is left anywhere. The frames that backed a region at
+ * the template point keep theirs: a pooled reset maps them there again.
+ * 0 or -errno. */
+static int forget(struct zg_instance *in, struct lx_state *lx, const struct lx_sparse *sp)
+{
+    int rc = zg_inst_forget_mappings(in);
+    if (rc < 0)
+        return rc;
+    for (uint32_t f = 0; f < sp->nframes; f++)
+        if (!used(lx, f) && !((lx->frame_tmpl[f / 64] >> (f % 64)) & 1))
+            lx->frame_owner[f] = 0;
+    lx->forgot++;
+    return 0;
+}
+
 /* Backs region r with a frame. 0, or -ENOMEM: no frame left (*held: free
- * ones are, for other regions). */
+ * ones are, for other regions, and KVM could not be made to forget). */
 static int back(struct zg_instance *in, struct lx_state *lx, const struct lx_sparse *sp, uint64_t r,
                 int *held)
 {
     int64_t f = pick(in, lx, sp, r, held);
+    if (f < 0 && *held && forget(in, lx, sp) == 0)
+        f = pick(in, lx, sp, r, held);
     if (f < 0)
         return -ENOMEM;
     uint64_t gpa = sp->frames_gpa + (uint64_t)f * MIB2;
@@ -209,7 +228,7 @@ int lx_sparse_fault(struct zg_instance *in, uint64_t addr, struct zg_run_result 
              "out of memory: the program touched 0x%llx, and all %u MiB its --mem gives "
              "mappings are in use%s",
              (unsigned long long)addr, (unsigned)(sp.nframes * 2),
-             held ? " (or held for regions it unmapped: a frame backs one region in a VM)" : "");
+             held ? " (or held for the regions it had at the template point)" : "");
     return -1;
 }
 
@@ -311,8 +330,9 @@ int lx_sparse_populate(struct zg_instance *in, uint64_t va, uint64_t len)
             own = lx->frame_owner[i] == r + 1;
         need += !own;
     }
+    /* Frames held for regions unmapped since are free once KVM forgets. */
     for (uint32_t i = 0; i < sp.nframes; i++)
-        have += !used(lx, i) && !lx->frame_owner[i];
+        have += !used(lx, i) && !((lx->frame_tmpl[i / 64] >> (i % 64)) & 1);
     if (need > have)
         return -ENOMEM;
     int held;
@@ -339,5 +359,8 @@ const char *lx_sparse_check(const struct lx_state *s)
     }
     if (n != s->frames_used)
         return "mmap frames";
+    for (unsigned i = 0; i < LX_NFRAMES / 64; i++)
+        if (s->frame_tmpl[i] != s->frame_used[i])
+            return "mmap frames"; /* lx_save: the frames in use at the template point */
     return NULL;
 }

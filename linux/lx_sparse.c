@@ -9,7 +9,7 @@
  * (lx_sparse_plan), linked from the PDPT when the program is loaded and never
  * unlinked: only directory entries (2 MiB leaves) ever change.
  *
- * One frame, one region, for the life of a VM. kvm_pvm's shadow MMU sees a
+ * One frame, one region, until KVM forgets. kvm_pvm's shadow MMU sees a
  * monitor's change of a directory entry from absent to present at once, but
  * not from present to absent or to another frame (/tmp/probe24/q5_remap.c),
  * and a pooled reset puts entries back to absent by copying the tables'
@@ -18,18 +18,20 @@
  * shadow keeps a table of its own per frame, linked from the old region's
  * entry and shared by the next region given that frame (measured: a region
  * touched after a reset read the bytes the next region wrote). So a frame,
- * once it backed a region in a VM, only ever backs that region in that VM
- * (frame_owner; a reset keeps the VM's own record, lx_load): whatever the
- * shadow still holds maps the region to its own frame. A free frame holds
- * zeros (given back: zeroed; a reset: the template's, zero where free), so
- * a region the shadow still maps while the monitor counts it unbacked reads
- * what a new mapping reads, and backing it again keeps what it wrote.
+ * once it backed a region in a VM, backs only that region (frame_owner; a
+ * reset keeps the VM's own record, lx_load): what the shadow still holds
+ * maps the region to its own frame. A free frame holds zeros (given back:
+ * zeroed; at a reset: the template's bytes, zero where it is free), so a
+ * region the shadow still maps while the monitor counts it unbacked reads
+ * what a new mapping reads, and backing it again keeps what it wrote. When
+ * a region needs a frame and only frames of other regions are free, KVM is
+ * made to forget all it maps (zg_inst_forget_mappings, ~0.2 ms) and those
+ * frames are free for any region (forget).
  *
  * The frames' state (which are used, whose they are) is part of lx_state,
  * so a template carries it and a pooled reset puts it back with the memory. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -174,16 +176,43 @@ static int any_mapped(const struct lx_state *lx, uint64_t va, uint64_t len)
     return va < end;
 }
 
+static int all_zero(const uint8_t *p, uint64_t n)
+{
+    static const uint8_t zero[4096];
+    for (uint64_t o = 0; o < n; o += sizeof(zero))
+        if (memcmp(p + o, zero, sizeof(zero)))
+            return 0;
+    return 1;
+}
+
 /* Frees the free frames of their owners when no region can have one
  * otherwise: KVM forgets all it maps (zg_inst_forget_mappings), so no old
- * mapping of a frame is left anywhere. The frames that backed a region at
- * the template point keep theirs: a pooled reset maps them there again.
+ * mapping of a frame is left anywhere. A free frame the shadow still maps
+ * at its region may hold what the program wrote there through that mapping
+ * since the last reset (the monitor counts the region unbacked): if it is
+ * not zero, the region, still mapped, is backed by it now and keeps it (or,
+ * unmapped, the frame is zeroed). The frames that backed a region at the
+ * template point keep their owners: a pooled reset maps them there again.
  * 0 or -errno. */
 static int forget(struct zg_instance *in, struct lx_state *lx, const struct lx_sparse *sp)
 {
+    for (uint32_t f = 0; f < sp->nframes; f++) {
+        if (used(lx, f) || !lx->frame_owner[f] || ((lx->frame_tmpl[f / 64] >> (f % 64)) & 1))
+            continue;
+        uint64_t gpa = sp->frames_gpa + (uint64_t)f * MIB2, r = lx->frame_owner[f] - 1;
+        if (all_zero(in->mem + gpa, MIB2))
+            continue;
+        if (frame_of(in, sp, r) == -1 && any_mapped(lx, ZG_LINUX_MMAP_VA + r * MIB2, MIB2)) {
+            set_used(lx, f, 1); /* written through the old mapping: the region's */
+            *entry_of(in, sp, r) = gpa | PTE_P | PTE_W | PTE_U | PTE_PS;
+            zg_guest_mark(in, sp->tables_gpa + r * 8, 8);
+        } else {
+            memset(zg_guest_wptr(in, gpa, MIB2), 0, MIB2);
+        }
+    }
     int rc = zg_inst_forget_mappings(in);
     if (rc < 0)
-        return rc;
+        return rc; /* owners kept: KVM may still map their regions */
     for (uint32_t f = 0; f < sp->nframes; f++)
         if (!used(lx, f) && !((lx->frame_tmpl[f / 64] >> (f % 64)) & 1))
             lx->frame_owner[f] = 0;

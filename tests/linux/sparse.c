@@ -43,11 +43,12 @@ static int all_zero(const unsigned char *p, size_t n)
 /* sparse serve: an HTTP/1.0 handler for a template and a pooled VM. Before
  * the template point (its read of the request) it touches two pieces of a
  * 64 GiB reservation; after it, it checks they hold what they held, gives
- * one back, and touches eight regions never touched before, in the order
- * the request names ("GET /a": first to last, "GET /b": last to first; a
- * digit after it picks another set of eight), each of which must read zero
- * at first and then hold its own byte. A pooled reset that left KVM a
- * mapping of the last request's regions shows as BAD. */
+ * one back, and touches two sets of eight regions never touched before, in
+ * the order the request names ("GET /a": first to last, "GET /b": last to
+ * first; a digit after it names the first set, 0-5, the second is the next),
+ * each of which must read zero at first and then hold its own byte. A
+ * pooled reset that left KVM a mapping of the last request's regions to a
+ * frame this request gives another region shows as BAD. */
 #define NX 8
 static int serve(void)
 {
@@ -70,20 +71,26 @@ static int serve(void)
         if (t[i][0] != 0x5a || t[i][4095] != 0x5a)
             snprintf(bad, sizeof(bad), "template piece %d holds %02x", i, t[i][0]);
     munmap(t[1], 2 * MIB);
-    unsigned char *x[NX];
-    for (int i = 0; i < NX; i++) {
-        x[i] = a + 10 * GIB + (uint64_t)set * 8 * GIB + (uint64_t)i * GIB + 6 * MIB;
-        mprotect(x[i], 4096, PROT_READ | PROT_WRITE);
+    /* Set `set`, then the next one: a region the last request had and one
+     * it did not are both live in this one. */
+    for (int pass = 0; pass < 2; pass++) {
+        int sn = (set + pass) % 6;
+        unsigned char *x[NX];
+        for (int i = 0; i < NX; i++) {
+            x[i] = a + 10 * GIB + (uint64_t)sn * 8 * GIB + (uint64_t)i * GIB + 6 * MIB;
+            mprotect(x[i], 4096, PROT_READ | PROT_WRITE);
+        }
+        for (int k = 0; k < NX; k++) {
+            int i = rev ? NX - 1 - k : k;
+            if (x[i][0] && !bad[0])
+                snprintf(bad, sizeof(bad), "set %d region %d read %02x at its first touch", sn, i,
+                         x[i][0]);
+            x[i][0] = (unsigned char)(0x10 * (pass + 1) + i);
+        }
+        for (int i = 0; i < NX; i++)
+            if (x[i][0] != 0x10 * (pass + 1) + i && !bad[0])
+                snprintf(bad, sizeof(bad), "set %d region %d holds %02x", sn, i, x[i][0]);
     }
-    for (int k = 0; k < NX; k++) {
-        int i = rev ? NX - 1 - k : k;
-        if (x[i][0] && !bad[0])
-            snprintf(bad, sizeof(bad), "region %d read %02x at its first touch", i, x[i][0]);
-        x[i][0] = (unsigned char)(0x10 + i);
-    }
-    for (int i = 0; i < NX; i++)
-        if (x[i][0] != 0x10 + i && !bad[0])
-            snprintf(bad, sizeof(bad), "region %d holds %02x", i, x[i][0]);
     printf("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n");
     printf("sparse %s%s\n", bad[0] ? "BAD " : "ok", bad);
     return 0;

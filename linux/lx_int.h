@@ -143,8 +143,9 @@ struct lx_sparse {
 };
 void lx_sparse_plan(const struct lx_layout *l, struct lx_sparse *sp);
 uint64_t lx_area_size(const struct lx_layout *l); /* gib GiB, in bytes */
-/* At load: links every GiB's directory (all entries absent) from the PDPT
- * pages (guest-physical) of PML4 entries 0xfe and 0xff. 0 or -ENOSPC. */
+/* At load, in fresh (zero) memory: links every GiB's directory (all
+ * entries absent) from the PDPT pages (guest-physical) of PML4 entries 0xfe
+ * and 0xff. 0 or -ENOSPC. */
 int lx_sparse_link(uint8_t *mem, const struct lx_layout *l, uint64_t pdpt_lo, uint64_t pdpt_hi);
 /* A #PF at addr the program could not take: 1 if it was a touch of a mapped
  * page of the area not backed yet, now backed (resume); 0 if not such a

@@ -100,6 +100,7 @@ fi
 # LINUX_ONLY=sparse runs only this.
 linux_sparse() {
     local variant Z v nrc zrc out rc got sp vms i r mem P
+    mkdir -p "$TMP/spimg"
     for Z in $(zerg_bins); do
         v=$(basename "$Z")
         for variant in glibc pie musl dyn; do
@@ -170,7 +171,6 @@ linux_sparse() {
     done
 }
 if [ "${LINUX_ONLY:-}" = sparse ]; then
-    mkdir -p "$TMP/spimg"
     linux_sparse
     exit $T_FAILED
 fi

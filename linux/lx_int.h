@@ -168,6 +168,10 @@ int lx_sparse_backed(struct zg_instance *in, uint64_t va);
 int lx_sparse_populate(struct zg_instance *in, uint64_t va, uint64_t len);
 /* A template's frame state, checked: NULL, or what is wrong. */
 const char *lx_sparse_check(const struct lx_state *s);
+/* A pooled reset, s the template's state, old the VM's before it: the
+ * frames free in s keep the regions old gave them (the shadow MMU may still
+ * map them there); those s uses keep s's. */
+void lx_sparse_keep_owners(struct lx_state *s, const struct lx_state *old);
 
 /* ---- Guest memory, as the program names it -------------------------------
  * Host pointer to the program's range [va, va+len) if it lies wholly inside

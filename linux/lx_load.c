@@ -621,7 +621,7 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
     if (old)
         memcpy(s->learned, old->learned, sizeof(s->learned));
     if (old) /* a pooled reset: the VM's own history of frames (lx_sparse.c) */
-        memcpy(s->frame_owner, old->frame_owner, sizeof(s->frame_owner));
+        lx_sparse_keep_owners(s, old);
     free(in->pdata);
     in->pdata = s;
     lx_patch_again(in, s);

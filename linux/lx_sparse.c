@@ -427,6 +427,13 @@ int lx_sparse_populate(struct zg_instance *in, uint64_t va, uint64_t len)
     return 0;
 }
 
+void lx_sparse_keep_owners(struct lx_state *s, const struct lx_state *old)
+{
+    for (uint32_t f = 0; f < LX_NFRAMES; f++)
+        if (!used(s, f))
+            s->frame_owner[f] = old->frame_owner[f];
+}
+
 /* ---- Templates ------------------------------------------------------------------ */
 const char *lx_sparse_check(const struct lx_state *s)
 {

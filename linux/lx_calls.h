@@ -43,7 +43,8 @@ CALL(poll, lx_sys_poll, PARTIAL, "",
 CALL(lseek, lx_sys_lseek, FULL, "view files",
      "ESPIPE on the streams; view files: in the guest")
 CALL(mmap, lx_sys_mmap, PARTIAL, "",
-     "anonymous; files of the view: copied (shared and writable: EACCES)")
+     "anonymous: address space backed where touched (MAP_POPULATE past --mem: ENOMEM); "
+     "files of the view: copied (shared and writable: EACCES)")
 CALL(mprotect, lx_sys_mprotect, PARTIAL, "",
      "accepted; pages stay readable and writable")
 CALL(munmap, lx_sys_munmap, FULL, "",

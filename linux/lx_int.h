@@ -45,6 +45,9 @@ int lx_fv_find(struct zg_instance *in, const char *path);
 #define LX_NEPOLL   4   /* epoll instances */
 #define LX_NEPOLLFD 64  /* descriptors registered in each */
 
+#define LX_AREA_GIB 1023 /* the mmap area's virtual extent at most, in GiB */
+#define LX_NFRAMES  1024 /* its 2 MiB frames at most (ZG_MEM_MAX: 4 GiB) */
+
 struct lx_epreg {
     int32_t fd;      /* -1: a free slot */
     uint32_t events; /* EPOLL* asked for (EPOLLONESHOT: disabled once reported) */
@@ -158,12 +161,63 @@ struct lx_state {
     char argv0[256];                     /* argv[0] */
     char cwd[ZG_LINUX_CWD_SIZE];         /* the working directory */
     uint32_t cpu[LX_NCPU];               /* the CPU features the program saw (lx_cpu_read) */
+    /* The mmap area's 2 MiB frames (lx_sparse.c): */
+    uint32_t frames_used, pad5;           /* frames backing a region now */
+    uint64_t frame_used[LX_NFRAMES / 64]; /* which (a free frame holds zeros) */
+    uint32_t frame_owner[LX_NFRAMES];     /* the one region (index + 1) a frame may ever
+                                           * back in this VM; 0: none yet. A pooled reset
+                                           * keeps the VM's own, not the template's */
+    uint64_t backed, unbacked;            /* regions backed, given back (statistics) */
+    uint64_t frame_tmpl[LX_NFRAMES / 64]; /* frames backing a region at the template
+                                           * point: their owners stay (lx_sparse.c) */
+    uint64_t forgot;                      /* times KVM was made to forget its mappings */
 };
 
 static inline struct lx_state *lx_of(struct zg_instance *in)
 {
     return in->pdata;
 }
+
+/* ---- The mmap area: sparse (lx_sparse.c) ----------------------------------
+ * Its virtual extent is gib GiB at ZG_LINUX_MMAP_VA; its guest-physical
+ * memory, [l.mmap_gpa, +l.mmap_size), holds one page directory per GiB at
+ * tables_gpa, then nframes 2 MiB frames at frames_gpa, which back the
+ * area's 2 MiB regions as they are first touched. */
+struct lx_sparse {
+    uint32_t gib, nframes;
+    uint64_t tables_gpa, frames_gpa;
+};
+void lx_sparse_plan(const struct lx_layout *l, struct lx_sparse *sp);
+uint64_t lx_area_size(const struct lx_layout *l); /* gib GiB, in bytes */
+/* At load, in fresh (zero) memory: links every GiB's directory (all
+ * entries absent) from the PDPT pages (guest-physical) of PML4 entries 0xfe
+ * and 0xff. 0 or -ENOSPC. */
+int lx_sparse_link(uint8_t *mem, const struct lx_layout *l, uint64_t pdpt_lo, uint64_t pdpt_hi);
+/* A #PF at addr the program could not take: 1 if it was a touch of a mapped
+ * page of the area not backed yet, now backed (resume); 0 if not such a
+ * touch (a fault of the program's); -1 if no frame is left (res filled: the
+ * instance is out of memory). */
+int lx_sparse_fault(struct zg_instance *in, uint64_t addr, struct zg_run_result *res);
+/* The host pointer to the area's [va, va+len) (len > 0), backing the
+ * regions it covers that the program mapped; NULL if part is not mapped, no
+ * frame is left, or the regions' frames are not adjacent (logged). */
+uint8_t *lx_sparse_ptr(struct zg_instance *in, uint64_t va, uint64_t len);
+/* [va, va+len) of the area is unmapped (zero = 0) or dropped with
+ * MADV_DONTNEED (zero = 1): regions with nothing mapped left, or wholly
+ * inside the range, give their frame back; what stays backed is zeroed if
+ * zero. 0 or -EFAULT (outside the area). */
+int lx_sparse_release(struct zg_instance *in, uint64_t va, uint64_t len, int zero);
+/* Is the area's 2 MiB region holding va backed? */
+int lx_sparse_backed(struct zg_instance *in, uint64_t va);
+/* MAP_POPULATE: backs every region of [va, va+len), or -ENOMEM (with
+ * nothing backed) if there are not frames enough for them. */
+int lx_sparse_populate(struct zg_instance *in, uint64_t va, uint64_t len);
+/* A template's frame state, checked: NULL, or what is wrong. */
+const char *lx_sparse_check(const struct lx_state *s);
+/* A pooled reset, s the template's state, old the VM's before it: the
+ * frames free in s keep the regions old gave them (the shadow MMU may still
+ * map them there); those s uses keep s's. */
+void lx_sparse_keep_owners(struct lx_state *s, const struct lx_state *old);
 
 /* ---- Guest memory, as the program names it -------------------------------
  * Host pointer to the program's range [va, va+len) if it lies wholly inside
@@ -427,7 +481,8 @@ int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l);
 /* The state's version, and with it the guest-side runtime's contract (the
  * shared page, linux_abi.h): a template carries the runtime it was made with
  * in its memory, so a change to either bumps this. */
-#define LX_STATE_VERSION 7 /* 7: open files apart from descriptors; thread records */
+#define LX_STATE_VERSION 8 /* 8: open files apart from descriptors; thread records; the sparse mmap
+                           * area (lx_state.frame_*, lx_sparse.c) */
 int lx_save(struct zg_instance *in, void **buf, size_t *len);
 int lx_load(struct zg_instance *in, const void *buf, size_t len);
 

@@ -504,6 +504,8 @@ int lx_save(struct zg_instance *in, void **buf, size_t *len)
     copy->redo = 0;
     copy->nlearned = 0; /* the template holds its rewritten sites in its memory */
     memset(copy->learned, 0, sizeof(copy->learned));
+    copy->backed = copy->unbacked = copy->forgot = 0;
+    memcpy(copy->frame_tmpl, copy->frame_used, sizeof(copy->frame_tmpl));
     *buf = copy;
     *len = sizeof(*copy);
     return 0;
@@ -540,7 +542,7 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
         s->last_nr = -1; /* only ever named in a fault's report */
     struct lx_layout want;
     const struct lx_layout *l = &s->l;
-    uint64_t area_end = ZG_LINUX_MMAP_VA + l->mmap_size;
+    uint64_t area_end = ZG_LINUX_MMAP_VA + lx_area_size(l);
     const char *why = NULL;
     if (in->mem_size < 32ull << 20 || lx_plan_layout(in->mem_size, l->fv_size, &want) < 0 ||
         memcmp(&want.ident_end, &l->ident_end, sizeof(*l) - offsetof(struct lx_layout, ident_end)))
@@ -559,6 +561,8 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
             r->len > s->mmap_top - r->va || r->va >= s->mmap_top)
             why = "mmap free ranges";
     }
+    if (!why)
+        why = lx_sparse_check(s);
     if (!why && s->nexec > LX_NEXEC)
         why = "executable ranges";
     for (uint32_t i = 0; !why && i < s->nexec; i++) {
@@ -609,6 +613,8 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
     s->nlearned = old ? old->nlearned : 0;
     if (old)
         memcpy(s->learned, old->learned, sizeof(s->learned));
+    if (old) /* a pooled reset: the VM's own history of frames (lx_sparse.c) */
+        lx_sparse_keep_owners(s, old);
     free(in->pdata);
     in->pdata = s;
     lx_patch_again(in, s);
@@ -744,12 +750,17 @@ int lx_boot(struct zg_instance *in, const void *image, size_t size)
                   ZG_LINUX_RT_END - ZG_LINUX_FRAME_GPA, PTE_W | rt_user) ||
         map_range(&b, pml4, ZG_LINUX_RT_END, ZG_LINUX_RT_END, l->ident_end - ZG_LINUX_RT_END,
                   PTE_W | PTE_U) ||
-        map_range(&b, pml4, ZG_LINUX_MMAP_VA, l->mmap_gpa, l->mmap_size, PTE_W | PTE_U) ||
         /* the file view, read-only, for the guest-side runtime (lx_view) */
         map_range(&b, pml4, ZG_LINUX_VIEW_VA, l->fv_gpa, (l->fv_size + MIB2 - 1) & ~(MIB2 - 1),
                   PTE_U) ||
         map_range(&b, pml4, ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, l->stack_gpa,
                   ZG_LINUX_STACK_SIZE, PTE_W | PTE_U)) {
+        zg_inst_fail(in, "cannot lay out the guest: out of page-table pages");
+        return -ENOSPC;
+    }
+    /* The mmap area: its directories, every entry absent (lx_sparse.c). */
+    if (lx_sparse_link(in->mem, l, next_level(&b, pml4, (ZG_LINUX_MMAP_VA >> 39) & 511),
+                       next_level(&b, pml4, ((ZG_LINUX_MMAP_VA >> 39) & 511) + 1)) < 0) {
         zg_inst_fail(in, "cannot lay out the guest: out of page-table pages");
         return -ENOSPC;
     }

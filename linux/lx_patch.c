@@ -133,7 +133,7 @@ void lx_code_ranges(const struct lx_state *lx, uint64_t r[2][2])
 {
     const struct lx_layout *l = &lx->l;
     r[0][0] = l->image_lo + 7, r[0][1] = l->image_hi + 1;
-    r[1][0] = ZG_LINUX_MMAP_VA + 7, r[1][1] = ZG_LINUX_MMAP_VA + l->mmap_size + 1;
+    r[1][0] = ZG_LINUX_MMAP_VA + 7, r[1][1] = ZG_LINUX_MMAP_VA + lx_area_size(l) + 1;
 }
 
 int lx_code_site(const struct lx_state *lx, uint64_t rip)

@@ -34,35 +34,45 @@ void lx_regions(const struct lx_state *lx, struct lx_region r[LX_NREGIONS])
 {
     const struct lx_layout *l = &lx->l;
     r[0] = (struct lx_region){ZG_LINUX_RT_END, l->ident_end, ZG_LINUX_RT_END};
-    r[1] = (struct lx_region){ZG_LINUX_MMAP_VA, ZG_LINUX_MMAP_VA + l->mmap_size, l->mmap_gpa};
+    /* the mmap area: sparse, no one gpa (lx_sparse_ptr translates it) */
+    r[1] = (struct lx_region){ZG_LINUX_MMAP_VA, ZG_LINUX_MMAP_VA + lx_area_size(l), 0};
     r[2] = (struct lx_region){ZG_LINUX_STACK_VA_END - ZG_LINUX_STACK_SIZE, ZG_LINUX_STACK_VA_END,
                               l->stack_gpa};
 }
 
-/* The guest-physical address of the program's [va, va+len), or 0 (the
- * runtime's ok() makes the same test on the regions lx_publish gives it). */
-static uint64_t translate(const struct lx_state *lx, uint64_t va, uint64_t len)
+/* The host pointer to the program's [va, va+len), or NULL (the runtime's
+ * ok() makes the same test on the regions lx_publish gives it; in the mmap
+ * area, the runtime's own touch of a page not backed yet faults and is
+ * backed like the program's). */
+static uint8_t *translate(struct zg_instance *in, uint64_t va, uint64_t len, int write)
 {
     if (len == 0 || va + len < va)
-        return 0;
+        return NULL;
     struct lx_region r[LX_NREGIONS];
-    lx_regions(lx, r);
-    for (int i = 0; i < LX_NREGIONS; i++)
-        if (va >= r[i].lo && va <= r[i].hi && len <= r[i].hi - va)
-            return r[i].gpa + (va - r[i].lo);
-    return 0;
+    lx_regions(lx_of(in), r);
+    for (int i = 0; i < LX_NREGIONS; i++) {
+        if (va < r[i].lo || va > r[i].hi || len > r[i].hi - va)
+            continue;
+        if (i == 1) {
+            uint8_t *p = lx_sparse_ptr(in, va, len);
+            if (p && write)
+                zg_guest_mark(in, (uint64_t)(p - in->mem), len);
+            return p;
+        }
+        uint64_t gpa = r[i].gpa + (va - r[i].lo);
+        return write ? zg_guest_wptr(in, gpa, len) : zg_guest_ptr(in, gpa, len);
+    }
+    return NULL;
 }
 
 void *lx_uptr(struct zg_instance *in, uint64_t va, uint64_t len)
 {
-    uint64_t gpa = translate(lx_of(in), va, len);
-    return gpa ? zg_guest_ptr(in, gpa, len) : NULL;
+    return translate(in, va, len, 0);
 }
 
 void *lx_uwptr(struct zg_instance *in, uint64_t va, uint64_t len)
 {
-    uint64_t gpa = translate(lx_of(in), va, len);
-    return gpa ? zg_guest_wptr(in, gpa, len) : NULL;
+    return translate(in, va, len, 1);
 }
 
 int lx_ustr(struct zg_instance *in, uint64_t va, char *buf, size_t max)
@@ -477,6 +487,15 @@ static void lx_end(struct zg_instance *in)
         lx_flush(in); /* a program killed or faulting: what it wrote is sent */
 }
 
+/* An exception the program could not take: a #PF in the mmap area may be
+ * a first touch, backed here (lx_sparse.c). */
+static int lx_fault(struct zg_instance *in, int vector, uint64_t addr, struct zg_run_result *res)
+{
+    if (vector != 14 || !in->pdata)
+        return 0;
+    return lx_sparse_fault(in, addr, res);
+}
+
 static void lx_detach(struct zg_instance *in)
 {
     free(in->pdata);
@@ -493,9 +512,12 @@ static int lx_summary(const struct zg_instance *in, char *buf, size_t len)
     snprintf(buf, len,
              "linux: %llu system calls served in the guest, %llu by the monitor; exits: %llu "
              "after a `syscall` trap, %llu from rewritten call sites; %u call sites rewritten "
-             "in this run",
+             "in this run; mmap area: %llu 2 MiB regions backed on touch, %llu given back, %u "
+             "in use, mappings forgotten %llu times",
              (unsigned long long)inside, (unsigned long long)lx->calls,
-             (unsigned long long)lx->trapped, (unsigned long long)lx->fast, lx->rewritten);
+             (unsigned long long)lx->trapped, (unsigned long long)lx->fast, lx->rewritten,
+             (unsigned long long)lx->backed, (unsigned long long)lx->unbacked, lx->frames_used,
+             (unsigned long long)lx->forgot);
     return 1;
 }
 
@@ -509,6 +531,7 @@ const struct zg_persona_ops zg_persona_linux_ops = {
     .before_run = lx_before_run,
     .end = lx_end,
     .detach = lx_detach,
+    .fault = lx_fault,
     .save = lx_save,
     .state_version = LX_STATE_VERSION,
     .load = lx_load,

@@ -1,9 +1,11 @@
 /* Linux personality: memory. The heap (brk) grows in the identity-mapped
  * region after the program; anonymous mappings come from the mmap area,
  * handed out from its bottom up and reused first-fit from a sorted list of
- * free ranges. Every page is mapped readable and writable from the start
- * (no page-table edits, so nothing costs an exit); what Linux gives as zero
- * pages, zerg zeroes when a range is handed out again. */
+ * free ranges. The area is address space far larger than the instance's
+ * memory, backed 2 MiB at a time where it is first touched (lx_sparse.c);
+ * every backed page is readable, writable and executable (mprotect changes
+ * nothing); what Linux gives as zero pages, zerg zeroes when a range is
+ * handed out again (or gives the frame back, to come back zeroed). */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,11 +15,17 @@
 #define PAGE      ((uint64_t)ZG_PAGE_SIZE)
 #define PAGEUP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
 
-/* Zeroes the program's [va, va+len) (host writes, recorded for the reset). */
+static int in_area(const struct lx_state *lx, uint64_t va, uint64_t len);
+
+/* Zeroes the program's [va, va+len) (host writes, recorded for the reset).
+ * In the mmap area only what is backed needs it, and a region wholly inside
+ * the range gives its frame back instead (lx_sparse.c). */
 static int zero_range(struct zg_instance *in, uint64_t va, uint64_t len)
 {
     if (!len)
         return 0;
+    if (in_area(lx_of(in), va, len))
+        return lx_sparse_release(in, va, len, 1);
     uint8_t *p = lx_uwptr(in, va, len);
     if (!p)
         return -EFAULT;
@@ -149,7 +157,7 @@ static uint64_t range_alloc(struct zg_instance *in, struct lx_state *lx, uint64_
             return 0;
         return va;
     }
-    uint64_t end = ZG_LINUX_MMAP_VA + lx->l.mmap_size;
+    uint64_t end = ZG_LINUX_MMAP_VA + lx_area_size(&lx->l);
     if (len > end - lx->mmap_top)
         return 0;
     uint64_t va = lx->mmap_top;
@@ -158,8 +166,26 @@ static uint64_t range_alloc(struct zg_instance *in, struct lx_state *lx, uint64_
 
 static int in_area(const struct lx_state *lx, uint64_t va, uint64_t len)
 {
-    return va >= ZG_LINUX_MMAP_VA && va - ZG_LINUX_MMAP_VA <= lx->l.mmap_size &&
-           len <= lx->l.mmap_size - (va - ZG_LINUX_MMAP_VA);
+    uint64_t size = lx_area_size(&lx->l);
+    return va >= ZG_LINUX_MMAP_VA && va - ZG_LINUX_MMAP_VA <= size &&
+           len <= size - (va - ZG_LINUX_MMAP_VA);
+}
+
+/* Copies n host bytes to the program's va, a 2 MiB region at a time
+ * (regions of the mmap area are backed apart: lx_sparse.c). 0 or -EFAULT. */
+static int copy_in(struct zg_instance *in, uint64_t va, const uint8_t *src, uint64_t n)
+{
+    while (n) {
+        uint64_t step = (2ull << 20) - (va & ((2ull << 20) - 1));
+        if (step > n)
+            step = n;
+        uint8_t *p = lx_uwptr(in, va, step);
+        if (!p || !src)
+            return -EFAULT;
+        memcpy(p, src, step);
+        va += step, src += step, n -= step;
+    }
+    return 0;
 }
 
 static int64_t map_anon(struct lx_call *c, uint64_t addr, uint64_t len, uint64_t flags);
@@ -189,6 +215,12 @@ int64_t lx_sys_mmap(struct lx_call *c)
     int64_t va = map_anon(c, addr, len, flags);
     if (va >= 0) /* what was there is gone: no longer code (lx_patch.c) */
         lx_exec_forget(lx, (uint64_t)va, len);
+    if (va >= 0 && (flags & MAP_POPULATE) && lx_sparse_populate(c->in, (uint64_t)va, len) < 0) {
+        /* more than the instance's memory can back: undone, as Linux fails it */
+        range_give(c->in, lx, (uint64_t)va, len);
+        lx_sparse_release(c->in, (uint64_t)va, len, 0);
+        return -ENOMEM;
+    }
     if (va < 0 || !file)
         return va;
     /* A file of the view: its bytes, copied (the view is read-only, so a
@@ -198,11 +230,8 @@ int64_t lx_sys_mmap(struct lx_call *c)
     if (!data)
         return -EIO;
     uint64_t n = off >= e->size ? 0 : (len < e->size - off ? len : e->size - off);
-    uint8_t *dst = n ? lx_uwptr(c->in, (uint64_t)va, n) : NULL;
-    if (n && !dst)
+    if (copy_in(c->in, (uint64_t)va, data + off, n) < 0)
         return -EFAULT;
-    if (n)
-        memcpy(dst, data + off, n);
     if (c->a[2] & PROT_EXEC) /* a library's code: its call sites may be rewritten */
         lx_exec_add(lx, (uint64_t)va, n);
     return va;
@@ -258,6 +287,7 @@ int64_t lx_sys_munmap(struct lx_call *c)
         len = lx->mmap_top - addr;
     lx_exec_forget(lx, addr, len);
     range_give(c->in, lx, addr, len);
+    lx_sparse_release(c->in, addr, len, 0); /* frames with nothing mapped left go back */
     return 0;
 }
 
@@ -279,8 +309,10 @@ int64_t lx_sys_mremap(struct lx_call *c)
         return -EFAULT;
     lx_exec_forget(lx, old, olen > nlen ? olen : nlen); /* moved or resized: not code */
     if (nlen <= olen) {
-        if (nlen < olen)
+        if (nlen < olen) {
             range_give(c->in, lx, old + nlen, olen - nlen);
+            lx_sparse_release(c->in, old + nlen, olen - nlen, 0);
+        }
         return (int64_t)old;
     }
     uint64_t grow = nlen - olen, tail = old + olen;
@@ -298,12 +330,20 @@ int64_t lx_sys_mremap(struct lx_call *c)
     uint64_t nva = range_alloc(c->in, lx, nlen);
     if (!nva)
         return -ENOMEM;
-    const uint8_t *src = lx_uptr(c->in, old, olen);
-    uint8_t *dst = lx_uwptr(c->in, nva, olen);
-    if (!src || !dst)
-        return -EFAULT;
-    memcpy(dst, src, olen);
+    /* Moved a piece at a time; pieces never backed stay so (zero anyway). */
+    for (uint64_t done = 0; done < olen;) {
+        uint64_t s = old + done, d = nva + done, m = 2ull << 20;
+        uint64_t step = m - (s & (m - 1));
+        if (m - (d & (m - 1)) < step)
+            step = m - (d & (m - 1));
+        if (step > olen - done)
+            step = olen - done;
+        if (lx_sparse_backed(c->in, s) && copy_in(c->in, d, lx_uptr(c->in, s, step), step))
+            return -EFAULT;
+        done += step;
+    }
     range_give(c->in, lx, old, olen);
+    lx_sparse_release(c->in, old, olen, 0);
     return (int64_t)nva;
 }
 
@@ -313,6 +353,10 @@ int64_t lx_sys_madvise(struct lx_call *c)
     if (addr & (PAGE - 1))
         return -EINVAL;
     if (c->a[2] == MADV_DONTNEED && len) {
+        if (in_area(c->lx, addr, len)) { /* backed regions wholly inside go back */
+            lx_exec_forget(c->lx, addr, len);
+            return lx_sparse_release(c->in, addr, len, 1) < 0 ? -ENOMEM : 0;
+        }
         if (!lx_uptr(c->in, addr, len))
             return -ENOMEM;
         lx_exec_forget(c->lx, addr, len);

@@ -616,6 +616,15 @@ int zg_inst_run(struct zg_instance *in, struct zg_run_result *res)
         }
         switch (ex.reason) {
         case ZG_EXIT_SHUTDOWN: {
+            int f = persona->fault ? persona->fault(in, ex.exc_vector, ex.exc_cr2, res) : 0;
+            if (f > 0)
+                continue; /* handled (a page backed): run the instruction again */
+            if (f < 0) {
+                char why[sizeof(res->why)];
+                memcpy(why, res->why, sizeof(why));
+                end_run(in, res, res->end, "%s", why);
+                break;
+            }
             char what[200], last[120] = "";
             describe_exception(&ex, what, sizeof(what));
             if (persona->last_call)

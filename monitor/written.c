@@ -342,3 +342,17 @@ int zg_written_put_back(struct zg_instance *in, const uint8_t *image, uint64_t *
     *copied = n;
     return 0;
 }
+
+int zg_inst_forget_mappings(struct zg_instance *in)
+{
+    if (zg_paravirt(in) || !in->mem)
+        return -ENOTSUP;
+    if (in->log_scratch && in->pagemap_fd < 0) {
+        /* the slot's dirty log goes with it: what it holds is kept first */
+        uint64_t n;
+        int rc = fold_dirty_log(in, &n);
+        if (rc < 0)
+            return rc;
+    }
+    return in->hv->mem_map(in->vm, in->mem, in->mem_size, zg_written_mem_flags(in));
+}

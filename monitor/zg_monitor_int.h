@@ -107,6 +107,15 @@ int zg_written_count(struct zg_instance *in, uint64_t limit);
 int zg_written_put_back(struct zg_instance *in, const uint8_t *image, uint64_t *copied);
 void zg_written_free(struct zg_instance *in);
 
+/* Makes the hypervisor forget every translation it holds of the guest's
+ * memory (KVM: the memory slot is deleted and added again, which drops its
+ * shadow or nested page tables; ~0.2 ms here, then the guest's next touches
+ * build them again), keeping what the dirty log had recorded. For a monitor
+ * that changed a guest page-table entry from present to absent or to
+ * another frame, which kvm_pvm's shadow MMU does not see. 0 or -errno;
+ * -ENOTSUP for a paravirtual backend. */
+int zg_inst_forget_mappings(struct zg_instance *in);
+
 /* The backend owns guest memory and validates page tables (Xen PV). */
 static inline int zg_paravirt(const struct zg_instance *in)
 {

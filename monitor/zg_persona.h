@@ -72,6 +72,13 @@ struct zg_persona_ops {
      * output the guest buffered. NULL: none. */
     void (*end)(struct zg_instance *in);
 
+    /* The guest stopped on an exception it could not take (the backend's
+     * ZG_EXIT_SHUTDOWN): vector (-1: unknown) and, for a #PF, the address.
+     * 1: the personality dealt with it (a page backed), the guest resumes
+     * where it stopped; 0: not the personality's, reported as a fault; -1:
+     * the run is over, res->end and res->why filled. NULL: always 0. */
+    int (*fault)(struct zg_instance *in, int vector, uint64_t addr, struct zg_run_result *res);
+
     /* Frees the personality's state of the instance (zg_inst_destroy). */
     void (*detach)(struct zg_instance *in);
 

@@ -47,8 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *why;
         struct lxv v = lx_view_of(&in);
         if (s->brk < s->brk_start || s->nfree > LX_NRANGES || s->cwd[0] != '/' ||
-            !lx_files_ok(s, &v, &why) || !lx_threads_ok(s))
+            !lx_files_ok(s, &v, &why) || !lx_threads_ok(s) || s->frames_used > LX_NFRAMES)
             abort(); /* accepted something outside the rules */
+        for (uint32_t f = 0; f < LX_NFRAMES; f++)
+            if (((s->frame_used[f / 64] >> (f % 64)) & 1) && !s->frame_owner[f])
+                abort(); /* a frame in use backs no region */
     } else if (!in.err[0]) {
         abort(); /* a refusal must say why */
     } else {

@@ -197,7 +197,11 @@ static int wp[2];
 static void *late_writer(void *a)
 {
     (void)a;
-    sleep_ms(80);
+    /* SIGALRM is for the main thread, blocked in read(); write once it ran. */
+    mask(SIG_BLOCK, SIGALRM);
+    for (int i = 0; i < 400 && hits == 0; i++)
+        sleep_ms(5);
+    sleep_ms(20);
     write(wp[1], "w", 1);
     return NULL;
 }

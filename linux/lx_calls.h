@@ -165,8 +165,8 @@ CALL(pselect6, lx_sys_pselect6, PARTIAL, "",
      "as poll; the signal mask is not applied")
 CALL(ppoll, lx_sys_ppoll, PARTIAL, "",
      "as poll; the signal mask is not applied")
-CALL(set_robust_list, lx_sys_set_robust_list, PARTIAL, "",
-     "recorded per thread; not walked at a thread's exit")
+CALL(set_robust_list, lx_sys_set_robust_list, FULL, "",
+     "per thread; walked at the thread's exit (owners' deaths marked, a waiter woken)")
 CALL(dup3, lx_sys_dup3, FULL, "",
      "")
 CALL(prlimit64, lx_sys_prlimit64, PARTIAL, "",
@@ -209,6 +209,16 @@ CALL(setsockopt, lx_sys_setsockopt, PARTIAL, "",
      "accepted")
 CALL(getsockopt, lx_sys_getsockopt, PARTIAL, "",
      "SO_TYPE; the rest 0")
+CALL(get_robust_list, lx_sys_get_robust_list, FULL, "",
+     "of any thread of the instance")
+CALL(pipe, lx_sys_pipe, PARTIAL, "",
+     "4 KiB each (Linux: 64 KiB), 16 at once; no SIGPIPE (EPIPE)")
+CALL(pipe2, lx_sys_pipe2, PARTIAL, "",
+     "as pipe; O_CLOEXEC, O_NONBLOCK (O_DIRECT: EINVAL)")
+CALL(eventfd, lx_sys_eventfd, FULL, "",
+     "16 at once")
+CALL(eventfd2, lx_sys_eventfd2, FULL, "",
+     "EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE; 16 at once")
 CALL(fork, lx_sys_refused, REFUSED, "",
      "one process per instance: ENOSYS")
 CALL(vfork, lx_sys_refused, REFUSED, "",

@@ -390,12 +390,13 @@ static const struct lx_fops epoll_ops = {
 };
 
 static const struct lx_fops *const kinds[ZG_LINUX_FD_KIND_MAX + 1] = {
-    [ZG_LINUX_FD_STDIN] = &stdin_ops,     [ZG_LINUX_FD_STDOUT] = &stdout_ops,
-    [ZG_LINUX_FD_CONSOLE] = &console_ops, [ZG_LINUX_FD_NULL] = &null_ops,
-    [ZG_LINUX_FD_ZERO] = &zero_ops,       [ZG_LINUX_FD_RANDOM] = &random_ops,
-    [ZG_LINUX_FD_FILE] = &file_ops,       [ZG_LINUX_FD_DIR] = &dir_ops,
-    [ZG_LINUX_FD_SOCK] = &sock_ops,       [ZG_LINUX_FD_CONN] = &conn_ops,
-    [ZG_LINUX_FD_EPOLL] = &epoll_ops,
+    [ZG_LINUX_FD_STDIN] = &stdin_ops,      [ZG_LINUX_FD_STDOUT] = &stdout_ops,
+    [ZG_LINUX_FD_CONSOLE] = &console_ops,  [ZG_LINUX_FD_NULL] = &null_ops,
+    [ZG_LINUX_FD_ZERO] = &zero_ops,        [ZG_LINUX_FD_RANDOM] = &random_ops,
+    [ZG_LINUX_FD_FILE] = &file_ops,        [ZG_LINUX_FD_DIR] = &dir_ops,
+    [ZG_LINUX_FD_SOCK] = &sock_ops,        [ZG_LINUX_FD_CONN] = &conn_ops,
+    [ZG_LINUX_FD_EPOLL] = &epoll_ops,      [ZG_LINUX_FD_PIPE_R] = &lx_pipe_r_ops,
+    [ZG_LINUX_FD_PIPE_W] = &lx_pipe_w_ops, [ZG_LINUX_FD_EVENTFD] = &lx_eventfd_ops,
 };
 
 const struct lx_fops *lx_fops_of(unsigned kind)

@@ -64,6 +64,23 @@ struct lx_range {
     uint64_t va, len;
 };
 
+/* Pipes and eventfds (lx_event.c): their bytes and counters are the
+ * instance's state, so a template carries them. */
+#define LX_NPIPE    16
+#define LX_PIPE_BUF 4096 /* a pipe's capacity (F_GETPIPE_SZ), and PIPE_BUF */
+struct lx_pipe {
+    uint32_t used; /* an open file names one of its ends */
+    uint32_t head; /* the first byte not read yet, in buf */
+    uint32_t len;  /* bytes in buf (from head, wrapping) */
+    uint32_t pad;
+    uint8_t buf[LX_PIPE_BUF];
+};
+#define LX_NEVENTFD 16
+struct lx_eventfd {
+    uint32_t used, semaphore; /* EFD_SEMAPHORE */
+    uint64_t count;
+};
+
 /* A call site rewritten after the template point (lx_patch.c). */
 struct lx_site {
     uint64_t rip; /* the return address of its `syscall` */
@@ -139,9 +156,11 @@ struct lx_state {
     uint32_t cur, nthread;               /* the running thread; threads alive */
     uint32_t next_tid, pad4;             /* the id the next thread gets */
     struct lx_thread thread[LX_NTHREAD];
-    struct lx_epoll epoll[LX_NEPOLL];  /* epoll instances (sys_poll.c) */
-    uint64_t logged[LX_NSYSCALL / 64]; /* unknown calls already logged */
-    uint64_t calls;                    /* system calls served */
+    struct lx_epoll epoll[LX_NEPOLL];   /* epoll instances (sys_poll.c) */
+    struct lx_pipe pipe[LX_NPIPE];      /* pipes (lx_event.c) */
+    struct lx_eventfd efd[LX_NEVENTFD]; /* eventfd counters (lx_event.c) */
+    uint64_t logged[LX_NSYSCALL / 64];  /* unknown calls already logged */
+    uint64_t calls;                     /* system calls served */
     uint64_t trapped;        /* exits after a `syscall` trap (served here or in the guest) */
     uint64_t fast;           /* exits from rewritten call sites */
     uint32_t out_shut;       /* the response stream was shut down for writing */
@@ -342,6 +361,9 @@ struct lx_fops {
     unsigned flags;
 #define LX_FOP_SEEK   0x1u /* has a position: pread, lseek (else ESPIPE) */
 #define LX_FOP_NOPOLL 0x2u /* epoll refuses it (EPERM), as regular files and directories */
+#define LX_FOP_LOCAL                                                                               \
+    0x4u /* made ready by the instance's own threads (pipes, eventfds):                            \
+          * a call waits with nothing on the host to watch */
     /* read: len > 0 bytes into buf from *pos (the file's position, or
      * pread's), moving *pos; -EAGAIN when nothing is there yet (the caller
      * blocks, or answers EAGAIN for O_NONBLOCK). NULL: -EINVAL. */
@@ -365,6 +387,10 @@ struct lx_fops {
 };
 /* The ops of kind k (k <= ZG_LINUX_FD_KIND_MAX; FREE has none: NULL). */
 const struct lx_fops *lx_fops_of(unsigned kind);
+/* The kinds of lx_event.c: pipe ends and eventfds. */
+extern const struct lx_fops lx_pipe_r_ops, lx_pipe_w_ops, lx_eventfd_ops;
+/* The pipes' and eventfds' part of a template's state is sound (lx_load). */
+int lx_events_ok(const struct lx_state *lx);
 
 /* The open file of descriptor fd, or NULL if fd is not open. */
 struct zg_linux_file *lx_fd_get(struct lx_state *lx, uint64_t fd);
@@ -413,6 +439,8 @@ void lx_epoll_forget(struct lx_state *lx, int fd);
 /* The server model's end: the program waits for a second connection after
  * its one (in accept or poll): the instance is over (sys_net.c). */
 int lx_conn_over(struct lx_call *c);
+/* Is the instance's connection still open in some descriptor (sys_poll.c)? */
+int lx_conn_open(struct lx_state *lx);
 /* Is this call where a server program first waits for its connection
  * (accept or poll on a listening socket)? The template point. */
 int lx_is_first_wait(struct lx_call *c);
@@ -481,8 +509,9 @@ int lx_plan_layout(uint64_t mem_size, uint64_t fv_size, struct lx_layout *l);
 /* The state's version, and with it the guest-side runtime's contract (the
  * shared page, linux_abi.h): a template carries the runtime it was made with
  * in its memory, so a change to either bumps this. */
-#define LX_STATE_VERSION 8 /* 8: open files apart from descriptors; thread records; the sparse mmap
-                           * area (lx_state.frame_*, lx_sparse.c) */
+#define LX_STATE_VERSION                                                                           \
+    8 /* 8: open files apart from descriptors; thread records; the sparse mmap                     \
+       * area (lx_state.frame_*, lx_sparse.c) */
 int lx_save(struct zg_instance *in, void **buf, size_t *len);
 int lx_load(struct zg_instance *in, const void *buf, size_t len);
 

@@ -244,6 +244,11 @@ int lx_libs(struct zg_instance *in, const void *img, size_t size, const char *pr
         }
         s = nl ? nl + 1 : s + l;
     }
+    /* glibc loads libgcc_s with dlopen to unwind a thread's stack
+     * (pthread_exit, pthread_cancel) and aborts when it is missing: a
+     * program on glibc gets it too, if the host has it. */
+    if (rc == 0 && has(&L, "libc.so.6"))
+        rc = need_optional(&L, "libgcc_s.so.1", "glibc (pthread_exit)");
     for (size_t i = 0; rc == 0 && i < sizeof(etc_files) / sizeof(etc_files[0]); i++) {
         char real[4096];
         struct stat st;

@@ -582,6 +582,8 @@ int lx_load(struct zg_instance *in, const void *buf, size_t len)
         (void)lx_files_ok(s, &v, &why);
     if (!why && !lx_threads_ok(s))
         why = "threads";
+    if (!why && !lx_events_ok(s))
+        why = "pipes and eventfds";
     for (unsigned e = 0; !why && e < LX_NEPOLL; e++)
         for (unsigned i = 0; s->epoll[e].used && i < LX_NEPOLLFD; i++)
             if (s->epoll[e].reg[i].fd < -1 || s->epoll[e].reg[i].fd >= LX_NFD)

@@ -290,14 +290,61 @@ int64_t lx_sys_clone3(struct lx_call *c)
     return do_clone(c, flags, stack ? stack + size : 0, a[3], a[2], a[7]);
 }
 
-/* exit: the thread ends; its clear_child_tid is cleared and woken (so
- * pthread_join returns). The last thread's exit ends the instance. */
+/* A thread that ends holding a robust mutex: the futex word at uaddr, if
+ * the thread owns it, is marked FUTEX_OWNER_DIED and a waiter woken (the
+ * next locker gets EOWNERDEAD), as Linux's handle_futex_death. */
+static void futex_death(struct lx_call *c, uint64_t uaddr, uint32_t tid)
+{
+    void *p = (uaddr & 3) ? NULL : lx_uwptr(c->in, uaddr, 4);
+    if (!p)
+        return;
+    uint32_t val;
+    memcpy(&val, p, 4);
+    if ((val & FUTEX_TID_MASK) != tid)
+        return;
+    uint32_t now = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+    memcpy(p, &now, 4);
+    if (val & FUTEX_WAITERS)
+        (void)lx_futex_wake(c->lx, uaddr, 1, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* The robust list of an exiting thread (set_robust_list): each entry's
+ * futex word at entry + futex_offset, and the one being locked or unlocked
+ * (list_op_pending). At most 2048 entries, as Linux (a loop in a list the
+ * program wrote ends there). */
+static void walk_robust(struct lx_call *c, const struct lx_thread *t)
+{
+    uint64_t head[3]; /* list.next, futex_offset, list_op_pending */
+    const void *h = t->robust ? lx_uptr(c->in, t->robust, sizeof(head)) : NULL;
+    if (!h)
+        return;
+    memcpy(head, h, sizeof(head));
+    int64_t off = (int64_t)head[1];
+    uint64_t entry = head[0] & ~1ull, pending = head[2] & ~1ull;
+    for (unsigned n = 0; entry && entry != t->robust && n < 2048; n++) {
+        const void *e = lx_uptr(c->in, entry, 8);
+        if (!e)
+            break;
+        uint64_t next;
+        memcpy(&next, e, 8);
+        if (entry != pending)
+            futex_death(c, entry + (uint64_t)off, t->tid);
+        entry = next & ~1ull;
+    }
+    if (pending)
+        futex_death(c, pending + (uint64_t)off, t->tid);
+}
+
+/* exit: the thread ends; the robust mutexes it holds are marked as their
+ * owner's death, its clear_child_tid is cleared and woken (so pthread_join
+ * returns). The last thread's exit ends the instance. */
 int64_t lx_sys_exit_thread(struct lx_call *c)
 {
     struct lx_state *lx = c->lx;
     if (lx->nthread <= 1)
         return lx_sys_exit(c);
     struct lx_thread *t = lx_self(lx);
+    walk_robust(c, t);
     if (t->clear_tid) {
         void *w = lx_uwptr(c->in, t->clear_tid, 4);
         if (w) {
@@ -313,6 +360,24 @@ int64_t lx_sys_exit_thread(struct lx_call *c)
     t->fs_base = fs, t->gs_base = gs; /* what the vCPU holds, for the next load */
     lx->nthread--;
     c->sched = LX_GONE;
+    return 0;
+}
+
+int64_t lx_sys_get_robust_list(struct lx_call *c)
+{
+    const struct lx_thread *t = NULL;
+    for (unsigned i = 0; i < LX_NTHREAD && !t; i++)
+        if (c->lx->thread[i].state != LX_T_FREE &&
+            (c->a[0] ? c->lx->thread[i].tid == c->a[0] : i == c->lx->cur))
+            t = &c->lx->thread[i];
+    if (!t)
+        return -ESRCH;
+    void *head = lx_uwptr(c->in, c->a[1], 8), *len = lx_uwptr(c->in, c->a[2], 8);
+    if (!head || !len)
+        return -EFAULT;
+    uint64_t size = 24; /* sizeof(struct robust_list_head) */
+    memcpy(head, &t->robust, 8);
+    memcpy(len, &size, 8);
     return 0;
 }
 

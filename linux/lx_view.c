@@ -312,13 +312,14 @@ void lxv_stat_of_fd(const struct lxv *v, const struct zg_linux_file *f, uint32_t
     *st = (struct lxv_stat){.nlink = 1, .uid = uid, .gid = gid, .blksize = 4096};
     int sock = f->kind == ZG_LINUX_FD_SOCK || f->kind == ZG_LINUX_FD_CONN;
     int stream = sock || f->kind == ZG_LINUX_FD_STDIN || f->kind == ZG_LINUX_FD_STDOUT ||
-                 f->kind == ZG_LINUX_FD_CONSOLE;
+                 f->kind == ZG_LINUX_FD_CONSOLE || f->kind == ZG_LINUX_FD_PIPE_R ||
+                 f->kind == ZG_LINUX_FD_PIPE_W;
     if (stream) {
         st->mode = sock ? LXV_S_IFSOCK | 0777 : LXV_S_IFIFO | 0600;
         st->dev = sock ? 0x08 : 0x0c;
         st->ino = f->kind;
     } else {
-        st->mode = 0600; /* an epoll instance: an anonymous inode, as Linux's */
+        st->mode = 0600; /* an epoll instance, an eventfd: an anonymous inode, as Linux's */
         st->dev = 0x0d;
         st->ino = f->kind;
     }

@@ -33,11 +33,11 @@ static int64_t would_block(struct lx_call *c, const struct lx_fops *ops,
         return -EAGAIN;
     short ev = 0;
     int fd = ops->watch ? ops->watch(c, f, &ev) : -1;
-    if (fd < 0)
+    if (fd < 0 && !(ops->flags & LX_FOP_LOCAL))
         return -EAGAIN; /* nothing could ever change it: never block forever */
     c->wait.host_fd = fd;
     c->wait.events = ev;
-    return LX_BLOCK;
+    return LX_BLOCK; /* LX_FOP_LOCAL: another thread's call changes it */
 }
 
 /* ---- Reading and writing ------------------------------------------------------ */
@@ -214,6 +214,9 @@ int64_t lx_sys_fcntl(struct lx_call *c)
     case F_SETFD:
         d->cloexec = (c->a[2] & FD_CLOEXEC) ? 1 : 0;
         return 0;
+    case F_GETPIPE_SZ:
+        return f->kind == ZG_LINUX_FD_PIPE_R || f->kind == ZG_LINUX_FD_PIPE_W ? LX_PIPE_BUF
+                                                                              : -EBADF;
     case F_GETFL:
         return f->flags;
     case F_SETFL: /* only these may change, as on Linux */

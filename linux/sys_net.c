@@ -165,6 +165,15 @@ static int64_t do_accept(struct lx_call *c, uint64_t flags)
         return -EINVAL;
     if (flags & ~(uint64_t)(SOCK_CLOEXEC | SOCK_NONBLOCK))
         return -EINVAL;
+    if (c->lx->accepted && lx_conn_open(c->lx)) {
+        /* A second accept while the connection is being served (a server
+         * that accepts again at once, as Go's): none is there yet; the
+         * call waits for the connection to be closed, then ends the
+         * instance, as one in poll does. */
+        if (f->flags & O_NONBLOCK)
+            return -EAGAIN;
+        return LX_BLOCK; /* served again when no thread can run */
+    }
     if (lx_conn_over(c))
         return 0; /* a second connection: there is none, the instance ends */
     int fd = lx_fd_alloc(c->lx, 0);

@@ -16,8 +16,7 @@
 
 #define LX_POLL_MAX 1024
 
-/* Is the instance's connection still open in some descriptor? */
-static int conn_open(struct lx_state *lx)
+int lx_conn_open(struct lx_state *lx)
 {
     for (unsigned i = 0; i < LX_NFD; i++) {
         const struct zg_linux_file *f = lx_fd_get(lx, i);
@@ -48,7 +47,7 @@ static int64_t do_poll(struct lx_call *c, const int *fds, const short *ev, short
             continue;
         }
         if (f->kind == ZG_LINUX_FD_SOCK && (f->sock & LX_SOCK_LISTENING) && c->lx->accepted &&
-            !conn_open(c->lx) && lx_conn_over(c))
+            !lx_conn_open(c->lx) && lx_conn_over(c))
             return 0; /* waiting for a second connection: the instance is over */
         const struct lx_fops *ops = lx_fops_of(f->kind);
         unsigned r = ops->ready ? ops->ready(c, f) : POLLIN | POLLOUT;

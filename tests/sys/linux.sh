@@ -13,6 +13,7 @@
 #   LINUX_ONLY=files              only the --ro file checks (files.c, natively and under zerg)
 #   LINUX_ONLY=fpu                only the pooled FPU check (linux_fpu)
 #   LINUX_ONLY=threads            only the threads-in-a-template checks (linux_threads)
+#   LINUX_ONLY=go                 only the Go net/http server checks (linux_go)
 #   LINUX_ONLY=sparse             only the sparse address space checks (linux_sparse)
 #   LINUX_FUZZ_CALLS=N            random calls through bin/zerg (default 1,000,000)
 #   LINUX_FUZZ_CALLS_ASAN=N       through bin/zerg-asan (default 100,000)
@@ -46,9 +47,9 @@ head -c 5000 /dev/zero >"$TREE/sub/deep/z"
 # only linux_threads, LINUX_ONLY=sparse only linux_sparse (tests/mutations/ use
 # them).
 case "${LINUX_ONLY:-}" in
-"" | fuzz | forge | fpu | sites | files | threads | sparse) ;;
+"" | fuzz | forge | fpu | sites | files | threads | sparse | go) ;;
 *)
-    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu', 'sites', 'files', 'threads' and 'sparse' are known"
+    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu', 'sites', 'files', 'threads', 'sparse' and 'go' are known"
     exit 1
     ;;
 esac
@@ -119,6 +120,69 @@ linux_threads() {
         fi
     done
 }
+# linux_go: a Go net/http server (examples/go/httpd, Debian's golang-go,
+# static, CGO_ENABLED=0): Go's runtime starts threads, reserves address space
+# beyond --mem, waits in edge-triggered epoll with a pipe to wake it, and
+# accepts again at once. Cold under zerg and zerg-asan, from a template
+# (restored twice: distinct tokens), and served pooled. LINUX_ONLY=go runs
+# only this.
+linux_go() {
+    local gobin=$TMP/gohttpd out1 out2 z sp bad got i
+    local ZERG_HOME=$TMP/gohome
+    export ZERG_HOME
+    if ! command -v go >/dev/null; then
+        fail linux/go-tools "Debian's golang-go is not installed (make deps installs it)"
+        return
+    fi
+    if ! (cd examples/go/httpd && CGO_ENABLED=0 GOCACHE=$TMP/gocache GOPATH=$TMP/gopath GOFLAGS=-mod=mod \
+        go build -o "$gobin" .) >"$TMP/gobuild.txt" 2>&1; then
+        fail linux/go-build "$(tail -n 5 "$TMP/gobuild.txt")"
+        return
+    fi
+    local req=$'GET /cold HTTP/1.0\r\nHost: zerg\r\n\r\n'
+    for z in bin/zerg bin/zerg-asan; do
+        out1=$(printf '%s' "$req" | "$z" boot --timeout 30000 "$gobin" 2>"$TMP/go.err")
+        if grep -q '^path /cold squares \[0 1 4 9\] token [0-9a-f]\{16\}$' <<<"$out1" &&
+            ! grep -Eq 'Sanitizer|runtime error' "$TMP/go.err"; then
+            pass "$(basename "$z")/linux/go-httpd-cold"
+        else
+            fail "$(basename "$z")/linux/go-httpd-cold" "out=$out1 $(head -c 400 "$TMP/go.err")"
+        fi
+    done
+    if bin/zerg template create gohttpd -q --guest "$gobin" >"$TMP/gt.txt" 2>&1; then
+        out1=$(printf 'GET /a HTTP/1.0\r\n\r\n' | bin/zerg run gohttpd 2>>"$TMP/gt.txt")
+        out2=$(printf 'GET /a HTTP/1.0\r\n\r\n' | bin/zerg run gohttpd 2>>"$TMP/gt.txt")
+        if grep -q '^path /a squares \[0 1 4 9\] token ' <<<"$out1" &&
+            grep -q '^path /a squares \[0 1 4 9\] token ' <<<"$out2" &&
+            [ "$(tail -n 1 <<<"$out1")" != "$(tail -n 1 <<<"$out2")" ]; then
+            pass "linux/go-httpd-template (restored twice, distinct tokens)"
+        else
+            fail linux/go-httpd-template "out1=$out1 out2=$out2 $(tail -n 3 "$TMP/gt.txt")"
+        fi
+        bin/zerg serve -t gohttpd -l "unix:$TMP/go.sock" -n 1 >"$TMP/gos.log" 2>&1 &
+        sp=$!
+        for i in $(seq 1 50); do [ -S "$TMP/go.sock" ] && break; sleep 0.1; done
+        bad=0
+        for i in 1 2 3 4 5 6 7 8; do
+            got=$(curl -s -m 20 --unix-socket "$TMP/go.sock" "http://zerg/r$i")
+            grep -q "^path /r$i squares \[0 1 4 9\] token " <<<"$got" || bad=$((bad + 1))
+        done
+        kill -TERM $sp
+        wait $sp
+        if [ $bad = 0 ] &&
+            [ "$(grep -c 'template=gohttpd mode=pooled .* end=exit status=0' "$TMP/gos.log")" = 8 ]; then
+            pass "linux/go-httpd-served-pooled (8 requests)"
+        else
+            fail linux/go-httpd-served-pooled "bad=$bad $(grep -v ' end=exit status=0' "$TMP/gos.log" | tail -n 3)"
+        fi
+    else
+        fail linux/go-httpd-template "$(tail -n 5 "$TMP/gt.txt")"
+    fi
+}
+if [ "${LINUX_ONLY:-}" = go ]; then
+    linux_go
+    exit $T_FAILED
+fi
 if [ "${LINUX_ONLY:-}" = threads ]; then
     linux_threads
     exit $T_FAILED
@@ -355,6 +419,25 @@ for Z in $(zerg_bins); do
             pass "$v/linux/files-$variant"
         else
             fail "$v/linux/files-$variant" "rc=$nrc/$zrc $(diff "$TMP/fn.out" "$TMP/fz.out" | head -6 | tr '\n' ' ') $(head -c 300 "$TMP/fz.err")"
+        fi
+    done
+
+    # Threads (tests/linux/threads.c), natively and under zerg, outputs
+    # identical: creation and join, mutexes (robust ones too), condition
+    # variables with timeouts, barriers, TLS, pthread_exit, detached threads,
+    # semaphores, pthread_once, 100 threads in turn, a thread blocked in a
+    # pipe's read. (--mem 256M: every thread's stack backs a 2 MiB region.)
+    [ "${LINUX_ONLY:-}" = files ] || for variant in glibc pie musl dyn; do
+        P=bin/linux-tests/threads.$variant
+        "$P" >"$TMP/tn.out" 2>&1
+        nrc=$?
+        "$Z" boot --mem 256M --timeout 30000 "$P" >"$TMP/tz.out" 2>"$TMP/tz.err"
+        zrc=$?
+        if [ $nrc = 0 ] && [ $zrc = 0 ] && cmp -s "$TMP/tn.out" "$TMP/tz.out" &&
+            [ "$(grep -c ' ok' "$TMP/tz.out")" -ge 30 ] && ! grep -Eq 'Sanitizer|runtime error' "$TMP/tz.err"; then
+            pass "$v/linux/threads-$variant ($(grep -c ' ok' "$TMP/tz.out") checks as natively)"
+        else
+            fail "$v/linux/threads-$variant" "rc=$nrc/$zrc $(diff "$TMP/tn.out" "$TMP/tz.out" | head -6 | tr '\n' ' ') $(head -c 300 "$TMP/tz.err")"
         fi
     done
 
@@ -734,6 +817,7 @@ else
 fi
 
 linux_threads
+linux_go
 export ZERG_HOME=$TMP/home
 
 # A static Lua 5.4 (Debian's liblua5.4.a) running a handler that builds a

@@ -112,8 +112,11 @@ enum zg_linux_fd_kind {
     ZG_LINUX_FD_SOCK,    /* a TCP socket the program made: bound, listening */
     ZG_LINUX_FD_CONN,    /* the instance's one connection, accepted */
     ZG_LINUX_FD_EPOLL,   /* an epoll instance */
+    ZG_LINUX_FD_PIPE_R,  /* the read end of a pipe: ent is the pipe */
+    ZG_LINUX_FD_PIPE_W,  /* its write end */
+    ZG_LINUX_FD_EVENTFD, /* an eventfd: ent is its counter */
 };
-#define ZG_LINUX_FD_KIND_MAX ZG_LINUX_FD_EPOLL
+#define ZG_LINUX_FD_KIND_MAX ZG_LINUX_FD_EVENTFD
 #define ZG_LINUX_NFD         256
 #define ZG_LINUX_NFILE       256
 

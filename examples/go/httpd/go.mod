@@ -1,0 +1,3 @@
+module zerg.example/httpd
+
+go 1.19

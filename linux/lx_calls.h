@@ -55,8 +55,8 @@ CALL(rt_sigaction, lx_sys_in_guest, PARTIAL, "always",
      "in the guest: recorded; no signal is ever delivered")
 CALL(rt_sigprocmask, lx_sys_in_guest, PARTIAL, "always",
      "in the guest: recorded; no signal is delivered")
-CALL(ioctl, lx_sys_ioctl, PARTIAL, "any open descriptor",
-     "no terminal: ENOTTY (in the guest)")
+CALL(ioctl, lx_sys_ioctl, PARTIAL, "terminal requests: ENOTTY",
+     "FIONBIO, FIOCLEX, FIONCLEX, FIONREAD of a pipe; no terminal: ENOTTY")
 CALL(pread64, lx_sys_pread64, FULL, "view files, devices",
      "streams: ESPIPE; view files: in the guest")
 CALL(pwrite64, lx_sys_pwrite64, PARTIAL, "",
@@ -209,6 +209,10 @@ CALL(setsockopt, lx_sys_setsockopt, PARTIAL, "",
      "accepted")
 CALL(getsockopt, lx_sys_getsockopt, PARTIAL, "",
      "SO_TYPE; the rest 0")
+CALL(capget, lx_sys_capget, FULL, "",
+     "no capabilities")
+CALL(capset, lx_sys_refused_perm, FULL, "",
+     "EPERM: no capability can be raised")
 CALL(get_robust_list, lx_sys_get_robust_list, FULL, "",
      "of any thread of the instance")
 CALL(pipe, lx_sys_pipe, PARTIAL, "",

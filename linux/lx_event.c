@@ -96,8 +96,7 @@ static void pipe_release(struct lx_state *lx, struct zg_linux_file *f)
         memset(&lx->pipe[f->ent], 0, sizeof(lx->pipe[f->ent])); /* both ends gone */
 }
 
-static int pipe_check(const struct lx_state *lx, const struct zg_linux_file *f,
-                      const struct lxv *v)
+static int pipe_check(const struct lx_state *lx, const struct zg_linux_file *f, const struct lxv *v)
 {
     (void)v;
     unsigned mode = f->kind == ZG_LINUX_FD_PIPE_R ? O_RDONLY : O_WRONLY;
@@ -258,9 +257,8 @@ int64_t lx_sys_eventfd2(struct lx_call *c)
                               .ent = e};
     int64_t fd = lx_fd_install(lx, &f, (flags & EFD_CLOEXEC) != 0);
     if (fd >= 0)
-        lx->efd[e] = (struct lx_eventfd){.used = 1,
-                                         .semaphore = (flags & EFD_SEMAPHORE) != 0,
-                                         .count = (uint32_t)c->a[0]};
+        lx->efd[e] = (struct lx_eventfd){
+            .used = 1, .semaphore = (flags & EFD_SEMAPHORE) != 0, .count = (uint32_t)c->a[0]};
     return fd;
 }
 

@@ -333,6 +333,17 @@ const struct lx_row *lx_row_of(uint64_t nr)
     return nr < LX_NSYSCALL ? by_nr[nr] : NULL;
 }
 
+/* ZERG_LINUX_TRACE set: every call the monitor serves is logged with its
+ * first four arguments and its result (calls served in the guest are not:
+ * they never reach it). A debugging aid, like strace. */
+static int trace_calls(void)
+{
+    static int on = -1;
+    if (on < 0)
+        on = getenv("ZERG_LINUX_TRACE") != NULL;
+    return on;
+}
+
 /* How a call reached the monitor. */
 enum via { VIA_REDO, VIA_TRAP, VIA_FAST };
 
@@ -395,6 +406,11 @@ static enum zg_hc_action serve_one(struct zg_instance *in, struct zg_run_result 
                    lx_name((unsigned)(nr < LX_NSYSCALL ? nr : 0xffff)), (unsigned long long)nr);
         ret = -ENOSYS;
     }
+    if (trace_calls())
+        lx_log(in, "zerg: linux: [%u] %s(0x%llx, 0x%llx, 0x%llx, 0x%llx) = %lld%s",
+               lx_self(lx)->tid, lx_name(c.nr), (unsigned long long)c.a[0],
+               (unsigned long long)c.a[1], (unsigned long long)c.a[2], (unsigned long long)c.a[3],
+               (long long)ret, ret == LX_BLOCK ? " (waits)" : "");
     if (c.stop)
         return ZG_HC_STOP;
     if (ret != LX_BLOCK && !c.sched) {

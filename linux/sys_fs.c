@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -228,9 +229,41 @@ int64_t lx_sys_fcntl(struct lx_call *c)
     }
 }
 
+/* ioctl: the requests any descriptor takes (FIONBIO, FIOCLEX, FIONCLEX,
+ * FIONREAD of a pipe); anything else is a terminal's or a device's, and no
+ * descriptor here is one: ENOTTY. */
 int64_t lx_sys_ioctl(struct lx_call *c)
 {
-    return lx_fd_get(c->lx, c->a[0]) ? -ENOTTY : -EBADF; /* no terminal anywhere */
+    struct zg_linux_file *f = lx_fd_get(c->lx, c->a[0]);
+    if (!f)
+        return -EBADF;
+    switch (c->a[1]) {
+    case FIONBIO: {
+        const void *p = lx_uptr(c->in, c->a[2], 4);
+        if (!p)
+            return -EFAULT;
+        int32_t on;
+        memcpy(&on, p, 4);
+        f->flags = on ? f->flags | O_NONBLOCK : f->flags & ~(uint32_t)O_NONBLOCK;
+        return 0;
+    }
+    case FIOCLEX:
+    case FIONCLEX:
+        c->lx->fd[c->a[0]].cloexec = c->a[1] == FIOCLEX;
+        return 0;
+    case FIONREAD: {
+        if (f->kind != ZG_LINUX_FD_PIPE_R)
+            return -ENOTTY;
+        void *p = lx_uwptr(c->in, c->a[2], 4);
+        if (!p)
+            return -EFAULT;
+        int32_t n = f->ent < LX_NPIPE ? (int32_t)c->lx->pipe[f->ent].len : 0;
+        memcpy(p, &n, 4);
+        return 0;
+    }
+    default:
+        return -ENOTTY;
+    }
 }
 
 int64_t lx_sys_lseek(struct lx_call *c)

@@ -287,9 +287,12 @@ static int64_t epoll_wait_common(struct lx_call *c, int64_t timeout_ms)
     if (!ep)
         return err;
     int64_t max = (int64_t)(int)c->a[2];
-    if (max <= 0 || max > LX_NEPOLLFD * 4)
+    if (max <= 0 || max > INT32_MAX / 12) /* Linux's EP_MAX_EVENTS */
         return -EINVAL;
-    uint8_t *out = lx_uwptr(c->in, c->a[1], (uint64_t)max * 12);
+    /* No more events than registrations can come back: the program's array
+     * is checked (and written) that far, not for all of max. */
+    uint64_t room = (uint64_t)(max < LX_NEPOLLFD ? max : LX_NEPOLLFD);
+    uint8_t *out = lx_uwptr(c->in, c->a[1], room * 12);
     if (!out)
         return -EFAULT;
     int fds[LX_NEPOLLFD] = {0}, idx[LX_NEPOLLFD] = {0};
@@ -307,7 +310,7 @@ static int64_t epoll_wait_common(struct lx_call *c, int64_t timeout_ms)
     if (ready <= 0 || c->stop)
         return ready;
     int64_t k = 0;
-    for (uint64_t j = 0; j < n && k < max; j++) {
+    for (uint64_t j = 0; j < n && (uint64_t)k < room; j++) {
         if (!rev[j])
             continue;
         struct lx_epreg *r = &ep->reg[idx[j]];

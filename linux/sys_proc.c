@@ -222,3 +222,46 @@ int64_t lx_sys_kill(struct lx_call *c)
         return 0;             /* "is it there?": it is */
     return lx_sys_refused(c); /* no signal is delivered, not even to itself */
 }
+
+/* capget: the program has no capabilities (an unprivileged process). The
+ * header's version is checked as Linux does: an unknown one is answered with
+ * the version the kernel prefers, and EINVAL. */
+int64_t lx_sys_capget(struct lx_call *c)
+{
+    void *hdr = lx_uwptr(c->in, c->a[0], 8);
+    if (!hdr)
+        return -EFAULT;
+    uint32_t h[2];
+    memcpy(h, hdr, 8);
+    unsigned words;
+    switch (h[0]) {
+    case 0x19980330: /* _LINUX_CAPABILITY_VERSION_1 */
+        words = 1;
+        break;
+    case 0x20071026: /* _V2 */
+    case 0x20080522: /* _V3 */
+        words = 2;
+        break;
+    default:
+        h[0] = 0x20080522;
+        memcpy(hdr, h, 4);
+        return c->a[1] ? -EINVAL : 0;
+    }
+    if ((int32_t)h[1] < 0)
+        return -EINVAL;
+    if (h[1] > 1)
+        return -ESRCH; /* not this process */
+    if (!c->a[1])
+        return 0;
+    void *data = lx_uwptr(c->in, c->a[1], words * 12);
+    if (!data)
+        return -EFAULT;
+    memset(data, 0, words * 12); /* effective, permitted, inheritable: none */
+    return 0;
+}
+
+int64_t lx_sys_refused_perm(struct lx_call *c)
+{
+    (void)c;
+    return -EPERM;
+}

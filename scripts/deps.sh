@@ -18,7 +18,7 @@ PKGS=(
     musl-tools strace busybox-static file # Linux programs: musl builds, Debian's static busybox
     liblua5.4-dev                       # a static Lua interpreter (examples/lua) from liblua5.4.a
     jq lua5.4                           # dynamically linked Debian programs run as guests
-    golang-go                           # Go programs as guests (examples/go, tests/sys/linux.sh)
+    golang-go nodejs                    # Go and Node.js programs as guests (examples/go, examples/node)
 )
 
 missing=()

@@ -492,8 +492,10 @@ static int do_stat_at(int64_t dirfd, uint64_t va, uint64_t st, uint64_t flags, i
 
 static int do_ioctl(const uint64_t *a, int64_t *ret)
 {
-    if (!anyfd(a[0]))
-        return 0;   /* EBADF */
+    /* FIONREAD, FIONBIO, FIONCLEX, FIOCLEX: the monitor's (they change or
+     * read the open file); a bad descriptor: the monitor's EBADF */
+    if (!anyfd(a[0]) || a[1] == 0x541b || a[1] == 0x5421 || a[1] == 0x5450 || a[1] == 0x5451)
+        return 0;
     *ret = -ENOTTY; /* no terminal anywhere */
     return 1;
 }

@@ -6,10 +6,11 @@ MUT_DESC="lx_uptr maps every address into guest memory instead of EFAULT; tests/
 MUT_BUILD="bin/zerg bin/zerg-asan bin/linux-tests/scfuzz.glibc"
 MUT_TIMEOUT=600
 mut_apply() {
-    local line='    return gpa ? zg_guest_ptr(in, gpa, len) : NULL;'
-    grep -qF "$line" linux/lx_persona.c || return 1
-    # Only the first (lx_uptr's); lx_uwptr's differs.
-    sed -i '0,/    return gpa ? zg_guest_ptr(in, gpa, len) : NULL;/s//    return (void)gpa, in->mem + (va % (in->mem_size - len)); \/* mutation *\//' linux/lx_persona.c
+    local line='    return translate(in, va, len, 0);'
+    grep -qxF "$line" linux/lx_persona.c || return 1
+    # Only lx_uptr's; lx_uwptr's passes 1.
+    sed -i 's|^    return translate(in, va, len, 0);$|    return (void)translate, in->mem + (va % (in->mem_size - len)); /* mutation */|' linux/lx_persona.c
+    grep -qF '/* mutation */' linux/lx_persona.c
 }
 mut_check() {
     local out

@@ -14,6 +14,7 @@
 #   LINUX_ONLY=fpu                only the pooled FPU check (linux_fpu)
 #   LINUX_ONLY=threads            only the threads-in-a-template checks (linux_threads)
 #   LINUX_ONLY=go                 only the Go net/http server checks (linux_go)
+#   LINUX_ONLY=node               only the Node.js checks (linux_node)
 #   LINUX_ONLY=sparse             only the sparse address space checks (linux_sparse)
 #   LINUX_FUZZ_CALLS=N            random calls through bin/zerg (default 1,000,000)
 #   LINUX_FUZZ_CALLS_ASAN=N       through bin/zerg-asan (default 100,000)
@@ -47,9 +48,9 @@ head -c 5000 /dev/zero >"$TREE/sub/deep/z"
 # only linux_threads, LINUX_ONLY=sparse only linux_sparse (tests/mutations/ use
 # them).
 case "${LINUX_ONLY:-}" in
-"" | fuzz | forge | fpu | sites | files | threads | sparse | go) ;;
+"" | fuzz | forge | fpu | sites | files | threads | sparse | go | node) ;;
 *)
-    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu', 'sites', 'files', 'threads', 'sparse' and 'go' are known"
+    fail linux/args "LINUX_ONLY='$LINUX_ONLY': only 'fuzz', 'forge', 'fpu', 'sites', 'files', 'threads', 'sparse', 'go' and 'node' are known"
     exit 1
     ;;
 esac
@@ -179,6 +180,78 @@ linux_go() {
         fail linux/go-httpd-template "$(tail -n 5 "$TMP/gt.txt")"
     fi
 }
+# linux_node: Node.js (/usr/bin/node, unmodified): its threads, epoll, pipes
+# and eventfds. A stdio handler using crypto (examples/node/hash.js) cold
+# under zerg and zerg-asan and from a template restored twice (the hash as
+# natively, tokens distinct); an http.createServer server
+# (examples/node/server.js) from a template restored twice and served
+# pooled. LINUX_ONLY=node runs only this.
+linux_node() {
+    local z want got1 got2 sp bad got i
+    local ZERG_HOME=$TMP/nodehome
+    export ZERG_HOME
+    if [ ! -x /usr/bin/node ]; then
+        fail linux/node-tools "/usr/bin/node is not installed"
+        return
+    fi
+    want=$(echo "hello zerg" | /usr/bin/node examples/node/hash.js | sed 's/ token .*//')
+    for z in bin/zerg bin/zerg-asan; do
+        got1=$(echo "hello zerg" | "$z" boot --mem 1G --timeout 60000 \
+            --ro "$PWD/examples/node/hash.js=/app/hash.js" /usr/bin/node -- /app/hash.js 2>"$TMP/node.err")
+        if [ -n "$want" ] && [ "$(sed 's/ token .*//' <<<"$got1")" = "$want" ] &&
+            ! grep -Eq 'Sanitizer|runtime error' "$TMP/node.err"; then
+            pass "$(basename "$z")/linux/node-crypto-stdio-cold"
+        else
+            fail "$(basename "$z")/linux/node-crypto-stdio-cold" "want=$want got=$got1 $(head -c 400 "$TMP/node.err")"
+        fi
+    done
+    if bin/zerg template create nodehash -q --mem 1G --ro "$PWD/examples/node/hash.js=/app/hash.js" \
+        --guest /usr/bin/node -- /app/hash.js >"$TMP/nt.txt" 2>&1; then
+        got1=$(echo "hello zerg" | bin/zerg run nodehash 2>>"$TMP/nt.txt")
+        got2=$(echo "hello zerg" | bin/zerg run nodehash 2>>"$TMP/nt.txt")
+        if [ -n "$want" ] && [ "$(sed 's/ token .*//' <<<"$got1")" = "$want" ] &&
+            [ "$(sed 's/ token .*//' <<<"$got2")" = "$want" ] && [ "$got1" != "$got2" ]; then
+            pass "linux/node-crypto-stdio-template (restored twice, distinct tokens)"
+        else
+            fail linux/node-crypto-stdio-template "want=$want got=$got1 / $got2 $(tail -n 3 "$TMP/nt.txt")"
+        fi
+    else
+        fail linux/node-crypto-stdio-template "$(tail -n 5 "$TMP/nt.txt")"
+    fi
+    if bin/zerg template create nodehttp -q --mem 1G --ro "$PWD/examples/node/server.js=/app/server.js" \
+        --guest /usr/bin/node -- /app/server.js >"$TMP/nh.txt" 2>&1; then
+        got1=$(printf 'GET /x HTTP/1.0\r\n\r\n' | bin/zerg run nodehttp 2>>"$TMP/nh.txt" | tail -n 1)
+        got2=$(printf 'GET /x HTTP/1.0\r\n\r\n' | bin/zerg run nodehttp 2>>"$TMP/nh.txt" | tail -n 1)
+        if grep -q '^path /x sha b3d1db318671 token ' <<<"$got1" &&
+            grep -q '^path /x sha b3d1db318671 token ' <<<"$got2" && [ "$got1" != "$got2" ]; then
+            pass "linux/node-http-template (restored twice, distinct tokens)"
+        else
+            fail linux/node-http-template "got=$got1 / $got2 $(tail -n 3 "$TMP/nh.txt")"
+        fi
+        bin/zerg serve -t nodehttp -l "unix:$TMP/node.sock" -n 1 >"$TMP/nodes.log" 2>&1 &
+        sp=$!
+        for i in $(seq 1 50); do [ -S "$TMP/node.sock" ] && break; sleep 0.1; done
+        bad=0
+        for i in 1 2 3 4 5 6; do
+            got=$(curl -s -m 20 --unix-socket "$TMP/node.sock" "http://zerg/x")
+            grep -q '^path /x sha b3d1db318671 token ' <<<"$got" || bad=$((bad + 1))
+        done
+        kill -TERM $sp
+        wait $sp
+        if [ $bad = 0 ] &&
+            [ "$(grep -c 'template=nodehttp mode=pooled .* end=exit status=0' "$TMP/nodes.log")" = 6 ]; then
+            pass "linux/node-http-served-pooled (6 requests)"
+        else
+            fail linux/node-http-served-pooled "bad=$bad $(grep -v ' end=exit status=0' "$TMP/nodes.log" | tail -n 3)"
+        fi
+    else
+        fail linux/node-http-template "$(tail -n 5 "$TMP/nh.txt")"
+    fi
+}
+if [ "${LINUX_ONLY:-}" = node ]; then
+    linux_node
+    exit $T_FAILED
+fi
 if [ "${LINUX_ONLY:-}" = go ]; then
     linux_go
     exit $T_FAILED
@@ -818,6 +891,7 @@ fi
 
 linux_threads
 linux_go
+linux_node
 export ZERG_HOME=$TMP/home
 
 # A static Lua 5.4 (Debian's liblua5.4.a) running a handler that builds a

@@ -78,6 +78,36 @@ bin/zerg bench lua --guest bin/linux-apps/zlua --ro "$PWD/examples/lua=/app" --r
 printf 'GET /word/x HTTP/1.0\r\n\r\n' | bin/zerg run -v lua 2>&1 >/dev/null | grep -E 'round trips|linux:'
 
 echo
+echo "== zerg bench: the runtimes servers are written in, beside busybox httpd -i above (same run)"
+echo "   Go 1.19 net/http (examples/go/httpd, static) and Node.js http (examples/node/server.js)"
+if command -v go >/dev/null && [ -x /usr/bin/node ]; then
+    (cd examples/go/httpd && CGO_ENABLED=0 GOCACHE=$TMP/gocache GOPATH=$TMP/gopath go build -o "$TMP/gohttpd" .)
+    bin/zerg template create gohttpd -q --guest "$TMP/gohttpd" >/dev/null
+    bin/zerg bench gohttpd --guest "$TMP/gohttpd" --runs "$RUNS" --cold-runs 20 --json >"$TMP/go.json" 2>/dev/null
+    bin/zerg template create nodehttp -q --mem 1G --ro "$PWD/examples/node/server.js=/app/server.js" \
+        --guest /usr/bin/node -- /app/server.js >/dev/null
+    bin/zerg bench nodehttp --guest /usr/bin/node --ro "$PWD/examples/node/server.js=/app/server.js" \
+        --runs "$RUNS" --cold-runs 10 --live 8 --json >"$TMP/node.json" 2>/dev/null
+    python3 - "$TMP/bb.json" "$TMP/go.json" "$TMP/node.json" <<'PY'
+import json, sys
+rows = [("busybox httpd -i", json.load(open(sys.argv[1]))), ("Go net/http", json.load(open(sys.argv[2]))),
+        ("Node.js http", json.load(open(sys.argv[3])))]
+print("  %-18s %10s %10s %10s %10s %12s %12s %8s" % ("first byte, us", "pooled p50", "p90", "p99", "fresh p50",
+                                                    "cold p50", "cold/pooled", "exits"))
+for name, j in rows:
+    p, c = j["first_byte_pooled_us"], j["first_byte_cold_us"]["p50"]
+    print("  %-18s %10.1f %10.1f %10.1f %10.1f %12.1f %11.0fx %8.2f" % (
+        name, p["p50"], p["p90"], p["p99"], j["first_byte_fresh_us"]["p50"], c, c / p["p50"],
+        j["exits_per_pooled_request"]))
+bb, go, node = (j["first_byte_pooled_us"]["p50"] for _, j in rows)
+print("Go pooled first byte / busybox httpd's: %.2fx (goal <= 2x)" % (go / bb))
+print("Node.js pooled first byte: %.1f us (goal <= 1000 us)" % node)
+PY
+else
+    echo "(skipped: golang-go or /usr/bin/node is not installed; make deps)"
+fi
+
+echo
 echo "== zerg serve of busybox httpd behind nginx, wrk ${SECS}s per mode, 4 connections"
 serve_start "$TMP/p.log" -n 8 -l "unix:$TMP/p.sock=bbhttpd" || { cat "$TMP/p.log"; exit 1; }
 serve_start "$TMP/f.log" --fresh -n 8 -l "unix:$TMP/f.sock=bbhttpd" || { cat "$TMP/f.log"; exit 1; }

@@ -103,7 +103,7 @@ static int excluded(long nr)
     case SYS_set_tid_address:
     case SYS_clone: /* a thread on a wild stack, at this code */
     case SYS_clone3:
-    case SYS_pipe: /* a read of an empty pipe or eventfd waits for another thread: */
+    case SYS_pipe:  /* a read of an empty pipe or eventfd waits for another thread: */
     case SYS_pipe2: /* there is none */
     case SYS_eventfd:
     case SYS_eventfd2:
@@ -117,8 +117,8 @@ static int excluded(long nr)
 
 /* zerg's guest-side runtime keeps state the program can reach: the shared
  * page, the guest's copies of the descriptor and open-file tables, the
- * working directory, the threads' ids and signal masks (docs/abi.md). A program that scribbles on them must hurt only itself:
- * every so often, random bytes there, then the calls go on. */
+ * working directory, the threads' ids and signal masks (docs/abi.md). A program that scribbles on
+ * them must hurt only itself: every so often, random bytes there, then the calls go on. */
 static void scribble(void)
 {
     static const struct {

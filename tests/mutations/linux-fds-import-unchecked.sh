@@ -9,7 +9,7 @@ mut_apply() {
     local l3='        if (monitors(m))'
     grep -qxF "$l1" linux/lx_persona.c && grep -qxF "$l2" linux/lx_persona.c &&
         grep -qxF "$l3" linux/lx_persona.c || return 1
-    sed -i -e 's/^        if (zg_linux_fd_runtime(n.kind) \&\& lx_file_sound(lx, \&n, \&v))$/        if (1) \/* mutation: accepted *\//' \
+    sed -i -e 's/^        if (zg_linux_fd_runtime(n.kind) \&\& lx_file_sound(lx, \&n, \&v))$/        if ((void)v, 1) \/* mutation: accepted *\//' \
         -e 's/^        } else if (n.file <= LX_NFILE \&\& zg_linux_fd_runtime(lx->file\[n.file - 1\].kind)) {$/        } else if (n.file <= LX_NFILE) { \/* mutation *\//' \
         -e 's/^        if (monitors(m))$/        if (0) \/* mutation *\//' linux/lx_persona.c
     [ "$(grep -c '/\* mutation' linux/lx_persona.c)" = 3 ]

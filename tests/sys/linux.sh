@@ -120,6 +120,30 @@ linux_threads() {
             fail "linux/template-point-waits-for-threads-$variant" "$(tail -n 3 "$TMP/tt.txt")"
         fi
     done
+    # Hostile threads (tests/linux/threadbomb.c): every thread starts eight
+    # more, four levels deep (4,681 natively): at most 64 live at once, the
+    # rest are EAGAIN (logged once), the program still ends normally; a
+    # thread that spins forever is killed at the deadline.
+    local rc ran fl
+    for variant in glibc musl; do
+        out1=$(bin/zerg boot --mem 512M --timeout 60000 "bin/linux-tests/threadbomb.$variant" 2>"$TMP/tb.err")
+        rc=$?
+        ran=$(sed -n 's/^threads ran \([0-9]*\), .*/\1/p' <<<"$out1")
+        fl=$(sed -n 's/.*creations failed \([0-9]*\)$/\1/p' <<<"$out1")
+        if [ $rc = 0 ] && [ "${ran:-0}" -ge 64 ] && [ "${fl:-0}" -gt 0 ] &&
+            grep -q 'more than 64 threads at once: EAGAIN' "$TMP/tb.err"; then
+            pass "linux/thread-bomb-$variant ($ran threads ran, $fl creations refused)"
+        else
+            fail "linux/thread-bomb-$variant" "rc=$rc out=$out1 $(head -c 300 "$TMP/tb.err")"
+        fi
+        bin/zerg boot --timeout 2000 "bin/linux-tests/threadbomb.$variant" -- spin >/dev/null 2>"$TMP/ts.err"
+        rc=$?
+        if [ $rc = 124 ] && grep -q 'killed at its deadline of 2000 ms' "$TMP/ts.err"; then
+            pass "linux/thread-spinning-killed-at-deadline-$variant"
+        else
+            fail "linux/thread-spinning-killed-at-deadline-$variant" "rc=$rc $(head -c 300 "$TMP/ts.err")"
+        fi
+    done
 }
 # linux_go: a Go net/http server (examples/go/httpd, Debian's golang-go,
 # static, CGO_ENABLED=0): Go's runtime starts threads, reserves address space

@@ -108,14 +108,23 @@ else
 fi
 
 echo
-echo "== zerg serve of busybox httpd behind nginx, wrk ${SECS}s per mode, 4 connections"
+echo "== zerg serve behind nginx, wrk ${SECS}s per mode, 4 connections: busybox httpd, and"
+echo "   the Go and Node.js servers where their templates were made above"
 serve_start "$TMP/p.log" -n 8 -l "unix:$TMP/p.sock=bbhttpd" || { cat "$TMP/p.log"; exit 1; }
 serve_start "$TMP/f.log" --fresh -n 8 -l "unix:$TMP/f.sock=bbhttpd" || { cat "$TMP/f.log"; exit 1; }
+modes=(static pooled fresh)
+locs=(pooled="unix:$TMP/p.sock" fresh="unix:$TMP/f.sock")
+for t in gohttpd nodehttp; do
+    [ -f "$TMP/${t%http*}.json" ] || continue # benched above: its template exists
+    serve_start "$TMP/$t-p.log" -n 4 -l "unix:$TMP/$t-p.sock=$t" || { cat "$TMP/$t-p.log"; exit 1; }
+    serve_start "$TMP/$t-f.log" --fresh -n 4 -l "unix:$TMP/$t-f.sock=$t" || { cat "$TMP/$t-f.log"; exit 1; }
+    locs+=("$t-pooled=unix:$TMP/$t-p.sock" "$t-fresh=unix:$TMP/$t-f.sock")
+    modes+=("$t-pooled" "$t-fresh")
+done
 port=$(free_port)
-nginx_start "$TMP/ng" "$port" pooled="unix:$TMP/p.sock" fresh="unix:$TMP/f.sock" ||
-    { cat "$TMP/ng/error.log"; exit 1; }
+nginx_start "$TMP/ng" "$port" "${locs[@]}" || { cat "$TMP/ng/error.log"; exit 1; }
 cp "$TMP/www/index.html" "$TMP/ng/static/index.html"
 wrk_header
-for mode in static pooled fresh; do
-    wrk_row $mode "http://127.0.0.1:$port/$mode/index.html" "$SECS"
+for mode in "${modes[@]}"; do
+    wrk_row "$mode" "http://127.0.0.1:$port/$mode/index.html" "$SECS"
 done
